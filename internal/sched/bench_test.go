@@ -1,0 +1,162 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// slotPool is a counter of free worker slots, as a balancer's try would
+// use (an atomic in-flight count against a maximum).
+type slotPool struct{ free atomic.Int64 }
+
+func (p *slotPool) take() bool {
+	for {
+		f := p.free.Load()
+		if f <= 0 {
+			return false
+		}
+		if p.free.CompareAndSwap(f, f-1) {
+			return true
+		}
+	}
+}
+
+// BenchmarkQueue mirrors prio-load-balancer's queue benchmark: one producer
+// hands out calls' worth of capacity (a slot freed, then Kick) and workers
+// goroutines consume the grants (each loops on Wait). An op moves calls
+// grants through the scheduler; ns/call and allocs/call divide by calls.
+func BenchmarkQueue(b *testing.B) {
+	for _, bc := range []struct{ calls, workers int }{{10_000, 1}, {10_000, 5}, {100_000, 5}} {
+		for _, mixed := range []bool{false, true} {
+			name := fmt.Sprintf("calls=%d/workers=%d/low", bc.calls, bc.workers)
+			if mixed {
+				name = fmt.Sprintf("calls=%d/workers=%d/mixed", bc.calls, bc.workers)
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				pc := startPerCall()
+				for b.Loop() {
+					queueRound(b, bc.calls, bc.workers, mixed)
+				}
+				pc.report(b, bc.calls)
+			})
+		}
+	}
+}
+
+func queueRound(b *testing.B, calls, workers int, mixed bool) {
+	s := New(Config{}, nil)
+	var slots slotPool
+	var consumed atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, take := context.Background(), slots.take
+			for i := w; ; i++ {
+				class := Low
+				if mixed {
+					class = Class(i % NumClasses)
+				}
+				if err := s.Wait(ctx, class, false, take); err != nil {
+					if !errors.Is(err, ErrClosed) {
+						b.Error(err)
+					}
+					return
+				}
+				if consumed.Add(1) == int64(calls) {
+					close(done)
+				}
+			}
+		}()
+	}
+	for range calls {
+		slots.free.Add(1)
+		s.Kick()
+	}
+	<-done
+	s.Close()
+	wg.Wait()
+}
+
+// BenchmarkContended is the gateway's busy case: callers goroutines (HTTP
+// handlers) share slots worker slots, so nearly every call queues, is
+// granted by the Kick of a call that ends, and wakes up.
+func BenchmarkContended(b *testing.B) {
+	for _, bc := range []struct{ calls, callers, slots int }{{10_000, 32, 1}, {10_000, 32, 5}} {
+		b.Run(fmt.Sprintf("calls=%d/callers=%d/slots=%d", bc.calls, bc.callers, bc.slots), func(b *testing.B) {
+			b.ReportAllocs()
+			pc := startPerCall()
+			for b.Loop() {
+				contendedRound(b, bc.calls, bc.callers, bc.slots)
+			}
+			pc.report(b, bc.calls)
+		})
+	}
+}
+
+func contendedRound(b *testing.B, calls, callers, nslots int) {
+	s := New(Config{}, nil)
+	var slots slotPool
+	slots.free.Store(int64(nslots))
+	var tickets atomic.Int64
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, take := context.Background(), slots.take
+			for i := c; tickets.Add(1) <= int64(calls); i++ {
+				if err := s.Wait(ctx, Class(i%NumClasses), false, take); err != nil {
+					b.Error(err)
+					return
+				}
+				slots.free.Add(1)
+				s.Kick()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkFastPath is an uncontended call: nothing waits and a slot is
+// free, so Wait grants at once; the call then frees the slot and kicks.
+func BenchmarkFastPath(b *testing.B) {
+	s := New(Config{}, nil)
+	var slots slotPool
+	slots.free.Store(1)
+	ctx, take := context.Background(), slots.take
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Wait(ctx, High, false, take); err != nil {
+			b.Fatal(err)
+		}
+		slots.free.Add(1)
+		s.Kick()
+	}
+}
+
+// perCall measures a benchmark's allocations; report divides them and the
+// elapsed time by the number of calls.
+type perCall struct{ mallocs uint64 }
+
+func startPerCall() perCall {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return perCall{mallocs: ms.Mallocs}
+}
+
+func (p perCall) report(b *testing.B, calls int) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	n := float64(b.N) * float64(calls)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/call")
+	b.ReportMetric(float64(ms.Mallocs-p.mallocs)/n, "allocs/call")
+}
