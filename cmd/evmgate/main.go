@@ -1,0 +1,142 @@
+// Command evmgate is a health-aware JSON-RPC gateway in front of many
+// Ethereum/EVM nodes.
+//
+//	evmgate -config evmgate.yaml           serve
+//	evmgate validate -config evmgate.yaml  check a configuration and exit
+//	evmgate demo                           run three local nodes and the gateway in front of them
+//	evmgate version                        print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/gateway"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "evmgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "validate":
+		return validate(args, stdout)
+	case "demo":
+		return demo(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "evmgate", version)
+		return nil
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage:
+  evmgate -config FILE            serve the networks of FILE
+  evmgate validate -config FILE   check FILE and exit
+  evmgate demo                    three local nodes and the gateway in front of them
+  evmgate version                 print the version
+`
+
+func configFlag(name string, args []string) (string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	path := fs.String("config", "evmgate.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	return *path, nil
+}
+
+func validate(args []string, stdout io.Writer) error {
+	path, err := configFlag("validate", args)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	nodes := 0
+	for _, n := range cfg.Networks {
+		nodes += len(n.LocalNodes) + len(n.MonitoringNodes) + len(n.FallbackNodes)
+	}
+	fmt.Fprintf(stdout, "%s is valid: %d network(s), %d node(s)\n", path, len(cfg.Networks), nodes)
+	return nil
+}
+
+func serve(args []string, stderr io.Writer) error {
+	path, err := configFlag("serve", args)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runGateway(ctx, cfg, newLogger(cfg, stderr))
+}
+
+// runGateway serves until ctx ends, then shuts down gracefully.
+func runGateway(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := g.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.Close(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	switch strings.ToUpper(cfg.LogLevel) {
+	case "ERROR":
+		level = slog.LevelError
+	case "WARN":
+		level = slog.LevelWarn
+	case "DEBUG", "TRACE":
+		level = slog.LevelDebug
+	default:
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,31 @@
+// Package balancer places each call on a node. A Pool holds one network's
+// nodes; whenever their health changes it rebuilds an immutable View (the
+// robust network head, the eligible nodes of the serving tier in
+// load_balance_priority order, and the ordered backups), so picking a node
+// per call reads one atomic pointer, takes no lock and does no I/O.
+//
+// Eligibility and tiers follow StakeSquid's evm-loadbalancer as its README
+// defines them:
+//   - a local or monitoring node serves while it is at most
+//     network_block_diff blocks behind the network head; a fallback node
+//     while it is at most fallback_block_diff behind;
+//   - tiers are tried in order local, monitoring, fallback: the first tier
+//     with an eligible node serves, the later ones are backups for retries;
+//   - with switch_to_fallback_enabled, when every local node is more than
+//     switch_to_fallback_block_threshold blocks behind, the fallback tier
+//     serves first;
+//   - load_balance_priority orders candidates, first criterion first.
+//
+// The network head is robust to one lying node: it is the highest head
+// that another node confirms within network_block_diff (with a single node,
+// its own head; with no confirmation at all, the lower median). A node
+// ahead of that head by more than network_block_diff is treated as an
+// outlier and not served.
+//
+// Within the serving tier a Strategy spreads calls: "p2c" (power of two
+// choices on in-flight × latency ÷ weight, the default), "least_conn",
+// "round_robin" (weighted) or "best" (always the first by priority, which
+// is StakeSquid's single-endpoint behaviour). When no node is eligible the
+// pool fails open: it tries the nodes it has anyway, best head first,
+// skipping only nodes on the wrong chain.
+package balancer

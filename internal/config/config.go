@@ -1,0 +1,138 @@
+package config
+
+// Config is the whole configuration file.
+type Config struct {
+	// Port is the JSON-RPC listener's port (StakeSquid: port). Default 8080.
+	Port Port `yaml:"port"`
+	// ListenAddr is the JSON-RPC listener's host. Default "0.0.0.0" (all
+	// interfaces, as StakeSquid); set "127.0.0.1" to keep it local.
+	ListenAddr string `yaml:"listen_addr"`
+	// LogLevel is ERROR, WARN, INFO, DEBUG or TRACE (TRACE is DEBUG). Default INFO.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is "text" or "json". Default "text".
+	LogFormat string `yaml:"log_format"`
+	// LogRateLimit is the least time between two repeats of the same warning
+	// about the same node. Default 10s.
+	LogRateLimit Duration `yaml:"log_rate_limit"`
+	// LogRequests writes one "request completed" line per client request at
+	// INFO. Default true.
+	LogRequests *bool `yaml:"log_requests"`
+	// MetricsPort serves Prometheus /metrics and the status API. Default 9101;
+	// -1 turns the listener off.
+	MetricsPort Port `yaml:"metrics_port"`
+	// MetricsAddr is the metrics listener's host. Default: ListenAddr.
+	MetricsAddr string `yaml:"metrics_addr"`
+
+	// RequestTimeout bounds one client call, queueing, retries and all.
+	// Default 30s.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// MaxBodyBytes limits a client request body. Default 8 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxBatchSize limits the calls in one JSON-RPC batch. Default 1000.
+	MaxBatchSize int `yaml:"max_batch_size"`
+	// Strategy spreads calls over a tier's eligible nodes: "p2c" (power of
+	// two choices on in-flight × latency, the default), "least_conn",
+	// "round_robin" (weighted) or "best" (always the top node by
+	// load_balance_priority, StakeSquid's behaviour). Networks may override.
+	Strategy string `yaml:"strategy"`
+	// MaxConcurrency is the default number of calls in flight per node
+	// (its workers); 0 means unlimited. Networks and nodes may override.
+	MaxConcurrency int `yaml:"max_concurrency"`
+
+	// Scheduler sets the priority queues.
+	Scheduler Scheduler `yaml:"scheduler"`
+
+	Networks []Network `yaml:"networks"`
+}
+
+// Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).
+type Scheduler struct {
+	// MaxQueuedFastTrack, MaxQueuedHigh, MaxQueuedLow bound each class's
+	// queue; a full class answers at once with HTTP 429. Default 10000 each.
+	MaxQueuedFastTrack int `yaml:"max_queued_fast_track"`
+	MaxQueuedHigh      int `yaml:"max_queued_high"`
+	MaxQueuedLow       int `yaml:"max_queued_low"`
+	// FastTrackPerHigh is how many fast-track calls go before one high call
+	// when both wait. Default 2.
+	FastTrackPerHigh int `yaml:"fast_track_per_high"`
+	// DrainFastTrackFirst serves every waiting fast-track call before any high one.
+	DrainFastTrackFirst bool `yaml:"drain_fast_track_first"`
+	// LowShare guarantees one of every LowShare grants to a waiting low call.
+	// Default 20; -1 turns it off.
+	LowShare int `yaml:"low_share"`
+	// LowMaxWait promotes a low call that waited this long to high. Default 2s.
+	LowMaxWait Duration `yaml:"low_max_wait"`
+}
+
+// Network is one chain served at /<name>.
+type Network struct {
+	// Name is the URL path segment: http://host:port/<name>.
+	Name string `yaml:"name"`
+	// ChainID, when set, is the only chain id accepted from this network's
+	// nodes. Otherwise the id most nodes report is taken.
+	ChainID uint64 `yaml:"chain_id"`
+
+	LocalNodes      []Node `yaml:"local_nodes"`
+	MonitoringNodes []Node `yaml:"monitoring_nodes"`
+	FallbackNodes   []Node `yaml:"fallback_nodes"`
+
+	// LoadBalancePriority orders candidates, first criterion first:
+	// "chainhead", "latency", "load". Default [chainhead, latency].
+	LoadBalancePriority []string `yaml:"load_balance_priority"`
+	// LoadPeriod picks the host load average: 1, 5 or 15 minutes. Default 1.
+	LoadPeriod int `yaml:"load_period"`
+	// LocalPollInterval is how often local nodes are probed. Default 1s.
+	LocalPollInterval Duration `yaml:"local_poll_interval"`
+	// MonitoringPollInterval is how often monitoring and fallback nodes are
+	// probed. Default: LocalPollInterval.
+	MonitoringPollInterval Duration `yaml:"monitoring_poll_interval"`
+	// NetworkBlockDiff is how many blocks a local or monitoring node may be
+	// behind the network head and still serve. Default 5.
+	NetworkBlockDiff uint64 `yaml:"network_block_diff"`
+	// FallbackBlockDiff is the same for fallback nodes. Default: NetworkBlockDiff.
+	FallbackBlockDiff uint64 `yaml:"fallback_block_diff"`
+	// SwitchToFallbackEnabled moves traffic to the fallback tier when every
+	// local node is more than SwitchToFallbackBlockThreshold blocks behind.
+	SwitchToFallbackEnabled        bool   `yaml:"switch_to_fallback_enabled"`
+	SwitchToFallbackBlockThreshold uint64 `yaml:"switch_to_fallback_block_threshold"`
+	// UseLoadTracker reads node_loadN from each node's prometheus_endpoint.
+	UseLoadTracker bool `yaml:"use_load_tracker"`
+	// RPCTimeout bounds one try on one node (and one probe). Default 5s.
+	RPCTimeout Duration `yaml:"rpc_timeout"`
+	// RPCRetries is how many more nodes a failed call is tried on. Default 2.
+	RPCRetries *int `yaml:"rpc_retries"`
+
+	// Strategy overrides the top-level strategy for this network.
+	Strategy string `yaml:"strategy"`
+	// MaxBlockAge marks a node stale when its newest block is older than
+	// this (the block timestamp freshness rule). 0 disables. Default 0.
+	MaxBlockAge Duration `yaml:"max_block_age"`
+	// DownAfter is how many failed probes in a row mark a node down. Default 3.
+	DownAfter int `yaml:"down_after"`
+	// MaxConcurrency overrides the top-level default for this network's nodes.
+	MaxConcurrency int `yaml:"max_concurrency"`
+}
+
+// Node is one upstream execution node.
+type Node struct {
+	// RPCEndpoint is the node's HTTP(S) JSON-RPC URL. API keys may sit in the
+	// path, the query or user:password@; use ${VAR} to keep them out of the
+	// file. prio-load-balancer's ?_workers=N sets MaxConcurrency.
+	RPCEndpoint string `yaml:"rpc_endpoint"`
+	// WSEndpoint is the node's WebSocket URL, optional.
+	WSEndpoint string `yaml:"ws_endpoint"`
+	// PrometheusEndpoint is the node exporter's /metrics URL for host load.
+	PrometheusEndpoint string `yaml:"prometheus_endpoint"`
+	// Name labels the node in logs, metrics and status. Default: the
+	// endpoint's host and port (never its credentials).
+	Name string `yaml:"name"`
+	// Headers are sent with every request to the node (e.g. Host for a
+	// provider behind a rewrite, or an API key header).
+	Headers map[string]string `yaml:"headers"`
+	// Weight scales the node's share of traffic. Default 1.
+	Weight int `yaml:"weight"`
+	// MaxConcurrency is this node's calls in flight (workers). 0: inherit.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// Gzip asks the node for gzip responses. Default: on for https, off for http.
+	Gzip *bool `yaml:"gzip"`
+}

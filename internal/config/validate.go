@@ -1,0 +1,179 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Strategies lists the accepted values of strategy.
+var Strategies = []string{"p2c", "least_conn", "round_robin", "best"}
+
+// Criteria lists the accepted values of load_balance_priority.
+var Criteria = []string{"chainhead", "latency", "load"}
+
+var networkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// problems collects validation errors, each naming its key path and the fix.
+type problems []string
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New("invalid configuration:\n  " + strings.Join(p, "\n  "))
+}
+
+// Validate checks a defaulted Config.
+func (c *Config) Validate() error {
+	var p problems
+	if !slices.Contains([]string{"ERROR", "WARN", "INFO", "DEBUG", "TRACE"}, strings.ToUpper(c.LogLevel)) {
+		p.add("log_level", "%q is not a level: use ERROR, WARN, INFO, DEBUG or TRACE", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		p.add("log_format", "%q is not a format: use text or json", c.LogFormat)
+	}
+	if c.MaxBodyBytes < 1024 {
+		p.add("max_body_bytes", "%d is too small: use at least 1024", c.MaxBodyBytes)
+	}
+	if c.MaxBatchSize < 1 {
+		p.add("max_batch_size", "must be at least 1")
+	}
+	if !slices.Contains(Strategies, c.Strategy) {
+		p.add("strategy", "%q is unknown: use one of %s", c.Strategy, strings.Join(Strategies, ", "))
+	}
+	if c.MaxConcurrency < 0 {
+		p.add("max_concurrency", "must be 0 (unlimited) or more")
+	}
+	c.Scheduler.validate(&p)
+	if len(c.Networks) == 0 {
+		p.add("networks", "no network is configured: add one with a name and local_nodes")
+	}
+	seen := map[string]int{}
+	for i := range c.Networks {
+		n := &c.Networks[i]
+		path := fmt.Sprintf("networks[%d]", i)
+		if j, dup := seen[n.Name]; dup && n.Name != "" {
+			p.add(path+".name", "%q is also the name of networks[%d]: names must be unique", n.Name, j)
+		}
+		seen[n.Name] = i
+		n.validate(path, &p)
+	}
+	return p.err()
+}
+
+func (s *Scheduler) validate(p *problems) {
+	for key, v := range map[string]int{"max_queued_fast_track": s.MaxQueuedFastTrack, "max_queued_high": s.MaxQueuedHigh, "max_queued_low": s.MaxQueuedLow} {
+		if v < 1 {
+			p.add("scheduler."+key, "must be at least 1")
+		}
+	}
+	if s.FastTrackPerHigh < 1 {
+		p.add("scheduler.fast_track_per_high", "must be at least 1")
+	}
+	if s.LowShare < -1 || s.LowShare == 1 {
+		p.add("scheduler.low_share", "use -1 (off) or a number of grants of 2 or more")
+	}
+}
+
+func (n *Network) validate(path string, p *problems) {
+	if !networkName.MatchString(n.Name) {
+		p.add(path+".name", "%q cannot be a URL path segment: use letters, digits, '.', '_' or '-'", n.Name)
+	}
+	if len(n.LocalNodes)+len(n.MonitoringNodes)+len(n.FallbackNodes) == 0 {
+		p.add(path+".local_nodes", "the network has no nodes: list at least one rpc_endpoint")
+	}
+	for _, c := range n.LoadBalancePriority {
+		if !slices.Contains(Criteria, c) {
+			p.add(path+".load_balance_priority", "%q is unknown: use chainhead, latency or load", c)
+		}
+	}
+	if n.LoadPeriod != 1 && n.LoadPeriod != 5 && n.LoadPeriod != 15 {
+		p.add(path+".load_period", "%d is not a load average period: use 1, 5 or 15", n.LoadPeriod)
+	}
+	if n.RPCRetries != nil && *n.RPCRetries < 0 {
+		p.add(path+".rpc_retries", "must be 0 or more")
+	}
+	if !slices.Contains(Strategies, n.Strategy) {
+		p.add(path+".strategy", "%q is unknown: use one of %s", n.Strategy, strings.Join(Strategies, ", "))
+	}
+	if n.LocalPollInterval.D() < 10e6 {
+		p.add(path+".local_poll_interval", "%s is too short: use 10ms or more", n.LocalPollInterval.D())
+	}
+	if n.RPCTimeout.D() < 1e6 {
+		p.add(path+".rpc_timeout", "%s is too short: use 1ms or more", n.RPCTimeout.D())
+	}
+	names := map[string]string{}
+	for tier, nodes := range map[string][]Node{"local_nodes": n.LocalNodes, "monitoring_nodes": n.MonitoringNodes, "fallback_nodes": n.FallbackNodes} {
+		for i := range nodes {
+			np := fmt.Sprintf("%s.%s[%d]", path, tier, i)
+			nodes[i].validate(np, p)
+			name := nodes[i].DisplayName()
+			if other, dup := names[name]; dup {
+				p.add(np, "node %q is listed twice (also at %s): remove one, or give each a distinct name", name, other)
+			}
+			names[name] = np
+		}
+	}
+}
+
+func (nd *Node) validate(path string, p *problems) {
+	if nd.RPCEndpoint == "" {
+		p.add(path+".rpc_endpoint", "is required: the node's http(s):// JSON-RPC URL")
+	} else if u, err := url.Parse(nd.RPCEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(path+".rpc_endpoint", "%q is not an http(s) URL: write it like http://10.0.0.5:8545", Redact(nd.RPCEndpoint))
+	}
+	if nd.WSEndpoint != "" {
+		if u, err := url.Parse(nd.WSEndpoint); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			p.add(path+".ws_endpoint", "%q is not a ws(s) URL: write it like ws://10.0.0.5:8546", Redact(nd.WSEndpoint))
+		}
+	}
+	if nd.PrometheusEndpoint != "" {
+		if u, err := url.Parse(nd.PrometheusEndpoint); err != nil || u.Host == "" {
+			p.add(path+".prometheus_endpoint", "%q is not a URL: write it like http://10.0.0.5:9100/metrics", nd.PrometheusEndpoint)
+		}
+	}
+	if nd.Weight < 0 {
+		p.add(path+".weight", "must be 1 or more")
+	}
+	if nd.MaxConcurrency < 0 {
+		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
+	}
+}
+
+// DisplayName is the node's name, or its endpoint's host:port and path
+// without credentials or query.
+func (nd *Node) DisplayName() string {
+	if nd.Name != "" {
+		return nd.Name
+	}
+	return Redact(nd.RPCEndpoint)
+}
+
+// Redact returns a URL as scheme://host[:port] followed by a path that hides
+// anything that may be an API key: credentials and the query are dropped, and
+// path segments longer than 16 characters are shortened.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "invalid-url"
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	for i, s := range segs {
+		if len(s) > 16 {
+			segs[i] = s[:4] + "…"
+		}
+	}
+	out := u.Scheme + "://" + u.Host
+	if path := strings.Join(segs, "/"); path != "" {
+		out += "/" + path
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+package fakenode
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+)
+
+// Mode is how the node behaves.
+type Mode uint32
+
+const (
+	// OK answers normally.
+	OK Mode = iota
+	// Hang accepts requests and never answers (until the request ends).
+	Hang
+	// Status500 answers every request with HTTP 500.
+	Status500
+	// Refuse closes the listener: connections are refused.
+	Refuse
+)
+
+// Node is a fake node.
+type Node struct {
+	Name string
+
+	chainID   atomic.Uint64
+	head      atomic.Uint64
+	mode      atomic.Uint32
+	requests  atomic.Int64
+	calls     sync.Map // method -> *atomic.Int64
+	bigBlock  []byte
+	addr      string
+	srv       *http.Server
+	mu        sync.Mutex // mu protects ln
+	ln        net.Listener
+	hangStop  chan struct{}
+	closeOnce sync.Once
+}
+
+// Options configure a fake node.
+type Options struct {
+	Name     string
+	ChainID  uint64
+	Head     uint64
+	BigBlock int // size in bytes of eth_getBlockByNumber answers (0: small)
+}
+
+// Start runs a fake node on 127.0.0.1 on a free port.
+func Start(o Options) (*Node, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Name: o.Name, ln: ln, addr: ln.Addr().String(), hangStop: make(chan struct{})}
+	n.chainID.Store(o.ChainID)
+	n.head.Store(o.Head)
+	if o.BigBlock > 0 {
+		n.bigBlock = makeBigBlock(o.BigBlock)
+	}
+	n.srv = &http.Server{Handler: n, ReadHeaderTimeout: 5 * time.Second}
+	go n.srv.Serve(ln)
+	return n, nil
+}
+
+// URL is the node's HTTP URL.
+func (n *Node) URL() string { return "http://" + n.addr }
+
+// SetHead sets the reported head.
+func (n *Node) SetHead(h uint64) { n.head.Store(h) }
+
+// Head returns the reported head.
+func (n *Node) Head() uint64 { return n.head.Load() }
+
+// SetChainID sets the reported chain id.
+func (n *Node) SetChainID(id uint64) { n.chainID.Store(id) }
+
+// Requests returns how many HTTP requests reached the node.
+func (n *Node) Requests() int64 { return n.requests.Load() }
+
+// Calls returns how many calls of method reached the node.
+func (n *Node) Calls(method string) int64 {
+	if c, ok := n.calls.Load(method); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// SetMode changes the node's behaviour. Refuse closes the listener; leaving
+// Refuse listens again on the same address.
+func (n *Node) SetMode(m Mode) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := Mode(n.mode.Swap(uint32(m)))
+	switch {
+	case m == Refuse && old != Refuse:
+		// Close the listener and every open connection: a dead node has none.
+		n.srv.Close()
+	case m != Refuse && old == Refuse:
+		ln, err := net.Listen("tcp", n.addr)
+		if err != nil {
+			return fmt.Errorf("listening again on %s: %w", n.addr, err)
+		}
+		n.ln = ln
+		srv := &http.Server{Handler: n, ReadHeaderTimeout: 5 * time.Second}
+		n.srv = srv
+		go srv.Serve(ln)
+	}
+	return nil
+}
+
+// Close stops the node.
+func (n *Node) Close() {
+	n.closeOnce.Do(func() { close(n.hangStop) })
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.srv.Close()
+	n.ln.Close()
+}
+
+func (n *Node) count(method string) {
+	c, ok := n.calls.Load(method)
+	if !ok {
+		c, _ = n.calls.LoadOrStore(method, new(atomic.Int64))
+	}
+	c.(*atomic.Int64).Add(1)
+}
+
+// ServeHTTP answers JSON-RPC.
+func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.requests.Add(1)
+	switch Mode(n.mode.Load()) {
+	case Hang:
+		select {
+		case <-r.Context().Done():
+		case <-n.hangStop:
+		}
+		return
+	case Status500:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	case Refuse:
+		// A request on a connection opened before the listener closed.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+				return
+			}
+		}
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	calls, batch, perr := jsonrpc.Parse(body)
+	w.Header().Set("Content-Type", "application/json")
+	if perr != nil {
+		w.Write(perr.AppendResponse(nil, nil))
+		return
+	}
+	out := make([]byte, 0, 256)
+	if batch {
+		out = append(out, '[')
+	}
+	for i := range calls {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = n.answer(out, &calls[i])
+	}
+	if batch {
+		out = append(out, ']')
+	}
+	w.Write(out)
+}
+
+func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
+	n.count(c.Method)
+	ok := func(result string) []byte {
+		out = append(out, `{"jsonrpc":"2.0","id":`...)
+		out = append(out, c.ID...)
+		out = append(out, `,"result":`...)
+		out = append(out, result...)
+		return append(out, '}')
+	}
+	fail := func(code int, msg string) []byte {
+		return jsonrpc.NewError(code, msg).AppendResponse(out, c.ID)
+	}
+	head := n.head.Load()
+	switch c.Method {
+	case "eth_chainId":
+		return ok(`"0x` + strconv.FormatUint(n.chainID.Load(), 16) + `"`)
+	case "net_version":
+		return ok(`"` + strconv.FormatUint(n.chainID.Load(), 10) + `"`)
+	case "eth_blockNumber":
+		return ok(`"0x` + strconv.FormatUint(head, 16) + `"`)
+	case "eth_syncing":
+		return ok(`false`)
+	case "web3_clientVersion":
+		return ok(`"` + n.Name + `"`)
+	case "eth_getBlockByNumber":
+		if num, has := c.BlockNumber(); has && num > head {
+			return ok(`null`)
+		}
+		if n.bigBlock != nil && !strings.Contains(string(c.Params), `"latest",false`) {
+			return ok(string(n.bigBlock))
+		}
+		return ok(`{"number":"0x` + strconv.FormatUint(head, 16) + `","timestamp":"0x` + strconv.FormatInt(time.Now().Unix(), 16) + `"}`)
+	case "eth_getBalance":
+		if num, has := c.BlockNumber(); has && num > head {
+			return fail(-32000, "header not found")
+		}
+		return ok(`"0xde0b6b3a7640000"`)
+	case "eth_call":
+		return fail(3, "execution reverted")
+	case "eth_sendRawTransaction":
+		if n.Calls("eth_sendRawTransaction") > 1 {
+			return fail(-32000, "already known")
+		}
+		return ok(`"0xsent"`)
+	}
+	return fail(jsonrpc.CodeMethodNotFound, "the method "+c.Method+" does not exist/is not available")
+}
+
+// makeBigBlock returns a block-shaped JSON object of about size bytes.
+func makeBigBlock(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"number":"0x1","hash":"0x` + strings.Repeat("ab", 32) + `","transactions":[`)
+	tx := `{"hash":"0x` + strings.Repeat("cd", 32) + `","input":"0x` + strings.Repeat("00", 200) + `"}`
+	for i := 0; b.Len() < size-len(tx)-2; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(tx)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}

@@ -1,0 +1,213 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/metrics"
+	"github.com/evmgate/evmgate/internal/proxy"
+	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Gateway is a running evmgate.
+type Gateway struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	metrics  *metrics.Metrics
+	networks []*network
+	handler  *proxy.Handler
+	events   *events
+
+	rpcLn, metricsLn   net.Listener
+	rpcSrv, metricsSrv *http.Server
+	wg                 sync.WaitGroup
+}
+
+// New builds the gateway from a validated configuration. Nothing listens
+// or probes until Start.
+func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	m, err := metrics.New(g.reg, g.snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	g.metrics = m
+	g.events = newEvents(log, m, cfg.LogRateLimit.D())
+	var pnets []*proxy.Network
+	for _, nc := range cfg.Networks {
+		n, err := buildNetwork(nc, g.events, g)
+		if err != nil {
+			return nil, err
+		}
+		g.networks = append(g.networks, n)
+		pnets = append(pnets, &proxy.Network{
+			Name: nc.Name, Pool: n.pool, Health: n.monitor, Retries: *nc.RPCRetries, TryTimeout: nc.RPCTimeout.D(),
+		})
+	}
+	g.handler = proxy.New(proxy.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
+		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
+	}, pnets, log, m)
+	return g, nil
+}
+
+// Start listens, runs the first round of probes and serves. It returns once
+// the gateway answers.
+func (g *Gateway) Start(ctx context.Context) error {
+	rpcLn, err := net.Listen("tcp", net.JoinHostPort(g.cfg.ListenAddr, strconv.Itoa(int(g.cfg.Port))))
+	if err != nil {
+		return fmt.Errorf("listening for JSON-RPC (listen_addr, port): %w", err)
+	}
+	var metricsLn net.Listener
+	if g.cfg.MetricsPort > 0 {
+		metricsLn, err = net.Listen("tcp", net.JoinHostPort(g.cfg.MetricsAddr, strconv.Itoa(int(g.cfg.MetricsPort))))
+		if err != nil {
+			rpcLn.Close()
+			return fmt.Errorf("listening for metrics (metrics_addr, metrics_port): %w", err)
+		}
+	}
+	g.Serve(ctx, rpcLn, metricsLn)
+	return nil
+}
+
+// Serve runs the first round of probes and serves on the given listeners
+// (metricsLn may be nil). It returns once the gateway answers.
+func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) {
+	g.rpcLn, g.metricsLn = rpcLn, metricsLn
+	var wg sync.WaitGroup
+	for _, n := range g.networks {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.monitor.Start(ctx) }()
+	}
+	wg.Wait()
+
+	g.rpcSrv = newServer(g.RPCHandler())
+	g.serve(g.rpcSrv, g.rpcLn)
+	if g.metricsLn != nil {
+		g.metricsSrv = newServer(g.adminMux(true))
+		g.serve(g.metricsSrv, g.metricsLn)
+	}
+	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "networks", len(g.networks))
+}
+
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+	}
+}
+
+func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// RPCHandler is the JSON-RPC handler with the status endpoints beside it.
+func (g *Gateway) RPCHandler() http.Handler {
+	mux := g.adminMux(false)
+	mux.Handle("/", g.handler)
+	return mux
+}
+
+// Proxy returns the JSON-RPC handler.
+func (g *Gateway) Proxy() *proxy.Handler { return g.handler }
+
+// RPCURL is the JSON-RPC listener's base URL.
+func (g *Gateway) RPCURL() string { return urlOf(g.rpcLn) }
+
+// MetricsURL is the metrics listener's base URL ("" when off).
+func (g *Gateway) MetricsURL() string { return urlOf(g.metricsLn) }
+
+func urlOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return "http://" + ln.Addr().String()
+}
+
+// Registry returns the Prometheus registry.
+func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
+
+// Nodes returns the nodes of a network (nil when unknown).
+func (g *Gateway) Nodes(network string) []*upstream.Node {
+	for _, n := range g.networks {
+		if n.cfg.Name == network {
+			return n.pool.Nodes()
+		}
+	}
+	return nil
+}
+
+// Close stops the listeners (letting calls in flight finish until ctx ends),
+// the probers, and waits.
+func (g *Gateway) Close(ctx context.Context) error {
+	var errs []error
+	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv} {
+		if srv != nil {
+			errs = append(errs, srv.Shutdown(ctx))
+		}
+	}
+	g.wg.Wait()
+	for _, n := range g.networks {
+		n.monitor.Close()
+		for _, nd := range n.pool.Nodes() {
+			nd.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Gateway) adminMux(withMetrics bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	if withMetrics {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
+	}
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"alive"}` + "\n"))
+	})
+	mux.HandleFunc("GET /ready", g.serveReady)
+	mux.HandleFunc("GET /status", g.serveStatus)
+	mux.HandleFunc("GET /status/page", serveStatusPage)
+	return mux
+}
+
+// StartLocal builds and starts a gateway whose listeners are on 127.0.0.1
+// with free ports, whatever the configuration says (for the demo and tests).
+func StartLocal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	g, err := New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	rpcLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	metricsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		rpcLn.Close()
+		return nil, err
+	}
+	g.Serve(ctx, rpcLn, metricsLn)
+	return g, nil
+}

@@ -1,0 +1,15 @@
+// Package health keeps every node's live state current. A Monitor owns one
+// prober goroutine per node of a network; each probe, at the node's tier
+// interval, asks in one batch for eth_blockNumber, the latest block's
+// timestamp and eth_syncing, measures the round trip (smoothed), and, with
+// use_load_tracker, reads the host load from the node exporter. eth_chainId
+// is checked when a node is first seen and whenever it comes back from down;
+// a node on another chain than the network's (chain_id, or the id most nodes
+// report) is never served.
+//
+// A node is marked down after down_after failed probes in a row, and its
+// last head is forgotten. Request outcomes feed the same state (Observe): a
+// refused connection marks the node down at once, and down_after failed
+// requests in a row do too, so a failing node is out before its next probe;
+// it comes back only through a good probe.
+package health

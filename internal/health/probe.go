@@ -1,0 +1,211 @@
+package health
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+var (
+	chainIDReq = []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
+	probeReq   = []byte(`[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]},` +
+		`{"jsonrpc":"2.0","id":2,"method":"eth_getBlockByNumber","params":["latest",false]},` +
+		`{"jsonrpc":"2.0","id":3,"method":"eth_syncing","params":[]}]`)
+)
+
+// probe runs one probe of n and updates its state.
+func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
+	ctx, cancel := context.WithTimeout(ctx, m.set.Timeout)
+	defer cancel()
+	if err := m.check(ctx, n); err != nil {
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+			return // shutting down
+		}
+		if m.events != nil {
+			m.events.ProbeFailed(n, err)
+		}
+		if n.Failed() >= m.set.DownAfter || n.State() == upstream.Unknown {
+			m.setState(n, upstream.Down, err.Error())
+		}
+		return
+	}
+	n.Succeeded()
+}
+
+func (m *Monitor) check(ctx context.Context, n *upstream.Node) error {
+	if st := n.State(); st == upstream.Unknown || st == upstream.Down || st == upstream.WrongChain || n.ChainID() == 0 {
+		if err := m.checkChain(ctx, n); err != nil {
+			return err
+		}
+		if n.State() == upstream.WrongChain {
+			return nil
+		}
+	}
+	start := time.Now()
+	body, err := n.Call(ctx, probeReq)
+	if err != nil {
+		return err
+	}
+	lat := time.Since(start)
+	head, blockTime, syncing, err := parseProbe(body)
+	if err != nil {
+		return fmt.Errorf("reading probe answer: %w", err)
+	}
+	if m.set.UseLoadTracker && n.PrometheusURL != "" {
+		if l, err := readLoad(ctx, n.PrometheusURL, m.set.LoadPeriod); err == nil {
+			n.SetLoad(l)
+		} else if m.events != nil {
+			m.events.ProbeFailed(n, fmt.Errorf("reading host load: %w", err))
+		}
+	}
+	n.ObserveHead(head, blockTime, lat)
+	switch {
+	case syncing:
+		m.setState(n, upstream.Syncing, "eth_syncing reports a sync in progress")
+	case m.set.MaxBlockAge > 0 && time.Since(time.Unix(blockTime, 0)) > m.set.MaxBlockAge:
+		m.setState(n, upstream.Stale, fmt.Sprintf("newest block is older than max_block_age %s", m.set.MaxBlockAge))
+	default:
+		m.setState(n, upstream.Up, "probe answered")
+	}
+	return nil
+}
+
+// checkChain asks the node's chain id and compares it with the network's.
+func (m *Monitor) checkChain(ctx context.Context, n *upstream.Node) error {
+	body, err := n.Call(ctx, chainIDReq)
+	if err != nil {
+		return err
+	}
+	id, err := quantityResult(body)
+	if err != nil {
+		return fmt.Errorf("reading eth_chainId: %w", err)
+	}
+	n.SetChainID(id)
+	m.mu.Lock()
+	m.chainIDs[n] = id
+	want := m.expectedChainLocked()
+	m.mu.Unlock()
+	if want != 0 && id != want {
+		m.setState(n, upstream.WrongChain, fmt.Sprintf("eth_chainId is %d, the network's is %d", id, want))
+	} else if n.State() == upstream.WrongChain {
+		m.setState(n, upstream.Unknown, "chain id matches the network again")
+	}
+	return nil
+}
+
+// expectedChainLocked is the configured chain id, else the id most nodes
+// report (ties: the lower id, for determinism).
+func (m *Monitor) expectedChainLocked() uint64 {
+	if m.set.ChainID != 0 {
+		return m.set.ChainID
+	}
+	count := map[uint64]int{}
+	for _, id := range m.chainIDs {
+		count[id]++
+	}
+	var best uint64
+	for id, c := range count {
+		if c > count[best] || c == count[best] && id < best {
+			best = id
+		}
+	}
+	return best
+}
+
+// ExpectedChainID returns the chain id the network's nodes must report.
+func (m *Monitor) ExpectedChainID() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.expectedChainLocked()
+}
+
+func quantityResult(body []byte) (uint64, error) {
+	if e := jsonrpc.ErrorOf(body); e != nil {
+		return 0, e
+	}
+	var r struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return 0, err
+	}
+	v, ok := jsonrpc.ParseQuantity(r.Result)
+	if !ok {
+		return 0, fmt.Errorf("result %s is not a hex quantity", r.Result)
+	}
+	return v, nil
+}
+
+func parseProbe(body []byte) (head uint64, blockTime int64, syncing bool, err error) {
+	els, err := jsonrpc.SplitBatch(body)
+	if err != nil || len(els) != 3 {
+		return 0, 0, false, errors.New("the node did not answer the probe batch")
+	}
+	for _, el := range els {
+		if el.Err != nil {
+			return 0, 0, false, el.Err
+		}
+		var r struct {
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(el.Raw, &r); err != nil {
+			return 0, 0, false, err
+		}
+		switch string(el.ID) {
+		case "1":
+			h, ok := jsonrpc.ParseQuantity(r.Result)
+			if !ok {
+				return 0, 0, false, fmt.Errorf("eth_blockNumber answered %s", r.Result)
+			}
+			head = h
+		case "2":
+			var b struct {
+				Timestamp json.RawMessage `json:"timestamp"`
+			}
+			if json.Unmarshal(r.Result, &b) == nil {
+				t, _ := jsonrpc.ParseQuantity(b.Timestamp)
+				blockTime = int64(t)
+			}
+		case "3":
+			syncing = !bytes.Equal(bytes.TrimSpace(r.Result), []byte("false"))
+		}
+	}
+	if head == 0 {
+		return 0, 0, false, errors.New("eth_blockNumber is 0")
+	}
+	return head, blockTime, syncing, nil
+}
+
+var loadClient = &http.Client{Timeout: 5 * time.Second}
+
+// readLoad reads node_load1, node_load5 or node_load15 from a node exporter.
+func readLoad(ctx context.Context, url string, period int) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := loadClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	want := "node_load" + strconv.Itoa(period) + " "
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, want) {
+			return strconv.ParseFloat(strings.TrimSpace(line[len(want):]), 64)
+		}
+	}
+	return 0, fmt.Errorf("%sis not in the exporter's answer", want)
+}

@@ -1,0 +1,55 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// JSON-RPC 2.0 error codes, and the gateway's own in the server range.
+const (
+	CodeParseError     = -32700
+	CodeInvalidRequest = -32600
+	CodeMethodNotFound = -32601
+	CodeInvalidParams  = -32602
+	CodeInternal       = -32603
+
+	// CodeNoNodes: no node of the network could answer the call.
+	CodeNoNodes = -32050
+	// CodeOverloaded: the call's priority queue is full.
+	CodeOverloaded = -32051
+	// CodeTimeout: the call's deadline passed before a node answered.
+	CodeTimeout = -32052
+	// CodeBatchTooLarge: the batch has more calls than max_batch_size.
+	CodeBatchTooLarge = -32053
+	// CodeTooLarge: the request body is over max_body_bytes.
+	CodeTooLarge = -32054
+)
+
+// Error is a JSON-RPC error object produced by the gateway itself.
+type Error struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"`
+}
+
+// NewError returns an Error.
+func NewError(code int, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+func (e *Error) Error() string { return e.Message + " (code " + strconv.Itoa(e.Code) + ")" }
+
+// ErrorCode returns the JSON-RPC code.
+func (e *Error) ErrorCode() int { return e.Code }
+
+// AppendResponse appends a full error response for id (nil id => null).
+func (e *Error) AppendResponse(dst, id []byte) []byte {
+	dst = append(dst, `{"jsonrpc":"2.0","id":`...)
+	if id == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, id...)
+	}
+	dst = append(dst, `,"error":`...)
+	body, _ := json.Marshal(e)
+	dst = append(dst, body...)
+	return append(dst, '}')
+}

@@ -1,0 +1,178 @@
+package jsonrpc
+
+// MethodInfo is what routing needs to know about a method.
+type MethodInfo struct {
+	// BlockParam is the position in params of the block number or tag, or -1.
+	BlockParam int
+	// SendTx marks eth_sendRawTransaction: retried safely because the hash is
+	// fixed, and "already known" after a retry is success.
+	SendTx bool
+	// Subscription marks methods that only work over a WebSocket.
+	Subscription bool
+}
+
+// methods is the table of known methods. Known names are interned so a call's
+// Method string costs no allocation, and metrics label only these names.
+var methods = map[string]MethodInfo{
+	"eth_blockNumber":                         {BlockParam: -1},
+	"eth_chainId":                             {BlockParam: -1},
+	"net_version":                             {BlockParam: -1},
+	"net_listening":                           {BlockParam: -1},
+	"net_peerCount":                           {BlockParam: -1},
+	"web3_clientVersion":                      {BlockParam: -1},
+	"web3_sha3":                               {BlockParam: -1},
+	"eth_syncing":                             {BlockParam: -1},
+	"eth_gasPrice":                            {BlockParam: -1},
+	"eth_maxPriorityFeePerGas":                {BlockParam: -1},
+	"eth_blobBaseFee":                         {BlockParam: -1},
+	"eth_feeHistory":                          {BlockParam: 1},
+	"eth_getBalance":                          {BlockParam: 1},
+	"eth_getCode":                             {BlockParam: 1},
+	"eth_getTransactionCount":                 {BlockParam: 1},
+	"eth_getStorageAt":                        {BlockParam: 2},
+	"eth_getProof":                            {BlockParam: 2},
+	"eth_call":                                {BlockParam: 1},
+	"eth_estimateGas":                         {BlockParam: 1},
+	"eth_createAccessList":                    {BlockParam: 1},
+	"eth_simulateV1":                          {BlockParam: 1},
+	"eth_getBlockByNumber":                    {BlockParam: 0},
+	"eth_getBlockByHash":                      {BlockParam: -1},
+	"eth_getBlockReceipts":                    {BlockParam: 0},
+	"eth_getBlockTransactionCountByNumber":    {BlockParam: 0},
+	"eth_getBlockTransactionCountByHash":      {BlockParam: -1},
+	"eth_getTransactionByBlockNumberAndIndex": {BlockParam: 0},
+	"eth_getTransactionByBlockHashAndIndex":   {BlockParam: -1},
+	"eth_getUncleCountByBlockNumber":          {BlockParam: 0},
+	"eth_getUncleByBlockNumberAndIndex":       {BlockParam: 0},
+	"eth_getTransactionByHash":                {BlockParam: -1},
+	"eth_getTransactionReceipt":               {BlockParam: -1},
+	"eth_getLogs":                             {BlockParam: -1},
+	"eth_newFilter":                           {BlockParam: -1},
+	"eth_newBlockFilter":                      {BlockParam: -1},
+	"eth_getFilterChanges":                    {BlockParam: -1},
+	"eth_getFilterLogs":                       {BlockParam: -1},
+	"eth_uninstallFilter":                     {BlockParam: -1},
+	"eth_sendRawTransaction":                  {BlockParam: -1, SendTx: true},
+	"eth_sendRawTransactionSync":              {BlockParam: -1, SendTx: true},
+	"eth_subscribe":                           {BlockParam: -1, Subscription: true},
+	"eth_unsubscribe":                         {BlockParam: -1, Subscription: true},
+	"eth_config":                              {BlockParam: -1},
+	"eth_getStorageValues":                    {BlockParam: -1},
+	"debug_traceTransaction":                  {BlockParam: -1},
+	"debug_traceBlockByNumber":                {BlockParam: 0},
+	"debug_traceBlockByHash":                  {BlockParam: -1},
+	"debug_traceCall":                         {BlockParam: 1},
+	"debug_getRawBlock":                       {BlockParam: 0},
+	"debug_getRawHeader":                      {BlockParam: 0},
+	"debug_getRawReceipts":                    {BlockParam: 0},
+	"debug_getRawTransaction":                 {BlockParam: -1},
+	"trace_block":                             {BlockParam: 0},
+	"trace_transaction":                       {BlockParam: -1},
+	"txpool_content":                          {BlockParam: -1},
+	"txpool_contentFrom":                      {BlockParam: -1},
+	"txpool_status":                           {BlockParam: -1},
+}
+
+var interned = func() map[string]string {
+	m := make(map[string]string, len(methods))
+	for k := range methods {
+		m[k] = k
+	}
+	return m
+}()
+
+func internMethod(b []byte) string {
+	if s, ok := interned[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
+// Info returns the method's routing facts; unknown methods have none.
+func Info(method string) MethodInfo {
+	if mi, ok := methods[method]; ok {
+		return mi
+	}
+	return MethodInfo{BlockParam: -1}
+}
+
+// Known reports whether method is in the table (metrics label it by name;
+// others are labelled "other").
+func Known(method string) bool {
+	_, ok := methods[method]
+	return ok
+}
+
+// Label returns the method name for a metric label: the name when known,
+// otherwise "other", so client input never makes labels unbounded.
+func Label(method string) string {
+	if _, ok := methods[method]; ok {
+		return method
+	}
+	return "other"
+}
+
+// BlockNumber returns the explicit block number a call asks for, when its
+// block parameter is a hex number (tags such as "latest" return ok=false).
+// Routing uses it to send the call only to nodes that have that block.
+func (c *Call) BlockNumber() (n uint64, ok bool) {
+	pos := Info(c.Method).BlockParam
+	if pos < 0 || len(c.Params) < 2 || c.Params[0] != '[' {
+		return 0, false
+	}
+	var val []byte
+	idx := 0
+	i := skipSpace(c.Params, 1)
+	for i < len(c.Params) && c.Params[i] != ']' {
+		e, err := skipValue(c.Params, i)
+		if err != nil {
+			return 0, false
+		}
+		if idx == pos {
+			val = c.Params[i:e]
+			break
+		}
+		idx++
+		i = skipSpace(c.Params, e)
+		if i < len(c.Params) && c.Params[i] == ',' {
+			i = skipSpace(c.Params, i+1)
+		}
+	}
+	if len(val) > 0 && val[0] == '{' { // EIP-1898 {"blockNumber": "0x.."}
+		var num []byte
+		_ = eachMember(val, func(k, v []byte) {
+			if string(k) == "blockNumber" {
+				num = v
+			}
+		})
+		val = num
+	}
+	return parseHexQuantity(val)
+}
+
+func parseHexQuantity(v []byte) (uint64, bool) {
+	if len(v) < 5 || v[0] != '"' || v[1] != '0' || (v[2] != 'x' && v[2] != 'X') || v[len(v)-1] != '"' {
+		return 0, false
+	}
+	digits := v[3 : len(v)-1]
+	if len(digits) > 16 {
+		return 0, false
+	}
+	var n uint64
+	for _, d := range digits {
+		switch {
+		case d >= '0' && d <= '9':
+			n = n<<4 | uint64(d-'0')
+		case d >= 'a' && d <= 'f':
+			n = n<<4 | uint64(d-'a'+10)
+		case d >= 'A' && d <= 'F':
+			n = n<<4 | uint64(d-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// ParseQuantity parses a JSON hex quantity such as "0x1b4" (quotes included).
+func ParseQuantity(v []byte) (uint64, bool) { return parseHexQuantity(v) }

@@ -1,0 +1,144 @@
+package jsonrpc
+
+// Call is one JSON-RPC request object, kept as raw bytes.
+type Call struct {
+	// Raw is the whole request object as the client sent it.
+	Raw []byte
+	// ID is the raw id value; nil when the call is a notification.
+	ID []byte
+	// Method is the method name (interned for known methods).
+	Method string
+	// Params is the raw params value, nil when absent.
+	Params []byte
+	// Err is set when this element of a batch is not a valid request; the
+	// call is then answered with it and never sent to a node.
+	Err *Error
+}
+
+// IsNotification reports whether the call has no id (no answer is due).
+func (c *Call) IsNotification() bool { return c.ID == nil && c.Err == nil }
+
+// Parse splits a request body into calls. batch reports whether the body was
+// a JSON array. A body that is not JSON, or an empty batch, is an error for
+// the whole request; an invalid element of a batch only marks that call.
+func Parse(body []byte) (calls []Call, batch bool, err *Error) {
+	i := skipSpace(body, 0)
+	if i == len(body) {
+		return nil, false, NewError(CodeInvalidRequest, "empty request body")
+	}
+	if body[i] != '[' {
+		end, serr := skipValue(body, i)
+		if serr != nil || skipSpace(body, end) != len(body) {
+			return nil, false, NewError(CodeParseError, "parse error: the body is not valid JSON")
+		}
+		c := parseCall(body[i:end])
+		if c.Err != nil {
+			return nil, false, c.Err
+		}
+		return []Call{c}, false, nil
+	}
+	end, serr := skipValue(body, i)
+	if serr != nil || skipSpace(body, end) != len(body) {
+		return nil, true, NewError(CodeParseError, "parse error: the body is not valid JSON")
+	}
+	calls = make([]Call, 0, 8)
+	for i = skipSpace(body, i+1); i < end-1; {
+		e, _ := skipValue(body, i) // already validated
+		calls = append(calls, parseCall(body[i:e]))
+		i = skipSpace(body, e)
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	if len(calls) == 0 {
+		return nil, true, NewError(CodeInvalidRequest, "empty batch")
+	}
+	return calls, true, nil
+}
+
+// parseCall reads one validated JSON value as a request object.
+func parseCall(raw []byte) Call {
+	c := Call{Raw: raw}
+	if len(raw) == 0 || raw[0] != '{' {
+		c.Err = NewError(CodeInvalidRequest, "invalid request: each call must be a JSON object")
+		return c
+	}
+	var version, method []byte
+	hasMethod := false
+	err := eachMember(raw, func(key, val []byte) {
+		switch string(key) {
+		case "jsonrpc":
+			version = val
+		case "id":
+			c.ID = val
+		case "method":
+			method, hasMethod = val, true
+		case "params":
+			c.Params = val
+		}
+	})
+	switch {
+	case err != nil:
+		c.Err = NewError(CodeInvalidRequest, "invalid request: malformed object")
+	case string(version) != `"2.0"`:
+		c.Err = NewError(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
+	case !hasMethod || len(method) < 2 || method[0] != '"':
+		c.Err = NewError(CodeInvalidRequest, `invalid request: "method" must be a string`)
+	case c.ID != nil && !validID(c.ID):
+		c.Err = NewError(CodeInvalidRequest, `invalid request: "id" must be a string, a number or null`)
+	case c.Params != nil && c.Params[0] != '[' && c.Params[0] != '{':
+		c.Err = NewError(CodeInvalidRequest, `invalid request: "params" must be an array or an object`)
+	default:
+		c.Method = internMethod(method[1 : len(method)-1])
+	}
+	if c.Err != nil && c.ID != nil && !validID(c.ID) {
+		c.ID = nil
+	}
+	return c
+}
+
+func validID(id []byte) bool {
+	switch id[0] {
+	case '"', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return true
+	}
+	return false
+}
+
+// eachMember calls fn for every top-level member of the object raw.
+func eachMember(raw []byte, fn func(key, val []byte)) error {
+	i := skipSpace(raw, 1)
+	if i < len(raw) && raw[i] == '}' {
+		return nil
+	}
+	for i < len(raw) {
+		if raw[i] != '"' {
+			return errSyntax
+		}
+		ke, err := skipString(raw, i)
+		if err != nil {
+			return err
+		}
+		key := raw[i+1 : ke-1]
+		i = skipSpace(raw, ke)
+		if i >= len(raw) || raw[i] != ':' {
+			return errSyntax
+		}
+		i = skipSpace(raw, i+1)
+		ve, err := skipValue(raw, i)
+		if err != nil {
+			return err
+		}
+		fn(key, raw[i:ve])
+		i = skipSpace(raw, ve)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+			continue
+		}
+		if i < len(raw) && raw[i] == '}' {
+			return nil
+		}
+		return errSyntax
+	}
+	return errSyntax
+}

@@ -1,0 +1,143 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// Outcome is what a scan of a node's response found.
+type Outcome uint8
+
+const (
+	// NeedMore: the prefix ends before the result or error member.
+	NeedMore Outcome = iota
+	// Result: the response holds a result (the rest may be streamed).
+	Result
+	// Failure: the response holds an error object.
+	Failure
+	// Malformed: the bytes are not a JSON-RPC response.
+	Malformed
+)
+
+var errTruncated = errors.New("truncated")
+
+// ScanResponse walks the top-level members of a single response until it
+// meets "result" or "error". It needs only a prefix of the body, so a large
+// result can be streamed once its first bytes are seen.
+func ScanResponse(prefix []byte) Outcome {
+	i := skipSpace(prefix, 0)
+	if i == len(prefix) {
+		return NeedMore
+	}
+	if prefix[i] != '{' {
+		return Malformed
+	}
+	i = skipSpace(prefix, i+1)
+	for i < len(prefix) {
+		if prefix[i] != '"' {
+			return Malformed
+		}
+		ke, err := skipString(prefix, i)
+		if err != nil {
+			return NeedMore
+		}
+		key := prefix[i+1 : ke-1]
+		switch string(key) {
+		case "result":
+			return Result
+		case "error":
+			return Failure
+		}
+		i = skipSpace(prefix, ke)
+		if i >= len(prefix) {
+			return NeedMore
+		}
+		if prefix[i] != ':' {
+			return Malformed
+		}
+		i = skipSpace(prefix, i+1)
+		ve, err := skipValue(prefix, i)
+		if err != nil || ve >= len(prefix) {
+			return NeedMore
+		}
+		i = skipSpace(prefix, ve)
+		if i < len(prefix) && prefix[i] == ',' {
+			i = skipSpace(prefix, i+1)
+			continue
+		}
+		if i < len(prefix) {
+			return Malformed // object closed without result or error
+		}
+	}
+	return NeedMore
+}
+
+// RPCError is an error object returned by a node, with its raw bytes kept
+// so the client receives it unchanged.
+type RPCError struct {
+	Code    int
+	Message string
+	Raw     []byte
+}
+
+func (e *RPCError) Error() string { return e.Message }
+
+// ErrorOf extracts the error member of a complete single response, or nil.
+func ErrorOf(resp []byte) *RPCError {
+	var out *RPCError
+	if err := eachMember(bytes.TrimSpace(resp), func(k, v []byte) {
+		if string(k) == "error" && len(v) > 0 && v[0] == '{' {
+			var e struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			_ = json.Unmarshal(v, &e)
+			out = &RPCError{Code: e.Code, Message: e.Message, Raw: v}
+		}
+	}); err != nil {
+		return nil
+	}
+	return out
+}
+
+// Element is one response of a batch response.
+type Element struct {
+	Raw []byte
+	ID  []byte
+	Err *RPCError
+}
+
+// SplitBatch splits a complete batch response into its elements.
+func SplitBatch(resp []byte) ([]Element, error) {
+	i := skipSpace(resp, 0)
+	if i == len(resp) || resp[i] != '[' {
+		return nil, errSyntax
+	}
+	end, err := skipValue(resp, i)
+	if err != nil {
+		return nil, err
+	}
+	var out []Element
+	for i = skipSpace(resp, i+1); i < end-1; {
+		e, err := skipValue(resp, i)
+		if err != nil {
+			return nil, err
+		}
+		el := Element{Raw: resp[i:e]}
+		if resp[i] == '{' {
+			_ = eachMember(el.Raw, func(k, v []byte) {
+				if string(k) == "id" {
+					el.ID = v
+				}
+			})
+			el.Err = ErrorOf(el.Raw)
+		}
+		out = append(out, el)
+		i = skipSpace(resp, e)
+		if i < len(resp) && resp[i] == ',' {
+			i = skipSpace(resp, i+1)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,75 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Network is a network's state at scrape time.
+type Network struct {
+	Name       string
+	Head       uint64
+	QueueDepth map[string]int // by class
+	Nodes      []Node
+}
+
+// Node is a node's state at scrape time.
+type Node struct {
+	Name     string
+	Tier     string
+	State    string
+	States   []string // every possible state, for the 0/1 gauge
+	Head     uint64
+	Behind   uint64
+	Latency  float64 // seconds
+	Load     float64
+	InFlight int64
+	Best     bool
+}
+
+var (
+	descLatency  = prometheus.NewDesc("loadbalancer_node_latency_seconds", "Smoothed probe latency of the node.", []string{"network", "rpc_endpoint"}, nil)
+	descHead     = prometheus.NewDesc("loadbalancer_node_chainhead", "Last head reported by the node (0 when down).", []string{"network", "rpc_endpoint"}, nil)
+	descBehind   = prometheus.NewDesc("loadbalancer_node_blocks_behind", "Blocks the node is behind the network head.", []string{"network", "rpc_endpoint"}, nil)
+	descLoad     = prometheus.NewDesc("loadbalancer_node_load", "Host load average of the node (use_load_tracker).", []string{"network", "rpc_endpoint"}, nil)
+	descBest     = prometheus.NewDesc("loadbalancer_best_endpoint", "1 for the first node in the serving tier's priority order.", []string{"network", "rpc_endpoint"}, nil)
+	descState    = prometheus.NewDesc("evmgate_node_state", "1 for the node's current health state.", []string{"network", "rpc_endpoint", "tier", "state"}, nil)
+	descInFlight = prometheus.NewDesc("evmgate_node_in_flight", "Calls in flight on the node (workers busy).", []string{"network", "rpc_endpoint"}, nil)
+	descNetHead  = prometheus.NewDesc("evmgate_network_head", "Robust network head.", []string{"network"}, nil)
+	descQueue    = prometheus.NewDesc("evmgate_queue_depth", "Calls waiting for a worker, per priority class.", []string{"network", "class"}, nil)
+)
+
+type stateCollector struct{ snapshot func() []Network }
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, n := range c.snapshot() {
+		gauge(descNetHead, float64(n.Head), n.Name)
+		for class, depth := range n.QueueDepth {
+			gauge(descQueue, float64(depth), n.Name, class)
+		}
+		for _, nd := range n.Nodes {
+			gauge(descLatency, nd.Latency, n.Name, nd.Name)
+			gauge(descHead, float64(nd.Head), n.Name, nd.Name)
+			gauge(descBehind, float64(nd.Behind), n.Name, nd.Name)
+			gauge(descLoad, nd.Load, n.Name, nd.Name)
+			gauge(descInFlight, float64(nd.InFlight), n.Name, nd.Name)
+			gauge(descBest, b2f(nd.Best), n.Name, nd.Name)
+			for _, s := range nd.States {
+				gauge(descState, b2f(s == nd.State), n.Name, nd.Name, nd.Tier, s)
+			}
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// batchState tracks a batch's calls across tries.
+type batchState struct {
+	calls    []jsonrpc.Call
+	answers  [][]byte // per call: its response element (nil: none yet or notification)
+	pending  []int    // calls still to be answered by a node
+	verbatim []byte   // the node's whole answer, when it can be passed through as is
+	original []byte   // the client's body
+}
+
+// batch forwards a batch: one upstream batch to one node, and only the calls
+// that node could not serve go to another.
+func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte) {
+	st := &batchState{calls: calls, answers: make([][]byte, len(calls)), original: body}
+	var minHead uint64
+	for i := range calls {
+		c := &calls[i]
+		if c.Err != nil {
+			st.answers[i] = c.Err.AppendResponse(nil, c.ID)
+			continue
+		}
+		st.pending = append(st.pending, i)
+		if h, ok := c.BlockNumber(); ok && h > minHead {
+			minHead = h
+		}
+	}
+	var err error
+	if len(st.pending) > 0 {
+		err = ex.attempt(ctx, minHead, func(n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
+	}
+	if errors.Is(err, errClientGone) {
+		ex.status = "client_gone"
+		return
+	}
+	var gerr *jsonrpc.Error
+	if err != nil && !errors.As(err, &gerr) {
+		gerr = jsonrpc.NewError(jsonrpc.CodeInternal, err.Error())
+	}
+	ex.status = "ok"
+	if gerr != nil {
+		ex.status = "gateway_error"
+		for _, i := range st.pending {
+			if !calls[i].IsNotification() {
+				st.answers[i] = gerr.AppendResponse(nil, calls[i].ID)
+			}
+		}
+	}
+	ex.writeBatch(st)
+}
+
+func (ex *exchange) writeBatch(st *batchState) {
+	out := st.verbatim
+	if out == nil {
+		out = make([]byte, 0, 256)
+		out = append(out, '[')
+		for _, a := range st.answers {
+			if a == nil {
+				continue
+			}
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = append(out, a...)
+		}
+		out = append(out, ']')
+		if len(out) == 2 {
+			out = out[:0] // only notifications: nothing to answer
+		}
+	}
+	ex.w.Header()["Content-Type"] = jsonHeader
+	ex.w.WriteHeader(http.StatusOK)
+	ex.size, _ = ex.w.Write(out)
+}
+
+// tryBatch sends the pending calls to n and keeps the answers it can.
+func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchState) error {
+	whole := len(st.pending) == len(st.calls)
+	req := st.original
+	if !whole {
+		req = make([]byte, 0, 64*len(st.pending))
+		req = append(req, '[')
+		for k, i := range st.pending {
+			if k > 0 {
+				req = append(req, ',')
+			}
+			req = append(req, st.calls[i].Raw...)
+		}
+		req = append(req, ']')
+	}
+	tctx, cancel := context.WithTimeoutCause(ctx, ex.net.TryTimeout, upstream.ErrTryTimeout)
+	defer cancel()
+	resp, err := n.Call(tctx, req)
+	if err != nil {
+		return err
+	}
+	els, err := jsonrpc.SplitBatch(resp)
+	if err != nil {
+		if e := jsonrpc.ErrorOf(resp); e != nil {
+			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("batch refused: " + e.Message)}
+		}
+		return &upstream.Error{Kind: upstream.KindMalformed, Node: n.Name, Err: errors.New("answer to a batch is not a JSON array")}
+	}
+	matched, inOrder := match(st, els)
+	still := st.pending[:0:0]
+	for k, i := range st.pending {
+		el := matched[k]
+		switch {
+		case el == nil && st.calls[i].IsNotification():
+		case el == nil:
+			still = append(still, i)
+		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message):
+			still = append(still, i)
+		default:
+			st.answers[i] = el.Raw
+		}
+	}
+	if whole && inOrder && len(still) == 0 && len(els) == len(st.calls) {
+		st.verbatim = resp
+	}
+	st.pending = still
+	if len(still) > 0 {
+		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("some calls of the batch are not available on this node")}
+	}
+	return nil
+}
+
+// match pairs each pending call with its response element: by position when
+// the ids line up (the common case), otherwise by id.
+func match(st *batchState, els []jsonrpc.Element) (matched []*jsonrpc.Element, inOrder bool) {
+	matched = make([]*jsonrpc.Element, len(st.pending))
+	inOrder = true
+	k := 0
+	for p, i := range st.pending {
+		c := &st.calls[i]
+		if c.IsNotification() {
+			continue
+		}
+		if k >= len(els) || !bytes.Equal(els[k].ID, c.ID) {
+			inOrder = false
+			break
+		}
+		matched[p] = &els[k]
+		k++
+	}
+	if inOrder {
+		return matched, true
+	}
+	clear(matched)
+	used := make([]bool, len(els))
+	for p, i := range st.pending {
+		c := &st.calls[i]
+		if c.IsNotification() {
+			continue
+		}
+		for e := range els {
+			if !used[e] && bytes.Equal(els[e].ID, c.ID) {
+				used[e], matched[p] = true, &els[e]
+				break
+			}
+		}
+	}
+	return matched, false
+}

@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// errQueueFull and errExpired come from the scheduler.
+var (
+	ErrQueueFull = errors.New("queue full")
+	ErrExpired   = errors.New("expired while queued")
+)
+
+// finalError turns the failures of every try into one precise error.
+func (h *Handler) finalError(ctx context.Context, failures []error) error {
+	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errClientGone
+	}
+	var msgs []string
+	for _, f := range failures {
+		switch {
+		case errors.Is(f, ErrQueueFull):
+			return jsonrpc.NewError(jsonrpc.CodeOverloaded, "overloaded: "+f.Error())
+		case errors.Is(f, errNoNode):
+			msgs = append(msgs, "no node of the network is available")
+		case errors.Is(f, ErrExpired), errors.Is(f, context.DeadlineExceeded):
+			msgs = append(msgs, "request_timeout passed before a node answered")
+		default:
+			msgs = append(msgs, f.Error())
+		}
+	}
+	if ctx.Err() != nil {
+		return &jsonrpc.Error{Code: jsonrpc.CodeTimeout, Message: "timeout: request_timeout passed before a node answered; tries: " + strings.Join(msgs, "; ")}
+	}
+	if len(msgs) == 0 {
+		msgs = append(msgs, "no node of the network is available")
+	}
+	return &jsonrpc.Error{Code: jsonrpc.CodeNoNodes, Message: "no node could answer: " + strings.Join(msgs, "; ")}
+}
+
+func (h *Handler) countRetry(n *Network) {
+	if h.metrics != nil {
+		h.metrics.Retries.WithLabelValues(n.Name).Inc()
+	}
+}
+
+func (h *Handler) countTry(net *Network, n *upstream.Node, err error) {
+	if h.metrics == nil {
+		return
+	}
+	outcome := "ok"
+	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		outcome = ue.Kind.String()
+		if ue.NodeFault() {
+			h.metrics.NodeErrors.WithLabelValues(net.Name, n.Name, "proxy_"+outcome).Inc()
+		}
+	}
+	h.metrics.NodeTries.WithLabelValues(net.Name, n.Name, outcome).Inc()
+}

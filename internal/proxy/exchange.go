@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// exchange is one client HTTP request.
+type exchange struct {
+	h     *Handler
+	net   *Network
+	w     http.ResponseWriter
+	start time.Time
+	class Class
+	reqID string
+
+	// What the log line and metrics report.
+	method string
+	node   string
+	tries  int
+	status string // ok, rpc_error, gateway_error, client_gone
+	size   int
+	calls  int
+}
+
+func (ex *exchange) serve(ctx context.Context, body []byte) {
+	calls, batch, perr := jsonrpc.Parse(body)
+	switch {
+	case perr != nil:
+		ex.fail(perr)
+	case !batch:
+		ex.calls, ex.method = 1, calls[0].Method
+		ex.single(ctx, &calls[0], body)
+	case len(calls) > ex.h.opts.MaxBatchSize:
+		ex.fail(jsonrpc.NewError(jsonrpc.CodeBatchTooLarge, "batch of "+strconv.Itoa(len(calls))+
+			" calls is over max_batch_size "+strconv.Itoa(ex.h.opts.MaxBatchSize)+": split it"))
+	default:
+		ex.calls, ex.method = len(calls), "batch"
+		ex.batch(ctx, calls, body)
+	}
+	ex.done()
+}
+
+// fail answers the whole request with a gateway error.
+func (ex *exchange) fail(err error) {
+	var e *jsonrpc.Error
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, errClientGone):
+		ex.status = "client_gone"
+		ex.done()
+		return
+	default:
+		e = jsonrpc.NewError(jsonrpc.CodeInternal, err.Error())
+	}
+	ex.writeError(e, nil)
+	if ex.method == "" {
+		ex.done()
+	}
+}
+
+func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
+	ex.status = "gateway_error"
+	out := e.AppendResponse(make([]byte, 0, 128), id)
+	hdr := ex.w.Header()
+	hdr["Content-Type"] = jsonHeader
+	ex.w.WriteHeader(statusOf(e))
+	n, _ := ex.w.Write(out)
+	ex.size = n
+}
+
+var jsonHeader = []string{"application/json"}
+
+// done records metrics and the "request completed" log line.
+func (ex *exchange) done() {
+	d := time.Since(ex.start)
+	if ex.net.requests != nil {
+		ex.net.requests.Inc()
+		ex.net.duration.Observe(d.Seconds())
+	}
+	if m := ex.h.metrics; m != nil && ex.method != "" && ex.method != "batch" {
+		m.Calls.WithLabelValues(ex.net.Name, jsonrpc.Label(ex.method), ex.status).Inc()
+	}
+	if !ex.h.opts.LogRequests {
+		return
+	}
+	level := slog.LevelInfo
+	if ex.status == "gateway_error" {
+		level = slog.LevelWarn
+	}
+	ex.h.log.LogAttrs(context.Background(), level, "request completed",
+		slog.String("req_id", ex.reqID), slog.String("network", ex.net.Name),
+		slog.String("method", ex.method), slog.Int("calls", ex.calls), slog.String("node", ex.node),
+		slog.Int("tries", ex.tries), slog.String("status", ex.status), slog.Int("size", ex.size),
+		slog.String("class", ex.class.String()), slog.Duration("duration", d))
+}
+
+// attempt runs the retry loop around try: each failed try that is the node's
+// fault moves to a different node, up to the network's retries, inside ctx.
+// try returns nil when the call is answered (successfully or with the
+// method's own error); its error otherwise.
+func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *upstream.Node) error) error {
+	var triedBuf [8]*upstream.Node
+	tried := triedBuf[:0]
+	var failures []error
+	for i := 0; i <= ex.net.Retries; i++ {
+		if i > 0 {
+			if err := backoff(ctx, i); err != nil {
+				break
+			}
+			ex.h.countRetry(ex.net)
+		}
+		n, err := ex.net.Sched.Acquire(ctx, ex.class, i > 0, tried, minHead)
+		if errors.Is(err, errNoNode) && len(tried) > 0 {
+			// Every node was tried: go round again rather than give up early.
+			tried = tried[:0]
+			n, err = ex.net.Sched.Acquire(ctx, ex.class, true, tried, minHead)
+		}
+		if err != nil {
+			if len(failures) == 0 || !errors.Is(err, errNoNode) {
+				failures = append(failures, err)
+			}
+			break
+		}
+		ex.tries++
+		ex.node = n.Name
+		err = try(n)
+		ex.net.Sched.Release(n)
+		ex.net.Health.Observe(n, err)
+		ex.h.countTry(ex.net, n, err)
+		if err == nil {
+			return nil
+		}
+		var ue *upstream.Error
+		if errors.As(err, &ue) && ue.Kind == upstream.KindCanceled {
+			return errClientGone
+		}
+		failures = append(failures, err)
+		tried = append(tried, n)
+	}
+	return ex.h.finalError(ctx, failures)
+}
+
+// backoff waits a little before retry i (5ms, 10ms, 20ms … capped at 100ms).
+func backoff(ctx context.Context, i int) error {
+	d := time.Duration(5<<min(i-1, 5)) * time.Millisecond
+	if d > 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

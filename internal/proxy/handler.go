@@ -1,0 +1,202 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/metrics"
+)
+
+// Options are the handler's limits.
+type Options struct {
+	MaxBodyBytes   int64
+	MaxBatchSize   int
+	RequestTimeout time.Duration
+	LogRequests    bool
+}
+
+// Handler serves JSON-RPC over HTTP for every network.
+type Handler struct {
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	ids      *requestIDs
+	networks atomic.Pointer[map[string]*Network]
+	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
+	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
+}
+
+// New returns a handler over networks.
+func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics) *Handler {
+	h := &Handler{opts: opts, log: log, metrics: m, ids: newRequestIDs()}
+	h.SetNetworks(networks)
+	return h
+}
+
+// SetNetworks replaces the served networks.
+func (h *Handler) SetNetworks(networks []*Network) {
+	m := make(map[string]*Network, len(networks))
+	for _, n := range networks {
+		if n.Sched == nil {
+			n.Sched = direct{pool: n.Pool}
+		}
+		if h.metrics != nil {
+			n.requests = h.metrics.Requests.WithLabelValues(n.Name)
+			n.duration = h.metrics.RequestDuration.WithLabelValues(n.Name)
+		}
+		m[n.Name] = n
+	}
+	h.networks.Store(&m)
+}
+
+// Network returns the network served at name.
+func (h *Handler) Network(name string) *Network { return (*h.networks.Load())[name] }
+
+func (h *Handler) route(path string) (*Network, string) {
+	name := strings.Trim(path, "/")
+	nets := *h.networks.Load()
+	if name == "" && len(nets) == 1 {
+		for _, n := range nets {
+			return n, ""
+		}
+	}
+	return nets[name], name
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	net, name := h.route(r.URL.Path)
+	if net == nil {
+		h.unknownNetwork(w, name)
+		return
+	}
+	if r.Method != http.MethodPost {
+		if h.Upgrade != nil && r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			h.Upgrade(w, r, net)
+			return
+		}
+		w.Header().Set("Allow", "POST")
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
+			"error": "JSON-RPC is served with POST (or a WebSocket upgrade) at this path",
+			"hint":  `curl -X POST -H 'Content-Type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' ` + "<this URL>",
+		})
+		return
+	}
+	ex := exchange{h: h, net: net, w: w, start: start, class: ClassOf(r.Header)}
+	ex.reqID = r.Header.Get("X-Request-ID")
+	if !validRequestID(ex.reqID) {
+		ex.reqID = h.ids.next()
+	}
+	w.Header()["X-Request-Id"] = []string{ex.reqID}
+
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	body, err := readBody(r, h.opts.MaxBodyBytes, (*bp)[:0])
+	*bp = body[:0]
+	if err != nil {
+		ex.fail(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
+	defer cancel()
+	ex.serve(ctx, body)
+}
+
+// readBody reads the request body under the size limit into buf.
+func readBody(r *http.Request, limit int64, buf []byte) ([]byte, error) {
+	if r.ContentLength > limit {
+		return buf, errTooLarge
+	}
+	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
+		buf = make([]byte, 0, r.ContentLength)
+	}
+	lr := io.LimitReader(r.Body, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return buf, errTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, errClientGone
+		}
+	}
+}
+
+func (h *Handler) unknownNetwork(w http.ResponseWriter, name string) {
+	nets := *h.networks.Load()
+	known := make([]string, 0, len(nets))
+	for n := range nets {
+		known = append(known, n)
+	}
+	slices.Sort(known)
+	msg := "unknown network " + `"` + name + `"`
+	if name == "" {
+		msg = "no network in the path: use /<network>"
+	}
+	writeJSON(w, http.StatusNotFound, map[string]any{"error": msg, "networks": known})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// ClassOf reads a call's priority class from prio-load-balancer's headers:
+// X-Fast-Track wins over X-High-Priority; otherwise low.
+func ClassOf(h http.Header) Class {
+	switch {
+	case truthy(h.Get("X-Fast-Track")):
+		return FastTrack
+	case truthy(h.Get("X-High-Priority")):
+		return High
+	}
+	return Low
+}
+
+func truthy(v string) bool { return v == "1" || strings.EqualFold(v, "true") }
+
+// Gateway errors that are not a node's fault.
+var (
+	errTooLarge   = jsonrpc.NewError(jsonrpc.CodeTooLarge, "request body is over max_body_bytes")
+	errClientGone = errors.New("client went away")
+	errNoNode     = errors.New("no node can take the call")
+)
+
+// statusOf maps a gateway error to the HTTP status of a single call's answer.
+func statusOf(e *jsonrpc.Error) int {
+	switch e.Code {
+	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeBatchTooLarge:
+		return http.StatusBadRequest
+	case jsonrpc.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case jsonrpc.CodeOverloaded:
+		return http.StatusTooManyRequests
+	case jsonrpc.CodeTimeout:
+		return http.StatusGatewayTimeout
+	case jsonrpc.CodeNoNodes:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
+}

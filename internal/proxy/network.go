@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"context"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Observer receives request outcomes on nodes (passive health).
+type Observer interface {
+	Observe(n *upstream.Node, err error)
+}
+
+// Scheduler grants a call a worker slot on a node in priority order.
+type Scheduler interface {
+	// Acquire waits for a node for the call and returns it with a slot held.
+	Acquire(ctx context.Context, class Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error)
+	// Release returns the node's slot and lets waiting calls go.
+	Release(n *upstream.Node)
+}
+
+// Class is a call's priority class.
+type Class uint8
+
+const (
+	FastTrack Class = iota
+	High
+	Low
+)
+
+var classNames = [...]string{"fast_track", "high", "low"}
+
+func (c Class) String() string { return classNames[c] }
+
+// Network is what the handler needs of one network.
+type Network struct {
+	Name       string
+	Pool       *balancer.Pool
+	Health     Observer
+	Sched      Scheduler // nil: no queueing, nodes are picked directly
+	Retries    int
+	TryTimeout time.Duration
+
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// direct picks a node without queueing.
+type direct struct{ pool *balancer.Pool }
+
+func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
+	if n := d.pool.Pick(tried, minHead); n != nil {
+		return n, nil
+	}
+	return nil, errNoNode
+}
+
+func (d direct) Release(n *upstream.Node) { n.Release() }

@@ -1,0 +1,158 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+func newClient(spec Spec) *http.Client {
+	idle := spec.MaxConcurrency
+	if idle <= 0 {
+		idle = 256
+	}
+	dialTimeout := spec.Timeout
+	if dialTimeout <= 0 || dialTimeout > 5*time.Second {
+		dialTimeout = 5 * time.Second
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   idle, // sized to the node's concurrency: no connection churn
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   dialTimeout,
+		ExpectContinueTimeout: 0,
+		DisableCompression:    !spec.Gzip,
+		ForceAttemptHTTP2:     strings.HasPrefix(spec.URL, "https:"),
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Close drops the node's idle connections.
+func (n *Node) Close() { n.client.CloseIdleConnections() }
+
+// Do posts body to the node and returns the response with status 200. The
+// caller reads and closes the body. Failures come back as *Error.
+func (n *Node) Do(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, &Error{Kind: KindRequest, Node: n.Name, Err: err}
+	}
+	req.Header = n.requestHeader(req.Header)
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return nil, classify(ctx, n.Name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		kind := KindStatus
+		if resp.StatusCode == http.StatusTooManyRequests {
+			kind = KindRateLimited
+		}
+		return nil, &Error{Kind: kind, Node: n.Name, Status: resp.StatusCode, Err: fmt.Errorf("http %d: %s", resp.StatusCode, bytes.TrimSpace(snippet))}
+	}
+	return resp, nil
+}
+
+// Call posts body and reads the whole answer (for probes and small calls).
+func (n *Node) Call(ctx context.Context, body []byte) ([]byte, error) {
+	resp, err := n.Do(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, classify(ctx, n.Name, err)
+	}
+	return out, nil
+}
+
+var jsonHeader = []string{"application/json"}
+
+func (n *Node) requestHeader(h http.Header) http.Header {
+	h["Content-Type"] = jsonHeader
+	h["Accept"] = jsonHeader
+	for k, v := range n.Headers {
+		if strings.EqualFold(k, "Host") {
+			continue
+		}
+		h[k] = v
+	}
+	return h
+}
+
+// Kind says why a try on a node failed.
+type Kind uint8
+
+const (
+	KindRequest Kind = iota // the request could not be built
+	KindDial                // connection refused, DNS, TLS
+	KindTimeout             // the try's deadline passed
+	KindStatus              // HTTP status other than 200
+	KindRateLimited         // HTTP 429
+	KindTransport           // connection broken mid-exchange
+	KindCanceled            // the client went away: not the node's fault
+	KindUnavailable         // JSON-RPC error meaning "not on this node now"
+	KindMalformed           // the answer is not a JSON-RPC response
+)
+
+var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Kinds lists every kind, for metrics.
+var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed}
+
+// Error is a failed try on a node.
+type Error struct {
+	Kind   Kind
+	Node   string
+	Status int
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Node + ": " + e.Kind.String() + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// NodeFault reports whether the failure says something about the node's
+// health (a client cancel does not).
+func (e *Error) NodeFault() bool { return e.Kind != KindCanceled && e.Kind != KindRequest }
+
+func classify(ctx context.Context, node string, err error) error {
+	// url.Error repeats the URL, which may carry an API key: keep only the cause.
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var opErr *net.OpError
+	switch {
+	case ctx.Err() == context.Canceled && !errors.Is(context.Cause(ctx), ErrTryTimeout):
+		return &Error{Kind: KindCanceled, Node: node, Err: err}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), ErrTryTimeout):
+		return &Error{Kind: KindTimeout, Node: node, Err: err}
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return &Error{Kind: KindDial, Node: node, Err: err}
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return &Error{Kind: KindTimeout, Node: node, Err: err}
+		}
+		return &Error{Kind: KindTransport, Node: node, Err: err}
+	}
+}
+
+// ErrTryTimeout is the cause set on a try's context when its per-try
+// timeout fires.
+var ErrTryTimeout = errors.New("per-try timeout")

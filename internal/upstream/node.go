@@ -1,0 +1,211 @@
+package upstream
+
+import (
+	"math"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Tier is a node's class: local nodes serve first, then monitoring, then
+// fallback nodes.
+type Tier uint8
+
+const (
+	Local Tier = iota
+	Monitoring
+	Fallback
+)
+
+func (t Tier) String() string {
+	switch t {
+	case Local:
+		return "local"
+	case Monitoring:
+		return "monitoring"
+	default:
+		return "fallback"
+	}
+}
+
+// ParseTier reads "local", "monitoring" or "fallback".
+func ParseTier(s string) (Tier, bool) {
+	switch s {
+	case "local", "":
+		return Local, true
+	case "monitoring":
+		return Monitoring, true
+	case "fallback":
+		return Fallback, true
+	}
+	return 0, false
+}
+
+// State is a node's health.
+type State uint32
+
+const (
+	// Unknown: not probed yet.
+	Unknown State = iota
+	// Up: answering and on the network's chain.
+	Up
+	// Down: failed probes or requests in a row; its head is forgotten.
+	Down
+	// WrongChain: answers with another chain id; never served.
+	WrongChain
+	// Syncing: eth_syncing reports an ongoing sync.
+	Syncing
+	// Stale: its newest block is older than max_block_age.
+	Stale
+)
+
+var stateNames = [...]string{"unknown", "up", "down", "wrong_chain", "syncing", "stale"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "invalid"
+}
+
+// States lists every state, for metrics.
+var States = []State{Unknown, Up, Down, WrongChain, Syncing, Stale}
+
+// Spec is a node's fixed identity.
+type Spec struct {
+	Name           string // label: never carries credentials
+	Network        string
+	Tier           Tier
+	URL            string // full URL, credentials included
+	WSURL          string
+	PrometheusURL  string
+	Headers        http.Header
+	Weight         int
+	MaxConcurrency int // 0: unlimited
+	Gzip           bool
+	Timeout        time.Duration // per try
+}
+
+// Node is one upstream node. Its live state is safe for concurrent use.
+type Node struct {
+	Spec
+	client *http.Client
+
+	head      atomic.Uint64 // last head; 0 when unknown or forgotten
+	blockTime atomic.Int64  // unix seconds of the head block
+	latency   atomic.Int64  // smoothed probe latency, ns
+	load      atomic.Uint64 // host load average, float64 bits
+	state     atomic.Uint32
+	fails     atomic.Int32 // consecutive failures (probes and requests)
+	inFlight  atomic.Int64
+	chainID   atomic.Uint64
+	onChange  atomic.Pointer[func()]
+}
+
+// New returns a node with its HTTP client.
+func New(spec Spec) *Node {
+	if spec.Weight <= 0 {
+		spec.Weight = 1
+	}
+	n := &Node{Spec: spec}
+	n.client = newClient(spec)
+	return n
+}
+
+// OnChange sets the function called when the node's eligibility may have
+// changed (state or head). It must be cheap.
+func (n *Node) OnChange(fn func()) { n.onChange.Store(&fn) }
+
+func (n *Node) changed() {
+	if fn := n.onChange.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
+// Head returns the node's last known head (0 when unknown).
+func (n *Node) Head() uint64 { return n.head.Load() }
+
+// BlockTime returns the unix time of the node's head block.
+func (n *Node) BlockTime() time.Time { return time.Unix(n.blockTime.Load(), 0) }
+
+// Latency returns the smoothed probe latency.
+func (n *Node) Latency() time.Duration { return time.Duration(n.latency.Load()) }
+
+// Load returns the host load average (0 when not tracked).
+func (n *Node) Load() float64 { return math.Float64frombits(n.load.Load()) }
+
+// State returns the node's health.
+func (n *Node) State() State { return State(n.state.Load()) }
+
+// InFlight returns the calls in flight on the node.
+func (n *Node) InFlight() int64 { return n.inFlight.Load() }
+
+// ChainID returns the chain id the node reported (0 before the first check).
+func (n *Node) ChainID() uint64 { return n.chainID.Load() }
+
+// Failures returns the consecutive failures counted so far.
+func (n *Node) Failures() int { return int(n.fails.Load()) }
+
+// TryAcquire takes a worker slot when the node has one free.
+func (n *Node) TryAcquire() bool {
+	if n.MaxConcurrency <= 0 {
+		n.inFlight.Add(1)
+		return true
+	}
+	for {
+		cur := n.inFlight.Load()
+		if cur >= int64(n.MaxConcurrency) {
+			return false
+		}
+		if n.inFlight.CompareAndSwap(cur, cur+1) {
+			return true
+		}
+	}
+}
+
+// HasFreeSlot reports whether TryAcquire would succeed now.
+func (n *Node) HasFreeSlot() bool {
+	return n.MaxConcurrency <= 0 || n.inFlight.Load() < int64(n.MaxConcurrency)
+}
+
+// Release returns a worker slot.
+func (n *Node) Release() { n.inFlight.Add(-1) }
+
+// SetState changes the node's state and reports whether it changed.
+func (n *Node) SetState(s State) bool {
+	old := State(n.state.Swap(uint32(s)))
+	if old != s {
+		if s == Down || s == WrongChain {
+			n.head.Store(0)
+		}
+		n.changed()
+		return true
+	}
+	return false
+}
+
+// SetChainID records the chain id the node reported.
+func (n *Node) SetChainID(id uint64) { n.chainID.Store(id) }
+
+// SetLoad records the host load average.
+func (n *Node) SetLoad(l float64) { n.load.Store(math.Float64bits(l)) }
+
+// ObserveHead records a probe's head, block time and latency. The latency
+// is smoothed (EWMA, alpha 0.3) so one slow probe does not flip the order.
+func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) {
+	if old := n.latency.Load(); old == 0 {
+		n.latency.Store(int64(latency))
+	} else {
+		n.latency.Store(int64(0.7*float64(old) + 0.3*float64(latency)))
+	}
+	n.blockTime.Store(blockTime)
+	if n.head.Swap(head) != head {
+		n.changed()
+	}
+}
+
+// Succeeded resets the failure count after a good probe or call.
+func (n *Node) Succeeded() { n.fails.Store(0) }
+
+// Failed counts a failure and returns the consecutive count.
+func (n *Node) Failed() int { return int(n.fails.Add(1)) }
