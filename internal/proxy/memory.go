@@ -1,0 +1,37 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Do answers a JSON-RPC body (single call or batch) for network n the way an
+// HTTP request would be answered, and returns the response bytes (nil for
+// notifications). Other transports (WebSocket) use it so every call takes the
+// same path: priority class, selection, retries and failover.
+func (h *Handler) Do(ctx context.Context, n *Network, body []byte, class Class, reqID string) []byte {
+	w := &memoryWriter{header: http.Header{}}
+	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID}
+	if ex.reqID == "" {
+		ex.reqID = h.ids.next()
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.RequestTimeout)
+	defer cancel()
+	ex.serve(ctx, body)
+	return w.body
+}
+
+// memoryWriter is an http.ResponseWriter that keeps the body in memory.
+type memoryWriter struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (m *memoryWriter) Header() http.Header { return m.header }
+func (m *memoryWriter) WriteHeader(s int)   { m.status = s }
+func (m *memoryWriter) Write(p []byte) (int, error) {
+	m.body = append(m.body, p...)
+	return len(p), nil
+}
