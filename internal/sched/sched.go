@@ -96,10 +96,15 @@ func (s *Scheduler) Wait(ctx context.Context, class Class, retry bool, try func(
 		}
 		return err
 	}
+	done := ctx.Done()
+	if done == nil { // the context can never end: skip the select
+		<-w.ready
+		return s.woken(w)
+	}
 	select {
 	case <-w.ready:
 		return s.woken(w)
-	case <-ctx.Done():
+	case <-done:
 		return s.leave(w)
 	}
 }
