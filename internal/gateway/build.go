@@ -18,6 +18,7 @@ type network struct {
 	cfg     config.Network
 	pool    *balancer.Pool
 	monitor *health.Monitor
+	queue   *queued
 }
 
 // rules turns a network's configuration into selection rules.
@@ -97,5 +98,5 @@ func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network,
 		Timeout: min(n.RPCTimeout.D(), 10*time.Second), DownAfter: n.DownAfter, MaxBlockAge: n.MaxBlockAge.D(),
 		UseLoadTracker: n.UseLoadTracker, LoadPeriod: n.LoadPeriod,
 	}, pool, g.log.With("network", n.Name), events)
-	return &network{cfg: n, pool: pool, monitor: mon}, nil
+	return &network{cfg: n, pool: pool, monitor: mon, queue: newQueued(g.cfg.Scheduler, n.Name, pool, g)}, nil
 }

@@ -17,12 +17,14 @@ type events struct {
 	metrics *metrics.Metrics
 	every   time.Duration
 
+	queues map[string]*queued // set while building, read-only after
+
 	mu   sync.Mutex // mu protects last
 	last map[*upstream.Node]time.Time
 }
 
 func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration) *events {
-	return &events{log: log, metrics: m, every: every, last: map[*upstream.Node]time.Time{}}
+	return &events{log: log, metrics: m, every: every, last: map[*upstream.Node]time.Time{}, queues: map[string]*queued{}}
 }
 
 func (e *events) ProbeFailed(n *upstream.Node, err error) {
@@ -40,6 +42,9 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 }
 
 func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason string) {
+	if q := e.queues[n.Network]; q != nil {
+		q.s.Kick() // calls waiting for a worker may fit on a node that came back
+	}
 	level := slog.LevelInfo
 	if to == upstream.Down || to == upstream.WrongChain {
 		level = slog.LevelWarn

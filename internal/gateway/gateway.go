@@ -52,8 +52,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		}
 		g.networks = append(g.networks, n)
 		pnets = append(pnets, &proxy.Network{
-			Name: nc.Name, Pool: n.pool, Health: n.monitor, Retries: *nc.RPCRetries, TryTimeout: nc.RPCTimeout.D(),
+			Name: nc.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *nc.RPCRetries, TryTimeout: nc.RPCTimeout.D(),
 		})
+		g.events.queues[nc.Name] = n.queue
 	}
 	g.handler = proxy.New(proxy.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
@@ -169,6 +170,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	g.wg.Wait()
 	for _, n := range g.networks {
+		n.queue.s.Close()
 		n.monitor.Close()
 		for _, nd := range n.pool.Nodes() {
 			nd.Close()

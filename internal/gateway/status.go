@@ -114,7 +114,7 @@ func (g *Gateway) snapshot() []metrics.Network {
 	out := make([]metrics.Network, 0, len(g.networks))
 	for _, n := range g.networks {
 		v := n.pool.View()
-		mn := metrics.Network{Name: n.cfg.Name, Head: v.Head}
+		mn := metrics.Network{Name: n.cfg.Name, Head: v.Head, QueueDepth: n.queue.Depth()}
 		for _, nd := range v.All {
 			behind := uint64(0)
 			if nd.Head() > 0 && nd.Head() < v.Head {

@@ -25,7 +25,7 @@ func (h *Handler) finalError(ctx context.Context, failures []error) error {
 		switch {
 		case errors.Is(f, ErrQueueFull):
 			return jsonrpc.NewError(jsonrpc.CodeOverloaded, "overloaded: "+f.Error())
-		case errors.Is(f, errNoNode):
+		case errors.Is(f, ErrNoNode):
 			msgs = append(msgs, "no node of the network is available")
 		case errors.Is(f, ErrExpired), errors.Is(f, context.DeadlineExceeded):
 			msgs = append(msgs, "request_timeout passed before a node answered")

@@ -118,13 +118,13 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			ex.h.countRetry(ex.net)
 		}
 		n, err := ex.net.Sched.Acquire(ctx, ex.class, i > 0, tried, minHead)
-		if errors.Is(err, errNoNode) && len(tried) > 0 {
+		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
 			tried = tried[:0]
 			n, err = ex.net.Sched.Acquire(ctx, ex.class, true, tried, minHead)
 		}
 		if err != nil {
-			if len(failures) == 0 || !errors.Is(err, errNoNode) {
+			if len(failures) == 0 || !errors.Is(err, ErrNoNode) {
 				failures = append(failures, err)
 			}
 			break

@@ -15,6 +15,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/metrics"
+	"github.com/evmgate/evmgate/internal/sched"
 )
 
 // Options are the handler's limits.
@@ -165,23 +166,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // ClassOf reads a call's priority class from prio-load-balancer's headers:
 // X-Fast-Track wins over X-High-Priority; otherwise low.
-func ClassOf(h http.Header) Class {
-	switch {
-	case truthy(h.Get("X-Fast-Track")):
-		return FastTrack
-	case truthy(h.Get("X-High-Priority")):
-		return High
-	}
-	return Low
-}
-
-func truthy(v string) bool { return v == "1" || strings.EqualFold(v, "true") }
+func ClassOf(h http.Header) Class { return sched.ClassFromHeader(h) }
 
 // Gateway errors that are not a node's fault.
 var (
 	errTooLarge   = jsonrpc.NewError(jsonrpc.CodeTooLarge, "request body is over max_body_bytes")
 	errClientGone = errors.New("client went away")
-	errNoNode     = errors.New("no node can take the call")
+	ErrNoNode     = errors.New("no node can take the call")
 )
 
 // statusOf maps a gateway error to the HTTP status of a single call's answer.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -23,17 +24,14 @@ type Scheduler interface {
 }
 
 // Class is a call's priority class.
-type Class uint8
+type Class = sched.Class
 
+// The priority classes.
 const (
-	FastTrack Class = iota
-	High
-	Low
+	FastTrack = sched.FastTrack
+	High      = sched.High
+	Low       = sched.Low
 )
-
-var classNames = [...]string{"fast_track", "high", "low"}
-
-func (c Class) String() string { return classNames[c] }
 
 // Network is what the handler needs of one network.
 type Network struct {
@@ -55,7 +53,7 @@ func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.No
 	if n := d.pool.Pick(tried, minHead); n != nil {
 		return n, nil
 	}
-	return nil, errNoNode
+	return nil, ErrNoNode
 }
 
 func (d direct) Release(n *upstream.Node) { n.Release() }

@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/proxy"
+	"github.com/evmgate/evmgate/internal/sched"
+	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// queued makes a network's calls wait in its priority scheduler for a worker
+// slot on the node the balancer picks.
+type queued struct {
+	s        *sched.Scheduler
+	pool     *balancer.Pool
+	rejected [sched.NumClasses]prometheus.Counter
+	expired  [sched.NumClasses]prometheus.Counter
+}
+
+var _ proxy.Scheduler = (*queued)(nil)
+
+func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) *queued {
+	q := &queued{pool: pool}
+	var waits [sched.NumClasses]prometheus.Observer
+	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
+		waits[cl] = g.metrics.QueueWait.WithLabelValues(network, cl.String())
+		q.rejected[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "queue_full")
+		q.expired[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "expired")
+	}
+	lowShare := c.LowShare
+	q.s = sched.New(sched.Config{
+		MaxQueued:           [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow},
+		FastTrackPerHigh:    c.FastTrackPerHigh,
+		DrainFastTrackFirst: c.DrainFastTrackFirst,
+		LowShare:            lowShare,
+		LowMaxWait:          c.LowMaxWait.D(),
+		OnGrant:             func(cl sched.Class, waited time.Duration) { waits[cl].Observe(waited.Seconds()) },
+	}, nil)
+	return q
+}
+
+// Acquire waits in the call's class for a node with a free worker slot.
+func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
+	if !q.pool.HasCandidate(tried) {
+		return nil, proxy.ErrNoNode
+	}
+	var got *upstream.Node
+	err := q.s.Wait(ctx, class, retry, func() bool {
+		got = q.pool.Pick(tried, minHead)
+		return got != nil
+	})
+	switch {
+	case err == nil:
+		return got, nil
+	case errors.Is(err, sched.ErrQueueFull):
+		q.rejected[class].Inc()
+		return nil, fmt.Errorf("%w: the %s priority queue is full", proxy.ErrQueueFull, class)
+	case errors.Is(err, sched.ErrExpired):
+		q.expired[class].Inc()
+		return nil, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
+	}
+	return nil, err
+}
+
+// Release frees the node's slot and lets the next waiting call go.
+func (q *queued) Release(n *upstream.Node) {
+	n.Release()
+	q.s.Kick()
+}
+
+// Depth returns the queue depth per class name.
+func (q *queued) Depth() map[string]int {
+	l := q.s.Len()
+	out := make(map[string]int, len(l))
+	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
+		out[cl.String()] = l[cl]
+	}
+	return out
+}
