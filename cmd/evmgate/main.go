@@ -45,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "validate":
 		return validate(args, stdout)
 	case "demo":
-		return demo(args, stdout, stderr)
+		return demoCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evmgate", version)
 		return nil

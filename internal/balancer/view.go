@@ -12,7 +12,7 @@ func buildView(r Rules, nodes []*upstream.Node) *View {
 	v := &View{All: nodes}
 	heads := make([]uint64, 0, len(nodes))
 	for _, n := range nodes {
-		if n.State() == upstream.Up && n.Head() > 0 {
+		if n.State() == upstream.Up && n.HasHead() {
 			heads = append(heads, n.Head())
 		}
 	}
@@ -65,7 +65,7 @@ func restRank(n *upstream.Node) int {
 }
 
 func eligible(r Rules, head uint64, n *upstream.Node) bool {
-	if n.State() != upstream.Up || n.Head() == 0 {
+	if n.State() != upstream.Up || !n.HasHead() {
 		return false
 	}
 	h := n.Head()
@@ -88,7 +88,7 @@ func localsBehind(r Rules, head uint64, nodes []*upstream.Node) bool {
 			continue
 		}
 		any = true
-		if n.State() == upstream.Up && n.Head() > 0 && n.Head()+r.SwitchThreshold >= head {
+		if n.State() == upstream.Up && n.HasHead() && n.Head()+r.SwitchThreshold >= head {
 			return false
 		}
 	}

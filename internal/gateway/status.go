@@ -54,7 +54,7 @@ func (g *Gateway) Status() Status {
 				ns.Healthy++
 			}
 			lag := int64(0)
-			if nd.Head() > 0 {
+			if nd.HasHead() {
 				lag = int64(v.Head) - int64(nd.Head())
 			}
 			ns.Nodes = append(ns.Nodes, NodeStatus{
@@ -117,7 +117,7 @@ func (g *Gateway) snapshot() []metrics.Network {
 		mn := metrics.Network{Name: n.cfg.Name, Head: v.Head, QueueDepth: n.queue.Depth()}
 		for _, nd := range v.All {
 			behind := uint64(0)
-			if nd.Head() > 0 && nd.Head() < v.Head {
+			if nd.HasHead() && nd.Head() < v.Head {
 				behind = v.Head - nd.Head()
 			}
 			mn.Nodes = append(mn.Nodes, metrics.Node{

@@ -151,6 +151,7 @@ func parseProbe(body []byte) (head uint64, blockTime int64, syncing bool, err er
 	if err != nil || len(els) != 3 {
 		return 0, 0, false, errors.New("the node did not answer the probe batch")
 	}
+	sawHead := false
 	for _, el := range els {
 		if el.Err != nil {
 			return 0, 0, false, el.Err
@@ -167,7 +168,7 @@ func parseProbe(body []byte) (head uint64, blockTime int64, syncing bool, err er
 			if !ok {
 				return 0, 0, false, fmt.Errorf("eth_blockNumber answered %s", r.Result)
 			}
-			head = h
+			head, sawHead = h, true
 		case "2":
 			var b struct {
 				Timestamp json.RawMessage `json:"timestamp"`
@@ -180,8 +181,8 @@ func parseProbe(body []byte) (head uint64, blockTime int64, syncing bool, err er
 			syncing = !bytes.Equal(bytes.TrimSpace(r.Result), []byte("false"))
 		}
 	}
-	if head == 0 {
-		return 0, 0, false, errors.New("eth_blockNumber is 0")
+	if !sawHead {
+		return 0, 0, false, errors.New("eth_blockNumber is missing from the answer")
 	}
 	return head, blockTime, syncing, nil
 }

@@ -91,7 +91,7 @@ type Node struct {
 	Spec
 	client *http.Client
 
-	head      atomic.Uint64 // last head; 0 when unknown or forgotten
+	head      atomic.Uint64 // last head + 1; 0 when unknown or forgotten
 	blockTime atomic.Int64  // unix seconds of the head block
 	latency   atomic.Int64  // smoothed probe latency, ns
 	load      atomic.Uint64 // host load average, float64 bits
@@ -123,7 +123,16 @@ func (n *Node) changed() {
 }
 
 // Head returns the node's last known head (0 when unknown).
-func (n *Node) Head() uint64 { return n.head.Load() }
+func (n *Node) Head() uint64 {
+	if h := n.head.Load(); h > 0 {
+		return h - 1
+	}
+	return 0
+}
+
+// HasHead reports whether the node's head is known (a chain at genesis has
+// head 0 and a known head).
+func (n *Node) HasHead() bool { return n.head.Load() > 0 }
 
 // BlockTime returns the unix time of the node's head block.
 func (n *Node) BlockTime() time.Time { return time.Unix(n.blockTime.Load(), 0) }
@@ -199,7 +208,7 @@ func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) 
 		n.latency.Store(int64(0.7*float64(old) + 0.3*float64(latency)))
 	}
 	n.blockTime.Store(blockTime)
-	if n.head.Swap(head) != head {
+	if n.head.Swap(head+1) != head+1 {
 		n.changed()
 	}
 }

@@ -1,0 +1,184 @@
+package demo
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/devnet"
+	"github.com/evmgate/evmgate/internal/gateway"
+)
+
+//go:embed demo.yaml
+var defaultConfig string
+
+// Options set where the demo listens.
+type Options struct {
+	Port        int // JSON-RPC port on 127.0.0.1 (0: a free port)
+	MetricsPort int // metrics and status port on 127.0.0.1 (0: a free port)
+	// LagEvery freezes the lagging node this often, for as long (default 20s).
+	LagEvery time.Duration
+}
+
+// Demo is a running demo.
+type Demo struct {
+	Net     *devnet.Net
+	Gateway *gateway.Gateway
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// Config returns the demo's gateway configuration for nodes at the given URLs.
+func Config(urls []string, port, metricsPort int) (*config.Config, error) {
+	text := defaultConfig
+	for i, u := range urls {
+		text = strings.ReplaceAll(text, "${NODE"+strconv.Itoa(i)+"}", u)
+	}
+	text = strings.ReplaceAll(text, "${PORT}", strconv.Itoa(port))
+	text = strings.ReplaceAll(text, "${METRICS_PORT}", strconv.Itoa(metricsPort))
+	return config.Parse([]byte(text), func(string) (string, bool) { return "", false })
+}
+
+// Start runs the nodes, the traffic and the gateway.
+func Start(ctx context.Context, o Options, log *slog.Logger) (*Demo, error) {
+	if o.LagEvery <= 0 {
+		o.LagEvery = 20 * time.Second
+	}
+	net, err := devnet.Start(ctx, devnet.Config{Nodes: 3, BlockPeriod: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("starting the demo nodes: %w", err)
+	}
+	var urls []string
+	for _, nd := range net.Nodes() {
+		urls = append(urls, nd.HTTPURL())
+	}
+	cfg, err := Config(urls, o.Port, o.MetricsPort)
+	if err != nil {
+		net.Close()
+		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	g, err := startGateway(ctx, cfg, o, log)
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	d := &Demo{Net: net, Gateway: g}
+	bg, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); d.sendTransfers(bg, log) }()
+	go func() { defer d.wg.Done(); d.lag(bg, net.Nodes()[2], o.LagEvery, log) }()
+	return d, nil
+}
+
+func startGateway(ctx context.Context, cfg *config.Config, o Options, log *slog.Logger) (*gateway.Gateway, error) {
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	rpcLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listening on 127.0.0.1:%d: %w (pick another port with -port)", o.Port, err)
+	}
+	metricsLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.MetricsPort)))
+	if err != nil {
+		rpcLn.Close()
+		return nil, fmt.Errorf("listening on 127.0.0.1:%d: %w (pick another port with -metrics-port)", o.MetricsPort, err)
+	}
+	g.Serve(ctx, rpcLn, metricsLn)
+	return g, nil
+}
+
+// sendTransfers sends a small transfer every two seconds, so blocks carry
+// real transactions.
+func (d *Demo) sendTransfers(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	to := common.HexToAddress("0x000000000000000000000000000000000000dEaD")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := d.Net.SendTransfer(ctx, to, big.NewInt(1e15)); err != nil && ctx.Err() == nil {
+			log.Debug("demo transfer failed", "err", err)
+		}
+	}
+}
+
+// lag freezes the node for a while, then lets it catch up, again and again:
+// the gateway takes it out of rotation and back.
+func (d *Demo) lag(ctx context.Context, nd *devnet.Node, every time.Duration, log *slog.Logger) {
+	for {
+		nd.Freeze()
+		log.Info("demo: node frozen, it will lag behind", "node", nd.Name())
+		if !sleep(ctx, every) {
+			return
+		}
+		if err := nd.Unfreeze(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("demo: unfreezing failed", "node", nd.Name(), "err", err)
+		}
+		log.Info("demo: node caught up", "node", nd.Name())
+		if !sleep(ctx, every) {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Close stops the traffic, the gateway and the nodes.
+func (d *Demo) Close() error {
+	d.cancel()
+	d.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	gerr := d.Gateway.Close(ctx)
+	nerr := d.Net.Close()
+	if gerr != nil {
+		return gerr
+	}
+	return nerr
+}
+
+// PrintIntro tells the user where to look.
+func (d *Demo) PrintIntro(w io.Writer) {
+	rpc := d.Gateway.RPCURL() + "/devnet"
+	fmt.Fprintf(w, `
+evmgate demo: three go-ethereum nodes (chain id %d), a block every second,
+node2 lagging every other 20 s, and the gateway in front of them.
+
+  JSON-RPC     %s
+  status       %s/status      (page: %s/status/page)
+  metrics      %s/metrics
+
+Try:
+  curl -s -X POST %s -H 'Content-Type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'
+  curl -s -X POST %s -H 'Content-Type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}'
+  curl -s %s/status
+
+Ctrl-C stops it.
+`, d.Net.ChainID(), rpc, d.Gateway.MetricsURL(), d.Gateway.MetricsURL(), d.Gateway.MetricsURL(), rpc, rpc, d.Gateway.MetricsURL())
+}
