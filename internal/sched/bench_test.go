@@ -28,9 +28,10 @@ func (p *slotPool) take() bool {
 
 // BenchmarkQueue runs prio-load-balancer's queue cases through the real
 // call path: an op starts calls goroutines (one per call, as HTTP handlers
-// are) that queue for workers worker slots, all busy at first; a granted
-// call frees its slot at once and kicks, which grants the next call. Most
-// calls wait in the queue and are woken by a grant. The chan-semaphore
+// are, classes in turn) that queue for workers worker slots; a granted call
+// frees its slot at once and kicks, which grants the next call. The
+// starting loop outruns the grants, so most calls wait in the queue and
+// are woken by a grant. The chan-semaphore
 // variant does the same with a buffered channel as the only limiter (no
 // classes, no bounds, no expiry): it is the floor set by goroutine start,
 // park and wake-up.
@@ -54,7 +55,8 @@ func BenchmarkQueue(b *testing.B) {
 }
 
 func backlogRound(b *testing.B, calls, workers int) {
-	s := New(Config{}, nil)
+	// The backlog may hold every call: bound the queues above that.
+	s := New(Config{MaxQueued: [NumClasses]int{calls, calls, calls}}, nil)
 	var slots slotPool
 	take := slots.take
 	ctx := context.Background()
