@@ -46,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return validate(args, stdout)
 	case "demo":
 		return demoCmd(args, stdout, stderr)
+	case "engine":
+		return engineCmd(args, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evmgate", version)
 		return nil
@@ -60,6 +62,7 @@ const usage = `usage:
   evmgate -config FILE            serve the networks of FILE
   evmgate validate -config FILE   check FILE and exit
   evmgate demo                    three local nodes and the gateway in front of them
+  evmgate engine --nodes ... --jwt-secret PATH   Engine API multiplexer (executionbackup's flags)
   evmgate version                 print the version
 `
 

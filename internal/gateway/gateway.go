@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -31,6 +32,9 @@ type Gateway struct {
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
+	engine             *engine.Mux
+	engineLn           net.Listener
+	engineSrv          *http.Server
 	wg                 sync.WaitGroup
 }
 
@@ -66,6 +70,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 // Start listens, runs the first round of probes and serves. It returns once
 // the gateway answers.
 func (g *Gateway) Start(ctx context.Context) error {
+	if len(g.networks) == 0 { // the Engine API multiplexer alone
+		return g.startEngine(ctx)
+	}
 	rpcLn, err := net.Listen("tcp", net.JoinHostPort(g.cfg.ListenAddr, strconv.Itoa(int(g.cfg.Port))))
 	if err != nil {
 		return fmt.Errorf("listening for JSON-RPC (listen_addr, port): %w", err)
@@ -77,6 +84,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 			rpcLn.Close()
 			return fmt.Errorf("listening for metrics (metrics_addr, metrics_port): %w", err)
 		}
+	}
+	if err := g.startEngine(ctx); err != nil {
+		rpcLn.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+		return err
 	}
 	g.Serve(ctx, rpcLn, metricsLn)
 	return nil
@@ -163,12 +177,15 @@ func (g *Gateway) Nodes(network string) []*upstream.Node {
 // the probers, and waits.
 func (g *Gateway) Close(ctx context.Context) error {
 	var errs []error
-	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv} {
+	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv, g.engineSrv} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))
 		}
 	}
 	g.wg.Wait()
+	if g.engine != nil {
+		errs = append(errs, g.engine.Close())
+	}
 	for _, n := range g.networks {
 		n.queue.s.Close()
 		n.monitor.Close()

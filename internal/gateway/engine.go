@@ -1,0 +1,37 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/evmgate/evmgate/internal/engine"
+)
+
+// startEngine runs the Engine API multiplexer on its own listener when
+// engine.enabled.
+func (g *Gateway) startEngine(ctx context.Context) error {
+	if !g.cfg.Engine.Enabled {
+		return nil
+	}
+	mux, err := engine.New(g.cfg.Engine, g.log.With("component", "engine"), g.reg)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	ln, err := net.Listen("tcp", g.cfg.Engine.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listening for the Engine API (engine.listen_addr): %w", err)
+	}
+	if err := mux.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("engine: %w", err)
+	}
+	g.engine, g.engineLn = mux, ln
+	g.engineSrv = newServer(mux.Handler())
+	g.serve(g.engineSrv, ln)
+	g.log.Info("engine API multiplexer started", "addr", ln.Addr().String(), "nodes", len(g.cfg.Engine.Nodes))
+	return nil
+}
+
+// EngineURL is the Engine API listener's base URL ("" when off).
+func (g *Gateway) EngineURL() string { return urlOf(g.engineLn) }
