@@ -1,5 +1,7 @@
 package config
 
+import "github.com/evmgate/evmgate/internal/engine"
+
 // Config is the whole configuration file.
 type Config struct {
 	// Port is the JSON-RPC listener's port (StakeSquid: port). Default 8080.
@@ -43,6 +45,10 @@ type Config struct {
 	Scheduler Scheduler `yaml:"scheduler"`
 
 	Networks []Network `yaml:"networks"`
+
+	// Engine is the Engine API multiplexer: one consensus client driving
+	// several execution clients. Off unless engine.enabled.
+	Engine engine.Config `yaml:"engine"`
 }
 
 // Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).

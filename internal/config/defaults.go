@@ -41,6 +41,9 @@ func (c *Config) Default() {
 	setIf(&c.MaxBatchSize, 0, DefaultMaxBatchSize)
 	setIf(&c.Strategy, "", DefaultStrategy)
 	c.Scheduler.Default()
+	if c.Engine.Enabled {
+		c.Engine.Default()
+	}
 	for i := range c.Networks {
 		c.Networks[i].Default(c)
 	}
