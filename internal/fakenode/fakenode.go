@@ -35,6 +35,7 @@ type Node struct {
 	chainID   atomic.Uint64
 	head      atomic.Uint64
 	mode      atomic.Uint32
+	delay     atomic.Int64 // ns added before every answer
 	requests  atomic.Int64
 	calls     sync.Map // method -> *atomic.Int64
 	bigBlock  []byte
@@ -79,6 +80,9 @@ func (n *Node) SetHead(h uint64) { n.head.Store(h) }
 
 // Head returns the reported head.
 func (n *Node) Head() uint64 { return n.head.Load() }
+
+// SetDelay makes every answer wait d first (a slow node).
+func (n *Node) SetDelay(d time.Duration) { n.delay.Store(int64(d)) }
 
 // SetChainID sets the reported chain id.
 func (n *Node) SetChainID(id uint64) { n.chainID.Store(id) }
@@ -160,6 +164,15 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
+	}
+	if d := time.Duration(n.delay.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
 	}
 	calls, batch, perr := jsonrpc.Parse(body)
 	w.Header().Set("Content-Type", "application/json")
