@@ -39,4 +39,3 @@ func engineCmd(args []string, stderr io.Writer) error {
 	defer stop()
 	return runGateway(ctx, cfg, newLogger(cfg, stderr))
 }
-

@@ -97,15 +97,15 @@ func (n *Node) requestHeader(h http.Header) http.Header {
 type Kind uint8
 
 const (
-	KindRequest Kind = iota // the request could not be built
-	KindDial                // connection refused, DNS, TLS
-	KindTimeout             // the try's deadline passed
-	KindStatus              // HTTP status other than 200
-	KindRateLimited         // HTTP 429
-	KindTransport           // connection broken mid-exchange
-	KindCanceled            // the client went away: not the node's fault
-	KindUnavailable         // JSON-RPC error meaning "not on this node now"
-	KindMalformed           // the answer is not a JSON-RPC response
+	KindRequest     Kind = iota // the request could not be built
+	KindDial                    // connection refused, DNS, TLS
+	KindTimeout                 // the try's deadline passed
+	KindStatus                  // HTTP status other than 200
+	KindRateLimited             // HTTP 429
+	KindTransport               // connection broken mid-exchange
+	KindCanceled                // the client went away: not the node's fault
+	KindUnavailable             // JSON-RPC error meaning "not on this node now"
+	KindMalformed               // the answer is not a JSON-RPC response
 )
 
 var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed"}
