@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startCommand runs a serving subcommand until the test ends and returns
+// its stdout as a line reader.
+func startCommand(t *testing.T, args ...string) *bufio.Scanner {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := runCommand(ctx, args, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		go io.Copy(io.Discard, pr) // let a late write finish
+		if err := <-done; err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	})
+	return bufio.NewScanner(pr)
+}
+
+func post(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func TestFakesServeUntilStopped(t *testing.T) {
+	sc := startCommand(t, "fakes", "-n", "2", "-head", "255")
+	for range 2 {
+		if !sc.Scan() {
+			t.Fatal("fakes printed fewer than 2 URLs")
+		}
+		got := post(t, sc.Text(), `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
+		if !strings.Contains(got, `"result":"0xff"`) {
+			t.Fatalf("fake node answered %s", got)
+		}
+	}
+}
+
+func TestPortsAreDistinct(t *testing.T) {
+	var out bytes.Buffer
+	if err := runCommand(context.Background(), []string{"ports", "-n", "3"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(out.String())
+	if len(f) != 3 || f[0] == f[1] || f[1] == f[2] || f[0] == f[2] {
+		t.Fatalf("ports: %q", out.String())
+	}
+}
+
+func TestServeRunsTheGatewayWithProfiling(t *testing.T) {
+	sc := startCommand(t, "fakes", "-n", "1")
+	if !sc.Scan() {
+		t.Fatal("no fake node")
+	}
+	node := sc.Text()
+	var ports bytes.Buffer
+	if err := runCommand(context.Background(), []string{"ports", "-n", "2"}, &ports, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Fields(ports.String())
+	cfg := "listen_addr: 127.0.0.1\nport: " + p[0] + "\nmetrics_port: -1\nlog_requests: false\n" +
+		"networks:\n  - name: bench\n    local_nodes:\n      - rpc_endpoint: " + node + "\n"
+	path := filepath.Join(t.TempDir(), "evmgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startCommand(t, "serve", "-config", path, "-pprof", "127.0.0.1:"+p[1])
+	mallocs := "http://127.0.0.1:" + p[1] + "/debug/mallocs"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(mallocs)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("profiling endpoint never answered: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := post(t, "http://127.0.0.1:"+p[0]+"/bench", `{"jsonrpc":"2.0","id":3,"method":"eth_chainId","params":[]}`)
+	if !strings.Contains(got, `"result":"0x1"`) {
+		t.Fatalf("gateway answered %s", got)
+	}
+	if err := runCommand(context.Background(), []string{"serve", "-pprof", "0.0.0.0:1", "-config", path}, io.Discard, io.Discard); err == nil {
+		t.Fatal("serve accepted a profiling address that is not loopback")
+	}
+}

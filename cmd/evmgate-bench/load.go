@@ -1,0 +1,258 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits that keep a run bounded whatever the flags say.
+const (
+	maxClients  = 1024
+	maxDuration = 2 * time.Minute
+)
+
+// loadConfig is one closed-loop run.
+type loadConfig struct {
+	Label    string
+	Targets  []target // clients are spread over them in turn
+	Workload workload
+	Clients  int
+	Warmup   time.Duration
+	Duration time.Duration
+	Timeout  time.Duration
+	ProxyPID int // 0: not measured
+	NodePID  int // 0: not measured
+}
+
+// Result is what one run measured. CPU figures are per request, in µs.
+type Result struct {
+	Label         string  `json:"label"`
+	Workload      string  `json:"workload"`
+	Clients       int     `json:"clients"`
+	Seconds       float64 `json:"seconds"`
+	Requests      int64   `json:"requests"`
+	Errors        int64   `json:"errors"`
+	TotalRequests int64   `json:"total_requests"` // warm-up included
+	RPS           float64 `json:"rps"`
+	P50us         float64 `json:"p50_us"`
+	P99us         float64 `json:"p99_us"`
+	BytesPerReq   int64   `json:"bytes_per_req"`
+	ProxyCPUus    float64 `json:"proxy_cpu_us,omitempty"`
+	NodeCPUus     float64 `json:"node_cpu_us,omitempty"`
+	ClientCPUus   float64 `json:"client_cpu_us"`
+	FirstError    string  `json:"first_error,omitempty"`
+}
+
+// parseTarget accepts only http URLs on 127.0.0.1: the load generator
+// never sends load anywhere else.
+func parseTarget(raw string) (target, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return target{}, fmt.Errorf("parsing target %q: %w", raw, err)
+	}
+	if u.Scheme != "http" {
+		return target{}, fmt.Errorf("target %q: only http:// is supported", raw)
+	}
+	if u.Hostname() != "127.0.0.1" || u.Port() == "" {
+		return target{}, fmt.Errorf("target %q: load goes to 127.0.0.1:PORT only", raw)
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	return target{addr: net.JoinHostPort("127.0.0.1", u.Port()), path: path}, nil
+}
+
+func parseTargets(list string) ([]target, error) {
+	var out []target
+	for _, raw := range strings.Split(list, ",") {
+		if raw = strings.TrimSpace(raw); raw == "" {
+			continue
+		}
+		t, err := parseTarget(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no target: give -url http://127.0.0.1:PORT/PATH")
+	}
+	return out, nil
+}
+
+func (c *loadConfig) validate() error {
+	switch {
+	case c.Clients < 1 || c.Clients > maxClients:
+		return fmt.Errorf("-c %d: use 1 to %d clients", c.Clients, maxClients)
+	case c.Duration <= 0 || c.Duration > maxDuration:
+		return fmt.Errorf("-d %s: use a duration above 0 and up to %s", c.Duration, maxDuration)
+	case c.Warmup < 0 || c.Warmup > maxDuration:
+		return fmt.Errorf("-warmup %s: use 0 to %s", c.Warmup, maxDuration)
+	case c.Timeout <= 0:
+		return fmt.Errorf("-timeout %s: must be above 0", c.Timeout)
+	}
+	return nil
+}
+
+// Phases of a run: only calls that start and end while measuring count.
+const (
+	warming int32 = iota
+	measuring
+	stopped
+)
+
+// clientStats is one client's tally; each client owns its own.
+type clientStats struct {
+	latencies []time.Duration
+	errors    int64
+	bytes     int64
+	total     int64
+	firstErr  error
+}
+
+// run drives the clients and returns the measurements.
+func run(cfg loadConfig) (Result, error) {
+	if err := cfg.validate(); err != nil {
+		return Result{}, err
+	}
+	var phase atomic.Int32
+	stats := make([]clientStats, cfg.Clients)
+	var wg sync.WaitGroup
+	for i := range cfg.Clients {
+		c := newConn(cfg.Targets[i%len(cfg.Targets)], cfg.Workload.Body, cfg.Timeout)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer c.close()
+			drive(c, &cfg.Workload, &phase, &stats[i])
+		}()
+	}
+	time.Sleep(cfg.Warmup)
+	before, err := sample(cfg)
+	if err != nil {
+		phase.Store(stopped)
+		wg.Wait()
+		return Result{}, err
+	}
+	phase.Store(measuring)
+	time.Sleep(cfg.Duration)
+	phase.Store(stopped)
+	after, err := sample(cfg)
+	wg.Wait()
+	if err != nil {
+		return Result{}, err
+	}
+	return summarise(cfg, stats, before, after), nil
+}
+
+// drive is one closed-loop client: send, wait for the answer, send again.
+func drive(c *conn, w *workload, phase *atomic.Int32, st *clientStats) {
+	st.latencies = make([]time.Duration, 0, 1<<14)
+	for {
+		ph := phase.Load()
+		if ph == stopped {
+			return
+		}
+		t0 := time.Now()
+		err := c.roundTrip()
+		if err == nil {
+			err = w.check(c.body)
+		}
+		d := time.Since(t0)
+		st.total++
+		if ph == measuring && phase.Load() == measuring {
+			st.latencies = append(st.latencies, d)
+			st.bytes += int64(len(c.body))
+			if err != nil {
+				st.errors++
+			}
+		}
+		if err != nil {
+			if st.firstErr == nil {
+				st.firstErr = err
+			}
+			// A failing target answers fast: do not spin on it.
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// snapshot is the clocks read at a phase change.
+type snapshot struct {
+	at                time.Time
+	proxy, node, self time.Duration
+}
+
+func sample(cfg loadConfig) (snapshot, error) {
+	s := snapshot{self: selfCPU()}
+	var err error
+	if cfg.ProxyPID > 0 {
+		if s.proxy, err = procCPU(cfg.ProxyPID); err != nil {
+			return s, err
+		}
+	}
+	if cfg.NodePID > 0 {
+		if s.node, err = procCPU(cfg.NodePID); err != nil {
+			return s, err
+		}
+	}
+	s.at = time.Now()
+	return s, nil
+}
+
+func summarise(cfg loadConfig, stats []clientStats, before, after snapshot) Result {
+	r := Result{Label: cfg.Label, Workload: cfg.Workload.Name, Clients: cfg.Clients}
+	r.Seconds = after.at.Sub(before.at).Seconds()
+	var all []time.Duration
+	var bytes int64
+	for i := range stats {
+		st := &stats[i]
+		all = append(all, st.latencies...)
+		r.Errors += st.errors
+		r.TotalRequests += st.total
+		bytes += st.bytes
+		if st.firstErr != nil && r.FirstError == "" {
+			r.FirstError = st.firstErr.Error()
+		}
+	}
+	r.Requests = int64(len(all))
+	if r.Requests == 0 {
+		return r
+	}
+	slices.Sort(all)
+	r.RPS = float64(r.Requests) / r.Seconds
+	r.P50us = micros(percentile(all, 0.50))
+	r.P99us = micros(percentile(all, 0.99))
+	r.BytesPerReq = bytes / r.Requests
+	per := func(d time.Duration) float64 { return micros(d) / float64(r.Requests) }
+	if cfg.ProxyPID > 0 {
+		r.ProxyCPUus = per(after.proxy - before.proxy)
+	}
+	if cfg.NodePID > 0 {
+		r.NodeCPUus = per(after.node - before.node)
+	}
+	r.ClientCPUus = per(after.self - before.self)
+	return r
+}
+
+// percentile returns the q-quantile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

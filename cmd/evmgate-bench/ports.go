@@ -1,0 +1,38 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+)
+
+// ports prints n TCP ports that are free on 127.0.0.1 now, for a script to
+// hand to servers whose configuration wants a fixed port.
+func ports(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("ports", flag.ContinueOnError)
+	n := fs.Int("n", 1, "how many ports")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 || *n > 64 {
+		return fmt.Errorf("-n %d: use 1 to 64", *n)
+	}
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range *n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("finding a free port: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// report reads the JSON lines that load runs wrote and prints them as
+// markdown: one table of every run, then the ratios of each label to the
+// base label (HAProxy) for the same workload and concurrency.
+func report(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	base := fs.String("base", "haproxy", "label the others are compared with")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var results []Result
+	for _, path := range fs.Args() {
+		rs, err := readResults(path)
+		if err != nil {
+			return err
+		}
+		results = append(results, rs...)
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("no results: give the JSON-lines files that load runs wrote")
+	}
+	writeRuns(stdout, results)
+	fmt.Fprintln(stdout)
+	writeRatios(stdout, results, *base)
+	return nil
+}
+
+func readResults(path string) ([]Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening results: %w", err)
+	}
+	defer f.Close()
+	var out []Result
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var r Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("reading %s line %d: %w", path, line, err)
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return out, nil
+}
+
+func writeRuns(w io.Writer, rs []Result) {
+	fmt.Fprintln(w, "| workload | c | target | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | node CPU µs/req | client CPU µs/req | bytes/req |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.2f | %.2f | %d | %s | %s | %.0f | %d |\n",
+			r.Workload, r.Clients, r.Label, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors,
+			optional(r.ProxyCPUus), optional(r.NodeCPUus), r.ClientCPUus, r.BytesPerReq)
+	}
+}
+
+func optional(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+type runKey struct {
+	workload string
+	clients  int
+}
+
+func writeRatios(w io.Writer, rs []Result, base string) {
+	bases := map[runKey]Result{}
+	for _, r := range rs {
+		if r.Label == base {
+			bases[runKey{r.Workload, r.Clients}] = r
+		}
+	}
+	fmt.Fprintf(w, "| workload | c | target | req/s ÷ %s | proxy CPU µs/req | %s CPU µs/req |\n", base, base)
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|")
+	for _, r := range rs {
+		b, ok := bases[runKey{r.Workload, r.Clients}]
+		if r.Label == base || !ok || b.RPS == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %.2f× | %s | %s |\n",
+			r.Workload, r.Clients, r.Label, r.RPS/b.RPS, optional(r.ProxyCPUus), optional(b.ProxyCPUus))
+	}
+}
