@@ -1,0 +1,185 @@
+package registry
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+const testToken = "0123456789abcdef-token"
+
+func TestAPIAuth(t *testing.T) {
+	f := newFake("mainnet", "sepolia")
+	r := newTestRegistry(t, Config{AdminListen: "0.0.0.0:9102", AdminToken: testToken}, f)
+	h := r.Handler()
+	for _, tc := range []struct {
+		name   string
+		header string
+		want   int
+	}{
+		{"no header", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer wrong-token-wrong-token", http.StatusUnauthorized},
+		{"token as basic", "Basic " + testToken, http.StatusUnauthorized},
+		{"token without scheme", testToken, http.StatusUnauthorized},
+		{"right token", "Bearer " + testToken, http.StatusOK},
+		{"scheme case", "bearer " + testToken, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/nodes", "/admin/networks", "/admin/networks/mainnet/nodes"} {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				if tc.header != "" {
+					req.Header.Set("Authorization", tc.header)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tc.want {
+					t.Fatalf("GET %s: %d, want %d", path, rec.Code, tc.want)
+				}
+				if tc.want == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "" {
+					t.Fatal("401 without WWW-Authenticate")
+				}
+			}
+		})
+	}
+	// A change without the token changes nothing.
+	code, _ := call(t, h, http.MethodPost, "/nodes", "", map[string]string{"uri": "http://10.9.9.9:8545"})
+	if code != http.StatusUnauthorized {
+		t.Fatalf("POST without token: %d", code)
+	}
+	if _, admits := f.counts(); admits != 0 || len(f.set("mainnet")) != 2 {
+		t.Fatalf("unauthorised POST reached the registry: admits %d, set %v", admits, f.uris("mainnet"))
+	}
+	code, _ = call(t, h, http.MethodPost, "/nodes", testToken, map[string]string{"uri": "http://10.9.9.9:8545"})
+	if code != http.StatusOK {
+		t.Fatalf("POST with token: %d", code)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	f := newFake("mainnet", "sepolia")
+	f.setAdmit(func(n Node) error {
+		if strings.Contains(n.URI, "wrongchain") {
+			return errors.New("eth_chainId is 0xaa36a7, network mainnet is 0x1")
+		}
+		return nil
+	})
+	r := newTestRegistry(t, Config{}, f)
+	h := r.Handler()
+	mustCall(t, h, http.MethodPost, "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, http.StatusCreated)
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		want               int
+		msg                string
+	}{
+		{"unknown network", "POST", "/admin/networks/base/nodes", map[string]string{"uri": "http://x:1"}, 404, `unknown network "base" (known: mainnet, sepolia)`},
+		{"unknown network list", "GET", "/admin/networks/base/nodes", nil, 404, "unknown network"},
+		{"not JSON", "POST", "/nodes", "uri=http://x:1", 400, "request body must be a JSON object"},
+		{"unknown field", "POST", "/nodes", `{"url":"http://x:1"}`, 400, `unknown field "url"`},
+		{"two values", "POST", "/nodes", `{"uri":"http://x:1"}{}`, 400, "more than one JSON value"},
+		{"no uri", "POST", "/nodes", `{}`, 400, "uri is required"},
+		{"bad scheme", "POST", "/nodes", map[string]string{"uri": "ws://10.0.0.3:8546"}, 400, "scheme must be http or https"},
+		{"no host", "POST", "/nodes", map[string]string{"uri": "http:///path"}, 400, "has no host"},
+		{"not a URL", "POST", "/nodes", map[string]string{"uri": "http://[::1"}, 400, "uri is not a URL"},
+		{"bad tier", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.3:8545", "tier": "primary"}, 400, `tier "primary": must be local, monitoring or fallback`},
+		{"long name", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.3:8545", "name": strings.Repeat("n", 65)}, 400, "name is longer than 64 bytes"},
+		{"control in name", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.3:8545", "name": "a\nb"}, 400, "non-printable"},
+		{"chain id mismatch", "POST", "/nodes", map[string]string{"uri": "http://wrongchain:8545"}, 422, "node rejected: eth_chainId is 0xaa36a7, network mainnet is 0x1"},
+		{"duplicate configured", "POST", "/nodes", map[string]string{"uri": "http://10.0.0.1:8545"}, 409, `node already present: network "mainnet" already has node http://10.0.0.1:8545`},
+		{"duplicate added", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, 409, "already has node"},
+		{"same uri other network", "POST", "/admin/networks/sepolia/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, 201, ""},
+		{"remove not found", "DELETE", "/nodes", map[string]string{"uri": "http://10.0.0.7:8545"}, 404, `node not found: network "mainnet" has no node http://10.0.0.7:8545`},
+		{"remove no uri", "DELETE", "/nodes", `{}`, 400, "uri is required"},
+		{"remove with tier", "DELETE", "/nodes", map[string]string{"uri": "http://10.0.0.1:8545", "tier": "local"}, 400, "DELETE takes only uri"},
+		{"wrong method", "PUT", "/nodes", nil, 405, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := call(t, h, tc.method, tc.path, "", tc.body)
+			if code != tc.want {
+				t.Fatalf("status %d, want %d: %s", code, tc.want, out)
+			}
+			if tc.msg != "" && !strings.Contains(errorOf(t, out), tc.msg) {
+				t.Fatalf("error %q does not say %q", errorOf(t, out), tc.msg)
+			}
+		})
+	}
+	if got := f.uris("mainnet"); !slices.Equal(got, []string{"http://10.0.0.1:8545", "http://10.0.0.2:8545", "http://10.0.0.9:8545"}) {
+		t.Fatalf("failed requests changed the set: %v", got)
+	}
+	for result, want := range map[string]float64{"ok": 2, "invalid": 7, "unknown_network": 1, "rejected": 1, "duplicate": 2} {
+		if got := testutil.ToFloat64(r.metrics.changes.WithLabelValues("add", result)); got != want {
+			t.Errorf("changes_total{op=add,result=%s} = %v, want %v", result, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(r.metrics.changes.WithLabelValues("remove", "not_found")); got != 1 {
+		t.Errorf("changes_total{op=remove,result=not_found} = %v", got)
+	}
+}
+
+func TestAPIAddRemoveRoundTrip(t *testing.T) {
+	f := newFake("mainnet", "sepolia")
+	r := newTestRegistry(t, Config{}, f)
+	h := r.Handler()
+	const c1, c2 = "http://10.0.0.1:8545", "http://10.0.0.2:8545"
+	f.waitSet(t, "mainnet", c1, c2)
+	f.waitSet(t, "sepolia", "http://10.0.1.1:8545")
+
+	out := mustCall(t, h, "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.5:8545?_workers=4", "tier": "monitoring", "name": "five"}, 201)
+	want := Node{Network: "mainnet", URI: "http://10.0.0.5:8545?_workers=4", Tier: TierMonitoring, Name: "five", Source: SourceAdmin}
+	if got := decode[Node](t, out); got != want {
+		t.Fatalf("POST answered %+v, want %+v", got, want)
+	}
+	mustCall(t, h, "POST", "/nodes", map[string]string{"uri": "http://10.0.0.6:8545"}, 200)
+	f.waitSet(t, "mainnet", c1, c2, want.URI, "http://10.0.0.6:8545")
+	if got := f.set("mainnet")[3]; got.Tier != TierLocal || got.Source != SourceAdmin {
+		t.Fatalf("legacy POST node: %+v", got)
+	}
+
+	legacy := decode[[]string](t, mustCall(t, h, "GET", "/nodes", nil, 200))
+	if !slices.Equal(legacy, f.uris("mainnet")) {
+		t.Fatalf("GET /nodes %v, applied %v", legacy, f.uris("mainnet"))
+	}
+	listed := decode[[]Node](t, mustCall(t, h, "GET", "/admin/networks/mainnet/nodes", nil, 200))
+	if !slices.Equal(listed, f.set("mainnet")) {
+		t.Fatalf("GET per network %+v, applied %+v", listed, f.set("mainnet"))
+	}
+
+	// Removing a configured node, then adding it back, restores its
+	// configured place, tier and name.
+	mustCall(t, h, "DELETE", "/nodes", map[string]string{"uri": c1}, 200)
+	mustCall(t, h, "DELETE", "/admin/networks/mainnet/nodes", map[string]string{"uri": want.URI}, 200)
+	f.waitSet(t, "mainnet", c2, "http://10.0.0.6:8545")
+	back := decode[Node](t, mustCall(t, h, "POST", "/nodes", map[string]string{"uri": c1, "tier": "fallback"}, 200))
+	if back.Source != SourceConfig || back.Name != "a" || back.Tier != TierLocal {
+		t.Fatalf("configured node came back as %+v", back)
+	}
+	f.waitSet(t, "mainnet", c1, c2, "http://10.0.0.6:8545")
+	if got := f.uris("sepolia"); !slices.Equal(got, []string{"http://10.0.1.1:8545"}) {
+		t.Fatalf("sepolia changed: %v", got)
+	}
+
+	nets := decode[networksReply](t, mustCall(t, h, "GET", "/admin/networks", nil, 200))
+	if nets.Store != "memory" || !nets.StoreUp || nets.DefaultNetwork != "mainnet" || len(nets.Networks["mainnet"]) != 3 {
+		t.Fatalf("GET /admin/networks: %+v", nets)
+	}
+}
+
+func TestAPIApplyFailureIsReported(t *testing.T) {
+	f := newFake("mainnet", "sepolia")
+	r := newTestRegistry(t, Config{DefaultNetwork: "sepolia"}, f)
+	f.mu.Lock()
+	f.applyErr = errors.New("node http://10.0.1.9:8545: bad _workers")
+	f.mu.Unlock()
+	code, out := call(t, r.Handler(), "POST", "/nodes", "", map[string]string{"uri": "http://10.0.1.9:8545"})
+	if code != http.StatusInternalServerError || !strings.Contains(errorOf(t, out), "change stored but not applied: node http://10.0.1.9:8545: bad _workers") {
+		t.Fatalf("status %d: %s", code, out)
+	}
+	if nodes, _ := r.Nodes("sepolia"); len(nodes) != 2 {
+		t.Fatalf("the change was not stored: %v", nodes)
+	}
+}

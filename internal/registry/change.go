@@ -1,0 +1,144 @@
+package registry
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Add admits n (n.Network, n.URI, optional n.Tier, default local, and
+// n.Name) and adds it to its network: the change is stored (Redis or the
+// state file), then applied. With Redis, every replica applies it within
+// about a second. A configured node removed earlier comes back with its
+// configured tier and name. The errors match ErrUnknownNetwork, ErrInvalid,
+// ErrRejected, ErrDuplicate, ErrUnavailable (nothing was changed) or
+// ErrNotApplied (stored, but Apply failed on this replica).
+func (r *Registry) Add(ctx context.Context, n Node) (Node, error) {
+	n.Source = SourceAdmin
+	n.Tier = cmp.Or(n.Tier, TierLocal)
+	if err := r.checkAdd(n); err != nil {
+		r.metrics.change("add", err)
+		return Node{}, err
+	}
+	err := r.add(ctx, n)
+	r.metrics.change("add", err)
+	if err != nil && !errors.Is(err, ErrNotApplied) {
+		return Node{}, err
+	}
+	r.log.Info("node added", "network", n.Network, "node", redact(n.URI), "tier", n.Tier, "err", err)
+	if cur, ok := r.find(n.Network, n.URI); ok {
+		n = cur
+	}
+	return n, err
+}
+
+func (r *Registry) checkAdd(n Node) error {
+	if !slices.Contains(r.networks, n.Network) {
+		return r.unknown(n.Network)
+	}
+	if err := checkURI(n.URI); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := cmp.Or(checkTier(n.Tier), checkName(n.Name)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func (r *Registry) add(ctx context.Context, n Node) error {
+	if err := r.refresh(ctx); err != nil {
+		return err
+	}
+	if _, ok := r.find(n.Network, n.URI); ok {
+		return r.duplicate(n)
+	}
+	actx, cancel := context.WithTimeout(ctx, admitTimeout)
+	err := r.applier.Admit(actx, n)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	configured := slices.ContainsFunc(r.seed[n.Network], func(c Node) bool { return c.URI == n.URI })
+	ok, err := r.store.add(ctx, n.Network, n.URI, added{Tier: n.Tier, Name: n.Name}, configured)
+	if err != nil {
+		return fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
+	}
+	if !ok {
+		return r.duplicate(n)
+	}
+	return r.settle(ctx, n.Network)
+}
+
+// Remove removes network's node uri (configured or added) and returns it.
+// The errors match ErrUnknownNetwork, ErrInvalid, ErrNotFound,
+// ErrUnavailable (nothing was changed) or ErrNotApplied.
+func (r *Registry) Remove(ctx context.Context, network, uri string) (Node, error) {
+	n, err := r.remove(ctx, network, uri)
+	r.metrics.change("remove", err)
+	if err != nil && !errors.Is(err, ErrNotApplied) {
+		return Node{}, err
+	}
+	r.log.Info("node removed", "network", network, "node", redact(uri), "err", err)
+	return n, err
+}
+
+func (r *Registry) remove(ctx context.Context, network, uri string) (Node, error) {
+	if !slices.Contains(r.networks, network) {
+		return Node{}, r.unknown(network)
+	}
+	if uri == "" {
+		return Node{}, fmt.Errorf("%w: uri is required", ErrInvalid)
+	}
+	if err := r.refresh(ctx); err != nil {
+		return Node{}, err
+	}
+	n, ok := r.find(network, uri)
+	if !ok {
+		return Node{}, fmt.Errorf("%w: network %q has no node %s", ErrNotFound, network, redact(uri))
+	}
+	if err := r.store.remove(ctx, network, uri); err != nil {
+		return Node{}, fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
+	}
+	return n, r.settle(ctx, network)
+}
+
+// refresh re-reads Redis before a change, so that duplicates and missing
+// nodes are judged on the shared state.
+func (r *Registry) refresh(ctx context.Context) error {
+	if r.rs == nil {
+		return nil
+	}
+	return r.sync(ctx)
+}
+
+// settle applies a stored change and reports whether network's Apply
+// failed. A store that fails now is not an error: the change is stored,
+// and the next resync applies it.
+func (r *Registry) settle(ctx context.Context, network string) error {
+	if err := r.sync(ctx); err != nil {
+		r.log.Warn("change stored; applying it at the next resync", "network", network, "err", err)
+		return nil
+	}
+	r.syncMu.Lock()
+	err := r.applyErr[network]
+	r.syncMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotApplied, err)
+	}
+	return nil
+}
+
+func (r *Registry) find(network, uri string) (Node, bool) {
+	nodes, _ := r.Nodes(network)
+	i := slices.IndexFunc(nodes, func(n Node) bool { return n.URI == uri })
+	if i < 0 {
+		return Node{}, false
+	}
+	return nodes[i], true
+}
+
+func (r *Registry) duplicate(n Node) error {
+	return fmt.Errorf("%w: network %q already has node %s", ErrDuplicate, n.Network, redact(n.URI))
+}

@@ -1,0 +1,111 @@
+package registry
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the registry's collectors. Labels take only configured
+// network names and fixed words.
+type metrics struct {
+	nodes       *prometheus.GaugeVec   // network, source
+	changes     *prometheus.CounterVec // op, result
+	syncs       *prometheus.CounterVec // result
+	storeUp     prometheus.Gauge
+	applyErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "evmgate_registry_nodes",
+			Help: "Nodes in each network's runtime set, by source (config or admin).",
+		}, []string{"network", "source"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_registry_changes_total",
+			Help: "Admin node changes by operation (add, remove) and result.",
+		}, []string{"op", "result"}),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_registry_syncs_total",
+			Help: "Reads of the node registry store by result (ok, error).",
+		}, []string{"result"}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "evmgate_registry_store_up",
+			Help: "1 when the last read of the node registry store (Redis or state file) succeeded.",
+		}),
+		applyErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "evmgate_registry_apply_errors_total",
+			Help: "Node sets the gateway could not fully apply.",
+		}),
+	}
+	var err error
+	m.nodes = register(reg, m.nodes, &err)
+	m.changes = register(reg, m.changes, &err)
+	m.syncs = register(reg, m.syncs, &err)
+	m.storeUp = register(reg, m.storeUp, &err)
+	m.applyErrors = register(reg, m.applyErrors, &err)
+	return m, err
+}
+
+// register registers c, or reuses the identical collector already there
+// (a second registry on the same Prometheus registry).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	*errp = errors.Join(*errp, err)
+	return c
+}
+
+func (m *metrics) setNodes(network string, nodes []Node) {
+	var config, admin float64
+	for _, n := range nodes {
+		if n.Source == SourceConfig {
+			config++
+		} else {
+			admin++
+		}
+	}
+	m.nodes.WithLabelValues(network, SourceConfig).Set(config)
+	m.nodes.WithLabelValues(network, SourceAdmin).Set(admin)
+}
+
+func (m *metrics) setUp(up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.storeUp.Set(v)
+}
+
+// change counts one admin change with the result its error names.
+func (m *metrics) change(op string, err error) {
+	m.changes.WithLabelValues(op, result(err)).Inc()
+}
+
+func result(err error) string {
+	for _, c := range []struct {
+		err  error
+		name string
+	}{
+		{ErrUnknownNetwork, "unknown_network"}, {ErrInvalid, "invalid"}, {ErrRejected, "rejected"},
+		{ErrDuplicate, "duplicate"}, {ErrNotFound, "not_found"}, {ErrUnavailable, "unavailable"},
+		{ErrNotApplied, "not_applied"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
