@@ -49,6 +49,9 @@ func (n *Node) Do(ctx context.Context, body []byte) (*http.Response, error) {
 		return nil, &Error{Kind: KindRequest, Node: n.Name, Err: err}
 	}
 	req.Header = n.requestHeader(req.Header)
+	if host := n.Headers.Get("Host"); host != "" {
+		req.Host = host // a provider behind a rewrite that routes on Host
+	}
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return nil, classify(ctx, n.Name, err)
