@@ -45,17 +45,27 @@ func (m *Mux) fanOut(ctx context.Context, c request, kind methodClass) reply {
 	body := encodeCall(m.callID.Add(1), c.Method, c.Params)
 	out := make(chan outcome, len(targets))
 	start := time.Now()
+	var full []*node
 	m.dispatchMu.Lock()
 	for slot, n := range targets {
 		select {
 		case n.queue <- &job{body: body, slot: slot, out: out}:
 		default:
 			out <- outcome{slot: slot, err: errQueueFull}
+			full = append(full, n)
 		}
 	}
 	m.dispatchMu.Unlock()
+	for _, n := range full {
+		// The node is far behind; leave it out until a probe finds it well.
+		m.observe(n, "ordered", 0, errQueueFull)
+	}
 	t := m.collect(ctx, kind, targets, out, start)
-	return m.decide(kind, t)
+	rep := m.decide(kind, t)
+	if m.traceFanOut != nil {
+		m.traceFanOut(c.Method, t.slowest)
+	}
+	return rep
 }
 
 // tally is what the collector knows about one fanned-out call.
@@ -64,6 +74,7 @@ type tally struct {
 	answers map[int]parsedStatus // by node index, voters only
 	errs    map[int]response     // JSON-RPC error answers of voters, by node index
 	pending int
+	slowest time.Duration // longest round trip among the voters that answered
 }
 
 // collect gathers voters' answers until the rule is settled, every voter has
@@ -88,6 +99,7 @@ func (m *Mux) collect(ctx context.Context, kind methodClass, targets []*node, ou
 			}
 			delete(deadline, o.slot)
 			t.pending--
+			t.slowest = max(t.slowest, o.took)
 			m.record(t, kind, targets[o.slot], o)
 		case now := <-timer.C:
 			for slot, d := range deadline {

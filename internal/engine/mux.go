@@ -37,6 +37,10 @@ type Mux struct {
 	wg      sync.WaitGroup // per-node queues and the recheck loop
 	started atomic.Bool
 	closed  atomic.Bool
+
+	// traceFanOut, when set before serving, receives every fanned-out call's
+	// slowest voter round trip (used to measure the gateway's own cost).
+	traceFanOut func(method string, slowestVoter time.Duration)
 }
 
 // New builds a Mux from cfg (defaults are applied, then it is validated as if

@@ -174,7 +174,11 @@ func (r Rule) Settled(votes []Vote, pending int) bool {
 	if pending > maxSettleSearch {
 		return false
 	}
-	want := r.Decide(votes).outcome()
+	base := r.Decide(votes)
+	if base.Status == StatusValid || base.Status == StatusAccepted {
+		return false // one more INVALID vote would veto it
+	}
+	want := base.outcome()
 	buf := make([]Vote, len(votes), len(votes)+pending)
 	copy(buf, votes)
 	fresh := 0
