@@ -30,8 +30,9 @@ type Config struct {
 	// DataDir holds the nodes' databases and JWT secrets. It must be empty or
 	// absent. "" creates a temporary directory that Close removes.
 	DataDir string
-	// Logger receives the Net's logs and geth's warnings and errors; nil
-	// discards both.
+	// Logger receives the Net's logs and the warnings of each geth node
+	// stack; nil discards them. geth's package-level logs go to geth's root
+	// logger, which discards by default and which the Net leaves alone.
 	Logger *slog.Logger
 	// GenesisExtra is the genesis extra data. Two nets that differ only in it
 	// have the same chain id but different genesis hashes.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"go.uber.org/goleak"
 )
@@ -198,6 +199,21 @@ func TestTransfersGossipToBuilder(t *testing.T) {
 		}
 		hashes = append(hashes, h)
 	}
+	// A transaction sent straight to the last node, as a wallet would,
+	// reaches the builder (node0) through the Net's pool gossip.
+	from := n.Accounts()[1]
+	chainID := new(big.Int).SetUint64(n.ChainID())
+	ext, err := types.SignNewTx(from.Key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
+		ChainID: chainID, Nonce: 0, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(50e9),
+		Gas: 21000, To: &from.Address, Value: big.NewInt(1),
+	})
+	if err != nil {
+		t.Fatalf("signing: %v", err)
+	}
+	if err := dial(t, n.Nodes()[2].HTTPURL()).SendTransaction(testCtx(t), ext); err != nil {
+		t.Fatalf("eth_sendRawTransaction to node2: %v", err)
+	}
+	hashes = append(hashes, ext.Hash())
 	num := mine(t, n, 1)
 	if blk, _ := n.Block(num); blk.TxCount != len(hashes) {
 		t.Fatalf("block has %d transactions, want %d", blk.TxCount, len(hashes))

@@ -274,6 +274,7 @@ func (n *Net) produce(ctx context.Context) {
 	defer n.wg.Done()
 	ticker := time.NewTicker(n.cfg.BlockPeriod)
 	defer ticker.Stop()
+	failing := false // log a run of failures once, at its start
 	for {
 		select {
 		case <-ctx.Done():
@@ -283,12 +284,20 @@ func (n *Net) produce(ctx context.Context) {
 		mctx, cancel := context.WithTimeout(ctx, blockTimeout)
 		num, err := n.Mine(mctx)
 		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Warn("producing block failed", "err", err)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			n.log.Warn("producing blocks failed", "err", err)
+			failing = true
+		case err != nil:
+			n.log.Debug("producing block failed", "err", err)
+		default:
+			if failing {
+				n.log.Info("producing blocks again", "number", num)
 			}
-			continue
+			failing = false
+			n.log.Debug("block produced", "number", num)
 		}
-		n.log.Debug("block produced", "number", num)
 	}
 }

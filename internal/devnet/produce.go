@@ -330,3 +330,12 @@ func (nd *Node) addTxs(txs []*types.Transaction) int {
 	pending, _ := pool.Stats()
 	return pending
 }
+
+// offerTx adds tx to nd's pool without waiting, as a gossiped transaction.
+func (nd *Node) offerTx(tx *types.Transaction) {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.backend != nil {
+		nd.backend.TxPool().Add([]*types.Transaction{tx}, false)
+	}
+}

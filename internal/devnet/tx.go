@@ -136,6 +136,13 @@ func (n *Net) sendTx(ctx context.Context, from Account, to *common.Address, wei 
 		return nil, fmt.Errorf("sending transaction to %s: %w", nd.name, err)
 	}
 	n.nonces[from.Address] = nonce + 1
+	// Hand the transaction to the other nodes at once, as p2p gossip would,
+	// so stopping the receiving node does not lose it.
+	for _, other := range n.nodes {
+		if other != nd {
+			other.offerTx(tx)
+		}
+	}
 	return tx, nil
 }
 
