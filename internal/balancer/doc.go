@@ -17,15 +17,25 @@
 //   - load_balance_priority orders candidates, first criterion first.
 //
 // The network head is robust to one lying node: it is the highest head
-// that another node confirms within network_block_diff (with a single node,
-// its own head; with no confirmation at all, the lower median). A node
-// ahead of that head by more than network_block_diff is treated as an
-// outlier and not served.
+// that another node confirms within the outlier window (with a single node,
+// its own head; with no confirmation at all, the lower median). The window
+// (Rules.OutlierBlockDiff) defaults to twice the largest of
+// network_block_diff, fallback_block_diff and
+// switch_to_fallback_block_threshold, and at least 64 blocks: wider than
+// any lag the rules call normal, so a node at the tip ahead of lagging ones
+// sets the head (StakeSquid's "every local node 11 blocks behind" case),
+// while a height far beyond every other node's does not. A node ahead of
+// the head by more than network_block_diff is an outlier and not served.
 //
 // Within the serving tier a Strategy spreads calls: "p2c" (power of two
 // choices on in-flight × latency ÷ weight, the default), "least_conn",
 // "round_robin" (weighted) or "best" (always the first by priority, which
 // is StakeSquid's single-endpoint behaviour). When no node is eligible the
-// pool fails open: it tries the nodes it has anyway, best head first,
-// skipping only nodes on the wrong chain.
+// pool fails open: it tries the nodes it has anyway, answering nodes best
+// head first (outliers after them), then unknown, then down ones, skipping
+// only nodes on the wrong chain.
+//
+// Pick allocates nothing with the built-in strategies: the per-call
+// predicate stays on the stack because they are called on their concrete
+// types.
 package balancer

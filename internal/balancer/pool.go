@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,31 @@ type Rules struct {
 	SwitchThreshold   uint64
 	Priority          []Criterion
 	Strategy          Strategy
+	// OutlierBlockDiff is how far above every other node a head must be to
+	// be ignored as a lie when taking the network head. 0: twice the largest
+	// of the three block settings above, and at least
+	// DefaultOutlierBlockDiff.
+	OutlierBlockDiff uint64
+}
+
+// DefaultOutlierBlockDiff is the least outlier window: a head that leads
+// every other node by fewer blocks is taken as the network head.
+const DefaultOutlierBlockDiff = 64
+
+// outlierWindow is the tolerance within which a head must be confirmed by
+// another node to count as the network head. It is wider than every lag the
+// rules treat as normal, so a node that is merely ahead of lagging nodes
+// (a fallback at the tip while every local node is 11 blocks behind) sets
+// the head, while a node claiming a height far beyond all others does not.
+func (r Rules) outlierWindow() uint64 {
+	if r.OutlierBlockDiff > 0 {
+		return r.OutlierBlockDiff
+	}
+	w := max(r.NetworkBlockDiff, r.FallbackBlockDiff, r.SwitchThreshold)
+	if w > math.MaxUint64/2 {
+		return w
+	}
+	return max(2*w, DefaultOutlierBlockDiff)
 }
 
 // View is an immutable picture of a network's nodes, rebuilt on change.
@@ -96,16 +122,15 @@ func (p *Pool) Refresh() {
 // call (they are avoided); minHead, when not 0, skips nodes whose head is
 // below it (the call names that block). The chosen node's worker slot is
 // taken: the caller must Release it. nil means no node can take the call now.
+// Pick takes no lock and, with the built-in strategies, allocates nothing.
 func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 	v := p.view.Load()
 	if minHead > v.Head {
 		minHead = 0 // a block beyond the network head: any node answers the same
 	}
-	ok := func(n *upstream.Node) bool {
-		return n.HasFreeSlot() && (minHead == 0 || n.Head() >= minHead) && !slices.Contains(tried, n)
-	}
+	ok := func(n *upstream.Node) bool { return accepts(n, tried, minHead) }
 	for {
-		n := p.rules.Strategy.Pick(v.Active, ok)
+		n := p.pickActive(v.Active, ok, tried, minHead)
 		if n == nil {
 			n = Best{}.Pick(v.Backup, ok)
 		}
@@ -121,6 +146,29 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 		// Lost the last slot to another call: look again without it.
 		tried = append(tried[:len(tried):len(tried)], n)
 	}
+}
+
+// pickActive runs the strategy over the serving tier. The built-in
+// strategies are called on their concrete types, so ok stays on the stack;
+// another Strategy gets a predicate of its own.
+func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64) *upstream.Node {
+	switch s := p.rules.Strategy.(type) {
+	case P2C:
+		return s.Pick(active, ok)
+	case LeastConn:
+		return s.Pick(active, ok)
+	case *RoundRobin:
+		return s.Pick(active, ok)
+	case Best:
+		return s.Pick(active, ok)
+	}
+	t, m := slices.Clone(tried), minHead
+	return p.rules.Strategy.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, m) })
+}
+
+// accepts reports whether n can take a call now.
+func accepts(n *upstream.Node, tried []*upstream.Node, minHead uint64) bool {
+	return n.HasFreeSlot() && (minHead == 0 || n.Head() >= minHead) && !slices.Contains(tried, n)
 }
 
 // CanPick reports whether Pick would find a node with a free slot,

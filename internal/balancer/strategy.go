@@ -80,20 +80,28 @@ func (P2C) Pick(cands []*upstream.Node, ok func(*upstream.Node) bool) *upstream.
 	return c[i]
 }
 
-// LeastConn takes the candidate with the fewest calls in flight per weight;
-// ties go to the earlier candidate in priority order.
+// LeastConn takes the candidate with the fewest calls in flight per weight.
+// Ties are broken at random, so idle nodes share the traffic (HAProxy's
+// leastconn likewise rotates among equals) rather than the first taking it all.
 type LeastConn struct{}
 
 func (LeastConn) Pick(cands []*upstream.Node, ok func(*upstream.Node) bool) *upstream.Node {
 	var best *upstream.Node
 	var bestLoad float64
+	ties := 0
 	for _, n := range cands {
 		if !ok(n) {
 			continue
 		}
 		l := float64(n.InFlight()) / float64(n.Weight)
-		if best == nil || l < bestLoad {
-			best, bestLoad = n, l
+		switch {
+		case best == nil || l < bestLoad:
+			best, bestLoad, ties = n, l, 1
+		case l == bestLoad:
+			ties++ // reservoir sampling: each tied node ends up chosen with probability 1/ties
+			if rand.IntN(ties) == 0 {
+				best = n
+			}
 		}
 	}
 	return best

@@ -16,7 +16,7 @@ func buildView(r Rules, nodes []*upstream.Node) *View {
 			heads = append(heads, n.Head())
 		}
 	}
-	v.Head = NetworkHead(heads, r.NetworkBlockDiff)
+	v.Head = NetworkHead(heads, r.outlierWindow())
 
 	var tiers [3][]*upstream.Node
 	for _, n := range nodes {
@@ -44,7 +44,7 @@ func buildView(r Rules, nodes []*upstream.Node) *View {
 		}
 	}
 	slices.SortStableFunc(v.Rest, func(a, b *upstream.Node) int {
-		if c := cmp.Compare(restRank(a), restRank(b)); c != 0 {
+		if c := cmp.Compare(restRank(r, v.Head, a), restRank(r, v.Head, b)); c != 0 {
 			return c
 		}
 		return cmp.Compare(b.Head(), a.Head())
@@ -53,15 +53,20 @@ func buildView(r Rules, nodes []*upstream.Node) *View {
 }
 
 // restRank orders fail-open candidates: answering nodes before unknown ones,
-// unknown before down ones.
-func restRank(n *upstream.Node) int {
+// unknown before down ones. A node whose head is ahead of the network head
+// by more than network_block_diff (an unconfirmed outlier) answers, but what
+// it says is suspect: it comes after every other answering node.
+func restRank(r Rules, head uint64, n *upstream.Node) int {
 	switch n.State() {
 	case upstream.Up, upstream.Stale, upstream.Syncing:
+		if n.HasHead() && n.Head() > head && n.Head()-head > r.NetworkBlockDiff {
+			return 1
+		}
 		return 0
 	case upstream.Unknown:
-		return 1
+		return 2
 	}
-	return 2
+	return 3
 }
 
 func eligible(r Rules, head uint64, n *upstream.Node) bool {
@@ -69,14 +74,14 @@ func eligible(r Rules, head uint64, n *upstream.Node) bool {
 		return false
 	}
 	h := n.Head()
-	if h > head+r.NetworkBlockDiff {
-		return false // an unconfirmed head far ahead: an outlier
+	if h > head {
+		return h-head <= r.NetworkBlockDiff // further ahead: an unconfirmed outlier
 	}
 	diff := r.NetworkBlockDiff
 	if n.Tier == upstream.Fallback {
 		diff = r.FallbackBlockDiff
 	}
-	return h+diff >= head
+	return head-h <= diff
 }
 
 // localsBehind reports whether every local node is more than the switch
@@ -88,7 +93,7 @@ func localsBehind(r Rules, head uint64, nodes []*upstream.Node) bool {
 			continue
 		}
 		any = true
-		if n.State() == upstream.Up && n.HasHead() && n.Head()+r.SwitchThreshold >= head {
+		if h := n.Head(); n.State() == upstream.Up && n.HasHead() && (h >= head || head-h <= r.SwitchThreshold) {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -25,7 +26,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
-		*d = Duration(secs * float64(time.Second))
+		ns := secs * float64(time.Second)
+		if math.IsNaN(ns) || math.Abs(ns) >= math.MaxInt64 {
+			return fmt.Errorf("line %d: %q is not a duration: write it like \"500ms\", \"2s\" or \"1m\"", n.Line, n.Value)
+		}
+		*d = Duration(ns)
 		return nil
 	}
 	v, err := time.ParseDuration(n.Value)
@@ -39,7 +44,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML implements yaml.Marshaler.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
-// Port is a TCP port written as a number or a string ("8080").
+// Port is a TCP port written as a number or a string ("8080"). -1 is kept
+// as written: metrics_port uses it to turn its listener off.
 type Port int
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -52,7 +58,7 @@ func (p *Port) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	v, err := strconv.Atoi(n.Value)
-	if err != nil || v < 0 || v > 65535 {
+	if err != nil || v < -1 || v > 65535 {
 		return fmt.Errorf("line %d: %q is not a port: use a number from 1 to 65535", n.Line, n.Value)
 	}
 	*p = Port(v)

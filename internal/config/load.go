@@ -1,12 +1,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -26,19 +26,28 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes YAML text into a validated Config. lookup resolves ${VAR}.
+//
+// The text is parsed first and ${VAR} is expanded in scalar values only, so a
+// comment may mention ${VAR} freely and a variable's value can never change
+// the file's structure. Line numbers in errors are those of the file.
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	expanded, err := expandEnv(data, lookup)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, explainYAML(err)
+	}
+	if doc.Kind == 0 || (doc.Kind == yaml.DocumentNode && len(doc.Content) == 0) {
+		return nil, errors.New("the file is empty: it needs at least one entry under networks")
+	}
+	if err := expandTree(&doc, lookup); err != nil {
+		return nil, err
+	}
+	lines, err := checkKeys(&doc)
 	if err != nil {
 		return nil, err
 	}
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the file is empty: it needs at least one entry under networks")
-		}
-		return nil, explainYAML(err)
+	if err := doc.Decode(&cfg); err != nil {
+		return nil, withKeyPaths(explainYAML(err), lines)
 	}
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
@@ -49,36 +58,65 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// expandEnv replaces ${VAR} and ${VAR:-default}. A ${VAR} that is unset is an
-// error: a provider URL with an empty key would fail later in a worse way.
-func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
+// expandTree expands ${VAR} and ${VAR:-default} in every scalar value of the
+// tree (keys are left alone). A plain scalar that held a reference has its
+// tag resolved again from the expanded text, so `port: ${PORT:-8080}` is a
+// number; a quoted one stays a string.
+func expandTree(n *yaml.Node, lookup func(string) (string, bool)) error {
 	var missing []string
-	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		sub := envRef.FindSubmatch(m)
-		name := string(sub[1])
-		if v, ok := lookup(name); ok && v != "" {
-			return []byte(v)
+	var walk func(n *yaml.Node, isKey bool)
+	walk = func(n *yaml.Node, isKey bool) {
+		if n.Kind == yaml.ScalarNode && !isKey && strings.Contains(n.Value, "${") {
+			out, miss := expandEnv(n.Value, lookup)
+			for _, m := range miss {
+				if !slices.Contains(missing, m) {
+					missing = append(missing, m)
+				}
+			}
+			if out != n.Value && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {
+				n.Tag = ""
+			}
+			n.Value = out
 		}
-		if len(sub[2]) > 0 {
-			return sub[3]
+		for i, c := range n.Content {
+			walk(c, n.Kind == yaml.MappingNode && i%2 == 0)
 		}
-		missing = append(missing, name)
-		return m
-	})
+	}
+	walk(n, false)
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variable %s is not set: export it, or write ${%s:-default} for a default",
+		return fmt.Errorf("environment variable %s is not set (or is empty): export it, or write ${%s:-default} for a default",
 			strings.Join(missing, ", "), missing[0])
 	}
-	return out, nil
+	return nil
+}
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in s and returns the names
+// of referenced variables that are unset or empty and have no default: a
+// provider URL with an empty key would fail later in a worse way.
+func expandEnv(s string, lookup func(string) (string, bool)) (string, []string) {
+	var missing []string
+	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
+		sub := envRef.FindStringSubmatch(m)
+		if v, ok := lookup(sub[1]); ok && v != "" {
+			return v
+		}
+		if sub[2] != "" {
+			return sub[3]
+		}
+		missing = append(missing, sub[1])
+		return m
+	})
+	return out, missing
 }
 
 var (
-	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
-	typeNames    = map[string]string{"Config": "the top level", "Network": "a network", "Node": "a node", "Scheduler": "scheduler"}
+	lineRef   = regexp.MustCompile(`(?m)^(?:reading YAML: )?line (\d+): .*$`)
+	typeName  = regexp.MustCompile(`\bconfig\.(\w+)`)
+	typeNames = map[string]string{"Config": "the top level", "Network": "a network", "Node": "a node", "Scheduler": "scheduler", "Duration": "a duration", "Port": "a port"}
 )
 
-// explainYAML rewrites yaml.v3's messages into ones that name the key and say
-// what to do.
+// explainYAML rewrites yaml.v3's messages so they speak of the file, not of
+// Go types.
 func explainYAML(err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
@@ -86,15 +124,25 @@ func explainYAML(err error) error {
 	}
 	lines := make([]string, 0, len(te.Errors))
 	for _, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
-			where := typeNames[m[3]]
-			if where == "" {
-				where = m[3]
+		lines = append(lines, typeName.ReplaceAllStringFunc(e, func(m string) string {
+			if s, ok := typeNames[strings.TrimPrefix(m, "config.")]; ok {
+				return s
 			}
-			lines = append(lines, fmt.Sprintf("line %s: unknown key %q in %s: check its spelling against the configuration reference in README.md", m[1], m[2], where))
-			continue
-		}
-		lines = append(lines, e)
+			return m
+		}))
 	}
 	return errors.New(strings.Join(lines, "\n"))
+}
+
+// withKeyPaths appends the key path to each "line N: ..." message of err.
+func withKeyPaths(err error, lines map[int]string) error {
+	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := lineRef.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[1])
+		if path := lines[n]; path != "" {
+			return m + " (key " + path + ")"
+		}
+		return m
+	})
+	return errors.New(msg)
 }

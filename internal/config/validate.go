@@ -3,10 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // Strategies lists the accepted values of strategy.
@@ -14,6 +17,10 @@ var Strategies = []string{"p2c", "least_conn", "round_robin", "best"}
 
 // Criteria lists the accepted values of load_balance_priority.
 var Criteria = []string{"chainhead", "latency", "load"}
+
+// ReservedNetworkNames cannot name a network: the gateway serves these
+// paths itself.
+var ReservedNetworkNames = []string{"health", "ready", "status", "metrics", "admin", "nodes"}
 
 var networkName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
@@ -34,11 +41,26 @@ func (p problems) err() error {
 // Validate checks a defaulted Config.
 func (c *Config) Validate() error {
 	var p problems
+	if c.Port < 1 {
+		p.add("port", "%d is not a port: use a number from 1 to 65535", c.Port)
+	}
+	if c.MetricsPort < -1 || c.MetricsPort == 0 {
+		p.add("metrics_port", "%d is not a port: use a number from 1 to 65535, or -1 to turn the metrics listener off", c.MetricsPort)
+	}
+	if c.Port > 0 && c.MetricsPort == c.Port && c.MetricsAddr == c.ListenAddr {
+		p.add("metrics_port", "%d is also port: give the metrics listener its own port, or -1 to turn it off", c.MetricsPort)
+	}
 	if !slices.Contains([]string{"ERROR", "WARN", "INFO", "DEBUG", "TRACE"}, strings.ToUpper(c.LogLevel)) {
 		p.add("log_level", "%q is not a level: use ERROR, WARN, INFO, DEBUG or TRACE", c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p.add("log_format", "%q is not a format: use text or json", c.LogFormat)
+	}
+	if c.LogRateLimit < 0 {
+		p.add("log_rate_limit", "%s is negative: use a duration such as \"10s\", or \"0s\" to log every repeat", c.LogRateLimit.D())
+	}
+	if c.RequestTimeout.D() < time.Millisecond {
+		p.add("request_timeout", "%s is too short: use 1ms or more, such as \"30s\"", c.RequestTimeout.D())
 	}
 	if c.MaxBodyBytes < 1024 {
 		p.add("max_body_bytes", "%d is too small: use at least 1024", c.MaxBodyBytes)
@@ -53,26 +75,38 @@ func (c *Config) Validate() error {
 		p.add("max_concurrency", "must be 0 (unlimited) or more")
 	}
 	c.Scheduler.validate(&p)
-	if len(c.Networks) == 0 {
+	if len(c.Networks) == 0 && !c.Engine.Enabled {
 		p.add("networks", "no network is configured: add one with a name and local_nodes")
+	}
+	if err := c.Admin.Validate(); err != nil {
+		p = append(p, err.Error())
+	}
+	if c.Engine.Enabled {
+		if err := c.Engine.Validate(); err != nil {
+			p = append(p, err.Error())
+		}
 	}
 	seen := map[string]int{}
 	for i := range c.Networks {
 		n := &c.Networks[i]
 		path := fmt.Sprintf("networks[%d]", i)
 		if j, dup := seen[n.Name]; dup && n.Name != "" {
-			p.add(path+".name", "%q is also the name of networks[%d]: names must be unique", n.Name, j)
+			p.add(path+".name", "%q is also the name of networks[%d]: give each network a unique name", n.Name, j)
+		} else {
+			seen[n.Name] = i
 		}
-		seen[n.Name] = i
 		n.validate(path, &p)
 	}
 	return p.err()
 }
 
 func (s *Scheduler) validate(p *problems) {
-	for key, v := range map[string]int{"max_queued_fast_track": s.MaxQueuedFastTrack, "max_queued_high": s.MaxQueuedHigh, "max_queued_low": s.MaxQueuedLow} {
-		if v < 1 {
-			p.add("scheduler."+key, "must be at least 1")
+	for _, q := range []struct {
+		key string
+		v   int
+	}{{"max_queued_fast_track", s.MaxQueuedFastTrack}, {"max_queued_high", s.MaxQueuedHigh}, {"max_queued_low", s.MaxQueuedLow}} {
+		if q.v < 1 {
+			p.add("scheduler."+q.key, "must be at least 1")
 		}
 	}
 	if s.FastTrackPerHigh < 1 {
@@ -84,8 +118,13 @@ func (s *Scheduler) validate(p *problems) {
 }
 
 func (n *Network) validate(path string, p *problems) {
-	if !networkName.MatchString(n.Name) {
-		p.add(path+".name", "%q cannot be a URL path segment: use letters, digits, '.', '_' or '-'", n.Name)
+	switch {
+	case n.Name == "":
+		p.add(path+".name", "is required: the network is served at http://host:port/<name>, e.g. name: mainnet")
+	case !networkName.MatchString(n.Name):
+		p.add(path+".name", "%q cannot be a URL path segment: use letters, digits, '.', '_' or '-', starting with a letter or digit", n.Name)
+	case slices.Contains(ReservedNetworkNames, strings.ToLower(n.Name)):
+		p.add(path+".name", "%q is reserved: the gateway serves /%s itself; rename the network, e.g. %q", n.Name, strings.ToLower(n.Name), n.Name+"-net")
 	}
 	if len(n.LocalNodes)+len(n.MonitoringNodes)+len(n.FallbackNodes) == 0 {
 		p.add(path+".local_nodes", "the network has no nodes: list at least one rpc_endpoint")
@@ -107,11 +146,31 @@ func (n *Network) validate(path string, p *problems) {
 	if n.LocalPollInterval.D() < 10e6 {
 		p.add(path+".local_poll_interval", "%s is too short: use 10ms or more", n.LocalPollInterval.D())
 	}
-	if n.RPCTimeout.D() < 1e6 {
+	if n.MonitoringPollInterval.D() < 10*time.Millisecond {
+		p.add(path+".monitoring_poll_interval", "%s is too short: use 10ms or more", n.MonitoringPollInterval.D())
+	}
+	if n.RPCTimeout.D() < time.Millisecond {
 		p.add(path+".rpc_timeout", "%s is too short: use 1ms or more", n.RPCTimeout.D())
 	}
+	if n.MaxBlockAge < 0 {
+		p.add(path+".max_block_age", "%s is negative: use a duration such as \"60s\", or 0 to turn the check off", n.MaxBlockAge.D())
+	}
+	if n.DownAfter < 1 {
+		p.add(path+".down_after", "must be at least 1 failed probe")
+	}
+	if n.MaxConcurrency < 0 {
+		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
+	}
+	n.validateNodes(path, p)
+}
+
+func (n *Network) validateNodes(path string, p *problems) {
 	names := map[string]string{}
-	for tier, nodes := range map[string][]Node{"local_nodes": n.LocalNodes, "monitoring_nodes": n.MonitoringNodes, "fallback_nodes": n.FallbackNodes} {
+	for _, tier := range []struct {
+		key   string
+		nodes []Node
+	}{{"local_nodes", n.LocalNodes}, {"monitoring_nodes", n.MonitoringNodes}, {"fallback_nodes", n.FallbackNodes}} {
+		tier, nodes := tier.key, tier.nodes
 		for i := range nodes {
 			np := fmt.Sprintf("%s.%s[%d]", path, tier, i)
 			nodes[i].validate(np, p)
@@ -125,9 +184,12 @@ func (n *Network) validate(path string, p *problems) {
 }
 
 func (nd *Node) validate(path string, p *problems) {
-	if nd.RPCEndpoint == "" {
+	switch u, err := url.Parse(nd.RPCEndpoint); {
+	case nd.RPCEndpoint == "":
 		p.add(path+".rpc_endpoint", "is required: the node's http(s):// JSON-RPC URL")
-	} else if u, err := url.Parse(nd.RPCEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	case !strings.Contains(nd.RPCEndpoint, "://"):
+		p.add(path+".rpc_endpoint", "%q has no scheme: write it with http:// or https://, like http://10.0.0.5:8545", strings.TrimPrefix(Redact("http://"+nd.RPCEndpoint), "http://"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		p.add(path+".rpc_endpoint", "%q is not an http(s) URL: write it like http://10.0.0.5:8545", Redact(nd.RPCEndpoint))
 	}
 	if nd.WSEndpoint != "" {
@@ -140,12 +202,34 @@ func (nd *Node) validate(path string, p *problems) {
 			p.add(path+".prometheus_endpoint", "%q is not a URL: write it like http://10.0.0.5:9100/metrics", nd.PrometheusEndpoint)
 		}
 	}
+	for _, k := range slices.Sorted(maps.Keys(nd.Headers)) {
+		if !validHeaderName(k) {
+			p.add(path+".headers", "%q is not an HTTP header name: use letters, digits and '-'", k)
+		} else if strings.ContainsAny(nd.Headers[k], "\r\n\x00") {
+			p.add(path+".headers."+k, "the value holds a line break: write it on one line")
+		}
+	}
 	if nd.Weight < 0 {
 		p.add(path+".weight", "must be 1 or more")
 	}
 	if nd.MaxConcurrency < 0 {
 		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
 	}
+}
+
+// validHeaderName reports whether k is an RFC 9110 field name (a token).
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := range len(k) {
+		c := k[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // DisplayName is the node's name, or its endpoint's host:port and path
@@ -168,7 +252,11 @@ func Redact(raw string) string {
 	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
 	for i, s := range segs {
 		if len(s) > 16 {
-			segs[i] = s[:4] + "…"
+			cut := 4
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
+				cut--
+			}
+			segs[i] = s[:cut] + "…"
 		}
 	}
 	out := u.Scheme + "://" + u.Host

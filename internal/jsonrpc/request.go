@@ -1,5 +1,11 @@
 package jsonrpc
 
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
 // Call is one JSON-RPC request object, kept as raw bytes.
 type Call struct {
 	// Raw is the whole request object as the client sent it.
@@ -19,34 +25,37 @@ type Call struct {
 func (c *Call) IsNotification() bool { return c.ID == nil && c.Err == nil }
 
 // Parse splits a request body into calls. batch reports whether the body was
-// a JSON array. A body that is not JSON, or an empty batch, is an error for
-// the whole request; an invalid element of a batch only marks that call.
+// a JSON array. A body that is not JSON (-32700), an empty batch or a body
+// nested deeper than MaxDepth (-32600) is an error for the whole request; an
+// invalid element of a batch only marks that call. When a single call is
+// invalid, the error comes back with that call, whose ID is kept when it is
+// a valid id so the answer can carry it.
 func Parse(body []byte) (calls []Call, batch bool, err *Error) {
 	i := skipSpace(body, 0)
 	if i == len(body) {
-		return nil, false, NewError(CodeInvalidRequest, "empty request body")
+		return nil, false, NewError(CodeParseError, "parse error: the request body is empty")
 	}
-	if body[i] != '[' {
-		end, serr := skipValue(body, i)
-		if serr != nil || skipSpace(body, end) != len(body) {
-			return nil, false, NewError(CodeParseError, "parse error: the body is not valid JSON")
-		}
-		c := parseCall(body[i:end])
-		if c.Err != nil {
-			return nil, false, c.Err
-		}
-		return []Call{c}, false, nil
-	}
+	batch = body[i] == '['
 	end, serr := skipValue(body, i)
-	if serr != nil || skipSpace(body, end) != len(body) {
-		return nil, true, NewError(CodeParseError, "parse error: the body is not valid JSON")
+	if serr == nil && skipSpace(body, end) != len(body) {
+		serr = errSyntax
+	}
+	if serr != nil {
+		if serr == errDepth && json.Valid(body) {
+			return nil, batch, NewError(CodeInvalidRequest, "invalid request: JSON nested deeper than "+strconv.Itoa(MaxDepth)+" levels")
+		}
+		return nil, batch, NewError(CodeParseError, "parse error: the body is not valid JSON")
+	}
+	if !batch {
+		c := parseCall(body[i:end])
+		return []Call{c}, false, c.Err
 	}
 	calls = make([]Call, 0, 8)
 	for i = skipSpace(body, i+1); i < end-1; {
 		e, _ := skipValue(body, i) // already validated
 		calls = append(calls, parseCall(body[i:e]))
 		i = skipSpace(body, e)
-		if body[i] == ',' {
+		if i < end && body[i] == ',' {
 			i = skipSpace(body, i+1)
 		}
 	}
@@ -86,10 +95,13 @@ func parseCall(raw []byte) Call {
 		c.Err = NewError(CodeInvalidRequest, `invalid request: "method" must be a string`)
 	case c.ID != nil && !validID(c.ID):
 		c.Err = NewError(CodeInvalidRequest, `invalid request: "id" must be a string, a number or null`)
-	case c.Params != nil && c.Params[0] != '[' && c.Params[0] != '{':
+	case c.Params != nil && c.Params[0] != '[' && c.Params[0] != '{' && string(c.Params) != "null":
 		c.Err = NewError(CodeInvalidRequest, `invalid request: "params" must be an array or an object`)
 	default:
-		c.Method = internMethod(method[1 : len(method)-1])
+		c.Method = methodName(method)
+	}
+	if string(c.Params) == "null" {
+		c.Params = nil // as nodes do: null params are no params
 	}
 	if c.Err != nil && c.ID != nil && !validID(c.ID) {
 		c.ID = nil
@@ -141,4 +153,18 @@ func eachMember(raw []byte, fn func(key, val []byte)) error {
 		return errSyntax
 	}
 	return errSyntax
+}
+
+// methodName returns the method of a raw JSON string, decoding escapes when
+// there are any.
+func methodName(raw []byte) string {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return internMethod(inner)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return string(inner)
+	}
+	return internMethod([]byte(s))
 }

@@ -3,7 +3,6 @@ package jsonrpc
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 )
 
 // Outcome is what a scan of a node's response found.
@@ -20,11 +19,11 @@ const (
 	Malformed
 )
 
-var errTruncated = errors.New("truncated")
-
 // ScanResponse walks the top-level members of a single response until it
-// meets "result" or "error". It needs only a prefix of the body, so a large
-// result can be streamed once its first bytes are seen.
+// meets "result" or a non-null "error". It needs only a prefix of the body,
+// so a large result can be streamed once its first bytes are seen. A prefix
+// that ends inside a member is NeedMore; bytes that no continuation could
+// make a response are Malformed.
 func ScanResponse(prefix []byte) Outcome {
 	i := skipSpace(prefix, 0)
 	if i == len(prefix) {
@@ -40,14 +39,11 @@ func ScanResponse(prefix []byte) Outcome {
 		}
 		ke, err := skipString(prefix, i)
 		if err != nil {
-			return NeedMore
+			return incomplete(err)
 		}
 		key := prefix[i+1 : ke-1]
-		switch string(key) {
-		case "result":
+		if string(key) == "result" {
 			return Result
-		case "error":
-			return Failure
 		}
 		i = skipSpace(prefix, ke)
 		if i >= len(prefix) {
@@ -57,20 +53,35 @@ func ScanResponse(prefix []byte) Outcome {
 			return Malformed
 		}
 		i = skipSpace(prefix, i+1)
-		ve, err := skipValue(prefix, i)
-		if err != nil || ve >= len(prefix) {
+		if i >= len(prefix) {
 			return NeedMore
 		}
+		if string(key) == "error" && prefix[i] != 'n' {
+			return Failure // "error": null is no error: some nodes send it beside a result
+		}
+		ve, err := skipValue(prefix, i)
+		if err != nil {
+			return incomplete(err)
+		}
 		i = skipSpace(prefix, ve)
-		if i < len(prefix) && prefix[i] == ',' {
-			i = skipSpace(prefix, i+1)
-			continue
+		if i >= len(prefix) {
+			return NeedMore // a number may go on, or the next member may come
 		}
-		if i < len(prefix) {
-			return Malformed // object closed without result or error
+		if prefix[i] != ',' {
+			return Malformed // the object closed without result or error, or worse
 		}
+		i = skipSpace(prefix, i+1)
 	}
 	return NeedMore
+}
+
+// incomplete maps a scan error to an outcome: input cut short may still
+// become a response; anything else cannot.
+func incomplete(err error) Outcome {
+	if err == errEOF {
+		return NeedMore
+	}
+	return Malformed
 }
 
 // RPCError is an error object returned by a node, with its raw bytes kept
@@ -85,8 +96,12 @@ func (e *RPCError) Error() string { return e.Message }
 
 // ErrorOf extracts the error member of a complete single response, or nil.
 func ErrorOf(resp []byte) *RPCError {
+	resp = bytes.TrimSpace(resp)
+	if len(resp) == 0 || resp[0] != '{' {
+		return nil
+	}
 	var out *RPCError
-	if err := eachMember(bytes.TrimSpace(resp), func(k, v []byte) {
+	if err := eachMember(resp, func(k, v []byte) {
 		if string(k) == "error" && len(v) > 0 && v[0] == '{' {
 			var e struct {
 				Code    int    `json:"code"`

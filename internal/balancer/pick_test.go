@@ -1,0 +1,214 @@
+package balancer
+
+import (
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+func TestOutlierWindow(t *testing.T) {
+	tests := []struct {
+		r    Rules
+		want uint64
+	}{
+		{Rules{NetworkBlockDiff: 5, FallbackBlockDiff: 5}, DefaultOutlierBlockDiff},
+		{Rules{NetworkBlockDiff: 5, FallbackBlockDiff: 50, SwitchThreshold: 10}, 100},
+		{Rules{NetworkBlockDiff: 5, SwitchThreshold: 40}, 80},
+		{Rules{NetworkBlockDiff: 5, OutlierBlockDiff: 7}, 7},
+		{Rules{NetworkBlockDiff: math.MaxUint64}, math.MaxUint64},
+	}
+	for _, tt := range tests {
+		if got := tt.r.outlierWindow(); got != tt.want {
+			t.Errorf("%+v: window %d, want %d", tt.r, got, tt.want)
+		}
+	}
+}
+
+// TestPickTriedAndBackups: tried nodes are avoided; when the serving tier
+// is used up, backups come in tier and priority order, then the rest.
+func TestPickTriedAndBackups(t *testing.T) {
+	p := NewPool(rules(5, 5, false, 0), buildAll([]nd{
+		local("l1", 100).withLatencyMS(5), local("l2", 100).withLatencyMS(9),
+		fallback("f1", 100), local("lag", 80),
+	}))
+	var tried []*upstream.Node
+	for _, want := range []string{"l1", "l2", "f1", "lag"} {
+		n := p.Pick(tried, 0)
+		if n == nil || n.Name != want {
+			t.Fatalf("tried [%s]: Pick = %v, want %s", names(tried), n, want)
+		}
+		n.Release()
+		tried = append(tried, n)
+	}
+	if n := p.Pick(tried, 0); n != nil {
+		t.Fatalf("all tried: Pick = %s", n.Name)
+	}
+	if !p.CanPick(tried[:3]) || p.CanPick(tried) {
+		t.Error("CanPick")
+	}
+}
+
+// TestPickMinHead: a call naming a block goes only to nodes that have it,
+// unless the block is beyond the network head (then no node has it).
+func TestPickMinHead(t *testing.T) {
+	r := rules(5, 5, false, 0)
+	r.Priority = []Criterion{ByLatency}
+	p := NewPool(r, buildAll([]nd{local("behind", 97).withLatencyMS(1), local("tip", 100).withLatencyMS(50)}))
+	tests := []struct {
+		minHead uint64
+		want    string
+	}{
+		{0, "behind"},
+		{97, "behind"},
+		{98, "tip"},
+		{100, "tip"},
+		{101, "behind"}, // beyond the head: any node answers the same
+	}
+	for _, tt := range tests {
+		n := p.Pick(nil, tt.minHead)
+		if n == nil || n.Name != tt.want {
+			t.Errorf("minHead %d: Pick = %v, want %s", tt.minHead, n, tt.want)
+			continue
+		}
+		n.Release()
+	}
+	tip := byName(t, p, "tip")
+	if n := p.Pick([]*upstream.Node{tip}, 99); n != nil {
+		t.Errorf("the only node with block 99 tried: Pick = %s", n.Name)
+	}
+}
+
+// TestSlots: a node with max_concurrency takes that many calls; Pick moves
+// on when its slots are full and the slot comes back on Release.
+func TestSlots(t *testing.T) {
+	n := local("a", 100).withMaxConcurrency(2).build()
+	if !n.TryAcquire() || !n.TryAcquire() {
+		t.Fatal("two slots")
+	}
+	if n.TryAcquire() || n.HasFreeSlot() || n.InFlight() != 2 {
+		t.Fatal("a third slot was given")
+	}
+	n.Release()
+	if !n.HasFreeSlot() || !n.TryAcquire() {
+		t.Fatal("a released slot is free again")
+	}
+	n.Release()
+	n.Release()
+
+	unlimited := local("u", 100).build()
+	for range 1000 {
+		if !unlimited.TryAcquire() {
+			t.Fatal("unlimited node refused a slot")
+		}
+	}
+	if unlimited.InFlight() != 1000 {
+		t.Errorf("InFlight = %d", unlimited.InFlight())
+	}
+
+	p := NewPool(rules(5, 5, false, 0), buildAll([]nd{
+		local("a", 100).withMaxConcurrency(1), local("b", 100).withMaxConcurrency(1),
+	}))
+	first, second := p.Pick(nil, 0), p.Pick(nil, 0)
+	if first == nil || second == nil || first == second {
+		t.Fatalf("Pick = %v, %v", first, second)
+	}
+	if n := p.Pick(nil, 0); n != nil || p.CanPick(nil) {
+		t.Fatalf("every slot taken: Pick = %v", n)
+	}
+	second.Release()
+	if n := p.Pick(nil, 0); n != second {
+		t.Fatalf("after Release: Pick = %v, want %s", n, second.Name)
+	}
+}
+
+// TestSlotsUnderContention: concurrent Picks never put more calls on a
+// node than its max_concurrency.
+func TestSlotsUnderContention(t *testing.T) {
+	const maxConc = 3
+	p := NewPool(rules(5, 5, false, 0), buildAll([]nd{
+		local("a", 100).withMaxConcurrency(maxConc), local("b", 100).withMaxConcurrency(maxConc),
+		fallback("f", 100).withMaxConcurrency(maxConc),
+	}))
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				n := p.Pick(nil, 0)
+				if n == nil {
+					continue
+				}
+				if f := n.InFlight(); f > maxConc {
+					errs <- n.Name
+					n.Release()
+					return
+				}
+				n.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for name := range errs {
+		t.Errorf("node %s had more than %d calls in flight", name, maxConc)
+	}
+	for _, n := range p.Nodes() {
+		if n.InFlight() != 0 {
+			t.Errorf("%s: %d slots not released", n.Name, n.InFlight())
+		}
+	}
+}
+
+// TestPickAllocs: placing a call allocates nothing.
+func TestPickAllocs(t *testing.T) {
+	for _, st := range []Strategy{P2C{}, LeastConn{}, &RoundRobin{}, Best{}} {
+		r := rules(5, 5, false, 0)
+		r.Strategy = st
+		p := NewPool(r, buildAll([]nd{local("a", 100), local("b", 100), local("c", 100), fallback("f", 100)}))
+		tried := []*upstream.Node{p.Nodes()[0]}
+		allocs := testing.AllocsPerRun(200, func() {
+			n := p.Pick(tried, 99)
+			n.Release()
+		})
+		if allocs != 0 {
+			t.Errorf("%T: %.1f allocations per Pick", st, allocs)
+		}
+	}
+}
+
+// otherStrategy is a Strategy the pool does not know.
+type otherStrategy struct{}
+
+func (otherStrategy) Pick(cands []*upstream.Node, ok func(*upstream.Node) bool) *upstream.Node {
+	for i := len(cands) - 1; i >= 0; i-- {
+		if ok(cands[i]) {
+			return cands[i]
+		}
+	}
+	return nil
+}
+
+func TestCustomStrategy(t *testing.T) {
+	r := rules(5, 5, false, 0)
+	r.Strategy = otherStrategy{}
+	p := NewPool(r, buildAll([]nd{local("a", 100), local("b", 100), local("c", 100)}))
+	c := byName(t, p, "c")
+	if n := p.Pick(nil, 0); n != c {
+		t.Fatalf("Pick = %v, want c", n)
+	}
+	c.Release()
+	if n := p.Pick([]*upstream.Node{c}, 0); n == nil || n.Name != "b" {
+		t.Fatalf("Pick = %v, want b", n)
+	}
+}
+
+func TestNilStrategyIsP2C(t *testing.T) {
+	p := NewPool(Rules{NetworkBlockDiff: 5}, buildAll([]nd{local("a", 100)}))
+	if _, ok := p.rules.Strategy.(P2C); !ok {
+		t.Errorf("strategy %T", p.rules.Strategy)
+	}
+}

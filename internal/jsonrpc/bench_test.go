@@ -1,0 +1,44 @@
+package jsonrpc
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func BenchmarkParseSingle(b *testing.B) {
+	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x407d73d8a49eeb85d32cf465507dd71d507100c1","latest"]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Parse(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseBatch10(b *testing.B) {
+	parts := make([]string, 10)
+	for i := range parts {
+		parts[i] = `{"jsonrpc":"2.0","id":` + strconv.Itoa(i) + `,"method":"eth_call","params":[{"to":"0x6b175474e89094c44da98b954eedeac495271d0f","data":"0x70a08231000000000000000000000000407d73d8a49eeb85d32cf465507dd71d507100c1"},"latest"]}`
+	}
+	body := []byte("[" + strings.Join(parts, ",") + "]")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if calls, _, err := Parse(body); err != nil || len(calls) != 10 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkScanResponse(b *testing.B) {
+	resp := []byte(`{"jsonrpc":"2.0","id":1,"result":{"number":"0x1b4","hash":"0xdc0818cf78f21a8e70579cb46a43643f78291264dda342ae31049421c82d21ae","transactions":[]}}`)
+	b.SetBytes(int64(len(resp)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if ScanResponse(resp) != Result {
+			b.Fatal("not a result")
+		}
+	}
+}

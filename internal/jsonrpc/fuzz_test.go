@@ -1,0 +1,147 @@
+package jsonrpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"testing"
+	"unicode/utf8"
+)
+
+var fuzzSeeds = []string{
+	blockNumberCall,
+	`[` + blockNumberCall + `,{"jsonrpc":"2.0","method":"eth_chainId"},1,[]]`,
+	`{"jsonrpc":"2.0","id":"a\"b\u00e9","method":"eth_\u0063all","params":[{"to":"0x1"},{"blockNumber":"0x5"}]}`,
+	`{"jsonrpc":"2.0","id":-1.5e+3,"method":"m","params":null}`,
+	`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
+	` [ ] `, `01`, `{"a":1,}`, `"\x"`, `{"id":tru}`, "\"\x00\"", `1e`, `-`, `{"a" 1}`,
+	"\"\xff\xfe\"",
+}
+
+// FuzzParse: Parse never panics; it reports -32700 exactly when
+// encoding/json finds the body invalid; every call of a valid body is valid
+// JSON, and what Parse reads from it agrees with encoding/json.
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		calls, batch, err := Parse(body)
+		if !json.Valid(body) {
+			if err == nil || err.Code != CodeParseError {
+				t.Fatalf("invalid JSON %q: got err %v, want code %d", body, err, CodeParseError)
+			}
+			return
+		}
+		if err != nil && err.Code == CodeParseError {
+			t.Fatalf("valid JSON %q: got parse error %v", body, err)
+		}
+		if batch != (bytes.TrimLeft(body, " \t\r\n")[0] == '[') {
+			t.Fatalf("batch = %v for %q", batch, body)
+		}
+		if !batch && err == nil && !bytes.Equal(calls[0].Raw, bytes.Trim(body, " \t\r\n")) {
+			t.Fatalf("single call Raw %q != body %q", calls[0].Raw, body)
+		}
+		for _, c := range calls {
+			checkAgainstStdlib(t, c)
+		}
+	})
+}
+
+// checkAgainstStdlib compares a parsed call with encoding/json's reading of
+// its raw bytes.
+func checkAgainstStdlib(t *testing.T, c Call) {
+	t.Helper()
+	if !json.Valid(c.Raw) {
+		t.Fatalf("call Raw %q is not valid JSON", c.Raw)
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(c.Raw, &m) != nil {
+		if c.Err == nil {
+			t.Fatalf("non-object %q accepted as a call", c.Raw)
+		}
+		return
+	}
+	if c.Err != nil {
+		return
+	}
+	if id, ok := m["id"]; ok != (c.ID != nil) || ok && !bytes.Equal(id, c.ID) {
+		t.Fatalf("%q: ID %q, encoding/json reads %q", c.Raw, c.ID, id)
+	}
+	if p := m["params"]; string(p) != "null" && !bytes.Equal(p, c.Params) {
+		t.Fatalf("%q: Params %q, encoding/json reads %q", c.Raw, c.Params, p)
+	}
+	var method string
+	if json.Unmarshal(m["method"], &method) != nil {
+		t.Fatalf("%q: accepted a method that is not a string", c.Raw)
+	}
+	if utf8.Valid(m["method"]) && method != c.Method {
+		t.Fatalf("%q: Method %q, encoding/json reads %q", c.Raw, c.Method, method)
+	}
+	if string(m["jsonrpc"]) != `"2.0"` {
+		t.Fatalf("%q: accepted jsonrpc %s", c.Raw, m["jsonrpc"])
+	}
+}
+
+// FuzzScanResponse: ScanResponse never panics; once a prefix decides, every
+// longer prefix decides the same; on a whole valid object it finds the
+// first result or non-null error member, as encoding/json reads them.
+func FuzzScanResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":"0x1"}`,
+		`{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"header not found"}}`,
+		`{"id":1,"error":null,"result":[]}`, `{"id":1}`, `<html>`, `{"id":1,,}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, resp []byte) {
+		final := ScanResponse(resp)
+		decided := NeedMore
+		for k := 0; k <= len(resp); k++ {
+			o := ScanResponse(resp[:k])
+			if decided != NeedMore && o != decided {
+				t.Fatalf("%q: prefix of %d bytes gives %v after %v", resp, k, o, decided)
+			}
+			decided = o
+		}
+		if final != decided {
+			t.Fatalf("%q: %v then %v", resp, decided, final)
+		}
+		if want, ok := firstOutcome(resp); ok && final != want {
+			t.Fatalf("%q: got %v, want %v", resp, final, want)
+		}
+	})
+}
+
+// firstOutcome reads a whole JSON object member by member with
+// encoding/json. ok is false when resp is not a plain JSON object or its
+// keys use escapes (which ScanResponse does not decode).
+func firstOutcome(resp []byte) (Outcome, bool) {
+	if !json.Valid(resp) || bytes.IndexByte(resp, '\\') >= 0 {
+		return 0, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(resp))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return 0, false
+		}
+		switch {
+		case tok == "result":
+			return Result, true
+		case tok == "error" && string(v) != "null":
+			return Failure, true
+		}
+	}
+	if _, err := dec.Token(); err != nil && err != io.EOF {
+		return 0, false
+	}
+	return Malformed, true
+}
