@@ -1,6 +1,10 @@
 package config
 
-import "github.com/evmgate/evmgate/internal/engine"
+import (
+	"github.com/evmgate/evmgate/internal/engine"
+	"github.com/evmgate/evmgate/internal/registry"
+	"github.com/evmgate/evmgate/internal/ws"
+)
 
 // Config is the whole configuration file.
 type Config struct {
@@ -46,9 +50,20 @@ type Config struct {
 
 	Networks []Network `yaml:"networks"`
 
+	// Admin is the runtime node management: the admin API, a local state
+	// file, and Redis shared by replicas.
+	Admin registry.Config `yaml:"admin"`
+	// RedisURL is admin.redis_url's short form: with it, every replica
+	// shares the runtime node set through Redis.
+	RedisURL string `yaml:"redis_url"`
+
 	// Engine is the Engine API multiplexer: one consensus client driving
 	// several execution clients. Off unless engine.enabled.
 	Engine engine.Config `yaml:"engine"`
+
+	// WebSocket sets the limits of JSON-RPC over WebSocket (ws://host:port/<network>)
+	// and of eth_subscribe.
+	WebSocket ws.Config `yaml:"websocket"`
 }
 
 // Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).

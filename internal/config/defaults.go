@@ -41,6 +41,11 @@ func (c *Config) Default() {
 	setIf(&c.MaxBatchSize, 0, DefaultMaxBatchSize)
 	setIf(&c.Strategy, "", DefaultStrategy)
 	c.Scheduler.Default()
+	if c.Admin.RedisURL == "" {
+		c.Admin.RedisURL = c.RedisURL
+	}
+	c.Admin.Default()
+	c.WebSocket.Default()
 	if c.Engine.Enabled {
 		c.Engine.Default()
 	}

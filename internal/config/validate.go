@@ -75,8 +75,16 @@ func (c *Config) Validate() error {
 		p.add("max_concurrency", "must be 0 (unlimited) or more")
 	}
 	c.Scheduler.validate(&p)
-	if len(c.Networks) == 0 {
+	if len(c.Networks) == 0 && !c.Engine.Enabled {
 		p.add("networks", "no network is configured: add one with a name and local_nodes")
+	}
+	if err := c.Admin.Validate(); err != nil {
+		p = append(p, err.Error())
+	}
+	if c.Engine.Enabled {
+		if err := c.Engine.Validate(); err != nil {
+			p = append(p, err.Error())
+		}
 	}
 	seen := map[string]int{}
 	for i := range c.Networks {

@@ -95,7 +95,11 @@ func startGateway(ctx context.Context, cfg *config.Config, o Options, log *slog.
 		rpcLn.Close()
 		return nil, fmt.Errorf("listening on 127.0.0.1:%d: %w (pick another port with -metrics-port)", o.MetricsPort, err)
 	}
-	g.Serve(ctx, rpcLn, metricsLn)
+	if err := g.Serve(ctx, rpcLn, metricsLn); err != nil {
+		rpcLn.Close()
+		metricsLn.Close()
+		return nil, err
+	}
 	return g, nil
 }
 

@@ -36,6 +36,8 @@ type Node struct {
 	head      atomic.Uint64
 	mode      atomic.Uint32
 	delay     atomic.Int64 // ns added before every answer
+	holdMu    sync.Mutex   // holdMu protects hold
+	hold      map[string]chan struct{}
 	requests  atomic.Int64
 	calls     sync.Map // method -> *atomic.Int64
 	bigBlock  []byte
@@ -83,6 +85,35 @@ func (n *Node) Head() uint64 { return n.head.Load() }
 
 // SetDelay makes every answer wait d first (a slow node).
 func (n *Node) SetDelay(d time.Duration) { n.delay.Store(int64(d)) }
+
+// Hold makes single calls of method wait until Release(method): a node
+// that is busy exactly as long as a test wants.
+func (n *Node) Hold(method string) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if n.hold == nil {
+		n.hold = map[string]chan struct{}{}
+	}
+	if _, ok := n.hold[method]; !ok {
+		n.hold[method] = make(chan struct{})
+	}
+}
+
+// Release lets held calls of method go, and later ones pass.
+func (n *Node) Release(method string) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if ch, ok := n.hold[method]; ok {
+		close(ch)
+		delete(n.hold, method)
+	}
+}
+
+func (n *Node) held(method string) chan struct{} {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	return n.hold[method]
+}
 
 // SetChainID sets the reported chain id.
 func (n *Node) SetChainID(id uint64) { n.chainID.Store(id) }
@@ -175,6 +206,15 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	calls, batch, perr := jsonrpc.Parse(body)
+	if !batch && perr == nil {
+		if ch := n.held(calls[0].Method); ch != nil {
+			select {
+			case <-ch:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if perr != nil {
 		w.Write(perr.AppendResponse(nil, nil))

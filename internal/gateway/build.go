@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -19,6 +20,7 @@ type network struct {
 	pool    *balancer.Pool
 	monitor *health.Monitor
 	queue   *queued
+	mu      sync.Mutex // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -88,6 +90,7 @@ func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network,
 			if err != nil {
 				return nil, fmt.Errorf("networks %q node %s: %w", n.Name, nd.DisplayName(), err)
 			}
+			spec.Source = nd.RPCEndpoint
 			nodes = append(nodes, upstream.New(spec))
 		}
 	}

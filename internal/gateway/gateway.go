@@ -15,7 +15,9 @@ import (
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/proxy"
+	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/evmgate/evmgate/internal/ws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -28,10 +30,14 @@ type Gateway struct {
 	metrics  *metrics.Metrics
 	networks []*network
 	handler  *proxy.Handler
+	ws       *ws.Server
 	events   *events
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
+	registry           *registry.Registry
+	adminLn            net.Listener
+	adminSrv           *http.Server
 	engine             *engine.Mux
 	engineLn           net.Listener
 	engineSrv          *http.Server
@@ -60,10 +66,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		})
 		g.events.queues[nc.Name] = n.queue
 	}
+	g.registry, err = registry.New(cfg.Admin, seed(cfg), g, log.With("component", "registry"), g.reg)
+	if err != nil {
+		return nil, fmt.Errorf("node registry: %w", err)
+	}
 	g.handler = proxy.New(proxy.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
 		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
 	}, pnets, log, m)
+	if g.ws, err = ws.New(cfg.WebSocket, g.handler, log, g.reg); err != nil {
+		return nil, err
+	}
+	g.handler.Upgrade = g.ws.Upgrade
 	return g, nil
 }
 
@@ -92,14 +106,21 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}
 		return err
 	}
-	g.Serve(ctx, rpcLn, metricsLn)
-	return nil
+	return g.Serve(ctx, rpcLn, metricsLn)
 }
 
 // Serve runs the first round of probes and serves on the given listeners
 // (metricsLn may be nil). It returns once the gateway answers.
-func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) {
+func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) error {
 	g.rpcLn, g.metricsLn = rpcLn, metricsLn
+	if len(g.networks) > 0 {
+		if err := g.registry.Start(ctx); err != nil {
+			return fmt.Errorf("node registry: %w", err)
+		}
+		if err := g.startAdmin(); err != nil {
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	for _, n := range g.networks {
 		wg.Add(1)
@@ -113,7 +134,8 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) {
 		g.metricsSrv = newServer(g.adminMux(true))
 		g.serve(g.metricsSrv, g.metricsLn)
 	}
-	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "networks", len(g.networks))
+	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks))
+	return nil
 }
 
 func newServer(h http.Handler) *http.Server {
@@ -177,15 +199,19 @@ func (g *Gateway) Nodes(network string) []*upstream.Node {
 // the probers, and waits.
 func (g *Gateway) Close(ctx context.Context) error {
 	var errs []error
-	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv, g.engineSrv} {
+	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv, g.engineSrv, g.adminSrv} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))
 		}
 	}
 	g.wg.Wait()
+	if g.ws != nil {
+		g.ws.Close() // WebSocket connections are hijacked: Shutdown does not wait for them
+	}
 	if g.engine != nil {
 		errs = append(errs, g.engine.Close())
 	}
+	errs = append(errs, g.registry.Close())
 	for _, n := range g.networks {
 		n.queue.s.Close()
 		n.monitor.Close()
@@ -227,6 +253,10 @@ func StartLocal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gat
 		rpcLn.Close()
 		return nil, err
 	}
-	g.Serve(ctx, rpcLn, metricsLn)
+	if err := g.Serve(ctx, rpcLn, metricsLn); err != nil {
+		rpcLn.Close()
+		metricsLn.Close()
+		return nil, err
+	}
 	return g, nil
 }

@@ -72,7 +72,10 @@ func nodesYAML(tier string, nodes ...*fakenode.Node) string {
 }
 
 func netYAML(extra string, tiers ...string) string {
-	return "log_level: DEBUG\nnetworks:\n  - name: mainnet\n    local_poll_interval: 50ms\n    rpc_timeout: 500ms\n" +
+	if !strings.Contains(extra, "rpc_timeout") {
+		extra += "    rpc_timeout: 500ms\n"
+	}
+	return "log_level: DEBUG\nnetworks:\n  - name: mainnet\n    local_poll_interval: 50ms\n" +
 		extra + strings.Join(tiers, "")
 }
 
@@ -101,7 +104,7 @@ func post(t *testing.T, url, body string, hdr ...string) reply {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
+
+const getBalance = `{"jsonrpc":"2.0","id":3,"method":"eth_getBalance","params":["0x0000000000000000000000000000000000000000","latest"]}`
 
 // queueDepth reads evmgate_queue_depth for a class from /metrics.
 func queueDepth(t *testing.T, metricsURL, class string) string {
@@ -31,8 +32,8 @@ func queueDepth(t *testing.T, metricsURL, class string) string {
 // nine queued low calls is served next.
 func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 	f := fakes(t, 1)
-	f[0].SetDelay(30 * time.Millisecond)
-	g := startGateway(t, netYAML("    max_concurrency: 1\n", nodesYAML("local_nodes", f...)))
+	f[0].Hold("eth_getBalance")
+	g := startGateway(t, netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n", nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
 
 	var mu sync.Mutex
@@ -40,7 +41,7 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 	var wg sync.WaitGroup
 	call := func(name string, hdr ...string) {
 		defer wg.Done()
-		r := post(t, url, blockNumber, hdr...)
+		r := post(t, url, getBalance, hdr...)
 		if r.status != 200 {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 		}
@@ -56,6 +57,7 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 	wg.Add(1)
 	go call("fast", "X-Fast-Track", "true")
 	waitFor(t, "the fast-track call queued", func() bool { return queueDepth(t, g.MetricsURL(), "fast_track") == "1" })
+	f[0].Release("eth_getBalance")
 	wg.Wait()
 	pos := -1
 	for i, n := range order {
@@ -71,18 +73,19 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 // A full class answers at once with 429.
 func TestFullQueueAnswers429(t *testing.T) {
 	f := fakes(t, 1)
-	f[0].SetDelay(200 * time.Millisecond)
-	g := startGateway(t, "scheduler:\n  max_queued_low: 1\n"+netYAML("    max_concurrency: 1\n", nodesYAML("local_nodes", f...)))
+	f[0].Hold("eth_getBalance")
+	g := startGateway(t, "scheduler:\n  max_queued_low: 1\n"+netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n", nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); post(t, url, blockNumber) }()
+		go func() { defer wg.Done(); post(t, url, getBalance) }()
 	}
 	waitFor(t, "one call queued", func() bool { return queueDepth(t, g.MetricsURL(), "low") == "1" })
-	r := post(t, url, blockNumber)
+	r := post(t, url, getBalance)
 	if r.status != 429 || !strings.Contains(r.body, `"code":-32051`) || !strings.Contains(r.body, "low priority queue is full") {
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
+	f[0].Release("eth_getBalance")
 	wg.Wait()
 }

@@ -210,3 +210,12 @@ func readLoad(ctx context.Context, url string, period int) (float64, error) {
 	}
 	return 0, fmt.Errorf("%sis not in the exporter's answer", want)
 }
+
+// ChainID asks a node for its eth_chainId.
+func ChainID(ctx context.Context, n *upstream.Node) (uint64, error) {
+	body, err := n.Call(ctx, chainIDReq)
+	if err != nil {
+		return 0, err
+	}
+	return quantityResult(body)
+}

@@ -1,19 +1,17 @@
 package registry
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/redistest"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -24,87 +22,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// redisServer is a real redis-server on 127.0.0.1, started by the test.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when its output is drained
-}
-
-// newRedis finds redis-server and picks a free port; start runs it. Under
-// CI a missing redis-server fails the test; elsewhere the test is skipped.
-func newRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found (install the Debian package redis-server): %v", err)
-		}
-		t.Skipf("redis-server not found (apt-get install -y redis-server): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{t: t, bin: bin, port: port}
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-// start runs redis-server without persistence and waits for its ready line.
-func (s *redisServer) start() {
-	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	ready := make(chan struct{})
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-			}
-		}
-	}()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	select {
-	case <-ready:
-	case <-s.done:
-		s.t.Fatalf("redis-server on port %d exited before it was ready", s.port)
-	case <-deadline.C:
-		s.t.Fatalf("redis-server on port %d not ready after 10s", s.port)
-	}
-}
-
-// stop kills the server started last (a crash: nothing is saved).
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
 // redisConfig is a registry configuration over s with a 1 s resync.
-func redisConfig(s *redisServer, stateFile string) Config {
-	return Config{RedisURL: s.url(), RedisPrefix: "test:", ResyncInterval: "1s", StateFile: stateFile}
+func redisConfig(s *redistest.Server, stateFile string) Config {
+	return Config{RedisURL: s.URL(), RedisPrefix: "test:", ResyncInterval: "1s", StateFile: stateFile}
 }
 
 // storeUp waits, polling the admin API, until the registry's store is up
@@ -169,8 +89,8 @@ const (
 
 func TestRedisReplicasShareChanges(t *testing.T) {
 	leakCheck(t)
-	rs := newRedis(t)
-	rs.start()
+	rs := redistest.New(t)
+	rs.Start()
 	fa, fb := newFake("mainnet", "sepolia"), newFake("mainnet", "sepolia")
 	a := newTestRegistry(t, redisConfig(rs, ""), fa)
 	b := newTestRegistry(t, redisConfig(rs, ""), fb)
@@ -212,8 +132,8 @@ func TestRedisReplicasShareChanges(t *testing.T) {
 
 func TestRedisOutageAndRestart(t *testing.T) {
 	leakCheck(t)
-	rs := newRedis(t)
-	rs.start()
+	rs := redistest.New(t)
+	rs.Start()
 	cache := filepath.Join(t.TempDir(), "cache.json")
 	fa, fb := newFake("mainnet", "sepolia"), newFake("mainnet", "sepolia")
 	a := newTestRegistry(t, redisConfig(rs, cache), fa)
@@ -221,11 +141,11 @@ func TestRedisOutageAndRestart(t *testing.T) {
 	mustCall(t, a.Handler(), "POST", "/nodes", map[string]string{"uri": x}, 200)
 	fb.waitSet(t, "mainnet", c1, c2, x)
 
-	rs.stop()
+	rs.Stop()
 	appliesA, _ := fa.counts()
 	appliesB, _ := fb.counts()
 	code, out := call(t, a.Handler(), "POST", "/nodes", "", map[string]string{"uri": y})
-	if code != 503 || !strings.Contains(errorOf(t, out), "node registry store unavailable (redis 127.0.0.1:"+strconv.Itoa(rs.port)+")") {
+	if code != 503 || !strings.Contains(errorOf(t, out), "node registry store unavailable (redis "+rs.Addr()+")") {
 		t.Fatalf("add with Redis down: %d %s", code, out)
 	}
 	code, out = call(t, b.Handler(), "DELETE", "/nodes", "", map[string]string{"uri": x})
@@ -255,7 +175,7 @@ func TestRedisOutageAndRestart(t *testing.T) {
 
 	// Redis comes back empty: the replicas write back what they knew,
 	// and changes flow again.
-	rs.start()
+	rs.Start()
 	storeUp(t, a, true)
 	start = time.Now()
 	addUntilUp(t, a, y)
@@ -278,7 +198,7 @@ func TestRedisOutageAndRestart(t *testing.T) {
 
 func TestRedisDownAtStartAndStoredNodeDown(t *testing.T) {
 	leakCheck(t)
-	rs := newRedis(t)
+	rs := redistest.New(t)
 	fa := newFake("mainnet", "sepolia")
 	start := time.Now()
 	a := newTestRegistry(t, redisConfig(rs, ""), fa)
@@ -289,7 +209,7 @@ func TestRedisDownAtStartAndStoredNodeDown(t *testing.T) {
 		t.Fatalf("add before Redis is up: %d", code)
 	}
 
-	rs.start()
+	rs.Start()
 	fb := newFake("mainnet", "sepolia")
 	b := newTestRegistry(t, redisConfig(rs, ""), fb)
 	start = time.Now()
@@ -310,8 +230,8 @@ func TestRedisDownAtStartAndStoredNodeDown(t *testing.T) {
 
 // TestRedisKeys pins the documented key layout.
 func TestRedisKeys(t *testing.T) {
-	rs := newRedis(t)
-	rs.start()
+	rs := redistest.New(t)
+	rs.Start()
 	f := newFake("mainnet", "sepolia")
 	r := newTestRegistry(t, redisConfig(rs, ""), f)
 	mustCall(t, r.Handler(), "POST", "/nodes", map[string]string{"uri": x, "name": "five"}, 200)

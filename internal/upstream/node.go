@@ -77,6 +77,7 @@ type Spec struct {
 	Network        string
 	Tier           Tier
 	URL            string // full URL, credentials included
+	Source         string // the URL as configured (with ?_workers=N), the node's identity in the registry
 	WSURL          string
 	PrometheusURL  string
 	Headers        http.Header

@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/health"
+	"github.com/evmgate/evmgate/internal/registry"
+	"github.com/evmgate/evmgate/internal/sched"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+var _ registry.Applier = (*Gateway)(nil)
+
+var tierNames = []string{"local_nodes", "monitoring_nodes", "fallback_nodes"}
+
+// seed lists the configured nodes of every network for the registry.
+func seed(cfg *config.Config) map[string][]registry.Node {
+	out := map[string][]registry.Node{}
+	for _, n := range cfg.Networks {
+		for tier, list := range [][]config.Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {
+			for _, nd := range list {
+				out[n.Name] = append(out[n.Name], registry.Node{
+					Network: n.Name, URI: nd.RPCEndpoint, Tier: upstream.Tier(tier).String(), Name: nd.Name, Source: "config",
+				})
+			}
+		}
+	}
+	return out
+}
+
+func (g *Gateway) network(name string) *network {
+	for _, n := range g.networks {
+		if n.cfg.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Networks implements registry.Applier.
+func (g *Gateway) Networks() []string {
+	out := make([]string, 0, len(g.networks))
+	for _, n := range g.networks {
+		out = append(out, n.cfg.Name)
+	}
+	return out
+}
+
+// Apply implements registry.Applier: it installs a network's node set,
+// keeping the live state of nodes that stay.
+func (g *Gateway) Apply(name string, nodes []registry.Node) error {
+	n := g.network(name)
+	if n == nil {
+		return fmt.Errorf("unknown network %q", name)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := map[string]*upstream.Node{}
+	for _, u := range n.pool.Nodes() {
+		old[u.Tier.String()+" "+u.Source] = u
+	}
+	var next []*upstream.Node
+	var errs []error
+	for _, rn := range nodes {
+		tier, ok := upstream.ParseTier(rn.Tier)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: unknown tier %q", config.Redact(rn.URI), rn.Tier))
+			continue
+		}
+		if u := old[tier.String()+" "+rn.URI]; u != nil {
+			next = append(next, u)
+			delete(old, tier.String()+" "+rn.URI)
+			continue
+		}
+		spec, err := NodeSpec(n.cfg, n.configNode(rn), tier)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", config.Redact(rn.URI), err))
+			continue
+		}
+		spec.Source = rn.URI
+		next = append(next, upstream.New(spec))
+	}
+	n.pool.SetNodes(next)
+	n.monitor.Sync()
+	n.queue.s.Kick()
+	for _, u := range old {
+		u.Close()
+	}
+	g.log.Info("node set applied", "network", name, "nodes", len(next), "removed", len(old))
+	return errors.Join(errs...)
+}
+
+// configNode returns the configured node with that URI (with its headers,
+// weight, ...), or a node with the network's defaults.
+func (n *network) configNode(rn registry.Node) config.Node {
+	for _, list := range [][]config.Node{n.cfg.LocalNodes, n.cfg.MonitoringNodes, n.cfg.FallbackNodes} {
+		for _, nd := range list {
+			if nd.RPCEndpoint == rn.URI {
+				return nd
+			}
+		}
+	}
+	return config.Node{RPCEndpoint: rn.URI, Name: rn.Name, Weight: 1, MaxConcurrency: n.cfg.MaxConcurrency}
+}
+
+// Admit implements registry.Applier: a node joins only when its URL is valid
+// and it answers eth_chainId with the network's chain id.
+func (g *Gateway) Admit(ctx context.Context, rn registry.Node) error {
+	n := g.network(rn.Network)
+	if n == nil {
+		return fmt.Errorf("unknown network %q", rn.Network)
+	}
+	clean, _, err := sched.ParseWorkers(rn.URI)
+	if err != nil {
+		return err
+	}
+	probe := config.Node{RPCEndpoint: rn.URI}
+	if err := probe.Check(); err != nil {
+		return err
+	}
+	u := upstream.New(upstream.Spec{Name: config.Redact(clean), URL: clean, Timeout: 5 * time.Second})
+	defer u.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	id, err := health.ChainID(ctx, u)
+	if err != nil {
+		return fmt.Errorf("the node did not answer eth_chainId: %w", err)
+	}
+	if want := n.monitor.ExpectedChainID(); want != 0 && id != want {
+		return fmt.Errorf("the node is on chain %d, network %q is on chain %d", id, rn.Network, want)
+	}
+	return nil
+}
+
+// startAdmin serves the admin API when admin.listen is set.
+func (g *Gateway) startAdmin() error {
+	if g.cfg.Admin.AdminListen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", g.cfg.Admin.AdminListen)
+	if err != nil {
+		return fmt.Errorf("listening for the admin API (admin.listen): %w", err)
+	}
+	g.adminLn = ln
+	g.adminSrv = newServer(g.registry.Handler())
+	g.serve(g.adminSrv, ln)
+	return nil
+}
+
+// AdminURL is the admin API's base URL ("" when off).
+func (g *Gateway) AdminURL() string { return urlOf(g.adminLn) }
