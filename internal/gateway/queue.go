@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"time"
@@ -19,6 +20,7 @@ import (
 type queued struct {
 	s        *sched.Scheduler
 	pool     *balancer.Pool
+	log      *slog.Logger
 	rejected [sched.NumClasses]prometheus.Counter
 	expired  [sched.NumClasses]prometheus.Counter
 }
@@ -26,7 +28,7 @@ type queued struct {
 var _ proxy.Scheduler = (*queued)(nil)
 
 func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) *queued {
-	q := &queued{pool: pool}
+	q := &queued{pool: pool, log: g.log.With("network", network)}
 	var waits [sched.NumClasses]prometheus.Observer
 	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
 		waits[cl] = g.metrics.QueueWait.WithLabelValues(network, cl.String())
@@ -49,6 +51,12 @@ func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gatew
 func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
 	if !q.pool.HasCandidate(tried) {
 		return nil, proxy.ErrNoNode
+	}
+	if q.log.Enabled(ctx, slog.LevelDebug) {
+		l := q.s.Len()
+		q.log.LogAttrs(ctx, slog.LevelDebug, "request added to queue", slog.String("class", class.String()),
+			slog.Bool("retry", retry), slog.Int("queue_fast_track", l[sched.FastTrack]),
+			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
 	var got *upstream.Node
 	err := q.s.Wait(ctx, class, retry, func() bool {
