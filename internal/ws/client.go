@@ -1,0 +1,237 @@
+package ws
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/proxy"
+	"github.com/evmgate/evmgate/internal/subs"
+)
+
+// client is one client WebSocket connection. Its goroutine (the HTTP
+// handler's) reads; one writer goroutine writes everything, answers and
+// notifications, in the order they were queued, so writes never interleave.
+type client struct {
+	s      *Server
+	ws     *websocket.Conn
+	net    *proxy.Network
+	hub    *subs.Hub
+	class  proxy.Class
+	ctx    context.Context // ends when the connection closes: cancels its calls
+	cancel context.CancelFunc
+	out    chan outgoing  // bounded: overflowing it is the slow-consumer cut-off
+	stop   chan struct{}  // closed to stop the writer
+	calls  chan struct{}  // one token per call being answered
+	wg     sync.WaitGroup // writer, calls, pings, closer
+
+	mu       sync.Mutex // protects subs, reserved, closing
+	subs     map[string]*clientSub
+	reserved int // subscriptions being opened
+	closing  bool
+
+	closeOnce sync.Once
+	pinging   atomic.Bool
+}
+
+// outgoing is a message to write: an answer, or a notification composed
+// at write time from the shared result and the subscriber's id.
+type outgoing struct {
+	data    []byte
+	sub     *clientSub
+	result  []byte
+	closing *closeFrame // close the connection once data is written
+}
+
+type closeFrame struct {
+	code   websocket.StatusCode
+	reason string
+	label  string // metrics reason
+}
+
+func newClient(s *Server, conn *websocket.Conn, n *proxy.Network, hub *subs.Hub, class proxy.Class) *client {
+	ctx, cancel := context.WithCancel(context.Background())
+	conn.SetReadLimit(s.cfg.MaxMessageBytes + 1) // the reader enforces the limit itself, to answer it
+	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel,
+		out: make(chan outgoing, s.cfg.SubscriberBuffer), stop: make(chan struct{}),
+		calls: make(chan struct{}, s.cfg.MaxCallsPerConnection), subs: make(map[string]*clientSub)}
+}
+
+// serve runs the connection until it closes and everything it started ends.
+func (c *client) serve() {
+	c.wg.Add(1)
+	go c.write()
+	if !c.read() {
+		c.close(websocket.StatusNormalClosure, "", "client")
+	}
+	c.wg.Wait()
+}
+
+// read reads messages and starts answering each one. It reports whether
+// it arranged the close itself.
+func (c *client) read() bool {
+	limit := c.s.cfg.MaxMessageBytes
+	for {
+		_, r, err := c.ws.Reader(context.Background()) // close unblocks it
+		if err != nil {
+			return false
+		}
+		body, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return false
+		}
+		if int64(len(body)) > limit {
+			// Answer, then close: the writer does both, in that order.
+			select {
+			case c.out <- outgoing{data: errTooLarge.AppendResponse(nil, nil), closing: &closeFrame{
+				websocket.StatusMessageTooBig, "message over websocket.max_message_bytes", "message_too_big"}}:
+			case <-c.ctx.Done():
+			}
+			return true
+		}
+		c.s.m.messages.WithLabelValues(c.net.Name).Inc()
+		select {
+		case c.calls <- struct{}{}:
+		case <-c.ctx.Done():
+			return false
+		}
+		c.wg.Add(1)
+		go c.handle(body)
+	}
+}
+
+var errTooLarge = jsonrpc.NewError(jsonrpc.CodeTooLarge, "message is over websocket.max_message_bytes: split it or use HTTP")
+
+// write writes queued messages until stopped; it also pings.
+func (c *client) write() {
+	defer c.wg.Done()
+	ping := time.NewTicker(c.s.cfg.PingInterval.D())
+	defer ping.Stop()
+	written := c.s.m.written.WithLabelValues(c.net.Name)
+	var buf []byte
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-ping.C:
+			c.ping()
+			continue
+		case m := <-c.out:
+			msg := m.data
+			if m.sub != nil {
+				buf = appendNotification(buf[:0], m.sub.id, m.result)
+				msg = buf
+			}
+			ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
+			err := c.ws.Write(ctx, websocket.MessageText, msg)
+			cancel()
+			if err != nil {
+				c.close(websocket.StatusPolicyViolation, "write failed or timed out", "write_failed")
+				return
+			}
+			written.Inc()
+			if f := m.closing; f != nil {
+				c.close(f.code, f.reason, f.label)
+				return
+			}
+		}
+	}
+}
+
+// appendNotification writes an eth_subscription message as a node does.
+func appendNotification(b []byte, id string, result []byte) []byte {
+	b = append(b, `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"`...)
+	b = append(b, id...)
+	b = append(b, `","result":`...)
+	b = append(b, result...)
+	return append(b, "}}"...)
+}
+
+// ping checks the client still answers; one ping at a time.
+func (c *client) ping() {
+	if !c.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.pinging.Store(false)
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PingInterval.D())
+		defer cancel()
+		if err := c.ws.Ping(ctx); err != nil && c.ctx.Err() == nil {
+			c.close(websocket.StatusPolicyViolation, "no pong within websocket.ping_interval", "ping_timeout")
+		}
+	}()
+}
+
+// send queues an answer, waiting while the queue is full.
+func (c *client) send(data []byte) {
+	select {
+	case c.out <- outgoing{data: data}:
+	case <-c.ctx.Done():
+	}
+}
+
+// notify queues a notification without waiting: a full queue means the
+// client does not keep up, and it is cut off.
+func (c *client) notify(cs *clientSub, result []byte) {
+	select {
+	case c.out <- outgoing{sub: cs, result: result}:
+	default:
+		c.close(websocket.StatusPolicyViolation, "client too slow: more than websocket.subscriber_buffer messages waiting", "slow_consumer")
+	}
+}
+
+// close ends the connection once: subscriptions are closed, calls in
+// flight canceled, the writer stopped and a close frame sent.
+func (c *client) close(code websocket.StatusCode, reason, label string) {
+	c.closeOnce.Do(func() {
+		c.s.m.disconnects.WithLabelValues(c.net.Name, label).Inc()
+		c.mu.Lock()
+		c.closing = true
+		list := c.subs
+		c.subs = nil
+		c.mu.Unlock()
+		for _, cs := range list {
+			cs.sub.Close()
+		}
+		close(c.stop)
+		c.cancel() // aborts a write blocked on a client that does not read
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			_ = c.ws.Close(code, reason) // closes the connection even when the handshake fails
+		}()
+	})
+}
+
+// clientSub is one subscription of the client; it is the hub's sink.
+type clientSub struct {
+	c      *client
+	id     string
+	sub    *subs.Subscription
+	active atomic.Bool // set once the subscribe answer is queued
+}
+
+// Deliver implements subs.Sink. Nothing is queued before the answer that
+// gives the client the subscription id.
+func (cs *clientSub) Deliver(result []byte) {
+	if cs.active.Load() {
+		cs.c.notify(cs, result)
+	}
+}
+
+// newSubID returns a subscription id in the form nodes use: 0x and 32 hex digits.
+func newSubID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "0x" + hex.EncodeToString(b[:])
+}
+
+var _ subs.Sink = (*clientSub)(nil)

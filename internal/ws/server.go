@@ -1,0 +1,221 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/proxy"
+	"github.com/evmgate/evmgate/internal/subs"
+	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Server serves JSON-RPC over WebSocket on the networks' RPC paths and
+// holds the shared WebSocket connections to the nodes.
+type Server struct {
+	cfg  Config
+	h    *proxy.Handler
+	log  *slog.Logger
+	m    *metrics
+	subm *subs.Metrics
+
+	mu        sync.Mutex // protects clients, hubs, upstreams, closed
+	clients   map[*client]struct{}
+	hubs      map[hubKey]*subs.Hub
+	upstreams map[string]*upstreamConn
+	closed    bool
+	wg        sync.WaitGroup // Upgrade calls in progress
+}
+
+type hubKey struct {
+	name string
+	pool *balancer.Pool
+}
+
+// New returns a server answering calls through h; unset keys of cfg take
+// their defaults. Collectors are registered on reg.
+func New(cfg Config, h *proxy.Handler, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("websocket config: %w", err)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := subs.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, h: h, log: log.With("component", "ws"), m: m, subm: sm,
+		clients: make(map[*client]struct{}), hubs: make(map[hubKey]*subs.Hub), upstreams: make(map[string]*upstreamConn)}, nil
+}
+
+// Upgrade serves one client WebSocket on network n (plug it into
+// proxy.Handler.Upgrade). It returns when the connection is closed.
+func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Network) {
+	if reason, msg := s.admit(); reason != "" {
+		s.m.rejected.WithLabelValues(reason).Inc()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		b, _ := json.Marshal(map[string]string{"error": msg})
+		_, _ = w.Write(append(b, '\n'))
+		return
+	}
+	defer s.wg.Done()
+	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		opts.InsecureSkipVerify = true // JSON-RPC is public: any origin may connect
+	}
+	conn, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		s.m.rejected.WithLabelValues("handshake").Inc()
+		return // Accept wrote the HTTP error
+	}
+	c := newClient(s, conn, n, s.hub(n), proxy.ClassOf(r.Header))
+	if !s.track(c) {
+		conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	s.m.connections.WithLabelValues(n.Name).Inc()
+	c.serve()
+	s.m.connections.WithLabelValues(n.Name).Dec()
+	s.untrack(c)
+}
+
+// admit counts a new connection, or says why it is refused.
+func (s *Server) admit() (reason, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return "shutdown", "the gateway is shutting down"
+	case len(s.clients) >= s.cfg.MaxConnections:
+		return "max_connections", "too many WebSocket connections: the limit is websocket.max_connections = " +
+			strconv.Itoa(s.cfg.MaxConnections) + "; retry later or use HTTP"
+	}
+	s.wg.Add(1)
+	return "", ""
+}
+
+func (s *Server) track(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.clients[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.clients, c)
+}
+
+// Connections returns the number of open client connections.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// hub returns the subscription hub of n.
+func (s *Server) hub(n *proxy.Network) *subs.Hub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := hubKey{n.Name, n.Pool}
+	if h := s.hubs[k]; h != nil {
+		return h
+	}
+	timeout := n.TryTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	h := subs.NewHub(subs.Config{
+		Grace: s.cfg.UnsubscribeGrace.D(), PollInterval: s.cfg.PollInterval.D(), CallTimeout: timeout,
+		CheckInterval: checkInterval, MaxGap: s.cfg.MaxGapBlocks,
+	}, n.Name, n.Pool, s, s.log, s.subm)
+	s.hubs[k] = h
+	return h
+}
+
+// checkInterval is how often a subscription checks that its node is still
+// eligible.
+const checkInterval = 500 * time.Millisecond
+
+// upstream returns the shared connection to the node of spec, or nil when
+// the node has no ws_endpoint.
+func (s *Server) upstream(spec upstream.Spec) *upstreamConn {
+	if spec.WSURL == "" {
+		return nil
+	}
+	k := spec.Network + "\x00" + spec.Name + "\x00" + spec.WSURL
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	u := s.upstreams[k]
+	if u == nil {
+		u = newUpstreamConn(spec, s.cfg.PingInterval.D(), s.log, s.m)
+		s.upstreams[k] = u
+	}
+	return u
+}
+
+// Subscribe implements subs.Streamer over the node's shared connection.
+func (s *Server) Subscribe(ctx context.Context, n *upstream.Node, params []byte) (subs.Stream, error) {
+	u := s.upstream(n.Spec)
+	if u == nil {
+		return nil, subs.ErrNoWebSocket
+	}
+	return u.Subscribe(ctx, params)
+}
+
+// Transport returns an http.RoundTripper that carries a node's HTTP
+// JSON-RPC calls over its shared WebSocket connection (client HTTP → node
+// WebSocket), or nil when spec has no ws_endpoint.
+func (s *Server) Transport(spec upstream.Spec) http.RoundTripper {
+	if u := s.upstream(spec); u != nil {
+		return u
+	}
+	return nil
+}
+
+// Close closes every client connection, every subscription and every node
+// connection, and waits for them.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	clients := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	for _, c := range clients {
+		c.close(websocket.StatusGoingAway, "server shutting down", "shutdown")
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	hubs, ups := s.hubs, s.upstreams
+	s.hubs, s.upstreams = map[hubKey]*subs.Hub{}, map[string]*upstreamConn{}
+	s.mu.Unlock()
+	for _, h := range hubs {
+		h.Close()
+	}
+	for _, u := range ups {
+		u.Close()
+	}
+}
+
+var _ subs.Streamer = (*Server)(nil)
