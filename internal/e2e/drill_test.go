@@ -128,9 +128,9 @@ func (r drillReport) check(t *testing.T, o gwOptions) {
 	t.Logf("load: %d clients, closed loop; per-try timeout %s, poll %s", shape.Clients, o.RPCTimeout, o.Poll)
 	t.Logf("whole run:       %s", r.all)
 	t.Logf("during failover: %s", r.failover)
-	t.Logf("fault took %s, node out of rotation %s later; recovery took %s, node back in rotation %s later, then served %.0f calls",
+	t.Logf("fault took %s, node out of rotation %s later; recovery took %s, node back in rotation %s later (%s after recovery began), then served %.0f calls",
 		r.faultTook.Round(time.Millisecond), r.detectIn.Round(time.Millisecond), r.recoverTook.Round(time.Millisecond),
-		r.backIn.Round(time.Millisecond), r.servedAfterRecover)
+		r.backIn.Round(time.Millisecond), (r.recoverTook + r.backIn).Round(time.Millisecond), r.servedAfterRecover)
 	if r.all.Calls == 0 {
 		t.Fatal("the load sent no call")
 	}
