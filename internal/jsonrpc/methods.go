@@ -1,5 +1,7 @@
 package jsonrpc
 
+import "bytes"
+
 // MethodInfo is what routing needs to know about a method.
 type MethodInfo struct {
 	// BlockParam is the position in params of the block number or tag, or -1.
@@ -9,6 +11,12 @@ type MethodInfo struct {
 	SendTx bool
 	// Subscription marks methods that only work over a WebSocket.
 	Subscription bool
+	// Filter marks methods whose first param is a log filter: its fromBlock
+	// and toBlock route the call like a block parameter.
+	Filter bool
+	// ByHash marks lookups by hash: a null answer from a node behind the
+	// network head may only mean it has not seen the block yet.
+	ByHash bool
 }
 
 // methods is the table of known methods. Known names are interned so a call's
@@ -36,18 +44,18 @@ var methods = map[string]MethodInfo{
 	"eth_createAccessList":                    {BlockParam: 1},
 	"eth_simulateV1":                          {BlockParam: 1},
 	"eth_getBlockByNumber":                    {BlockParam: 0},
-	"eth_getBlockByHash":                      {BlockParam: -1},
+	"eth_getBlockByHash":                      {BlockParam: -1, ByHash: true},
 	"eth_getBlockReceipts":                    {BlockParam: 0},
 	"eth_getBlockTransactionCountByNumber":    {BlockParam: 0},
-	"eth_getBlockTransactionCountByHash":      {BlockParam: -1},
+	"eth_getBlockTransactionCountByHash":      {BlockParam: -1, ByHash: true},
 	"eth_getTransactionByBlockNumberAndIndex": {BlockParam: 0},
-	"eth_getTransactionByBlockHashAndIndex":   {BlockParam: -1},
+	"eth_getTransactionByBlockHashAndIndex":   {BlockParam: -1, ByHash: true},
 	"eth_getUncleCountByBlockNumber":          {BlockParam: 0},
 	"eth_getUncleByBlockNumberAndIndex":       {BlockParam: 0},
-	"eth_getTransactionByHash":                {BlockParam: -1},
-	"eth_getTransactionReceipt":               {BlockParam: -1},
-	"eth_getLogs":                             {BlockParam: -1},
-	"eth_newFilter":                           {BlockParam: -1},
+	"eth_getTransactionByHash":                {BlockParam: -1, ByHash: true},
+	"eth_getTransactionReceipt":               {BlockParam: -1, ByHash: true},
+	"eth_getLogs":                             {BlockParam: -1, Filter: true},
+	"eth_newFilter":                           {BlockParam: -1, Filter: true},
 	"eth_newBlockFilter":                      {BlockParam: -1},
 	"eth_getFilterChanges":                    {BlockParam: -1},
 	"eth_getFilterLogs":                       {BlockParam: -1},
@@ -58,16 +66,16 @@ var methods = map[string]MethodInfo{
 	"eth_unsubscribe":                         {BlockParam: -1, Subscription: true},
 	"eth_config":                              {BlockParam: -1},
 	"eth_getStorageValues":                    {BlockParam: -1},
-	"debug_traceTransaction":                  {BlockParam: -1},
+	"debug_traceTransaction":                  {BlockParam: -1, ByHash: true},
 	"debug_traceBlockByNumber":                {BlockParam: 0},
-	"debug_traceBlockByHash":                  {BlockParam: -1},
+	"debug_traceBlockByHash":                  {BlockParam: -1, ByHash: true},
 	"debug_traceCall":                         {BlockParam: 1},
 	"debug_getRawBlock":                       {BlockParam: 0},
 	"debug_getRawHeader":                      {BlockParam: 0},
 	"debug_getRawReceipts":                    {BlockParam: 0},
 	"debug_getRawTransaction":                 {BlockParam: -1},
 	"trace_block":                             {BlockParam: 0},
-	"trace_transaction":                       {BlockParam: -1},
+	"trace_transaction":                       {BlockParam: -1, ByHash: true},
 	"txpool_content":                          {BlockParam: -1},
 	"txpool_contentFrom":                      {BlockParam: -1},
 	"txpool_status":                           {BlockParam: -1},
@@ -116,7 +124,11 @@ func Label(method string) string {
 // block parameter is a hex number (tags such as "latest" return ok=false).
 // Routing uses it to send the call only to nodes that have that block.
 func (c *Call) BlockNumber() (n uint64, ok bool) {
-	pos := Info(c.Method).BlockParam
+	info := Info(c.Method)
+	pos := info.BlockParam
+	if info.Filter {
+		pos = 0
+	}
 	if pos < 0 || len(c.Params) < 2 || c.Params[0] != '[' {
 		return 0, false
 	}
@@ -138,6 +150,9 @@ func (c *Call) BlockNumber() (n uint64, ok bool) {
 			i = skipSpace(c.Params, i+1)
 		}
 	}
+	if info.Filter {
+		return filterBlock(val)
+	}
 	if len(val) > 0 && val[0] == '{' { // EIP-1898 {"blockNumber": "0x.."}
 		var num []byte
 		_ = eachMember(val, func(k, v []byte) {
@@ -148,6 +163,37 @@ func (c *Call) BlockNumber() (n uint64, ok bool) {
 		val = num
 	}
 	return parseHexQuantity(val)
+}
+
+// filterBlock returns the highest explicit block number of a log filter's
+// fromBlock and toBlock (a node must have it to answer).
+func filterBlock(filter []byte) (n uint64, ok bool) {
+	if len(filter) == 0 || filter[0] != '{' {
+		return 0, false
+	}
+	_ = eachMember(filter, func(k, v []byte) {
+		if string(k) == "fromBlock" || string(k) == "toBlock" {
+			if b, isNum := parseHexQuantity(v); isNum && (!ok || b > n) {
+				n, ok = b, true
+			}
+		}
+	})
+	return n, ok
+}
+
+// ResultIsNull reports whether a response whose prefix ScanResponse found to
+// be a Result holds a null result (a by-hash lookup that found nothing).
+func ResultIsNull(prefix []byte) bool {
+	i := bytes.Index(prefix, []byte(`"result"`))
+	if i < 0 {
+		return false
+	}
+	i = skipSpace(prefix, i+len(`"result"`))
+	if i >= len(prefix) || prefix[i] != ':' {
+		return false
+	}
+	i = skipSpace(prefix, i+1)
+	return bytes.HasPrefix(prefix[i:], []byte("null"))
 }
 
 func parseHexQuantity(v []byte) (uint64, bool) {

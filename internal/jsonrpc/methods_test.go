@@ -44,7 +44,10 @@ func TestBlockNumber(t *testing.T) {
 		// Methods without a block parameter.
 		{"eth_blockNumber", `["0x1"]`, 0, false},
 		{"eth_getTransactionByHash", `["0x1"]`, 0, false},
-		{"eth_getLogs", `[{"fromBlock":"0x1","toBlock":"0x2"}]`, 0, false},
+		{"eth_getLogs", `[{"fromBlock":"0x1","toBlock":"0x2"}]`, 2, true},
+		{"eth_getLogs", `[{"fromBlock":"0x10","toBlock":"latest"}]`, 16, true},
+		{"eth_getLogs", `[{"blockHash":"0xab"}]`, 0, false},
+		{"eth_newFilter", `[{"toBlock":"0x5"}]`, 5, true},
 		{"foo_unknown", `["0x1"]`, 0, false},
 	}
 	for _, tt := range tests {
@@ -121,5 +124,18 @@ func TestMethodTable(t *testing.T) {
 	calls, _, _ := Parse([]byte(blockNumberCall))
 	if m := calls[0].Method; m != "eth_blockNumber" || !Known(m) {
 		t.Errorf("method %q", m)
+	}
+}
+
+func TestResultIsNull(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"jsonrpc":"2.0","id":1,"result":null}`:       true,
+		`{"jsonrpc":"2.0","id":1,"result" : null }`:    true,
+		`{"jsonrpc":"2.0","id":1,"result":{"a":null}}`: false,
+		`{"jsonrpc":"2.0","id":1,"result":"0x0"}`:      false,
+	} {
+		if got := ResultIsNull([]byte(body)); got != want {
+			t.Errorf("ResultIsNull(%s) = %v, want %v", body, got, want)
+		}
 	}
 }

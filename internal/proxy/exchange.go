@@ -28,6 +28,10 @@ type exchange struct {
 	status string // ok, rpc_error, gateway_error, client_gone
 	size   int
 	calls  int
+
+	// fallback is an answer kept while a better one is sought on another
+	// node (a null by-hash lookup from a lagging node).
+	fallback []byte
 }
 
 func (ex *exchange) serve(ctx context.Context, body []byte) {

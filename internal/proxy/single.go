@@ -26,6 +26,11 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	if err == nil {
 		return
 	}
+	if ex.fallback != nil && !errors.Is(err, errClientGone) {
+		// Every other node failed: the lagging node's null is the best answer.
+		ex.writeBody(ex.fallback, "ok")
+		return
+	}
 	var e *jsonrpc.Error
 	if errors.As(err, &e) {
 		ex.writeError(e, c.ID)
@@ -54,6 +59,15 @@ func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.
 	}
 	switch outcome {
 	case jsonrpc.Result:
+		if jsonrpc.Info(c.Method).ByHash && n.Head() < ex.net.Pool.View().Head && jsonrpc.ResultIsNull(buf[:filled]) {
+			// A node behind the head may not have seen that block or
+			// transaction yet: ask a node at the head, keep this answer.
+			full, err := readRest(resp.Body, buf[:filled])
+			if err == nil {
+				ex.fallback = bytes.Clone(full)
+			}
+			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
+		}
 		return ex.stream(n, resp, buf[:filled])
 	case jsonrpc.Failure:
 		full, err := readRest(resp.Body, buf[:filled])
@@ -133,11 +147,16 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 	if e != nil && upstream.Unavailable(e.Code, e.Message) {
 		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New(e.Message)}
 	}
-	ex.status = "rpc_error"
+	ex.writeBody(full, "rpc_error")
+	return nil
+}
+
+// writeBody answers with a complete body.
+func (ex *exchange) writeBody(body []byte, status string) {
+	ex.status = status
 	ex.w.Header()["Content-Type"] = jsonHeader
 	ex.w.WriteHeader(http.StatusOK)
-	ex.size, _ = ex.w.Write(full)
-	return nil
+	ex.size, _ = ex.w.Write(body)
 }
 
 func alreadyKnown(msg string) bool {

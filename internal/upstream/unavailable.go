@@ -15,6 +15,7 @@ var unavailableMessages = []string{
 	"state is not available",
 	"pruned",
 	"request beyond head block",
+	"block range extends beyond current head",
 	"too many requests",
 	"rate limit",
 	"capacity exceeded",
