@@ -3,15 +3,21 @@
 # and no proxy at all, in front of the same two fake nodes, for three
 # workloads at two concurrencies. Prints markdown tables (docs/benchmarks.md).
 #
-#   bench/run.sh                     # about 3.5 minutes on 2 cores
-#   DURATION=3s WARMUP=500ms bench/run.sh
+#   bench/run.sh                     # about 4 minutes on 2 cores
+#   ROUNDS=1 DURATION=3s bench/run.sh
+#
+# Each (workload, concurrency) runs every target back to back, ROUNDS times,
+# the order reversed every other round; the report keeps each target's
+# fastest round: other work on a shared machine only ever slows a round, so
+# the fastest is the least disturbed.
 #
 # Everything listens on 127.0.0.1; every process started here is stopped by
 # its PID on exit. Results stay in $OUT (a temporary directory by default).
 set -euo pipefail
 
-DURATION=${DURATION:-6s}
-WARMUP=${WARMUP:-1s}
+DURATION=${DURATION:-2500ms}
+WARMUP=${WARMUP:-400ms}
+ROUNDS=${ROUNDS:-3}
 CONCURRENCY=${CONCURRENCY:-"16 64"}
 WORKLOADS=${WORKLOADS:-"blockNumber batch10 block100k"}
 OUT=${OUT:-$(mktemp -d /tmp/evmgate-bench.XXXXXX)}
@@ -112,25 +118,29 @@ sleep 2 # idle: a few health probes have run
 IDLE_RSS="evmgate idle RSS: $(rss_mb "$EVMGATE_PID" VmRSS) MB; HAProxy idle RSS: $(rss_mb "$HAPROXY_PID" VmRSS) MB"
 echo "$IDLE_RSS" >&2
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
-for w in $WORKLOADS; do
-  for c in $CONCURRENCY; do
-    while read -r label url pid; do
-      "$BENCH" load -label "$label" -url "$url" -workload "$w" -c "$c" -d "$DURATION" -warmup "$WARMUP" \
-        -pid "$pid" -node-pid "$FAKES_PID" >>"$RESULTS"
-    done <<EOF
-haproxy $HAPROXY_URL $HAPROXY_PID
+TARGETS="haproxy $HAPROXY_URL $HAPROXY_PID
 evmgate $EVMGATE_URL $EVMGATE_PID
 evmgate+log $EVMGATE_LOG_URL $EVMGATE_LOG_PID
-direct $DIRECT 0
-EOF
+direct $DIRECT 0"
+for w in $WORKLOADS; do
+  for c in $CONCURRENCY; do
+    for round in $(seq "$ROUNDS"); do
+      order=$TARGETS
+      if [ $((round % 2)) = 0 ]; then order=$(tac <<<"$TARGETS"); fi
+      while read -r label url pid; do
+        "$BENCH" load -label "$label" -url "$url" -workload "$w" -c "$c" -d "$DURATION" -warmup "$WARMUP" \
+          -pid "$pid" -node-pid "$FAKES_PID" >>"$RESULTS"
+      done <<<"$order"
+    done
   done
 done
 
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(go version | cut -d' ' -f3); $(haproxy -v | head -1 | cut -d' ' -f1-3)"
-echo "Runs: $WARMUP warm-up + $DURATION measured each; load generator, proxy and both fake nodes share the cores."
+echo "Runs: $WARMUP warm-up + $DURATION measured, fastest of $ROUNDS rounds; load generator, proxy and both fake nodes share the cores; load average before: $LOAD_BEFORE."
 echo
 "$BENCH" report "$RESULTS"
 echo
