@@ -94,11 +94,23 @@ func (m *Monitor) checkChain(ctx context.Context, n *upstream.Node) error {
 	m.mu.Lock()
 	m.chainIDs[n] = id
 	want := m.expectedChainLocked()
+	ids := make(map[*upstream.Node]uint64, len(m.chainIDs))
+	for nd, v := range m.chainIDs {
+		ids[nd] = v
+	}
 	m.mu.Unlock()
-	if want != 0 && id != want {
-		m.setState(n, upstream.WrongChain, fmt.Sprintf("eth_chainId is %d, the network's is %d", id, want))
-	} else if n.State() == upstream.WrongChain {
-		m.setState(n, upstream.Unknown, "chain id matches the network again")
+	// The network's id may have changed with this answer: judge every node
+	// that reported one again, not only this one.
+	for nd, v := range ids {
+		switch {
+		case want != 0 && v != want && nd.State() != upstream.WrongChain:
+			m.setState(nd, upstream.WrongChain, fmt.Sprintf("eth_chainId is %d, the network's is %d", v, want))
+		case v == want && nd.State() == upstream.WrongChain:
+			m.setState(nd, upstream.Unknown, "chain id matches the network again")
+			if nd != n {
+				m.ProbeSoon(nd)
+			}
+		}
 	}
 	return nil
 }
