@@ -125,6 +125,9 @@ func (d *Demo) sendTransfers(ctx context.Context, log *slog.Logger) {
 // the gateway takes it out of rotation and back.
 func (d *Demo) lag(ctx context.Context, nd *devnet.Node, every time.Duration, log *slog.Logger) {
 	for {
+		if !sleep(ctx, every) {
+			return
+		}
 		nd.Freeze()
 		log.Info("demo: node frozen, it will lag behind", "node", nd.Name())
 		if !sleep(ctx, every) {
@@ -134,9 +137,6 @@ func (d *Demo) lag(ctx context.Context, nd *devnet.Node, every time.Duration, lo
 			log.Warn("demo: unfreezing failed", "node", nd.Name(), "err", err)
 		}
 		log.Info("demo: node caught up", "node", nd.Name())
-		if !sleep(ctx, every) {
-			return
-		}
 	}
 }
 
