@@ -26,10 +26,14 @@ type client struct {
 	class  proxy.Class
 	ctx    context.Context // ends when the connection closes: cancels its calls
 	cancel context.CancelFunc
-	out    chan outgoing  // bounded: overflowing it is the slow-consumer cut-off
-	stop   chan struct{}  // closed to stop the writer
-	calls  chan struct{}  // one token per call being answered
-	wg     sync.WaitGroup // writer, calls, pings, closer
+	// readCtx ends only to force the connection shut when the peer does
+	// not answer a close frame.
+	readCtx    context.Context
+	readCancel context.CancelFunc
+	out        *outQueue      // bounded: overflowing it is the slow-consumer cut-off
+	stop       chan struct{}  // closed to stop the writer
+	calls      chan struct{}  // one token per call being answered
+	wg         sync.WaitGroup // writer, calls, pings, closer
 
 	mu       sync.Mutex // protects subs, reserved, closing
 	subs     map[string]*clientSub
@@ -57,9 +61,10 @@ type closeFrame struct {
 
 func newClient(s *Server, conn *websocket.Conn, n *proxy.Network, hub *subs.Hub, class proxy.Class) *client {
 	ctx, cancel := context.WithCancel(context.Background())
+	readCtx, readCancel := context.WithCancel(context.Background())
 	conn.SetReadLimit(s.cfg.MaxMessageBytes + 1) // the reader enforces the limit itself, to answer it
-	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel,
-		out: make(chan outgoing, s.cfg.SubscriberBuffer), stop: make(chan struct{}),
+	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
+		out: newOutQueue(s.cfg.SubscriberBuffer), stop: make(chan struct{}),
 		calls: make(chan struct{}, s.cfg.MaxCallsPerConnection), subs: make(map[string]*clientSub)}
 }
 
@@ -78,7 +83,7 @@ func (c *client) serve() {
 func (c *client) read() bool {
 	limit := c.s.cfg.MaxMessageBytes
 	for {
-		_, r, err := c.ws.Reader(context.Background()) // close unblocks it
+		_, r, err := c.ws.Reader(c.readCtx) // closing the connection unblocks it
 		if err != nil {
 			return false
 		}
@@ -88,11 +93,8 @@ func (c *client) read() bool {
 		}
 		if int64(len(body)) > limit {
 			// Answer, then close: the writer does both, in that order.
-			select {
-			case c.out <- outgoing{data: errTooLarge.AppendResponse(nil, nil), closing: &closeFrame{
-				websocket.StatusMessageTooBig, "message over websocket.max_message_bytes", "message_too_big"}}:
-			case <-c.ctx.Done():
-			}
+			c.out.push(c.ctx, outgoing{data: errTooLarge.AppendResponse(nil, nil), closing: &closeFrame{
+				websocket.StatusMessageTooBig, "message over websocket.max_message_bytes", "message_too_big"}})
 			return true
 		}
 		c.s.m.messages.WithLabelValues(c.net.Name).Inc()
@@ -122,26 +124,44 @@ func (c *client) write() {
 		case <-ping.C:
 			c.ping()
 			continue
-		case m := <-c.out:
-			msg := m.data
-			if m.sub != nil {
-				buf = appendNotification(buf[:0], m.sub.id, m.result)
-				msg = buf
-			}
-			ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
-			err := c.ws.Write(ctx, websocket.MessageText, msg)
-			cancel()
-			if err != nil {
-				c.close(websocket.StatusPolicyViolation, "write failed or timed out", "write_failed")
+		case <-c.out.ready:
+		}
+		for m, ok := c.out.pop(); ok; m, ok = c.out.pop() {
+			if !c.writeOne(m, &buf) {
 				return
 			}
 			written.Inc()
-			if f := m.closing; f != nil {
-				c.close(f.code, f.reason, f.label)
+			select {
+			case <-c.stop:
 				return
+			default:
 			}
 		}
 	}
+}
+
+// writeOne writes m; false when the connection is done.
+func (c *client) writeOne(m outgoing, buf *[]byte) bool {
+	msg := m.data
+	if m.sub != nil {
+		*buf = appendNotification((*buf)[:0], m.sub.id, m.result)
+		msg = *buf
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
+	err := c.ws.Write(ctx, websocket.MessageText, msg)
+	cancel()
+	if cap(*buf) > 64<<10 {
+		*buf = nil // keep no large buffer on an idle connection
+	}
+	if err != nil {
+		c.close(websocket.StatusPolicyViolation, "write failed or timed out", "write_failed")
+		return false
+	}
+	if f := m.closing; f != nil {
+		c.close(f.code, f.reason, f.label)
+		return false
+	}
+	return true
 }
 
 // appendNotification writes an eth_subscription message as a node does.
@@ -165,31 +185,38 @@ func (c *client) ping() {
 		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.PingInterval.D())
 		defer cancel()
 		if err := c.ws.Ping(ctx); err != nil && c.ctx.Err() == nil {
-			c.close(websocket.StatusPolicyViolation, "no pong within websocket.ping_interval", "ping_timeout")
+			c.close(closeNow, "", "ping_timeout") // the peer is gone: no close handshake to wait for
 		}
 	}()
 }
 
 // send queues an answer, waiting while the queue is full.
 func (c *client) send(data []byte) {
-	select {
-	case c.out <- outgoing{data: data}:
-	case <-c.ctx.Done():
-	}
+	c.out.push(c.ctx, outgoing{data: data})
+}
+
+// sendThen is send, calling then as the answer is queued.
+func (c *client) sendThen(data []byte, then func()) {
+	c.out.pushThen(c.ctx, outgoing{data: data}, then)
 }
 
 // notify queues a notification without waiting: a full queue means the
 // client does not keep up, and it is cut off.
 func (c *client) notify(cs *clientSub, result []byte) {
-	select {
-	case c.out <- outgoing{sub: cs, result: result}:
-	default:
+	if !c.out.tryPush(outgoing{sub: cs, result: result}) {
 		c.close(websocket.StatusPolicyViolation, "client too slow: more than websocket.subscriber_buffer messages waiting", "slow_consumer")
 	}
 }
 
+// closeNow closes without a close handshake.
+const closeNow websocket.StatusCode = -1
+
+// closeWait is how long a close handshake may take.
+const closeWait = time.Second
+
 // close ends the connection once: subscriptions are closed, calls in
-// flight canceled, the writer stopped and a close frame sent.
+// flight canceled, the writer stopped and a close frame sent (unless code
+// is closeNow).
 func (c *client) close(code websocket.StatusCode, reason, label string) {
 	c.closeOnce.Do(func() {
 		c.s.m.disconnects.WithLabelValues(c.net.Name, label).Inc()
@@ -206,6 +233,14 @@ func (c *client) close(code websocket.StatusCode, reason, label string) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
+			defer c.readCancel()
+			if code == closeNow {
+				_ = c.ws.CloseNow()
+				return
+			}
+			// A peer that does not answer the close frame soon is not waited for.
+			t := time.AfterFunc(closeWait, c.readCancel)
+			defer t.Stop()
 			_ = c.ws.Close(code, reason) // closes the connection even when the handshake fails
 		}()
 	})

@@ -33,9 +33,8 @@ func (c *client) handle(body []byte) {
 	if !batch && isSubscription(calls[0].Method) {
 		answer, sub := c.subscription(&calls[0])
 		if answer != nil {
-			c.send(answer)
+			c.sendThen(answer, sub.activate)
 		}
-		sub.activate()
 		return
 	}
 	mixed := false
@@ -75,11 +74,15 @@ func (c *client) mixedBatch(calls []jsonrpc.Call) {
 		}
 		out = append(out, answer...)
 	}
-	if len(out) > 1 {
-		c.send(append(out, ']'))
+	activate := func() {
+		for _, sub := range opened {
+			sub.activate()
+		}
 	}
-	for _, sub := range opened {
-		sub.activate()
+	if len(out) > 1 {
+		c.sendThen(append(out, ']'), activate)
+	} else {
+		activate()
 	}
 }
 
@@ -176,6 +179,9 @@ func (c *client) add(cs *clientSub) bool {
 	return true
 }
 
+// activate lets notifications through; it runs as the subscribe answer is
+// queued, so no notification can be queued before the answer nor be lost
+// after it.
 func (cs *clientSub) activate() {
 	if cs != nil {
 		cs.active.Store(true)

@@ -5,9 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/gateway"
 	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,18 +21,17 @@ import (
 
 // TestStalledReaderIsCutOff: a client that stops reading is disconnected
 // once its queue overflows, while the clients that read get every log.
+// Socket buffers on both ends of the stalled connection are made small so
+// the queue, not the kernel, holds what it does not read.
 func TestStalledReaderIsCutOff(t *testing.T) {
-	// Each log notification is about 33 KB; a block holds about 40. The
-	// stalled client can hold several MB in socket buffers before its
-	// queue fills, so the logs add up to well over that.
-	const logs, size = 300, 16 << 10
+	const logs, size = 250, 4 << 10 // about 8 KB per notification, 110 per block
 	n := startNet(t, 2, 300*time.Millisecond)
 	emitter := deployEmitter(t, n)
-	g := startGateway(t, gatewayYAML(n, allWS, "websocket:\n  subscriber_buffer: 100\n  write_timeout: 2s\n"))
+	g := startGatewayOn(t, gatewayYAML(n, allWS, "websocket:\n  subscriber_buffer: 200\n  write_timeout: 5s\n"),
+		&firstSmallListener{})
 	url := wsURL(g)
-	filter := map[string]any{"address": emitter}
 
-	stalled := dialRaw(t, url, 4096)
+	stalled := dialRaw(t, url, 4096) // the first connection accepted
 	sub := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["logs",{"address":"%s"}]}`, emitter)
 	if err := stalled.Write(context.Background(), websocket.MessageText, sub); err != nil {
 		t.Fatal(err)
@@ -39,7 +43,7 @@ func TestStalledReaderIsCutOff(t *testing.T) {
 	var readers []chan json.RawMessage
 	for range 3 {
 		c := dialWS(t, url)
-		_, ch := c.subscribe("logs", filter)
+		_, ch := c.subscribe("logs", map[string]any{"address": emitter})
 		readers = append(readers, ch)
 	}
 	sender := newLogSender(t, n, n.Nodes()[0], 1, emitter)
@@ -57,10 +61,14 @@ func TestStalledReaderIsCutOff(t *testing.T) {
 			return got == logs
 		})
 	}
-	waitFor(t, "the stalled client to be cut off", 30*time.Second, func() bool {
-		return metric(t, g.Registry(), "evmgate_ws_disconnects_total", map[string]string{"reason": "slow_consumer"})+
-			metric(t, g.Registry(), "evmgate_ws_disconnects_total", map[string]string{"reason": "write_failed"}) == 1
-	})
+	// Cut off by its queue overflowing, or by a write blocked longer than
+	// write_timeout, whichever comes first; no one else.
+	reg := g.Registry()
+	slow := metric(t, reg, "evmgate_ws_disconnects_total", map[string]string{"reason": "slow_consumer"})
+	stuck := metric(t, reg, "evmgate_ws_disconnects_total", map[string]string{"reason": "write_failed"})
+	if all := metric(t, reg, "evmgate_ws_disconnects_total", nil); slow+stuck != 1 || all != 1 {
+		t.Fatalf("disconnects: %v slow, %v stuck writing, %v in all; want the stalled client only", slow, stuck, all)
+	}
 	// The stalled client finds its connection closed once it reads again.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -73,6 +81,46 @@ func TestStalledReaderIsCutOff(t *testing.T) {
 			break
 		}
 	}
+}
+
+// firstSmallListener gives the first connection it accepts a small send buffer.
+type firstSmallListener struct {
+	net.Listener
+	done atomic.Bool
+}
+
+func (l *firstSmallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok && !l.done.Swap(true) {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// startGatewayOn runs a gateway whose JSON-RPC listener is ln wrapping a
+// fresh 127.0.0.1 listener.
+func startGatewayOn(t *testing.T, yaml string, ln *firstSmallListener) *gateway.Gateway {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ln.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Serve(context.Background(), ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		g.Close(ctx)
+	})
+	return g
 }
 
 // TestLimitsAndCalls: calls and batches over a client WebSocket, and each
@@ -166,4 +214,59 @@ func sendRaw(t *testing.T, c *wsClient, msg string) json.RawMessage {
 		t.Fatal(errors.New("no answer"))
 	}
 	return nil
+}
+
+// TestPingsAndCleanup: a client that answers pings stays connected, one
+// that does not is closed; a closed client's subscriptions are removed and
+// the upstream subscription closes after the grace.
+func TestPingsAndCleanup(t *testing.T) {
+	n := startNet(t, 1, 200*time.Millisecond)
+	g := startGateway(t, gatewayYAML(n, allWS, "websocket:\n  ping_interval: 300ms\n  unsubscribe_grace: 100ms\n"))
+	reg := g.Registry()
+	alive := dialWS(t, wsURL(g))
+	alive.subscribe("newHeads")
+	alive.subscribe("logs", map[string]any{})
+	deaf := dialRaw(t, wsURL(g), 0) // never reads, so never answers a ping
+	waitFor(t, "the deaf client to be closed", 10*time.Second, func() bool {
+		return metric(t, reg, "evmgate_ws_disconnects_total", map[string]string{"reason": "ping_timeout"}) == 1
+	})
+	_ = deaf
+	if m := alive.call("eth_chainId"); string(m.Result) != `"0x539"` {
+		t.Fatalf("the client answering pings: %+v", m)
+	}
+	if got := metric(t, reg, "evmgate_ws_upstream_subscriptions", nil); got != 2 {
+		t.Fatalf("%v upstream subscriptions, want 2", got)
+	}
+	alive.c.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "subscriptions to be removed", 10*time.Second, func() bool {
+		return metric(t, reg, "evmgate_ws_subscriptions", nil) == 0 &&
+			metric(t, reg, "evmgate_ws_upstream_subscriptions", nil) == 0 &&
+			metric(t, reg, "evmgate_ws_connections", nil) == 0
+	})
+}
+
+// TestCloseLeavesNoGoroutine: closing the gateway with clients connected,
+// subscribed and calling ends every goroutine of ws and subs.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	n := startNet(t, 2, 200*time.Millisecond)
+	cfg := gatewayYAML(n, func(i int) bool { return i == 0 }, "")
+	g := startGateway(t, cfg)
+	for range 5 {
+		c := dialWS(t, wsURL(g))
+		c.subscribe("newHeads")
+		c.subscribe("logs", map[string]any{})
+		c.call("eth_blockNumber")
+	}
+	deaf := dialRaw(t, wsURL(g), 0)
+	_ = deaf
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := g.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ws and subs goroutines to end", 10*time.Second, func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "evmgate/internal/ws.") && !strings.Contains(stacks, "evmgate/internal/subs.")
+	})
 }

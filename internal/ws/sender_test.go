@@ -65,21 +65,30 @@ func (s *logSender) rpc(method string, out any, params ...any) error {
 // send sends one transaction emitting a log with data.
 func (s *logSender) send(data []byte) common.Hash {
 	s.t.Helper()
+	h, err := s.trySend(data)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return h
+}
+
+// trySend is send for goroutines other than the test's.
+func (s *logSender) trySend(data []byte) (common.Hash, error) {
 	gas := uint64(80_000 + 44*len(data))
 	tx, err := types.SignNewTx(s.account.Key, types.LatestSignerForChainID(s.chainID), &types.DynamicFeeTx{
 		ChainID: s.chainID, Nonce: s.nonce, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(50 * params.GWei),
 		Gas: gas, To: &s.contract, Data: data,
 	})
 	if err != nil {
-		s.t.Fatal(err)
+		return common.Hash{}, err
 	}
 	raw, _ := tx.MarshalBinary()
 	if err := s.rpc("eth_sendRawTransaction", nil, hexutil.Bytes(raw)); err != nil {
-		s.t.Fatalf("sending log transaction: %v", err)
+		return common.Hash{}, fmt.Errorf("sending log transaction: %w", err)
 	}
 	s.nonce++
 	s.sent = append(s.sent, tx.Hash())
-	return tx.Hash()
+	return tx.Hash(), nil
 }
 
 // waitMined waits until every sent transaction has a receipt.
@@ -126,4 +135,21 @@ func decodeLog(t testing.TB, raw json.RawMessage) logInfo {
 		t.Fatalf("decoding log %s: %v", raw, err)
 	}
 	return l
+}
+
+// every sends a log each period until ctx ends, then hands over the hashes sent.
+func (s *logSender) every(ctx context.Context, period time.Duration, sent chan<- []common.Hash) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			sent <- s.sent
+			return
+		case <-tick.C:
+			if _, err := s.trySend([]byte(fmt.Sprintf("log %d", i))); err != nil {
+				s.t.Error(err)
+			}
+		}
+	}
 }

@@ -122,47 +122,15 @@ func TestSubscriptionSurvivesNodeFailure(t *testing.T) {
 	n := startNet(t, 4, 250*time.Millisecond)
 	emitter := deployEmitter(t, n)
 	nodes := n.Nodes()
-	// Tiers make the serving order known: node0, then node1, then node2 or
-	// node3 (two, so that their head confirms the network head).
-	yaml := fmt.Sprintf(`log_level: WARN
-log_requests: false
-networks:
-  - name: dev
-    chain_id: 1337
-    local_poll_interval: 100ms
-    rpc_timeout: 2s
-    down_after: 2
-    network_block_diff: 2
-    local_nodes:
-      - {rpc_endpoint: %q, ws_endpoint: %q, name: node0}
-    monitoring_nodes:
-      - {rpc_endpoint: %q, ws_endpoint: %q, name: node1}
-    fallback_nodes:
-      - {rpc_endpoint: %q, ws_endpoint: %q, name: node2}
-      - {rpc_endpoint: %q, ws_endpoint: %q, name: node3}
-`, nodes[0].HTTPURL(), nodes[0].WSURL(), nodes[1].HTTPURL(), nodes[1].WSURL(), nodes[2].HTTPURL(), nodes[2].WSURL(),
-		nodes[3].HTTPURL(), nodes[3].WSURL())
-	g := startGateway(t, yaml)
+	g := startGateway(t, tieredYAML(nodes))
 	c := dialWS(t, wsURL(g))
 	_, headsCh := c.subscribe("newHeads")
 	_, logsCh := c.subscribe("logs", map[string]any{"address": emitter})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	sender := newLogSender(t, n, nodes[2], 1, emitter)
+	sender := newLogSender(t, n, nodes[2], 1, emitter) // node2 stays up
 	sent := make(chan []common.Hash)
-	go func() { // a log every 60ms, through node2, which stays up
-		tick := time.NewTicker(60 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				sent <- sender.sent
-				return
-			case <-tick.C:
-				sender.send([]byte(fmt.Sprintf("log %d", i)))
-			}
-		}
-	}()
+	go sender.every(ctx, 60*time.Millisecond, sent)
 	waitBlocks(t, n, 4)
 	// node0 falls behind: it stays up but gets no more blocks, until it is
 	// more than network_block_diff behind and no longer eligible.
@@ -186,19 +154,7 @@ networks:
 			t.Fatalf("header %d has hash %s, the chain %s", num, got.hash[num], b.Hash.Hex())
 		}
 	}
-	want := map[common.Hash]bool{}
-	for _, h := range hashes {
-		want[h] = true
-	}
-	seen := map[common.Hash]bool{}
-	receive(t, logsCh, fmt.Sprintf("%d logs", len(want)), 30*time.Second, func(raw json.RawMessage) bool {
-		l := decodeLog(t, raw)
-		if l.Removed || seen[l.TxHash] || !want[l.TxHash] {
-			t.Fatalf("unexpected log (removed %v, repeated %v): %s", l.Removed, seen[l.TxHash], raw)
-		}
-		seen[l.TxHash] = true
-		return len(seen) == len(want)
-	})
+	seen := receiveLogsOnce(t, logsCh, hashes)
 	for _, kind := range []string{"newHeads", "logs"} {
 		if moves := metric(t, g.Registry(), "evmgate_ws_resubscribes_total", map[string]string{"kind": kind}); moves < 2 {
 			t.Errorf("%s subscription moved %v times, want 2", kind, moves)
@@ -209,6 +165,52 @@ networks:
 			t.Errorf("nothing was backfilled for %s: the lagging node's gap was not exercised", kind)
 		}
 	}
-	t.Logf("%d heights, %d logs, backfilled %v", len(got.order), len(seen),
+	t.Logf("%d heights, %d logs, backfilled %v", len(got.order), seen,
 		metric(t, g.Registry(), "evmgate_ws_backfilled_total", nil))
+}
+
+// tieredYAML puts node0 in the local tier, node1 in the monitoring tier and
+// node2 and node3 in the fallback tier, so subscriptions go to node0, then
+// node1, then node2 or node3 (two of them, so their head confirms the
+// network head).
+func tieredYAML(nodes []*devnet.Node) string {
+	return fmt.Sprintf(`log_level: WARN
+log_requests: false
+networks:
+  - name: dev
+    chain_id: 1337
+    local_poll_interval: 100ms
+    rpc_timeout: 2s
+    down_after: 2
+    network_block_diff: 2
+    local_nodes:
+      - {rpc_endpoint: %q, ws_endpoint: %q, name: node0}
+    monitoring_nodes:
+      - {rpc_endpoint: %q, ws_endpoint: %q, name: node1}
+    fallback_nodes:
+      - {rpc_endpoint: %q, ws_endpoint: %q, name: node2}
+      - {rpc_endpoint: %q, ws_endpoint: %q, name: node3}
+`, nodes[0].HTTPURL(), nodes[0].WSURL(), nodes[1].HTTPURL(), nodes[1].WSURL(), nodes[2].HTTPURL(), nodes[2].WSURL(),
+		nodes[3].HTTPURL(), nodes[3].WSURL())
+}
+
+// receiveLogsOnce reads logs until every transaction in hashes has been
+// seen once, failing on a removed, repeated or unknown log; it returns how
+// many it read.
+func receiveLogsOnce(t *testing.T, ch chan json.RawMessage, hashes []common.Hash) int {
+	t.Helper()
+	want := map[common.Hash]bool{}
+	for _, h := range hashes {
+		want[h] = true
+	}
+	seen := map[common.Hash]bool{}
+	receive(t, ch, fmt.Sprintf("%d logs", len(want)), 30*time.Second, func(raw json.RawMessage) bool {
+		l := decodeLog(t, raw)
+		if l.Removed || seen[l.TxHash] || !want[l.TxHash] {
+			t.Fatalf("unexpected log (removed %v, repeated %v): %s", l.Removed, seen[l.TxHash], raw)
+		}
+		seen[l.TxHash] = true
+		return len(seen) == len(want)
+	})
+	return len(seen)
 }
