@@ -24,6 +24,10 @@ OUT=${OUT:-$(mktemp -d /tmp/evmgate-bench.XXXXXX)}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$OUT"
 
+for tool in curl go awk; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }
+done
+
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do

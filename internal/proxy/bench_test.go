@@ -42,16 +42,16 @@ var (
 // reused, so allocs/op is the gateway's forward path plus Go's HTTP client
 // to the node — not the HTTP server that would accept the client's call.
 func BenchmarkForward(b *testing.B) {
-	benchmarkForward(b, func(b *testing.B) string { return startReplayNode(b) })
+	benchmarkForward(b, func(tb testing.TB) string { return startReplayNode(tb) })
 }
 
 // BenchmarkForwardFakeNode is BenchmarkForward against fakenode itself, in
 // this process: its net/http server and handler count in every figure.
 func BenchmarkForwardFakeNode(b *testing.B) {
-	benchmarkForward(b, func(b *testing.B) string { return startFakeNode(b).URL() })
+	benchmarkForward(b, func(tb testing.TB) string { return startFakeNode(tb).URL() })
 }
 
-func benchmarkForward(b *testing.B, node func(*testing.B) string) {
+func benchmarkForward(b *testing.B, node func(testing.TB) string) {
 	for _, bc := range []struct {
 		name    string
 		body    []byte
@@ -87,6 +87,32 @@ func benchmarkForward(b *testing.B, node func(*testing.B) string) {
 				b.Fatalf("last answer %d of %d bytes, want 200 of %d", w.status, w.size, size)
 			}
 		})
+	}
+}
+
+// TestBenchmarkNodesAnswer keeps the benchmarks honest: through the
+// handler, the replay node and the fake node give the same answers, with
+// one result per call, and the big block is streamed whole.
+func TestBenchmarkNodesAnswer(t *testing.T) {
+	for _, bc := range []struct {
+		body    []byte
+		results int
+	}{{blockNumberBody, 1}, {batch10Body, 10}, {blockBody, 1}} {
+		var sizes []int
+		for _, url := range []string{startReplayNode(t), startFakeNode(t).URL()} {
+			h := newBenchHandler(t, []string{url})
+			req, _ := newBenchRequest(t, bc.body)
+			w := &discardWriter{header: http.Header{}}
+			w.reset()
+			h.ServeHTTP(w, req)
+			if w.status != http.StatusOK || bytes.Count(w.head, []byte(`"result"`)) != bc.results {
+				t.Fatalf("%s: answer %d %q, want %d results", url, w.status, w.head, bc.results)
+			}
+			sizes = append(sizes, w.size)
+		}
+		if sizes[0] != sizes[1] {
+			t.Fatalf("replay node answered %d bytes, fake node %d", sizes[0], sizes[1])
+		}
 	}
 }
 
@@ -168,7 +194,7 @@ func healthyNode(rawURL, name string, latency time.Duration) *upstream.Node {
 
 // newBenchHandler serves network "bench" over healthy nodes at urls, with
 // the gateway's metrics registered.
-func newBenchHandler(b *testing.B, urls []string) *proxy.Handler {
+func newBenchHandler(b testing.TB, urls []string) *proxy.Handler {
 	b.Helper()
 	var ups []*upstream.Node
 	for i, u := range urls {
@@ -187,7 +213,7 @@ func newBenchHandler(b *testing.B, urls []string) *proxy.Handler {
 }
 
 // startFakeNode runs a fake node whose blocks are 100 kB.
-func startFakeNode(b *testing.B) *fakenode.Node {
+func startFakeNode(b testing.TB) *fakenode.Node {
 	b.Helper()
 	f, err := fakenode.Start(fakenode.Options{Name: "fake", ChainID: 1, Head: 1000, BigBlock: 100_000})
 	if err != nil {
@@ -207,7 +233,7 @@ type resettableBody struct{ bytes.Reader }
 
 func (*resettableBody) Close() error { return nil }
 
-func newBenchRequest(b *testing.B, payload []byte) (*http.Request, *resettableBody) {
+func newBenchRequest(b testing.TB, payload []byte) (*http.Request, *resettableBody) {
 	b.Helper()
 	u, err := url.Parse("http://127.0.0.1/bench")
 	if err != nil {

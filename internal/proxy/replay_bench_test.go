@@ -27,7 +27,7 @@ type replayNode struct {
 
 // startReplayNode records a fake node's answers to the benchmark bodies and
 // serves them on 127.0.0.1; it returns the node's URL.
-func startReplayNode(b *testing.B) string {
+func startReplayNode(b testing.TB) string {
 	b.Helper()
 	f := startFakeNode(b)
 	r := &replayNode{answers: map[string][]byte{}, conns: map[net.Conn]struct{}{}}
