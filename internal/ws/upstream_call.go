@@ -11,7 +11,6 @@ import (
 	"strconv"
 
 	"github.com/coder/websocket"
-	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/subs"
 )
 
@@ -20,11 +19,10 @@ import (
 // or nil when every call is a notification. A lost connection is an error:
 // the caller retries elsewhere.
 func (u *upstreamConn) Call(ctx context.Context, body []byte) ([]byte, error) {
-	calls, batch, perr := jsonrpc.Parse(body)
-	if perr != nil {
-		return nil, perr
+	req, ids, clientIDs, batch, err := u.rewrite(body)
+	if err != nil {
+		return nil, err
 	}
-	req, ids := u.rewrite(body, calls)
 	if len(ids) == 0 {
 		return nil, u.write(ctx, req, nil)
 	}
@@ -37,7 +35,7 @@ func (u *upstreamConn) Call(ctx context.Context, body []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		return restore(r.msg, calls, ids, batch), nil
+		return restore(r.msg, ids, clientIDs, batch), nil
 	case <-ctx.Done():
 		u.forget(p)
 		return nil, ctx.Err()
@@ -75,58 +73,52 @@ func (u *upstreamConn) write(ctx context.Context, req []byte, p *pending) error 
 	}
 }
 
-// rewrite gives every call with an id a fresh gateway id; ids[k] is the
-// gateway id of the k-th such call.
-func (u *upstreamConn) rewrite(body []byte, calls []jsonrpc.Call) (req []byte, ids []uint64) {
-	k := 0
-	for i := range calls {
-		if calls[i].ID != nil {
-			k++
+var errNotJSONRPC = errors.New("request is not a JSON-RPC call or batch")
+
+// rewrite gives every call with an id a fresh gateway id: ids[k] replaces
+// clientIDs[k].
+func (u *upstreamConn) rewrite(body []byte) (req []byte, ids []uint64, clientIDs [][]byte, batch bool, err error) {
+	var spans []span
+	collect := func(start int) int {
+		var m message
+		end := scanObject(body, start, &m)
+		if m.id.ok() {
+			spans = append(spans, m.id)
 		}
+		return end
 	}
-	if k == 0 {
-		return body, nil
+	i := skipSpace(body, 0)
+	batch = i < len(body) && body[i] == '['
+	if batch && !eachElement(body, collect) || !batch && collect(i) < 0 {
+		return nil, nil, nil, batch, errNotJSONRPC
 	}
-	base := u.nextID.Add(uint64(k)) - uint64(k) + 1
-	ids = make([]uint64, 0, k)
-	req = make([]byte, 0, len(body)+8*k)
+	if len(spans) == 0 {
+		return body, nil, nil, batch, nil
+	}
+	base := u.nextID.Add(uint64(len(spans))) - uint64(len(spans)) + 1
+	req = make([]byte, 0, len(body)+8*len(spans))
 	prev := 0
-	for i := range calls {
-		id := calls[i].ID
-		if id == nil {
-			continue
-		}
-		off := cap(body) - cap(id) // id is a slice of body
-		req = append(req, body[prev:off]...)
-		gid := base + uint64(len(ids))
-		req = strconv.AppendUint(req, gid, 10)
-		ids = append(ids, gid)
-		prev = off + len(id)
+	for k, sp := range spans {
+		req = append(req, body[prev:sp.start]...)
+		req = strconv.AppendUint(req, base+uint64(k), 10)
+		ids = append(ids, base+uint64(k))
+		clientIDs = append(clientIDs, sp.of(body))
+		prev = sp.end
 	}
-	return append(req, body[prev:]...), ids
+	return append(req, body[prev:]...), ids, clientIDs, batch, nil
 }
 
 // restore puts the clients' ids back into the node's answer.
-func restore(msg []byte, calls []jsonrpc.Call, ids []uint64, batch bool) []byte {
-	clientIDs := make(map[uint64][]byte, len(ids))
-	k := 0
-	for i := range calls {
-		if calls[i].ID != nil {
-			clientIDs[ids[k]] = calls[i].ID
-			k++
-		}
-	}
+func restore(msg []byte, ids []uint64, clientIDs [][]byte, batch bool) []byte {
 	out := make([]byte, 0, len(msg)+16*len(ids))
 	prev := 0
 	swap := func(start int) int {
 		var m message
 		end := scanObject(msg, start, &m)
-		if gid, ok := parseID(m.id.of(msg)); ok {
-			if cid, ok := clientIDs[gid]; ok {
-				out = append(out, msg[prev:m.id.start]...)
-				out = append(out, cid...)
-				prev = m.id.end
-			}
+		if gid, ok := parseID(m.id.of(msg)); ok && gid >= ids[0] && gid-ids[0] < uint64(len(ids)) {
+			out = append(out, msg[prev:m.id.start]...)
+			out = append(out, clientIDs[gid-ids[0]]...)
+			prev = m.id.end
 		}
 		return end
 	}
