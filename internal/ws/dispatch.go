@@ -89,6 +89,9 @@ func (c *client) mixedBatch(calls []jsonrpc.Call) {
 // subscription answers eth_subscribe or eth_unsubscribe. A new
 // subscription is returned inactive: it starts once its answer is queued.
 func (c *client) subscription(call *jsonrpc.Call) ([]byte, *clientSub) {
+	if call.ID == nil {
+		return nil, nil // a notification: no id to give the subscription to
+	}
 	if call.Method == "eth_unsubscribe" {
 		return c.unsubscribe(call), nil
 	}
