@@ -81,6 +81,9 @@ func (c *Config) Validate() error {
 	if err := c.Admin.Validate(); err != nil {
 		p = append(p, err.Error())
 	}
+	if err := c.WebSocket.Validate(); err != nil {
+		p = append(p, strings.Split(err.Error(), "\n")...)
+	}
 	if c.Engine.Enabled {
 		if err := c.Engine.Validate(); err != nil {
 			p = append(p, err.Error())
