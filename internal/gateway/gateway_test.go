@@ -17,7 +17,9 @@ import (
 )
 
 // fakes starts n fake nodes on chain 1 at head 100.
-func fakes(t *testing.T, n int) []*fakenode.Node {
+func fakes(t *testing.T, n int) []*fakenode.Node { return fakesB(t, n) }
+
+func fakesB(t testing.TB, n int) []*fakenode.Node {
 	t.Helper()
 	out := make([]*fakenode.Node, n)
 	for i := range out {
@@ -33,15 +35,17 @@ func fakes(t *testing.T, n int) []*fakenode.Node {
 
 // startGateway runs a gateway from YAML text; %s placeholders are replaced
 // by the fakes' URLs.
-func startGateway(t *testing.T, yaml string) *gateway.Gateway {
+func startGateway(t *testing.T, yaml string) *gateway.Gateway { return startGatewayB(t, yaml) }
+
+func startGatewayB(t testing.TB, yaml string) *gateway.Gateway {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if tt, ok := t.(*testing.T); ok && testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{tt}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	g, err := gateway.StartLocal(context.Background(), cfg, log)
 	if err != nil {
