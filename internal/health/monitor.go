@@ -65,13 +65,26 @@ func New(set Settings, pool *balancer.Pool, log *slog.Logger, events Events) *Mo
 // gateway starts with known heads.
 func (m *Monitor) Start(ctx context.Context) {
 	m.Sync()
+	// Every node's chain id first, so that the network's id is judged on
+	// all answers before any node is probed: a node on another chain that
+	// answers first must not pass as the network's.
+	m.each(func(n *upstream.Node) {
+		cctx, cancel := context.WithTimeout(ctx, m.set.Timeout)
+		defer cancel()
+		_ = m.checkChain(cctx, n) // a failure shows in the probe, which asks again
+	})
+	m.each(func(n *upstream.Node) { m.probe(ctx, n) })
+	m.pool.Refresh()
+}
+
+// each runs fn for every node of the pool at once and waits for them.
+func (m *Monitor) each(fn func(n *upstream.Node)) {
 	var wg sync.WaitGroup
 	for _, n := range m.pool.Nodes() {
 		wg.Add(1)
-		go func() { defer wg.Done(); m.probe(ctx, n) }()
+		go func() { defer wg.Done(); fn(n) }()
 	}
 	wg.Wait()
-	m.pool.Refresh()
 }
 
 // Sync starts probers for new nodes of the pool and stops those of removed

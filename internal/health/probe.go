@@ -43,7 +43,9 @@ func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
 }
 
 func (m *Monitor) check(ctx context.Context, n *upstream.Node) error {
-	if st := n.State(); st == upstream.Unknown || st == upstream.Down || st == upstream.WrongChain || n.ChainID() == 0 {
+	// A node whose chain id is known and not yet judged otherwise (Unknown
+	// after the start's chain round) is not asked again.
+	if st := n.State(); st == upstream.Down || st == upstream.WrongChain || n.ChainID() == 0 {
 		if err := m.checkChain(ctx, n); err != nil {
 			return err
 		}

@@ -98,7 +98,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		}
 		req = append(req, ']')
 	}
-	tctx, cancel := context.WithTimeoutCause(ctx, ex.net.TryTimeout, upstream.ErrTryTimeout)
+	tctx, cancel := n.TryContext(ctx, ex.net.TryTimeout)
 	defer cancel()
 	resp, err := n.Call(tctx, req)
 	if err != nil {

@@ -97,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := exchange{h: h, net: net, w: w, start: start, class: ClassOf(r.Header)}
-	ex.reqID = r.Header.Get("X-Request-ID")
+	ex.reqID = r.Header.Get("X-Request-Id")
 	if !validRequestID(ex.reqID) {
 		ex.reqID = h.ids.next()
 	}

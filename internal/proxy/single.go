@@ -42,13 +42,13 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 const prefixSize = 4 << 10
 
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {
-	tctx, cancel := context.WithTimeoutCause(ctx, ex.net.TryTimeout, upstream.ErrTryTimeout)
+	tctx, cancel := n.TryContext(ctx, ex.net.TryTimeout)
 	defer cancel()
 	resp, err := n.Do(tctx, body)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer resp.Close()
 
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -113,11 +113,11 @@ func readRest(r io.Reader, prefix []byte) ([]byte, error) {
 
 // stream writes the node's answer to the client: the prefix already read,
 // then the rest as it arrives.
-func (ex *exchange) stream(n *upstream.Node, resp *http.Response, prefix []byte) error {
+func (ex *exchange) stream(n *upstream.Node, resp *upstream.Response, prefix []byte) error {
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
 	if resp.ContentLength > 0 {
-		hdr["Content-Length"] = []string{resp.Header.Get("Content-Length")}
+		hdr["Content-Length"] = contentLength(resp.ContentLength)
 	}
 	ex.w.WriteHeader(http.StatusOK)
 	ex.status = "ok"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,10 +17,7 @@ func newClient(spec Spec) *http.Client {
 	if idle <= 0 {
 		idle = 256
 	}
-	dialTimeout := spec.Timeout
-	if dialTimeout <= 0 || dialTimeout > 5*time.Second {
-		dialTimeout = 5 * time.Second
-	}
+	dialTimeout := dialTimeoutOf(spec)
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -38,12 +34,39 @@ func newClient(spec Spec) *http.Client {
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// Close drops the node's idle connections.
-func (n *Node) Close() { n.client.CloseIdleConnections() }
+func dialTimeoutOf(spec Spec) time.Duration {
+	if spec.Timeout <= 0 || spec.Timeout > 5*time.Second {
+		return 5 * time.Second
+	}
+	return spec.Timeout
+}
 
-// Do posts body to the node and returns the response with status 200. The
-// caller reads and closes the body. Failures come back as *Error.
-func (n *Node) Do(ctx context.Context, body []byte) (*http.Response, error) {
+// Close drops the node's idle connections.
+func (n *Node) Close() {
+	n.client.CloseIdleConnections()
+	if n.fast != nil {
+		n.fast.pool.close()
+	}
+}
+
+// Do posts body to the node and returns its answer with status 200, whose
+// body arrives as the caller reads it; the caller closes it. ctx's deadline
+// is the try's deadline. Failures come back as *Error, whose text never
+// holds the node's URL.
+//
+// Plain http:// nodes are served by a pooled HTTP/1.1 client that sees a
+// cancelled ctx before sending and after the answer's head, not while
+// waiting: a try whose client went away ends at its deadline (or at the
+// node's Timeout when ctx has none). https://, gzip and proxied nodes use
+// net/http, which stops at once.
+func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
+	if n.fast != nil {
+		return n.fast.do(ctx, n.Name, body)
+	}
+	return n.doStd(ctx, body)
+}
+
+func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Kind: KindRequest, Node: n.Name, Err: err}
@@ -59,13 +82,9 @@ func (n *Node) Do(ctx context.Context, body []byte) (*http.Response, error) {
 	if resp.StatusCode != http.StatusOK {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
-		kind := KindStatus
-		if resp.StatusCode == http.StatusTooManyRequests {
-			kind = KindRateLimited
-		}
-		return nil, &Error{Kind: kind, Node: n.Name, Status: resp.StatusCode, Err: fmt.Errorf("http %d: %s", resp.StatusCode, bytes.TrimSpace(snippet))}
+		return nil, statusError(n.Name, resp.StatusCode, snippet)
 	}
-	return resp, nil
+	return newStdResponse(resp), nil
 }
 
 // Call posts body and reads the whole answer (for probes and small calls).
@@ -74,8 +93,8 @@ func (n *Node) Call(ctx context.Context, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	defer resp.Close()
+	out, err := resp.readAll(64 << 20)
 	if err != nil {
 		return nil, classify(ctx, n.Name, err)
 	}

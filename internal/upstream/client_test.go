@@ -14,7 +14,32 @@ import (
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
+// clients are the two ways a node is served: gzip nodes keep net/http,
+// plain http:// nodes use the pooled client.
+var clients = []struct {
+	name string
+	gzip bool
+	fast bool
+}{{"fasthttp", false, true}, {"net_http", true, false}}
+
+func newNode(t *testing.T, gzip, fast bool, spec upstream.Spec) *upstream.Node {
+	t.Helper()
+	spec.Gzip = gzip
+	n := upstream.New(spec)
+	t.Cleanup(n.Close)
+	if upstream.UsesFastHTTP(n) != fast {
+		t.Fatalf("node %q with gzip %v: fasthttp %v, want %v", spec.Name, gzip, upstream.UsesFastHTTP(n), fast)
+	}
+	return n
+}
+
 func TestDoSendsHeadersHostAndBasicAuth(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) { testHeadersHostAndBasicAuth(t, cl.gzip, cl.fast) })
+	}
+}
+
+func testHeadersHostAndBasicAuth(t *testing.T, gzip, fast bool) {
 	var got *http.Request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Clone(context.Background())
@@ -22,13 +47,22 @@ func TestDoSendsHeadersHostAndBasicAuth(t *testing.T) {
 	}))
 	defer srv.Close()
 	u := strings.Replace(srv.URL, "http://", "http://user:secret@", 1) + "/v3/KEY?x=1"
-	n := upstream.New(upstream.Spec{Name: "p", URL: u, Timeout: time.Second,
+	n := newNode(t, gzip, fast, upstream.Spec{Name: "p", URL: u, Timeout: time.Second,
 		Headers: http.Header{"Host": {"rpc.example"}, "X-Api-Key": {"k"}}})
-	if _, err := n.Call(context.Background(), []byte(`{}`)); err != nil {
+	body, err := n.Call(context.Background(), []byte(`{"id":1}`))
+	if err != nil {
 		t.Fatal(err)
+	}
+	if string(body) != `{"jsonrpc":"2.0","id":1,"result":"0x1"}` {
+		t.Fatalf("body %q", body)
 	}
 	if got.Host != "rpc.example" || got.Header.Get("X-Api-Key") != "k" || got.URL.Path != "/v3/KEY" || got.URL.RawQuery != "x=1" {
 		t.Fatalf("host %q key %q path %q query %q", got.Host, got.Header.Get("X-Api-Key"), got.URL.Path, got.URL.RawQuery)
+	}
+	if got.Method != http.MethodPost || got.Header.Get("Content-Type") != "application/json" ||
+		got.Header.Get("Accept") != "application/json" || got.ContentLength != 8 || got.UserAgent() != "Go-http-client/1.1" {
+		t.Fatalf("method %s content type %q accept %q length %d agent %q", got.Method, got.Header.Get("Content-Type"),
+			got.Header.Get("Accept"), got.ContentLength, got.UserAgent())
 	}
 	if user, pass, ok := got.BasicAuth(); !ok || user != "user" || pass != "secret" {
 		t.Fatalf("basic auth from the URL not sent: %v %q %q", ok, user, pass)
@@ -36,6 +70,12 @@ func TestDoSendsHeadersHostAndBasicAuth(t *testing.T) {
 }
 
 func TestDoClassifiesFailures(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) { testClassifiesFailures(t, cl.gzip, cl.fast) })
+	}
+}
+
+func testClassifiesFailures(t *testing.T, gzip, fast bool) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	refused := "http://" + ln.Addr().String() + "/?apikey=SECRET"
 	ln.Close()
@@ -66,6 +106,14 @@ func TestDoClassifiesFailures(t *testing.T) {
 			time.AfterFunc(50*time.Millisecond, cancel)
 			return ctx, cancel
 		}, upstream.KindCanceled},
+		{"client gone before sending", hang.URL, func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			cancel()
+			return ctx, cancel
+		}, upstream.KindCanceled},
+		{"deadline already passed", hang.URL, func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		}, upstream.KindTimeout},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -74,7 +122,7 @@ func TestDoClassifiesFailures(t *testing.T) {
 				ctx, cancel = c.ctx()
 			}
 			defer cancel()
-			n := upstream.New(upstream.Spec{Name: "n", URL: c.url, Timeout: time.Second})
+			n := newNode(t, gzip, fast, upstream.Spec{Name: "n", URL: c.url, Timeout: time.Second})
 			_, err := n.Call(ctx, []byte(`{}`))
 			var ue *upstream.Error
 			if !errors.As(err, &ue) || ue.Kind != c.want {

@@ -1,8 +1,12 @@
 // Package upstream models one execution node: its fixed identity (URL,
 // tier, headers, limits) and its live state (head, latency, load, health,
 // calls in flight) held in atomics so the selector reads it without locks.
-// It also owns the node's HTTP client, which sends raw JSON-RPC bytes and
-// classifies failures into typed errors. Health probes (package health) and
+// It also owns the node's HTTP client, which sends raw JSON-RPC bytes,
+// streams the answer back as a Response and classifies failures into typed
+// errors. Plain http:// nodes use a pooled HTTP/1.1 client built on
+// fasthttp's request writer and response parser (no goroutine per call or
+// connection, the try's deadline as the socket deadline); https://, gzip
+// and proxied nodes use net/http. Health probes (package health) and
 // request outcomes (package proxy) write the live state; package balancer
 // reads it.
 package upstream

@@ -91,6 +91,7 @@ type Spec struct {
 type Node struct {
 	Spec
 	client *http.Client
+	fast   *fastClient // nil: net/http serves the node
 
 	head      atomic.Uint64 // last head + 1; 0 when unknown or forgotten
 	blockTime atomic.Int64  // unix seconds of the head block
@@ -110,6 +111,7 @@ func New(spec Spec) *Node {
 	}
 	n := &Node{Spec: spec}
 	n.client = newClient(spec)
+	n.fast = newFastClient(spec)
 	return n
 }
 

@@ -1,0 +1,153 @@
+package upstream
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// connPool keeps a node's HTTP/1.1 connections: at most max open, the idle
+// ones reused most recent first. Connections idle longer than idleTimeout
+// are closed when the pool is next used; no goroutine watches them.
+type connPool struct {
+	addr        string
+	dialTimeout time.Duration
+	idleTimeout time.Duration
+	slots       chan struct{} // one token per open or opening connection
+
+	mu     sync.Mutex
+	idle   []*pconn // oldest first
+	closed bool
+}
+
+// pconn is one connection with its buffers.
+type pconn struct {
+	c        net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	lastUse  time.Time
+	reused   bool
+	deadline bool // a deadline is set on c
+}
+
+const connBufferSize = 32 << 10
+
+var errNoConn = errors.New("no free connection to the node before the deadline")
+
+func newConnPool(addr string, max int, dialTimeout, idleTimeout time.Duration) *connPool {
+	return &connPool{addr: addr, dialTimeout: dialTimeout, idleTimeout: idleTimeout, slots: make(chan struct{}, max)}
+}
+
+// get returns an idle connection or dials one. fresh skips idle ones.
+func (p *connPool) get(deadline time.Time, fresh bool) (*pconn, error) {
+	if err := p.acquireSlot(deadline); err != nil {
+		return nil, err
+	}
+	if !fresh {
+		if pc := p.popIdle(); pc != nil {
+			pc.reused = true
+			return pc, nil
+		}
+	}
+	dl := time.Now().Add(p.dialTimeout)
+	if !deadline.IsZero() && deadline.Before(dl) {
+		dl = deadline
+	}
+	d := net.Dialer{Deadline: dl, KeepAlive: 30 * time.Second}
+	c, err := d.Dial("tcp", p.addr)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(c, connBufferSize)}, nil
+}
+
+func (p *connPool) acquireSlot(deadline time.Time) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	wait := p.dialTimeout
+	if !deadline.IsZero() {
+		wait = time.Until(deadline)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return errNoConn
+	}
+}
+
+// popIdle takes the most recently used idle connection, closing those that
+// were idle too long.
+func (p *connPool) popIdle() *pconn {
+	now := time.Now()
+	var stale []*pconn
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].lastUse) > p.idleTimeout {
+		n++
+	}
+	if n > 0 {
+		stale = append(stale, p.idle[:n]...)
+		k := copy(p.idle, p.idle[n:])
+		clear(p.idle[k:])
+		p.idle = p.idle[:k]
+	}
+	var pc *pconn
+	if k := len(p.idle); k > 0 {
+		pc = p.idle[k-1]
+		p.idle[k-1] = nil
+		p.idle = p.idle[:k-1]
+	}
+	p.mu.Unlock()
+	for _, s := range stale {
+		s.c.Close()
+	}
+	return pc
+}
+
+// put returns a connection after a call: to the idle list when reusable,
+// closed otherwise. Either way its slot is freed.
+func (p *connPool) put(pc *pconn, reusable bool) {
+	if reusable {
+		pc.lastUse = time.Now()
+		p.mu.Lock()
+		if !p.closed {
+			p.idle = append(p.idle, pc)
+			pc = nil
+		}
+		p.mu.Unlock()
+	}
+	if pc != nil {
+		pc.c.Close()
+	}
+	<-p.slots
+}
+
+// close closes the idle connections; those in use close when put back.
+func (p *connPool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+}
+
+// setDeadline bounds the call's reads and writes on pc by deadline (none
+// when zero).
+func (pc *pconn) setDeadline(deadline time.Time) error {
+	if deadline.IsZero() && !pc.deadline {
+		return nil
+	}
+	pc.deadline = !deadline.IsZero()
+	return pc.c.SetDeadline(deadline)
+}
