@@ -142,6 +142,9 @@ type Node struct {
 	RPCEndpoint string `yaml:"rpc_endpoint"`
 	// WSEndpoint is the node's WebSocket URL, optional.
 	WSEndpoint string `yaml:"ws_endpoint"`
+	// HTTPOverWS sends the node's JSON-RPC calls over one shared WebSocket
+	// connection to ws_endpoint instead of HTTP.
+	HTTPOverWS bool `yaml:"http_over_ws"`
 	// PrometheusEndpoint is the node exporter's /metrics URL for host load.
 	PrometheusEndpoint string `yaml:"prometheus_endpoint"`
 	// Name labels the node in logs, metrics and status. Default: the

@@ -49,6 +49,16 @@ func rules(n config.Network) (balancer.Rules, error) {
 	return r, nil
 }
 
+// newNode builds a node; with http_over_ws its calls go over the node's
+// shared WebSocket connection.
+func (g *Gateway) newNode(spec upstream.Spec, nd config.Node) *upstream.Node {
+	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
+		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
+		spec.Transport = g.ws.Transport(spec)
+	}
+	return upstream.New(spec)
+}
+
 // NodeSpec turns a configured node into an upstream spec.
 func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier) (upstream.Spec, error) {
 	raw, workers, err := sched.ParseWorkers(nd.RPCEndpoint)
@@ -91,7 +101,7 @@ func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network,
 				return nil, fmt.Errorf("networks %q node %s: %w", n.Name, nd.DisplayName(), err)
 			}
 			spec.Source = nd.RPCEndpoint
-			nodes = append(nodes, upstream.New(spec))
+			nodes = append(nodes, g.newNode(spec, nd))
 		}
 	}
 	pool := balancer.NewPool(r, nodes)

@@ -54,6 +54,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.metrics = m
 	g.events = newEvents(log, m, cfg.LogRateLimit.D())
+	// The WebSocket server comes first: nodes with http_over_ws send their
+	// calls over its shared upstream connections.
+	g.handler = proxy.New(proxy.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
+		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
+	}, nil, log, m)
+	if g.ws, err = ws.New(cfg.WebSocket, g.handler, log, g.reg); err != nil {
+		return nil, err
+	}
 	var pnets []*proxy.Network
 	for _, nc := range cfg.Networks {
 		n, err := buildNetwork(nc, g.events, g)
@@ -70,13 +79,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node registry: %w", err)
 	}
-	g.handler = proxy.New(proxy.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
-		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
-	}, pnets, log, m)
-	if g.ws, err = ws.New(cfg.WebSocket, g.handler, log, g.reg); err != nil {
-		return nil, err
-	}
+	g.handler.SetNetworks(pnets)
 	g.handler.Upgrade = g.ws.Upgrade
 	return g, nil
 }

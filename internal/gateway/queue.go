@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"

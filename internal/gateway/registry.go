@@ -83,7 +83,7 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 			continue
 		}
 		spec.Source = rn.URI
-		next = append(next, upstream.New(spec))
+		next = append(next, g.newNode(spec, n.configNode(rn)))
 	}
 	n.pool.SetNodes(next)
 	n.monitor.Sync()

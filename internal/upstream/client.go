@@ -13,6 +13,9 @@ import (
 )
 
 func newClient(spec Spec) *http.Client {
+	if spec.Transport != nil {
+		return &http.Client{Transport: spec.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	idle := spec.MaxConcurrency
 	if idle <= 0 {
 		idle = 256

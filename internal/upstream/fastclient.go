@@ -39,7 +39,7 @@ const userAgent = "Go-http-client/1.1"
 // newFastClient returns nil when the node needs net/http.
 func newFastClient(spec Spec) *fastClient {
 	u, err := url.Parse(spec.URL)
-	if err != nil || u.Scheme != "http" || u.Host == "" || spec.Gzip || usesProxy(spec.URL) {
+	if err != nil || u.Scheme != "http" || u.Host == "" || spec.Gzip || spec.Transport != nil || usesProxy(spec.URL) {
 		return nil
 	}
 	addr := u.Host

@@ -85,6 +85,9 @@ type Spec struct {
 	MaxConcurrency int // 0: unlimited
 	Gzip           bool
 	Timeout        time.Duration // per try
+	// Transport, when set, carries the node's calls (e.g. over its shared
+	// WebSocket connection) instead of the node's own HTTP client.
+	Transport http.RoundTripper
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
