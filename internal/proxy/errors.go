@@ -52,7 +52,11 @@ func (h *Handler) countTry(net *Network, n *upstream.Node, err error) {
 	if h.metrics == nil {
 		return
 	}
-	outcome := "ok"
+	if err == nil {
+		h.tries.get(net.Name, n.Name, "ok").Inc()
+		return
+	}
+	outcome := "error"
 	var ue *upstream.Error
 	if errors.As(err, &ue) {
 		outcome = ue.Kind.String()
@@ -60,5 +64,5 @@ func (h *Handler) countTry(net *Network, n *upstream.Node, err error) {
 			h.metrics.NodeErrors.WithLabelValues(net.Name, n.Name, "proxy_"+outcome).Inc()
 		}
 	}
-	h.metrics.NodeTries.WithLabelValues(net.Name, n.Name, outcome).Inc()
+	h.tries.get(net.Name, n.Name, outcome).Inc()
 }

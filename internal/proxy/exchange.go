@@ -90,7 +90,7 @@ func (ex *exchange) done() {
 		ex.net.duration.Observe(d.Seconds())
 	}
 	if m := ex.h.metrics; m != nil && ex.method != "" && ex.method != "batch" {
-		m.Calls.WithLabelValues(ex.net.Name, jsonrpc.Label(ex.method), ex.status).Inc()
+		ex.h.calls.get(ex.net.Name, jsonrpc.Label(ex.method), ex.status).Inc()
 	}
 	if !ex.h.opts.LogRequests {
 		return

@@ -32,6 +32,8 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	ids      *requestIDs
+	calls    counterCache // evmgate_calls_total
+	tries    counterCache // evmgate_node_requests_total
 	networks atomic.Pointer[map[string]*Network]
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
@@ -40,6 +42,9 @@ type Handler struct {
 // New returns a handler over networks.
 func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics) *Handler {
 	h := &Handler{opts: opts, log: log, metrics: m, ids: newRequestIDs()}
+	if m != nil {
+		h.calls.vec, h.tries.vec = m.Calls, m.NodeTries
+	}
 	h.SetNetworks(networks)
 	return h
 }
