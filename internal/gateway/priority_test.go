@@ -65,8 +65,10 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 			pos = i
 		}
 	}
-	if pos != 1 {
-		t.Fatalf("completion order %v: the fast-track call finished at position %d, want 1 (right after the low call in flight)", order, pos)
+	// The low call in flight and the fast-track call granted right after it
+	// may answer in either order; every queued low call comes after both.
+	if pos > 1 {
+		t.Fatalf("completion order %v: the fast-track call finished at position %d, want 0 or 1 (with the low call in flight)", order, pos)
 	}
 }
 
