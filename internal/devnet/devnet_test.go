@@ -27,6 +27,10 @@ import (
 var gethLeaks = []goleak.Option{
 	goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/eth/catalyst.(*ConsensusAPI).heartbeat"),
 	goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
+	// A payload build that was started but never delivered (its builder was
+	// stopped, or another node took over) keeps improving it until geth's
+	// own build timeout; node Close does not stop it.
+	goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/miner.(*Miner).buildPayload.func1"),
 }
 
 // TestMain fails the run if any other goroutine outlives the tests. The
