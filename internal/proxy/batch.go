@@ -112,6 +112,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		return &upstream.Error{Kind: upstream.KindMalformed, Node: n.Name, Err: errors.New("answer to a batch is not a JSON array")}
 	}
 	matched, inOrder := match(st, els)
+	behind := n.Head() < ex.net.Pool.View().Head
 	still := st.pending[:0:0]
 	for k, i := range st.pending {
 		el := matched[k]
@@ -119,7 +120,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el == nil && st.calls[i].IsNotification():
 		case el == nil:
 			still = append(still, i)
-		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message):
+		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
 			still = append(still, i)
 		default:
 			st.answers[i] = el.Raw

@@ -27,8 +27,12 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 		return
 	}
 	if ex.fallback != nil && !errors.Is(err, errClientGone) {
-		// Every other node failed: the lagging node's null is the best answer.
-		ex.writeBody(ex.fallback, "ok")
+		// No node had better: the lagging node's answer is the client's.
+		status := "ok"
+		if jsonrpc.ErrorOf(ex.fallback) != nil {
+			status = "rpc_error"
+		}
+		ex.writeBody(ex.fallback, status)
 		return
 	}
 	var e *jsonrpc.Error
@@ -144,7 +148,10 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		// The first try reached a node: the transaction is in a pool. Its hash is the answer.
 		return ex.writeTxHash(c)
 	}
-	if e != nil && upstream.Unavailable(e.Code, e.Message) {
+	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
+		if ex.fallback == nil && upstream.Behind(e.Message) {
+			ex.fallback = bytes.Clone(full) // the node's own answer, if no node has the block
+		}
 		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New(e.Message)}
 	}
 	ex.writeBody(full, "rpc_error")

@@ -137,19 +137,23 @@ func testClassifiesFailures(t *testing.T, gzip, fast bool) {
 
 func TestUnavailable(t *testing.T) {
 	for _, c := range []struct {
-		code int
-		msg  string
-		want bool
+		code   int
+		msg    string
+		behind bool
+		want   bool
 	}{
-		{-32000, "header not found", true},
-		{-32000, "missing trie node abc (path )", true},
-		{-32005, "limit exceeded", true},
-		{3, "execution reverted", false},
-		{-32602, "invalid argument 0: hex string without 0x prefix", false},
-		{-32601, "the method foo does not exist/is not available", false},
+		{-32000, "header not found", true, true},
+		{-32000, "header not found", false, false}, // a node at the head: the block is in the future
+		{-32602, "block range extends beyond current head block", true, true},
+		{-32602, "block range extends beyond current head block", false, false},
+		{-32000, "missing trie node abc (path )", false, true},
+		{-32005, "limit exceeded", false, true},
+		{3, "execution reverted", true, false},
+		{-32602, "invalid argument 0: hex string without 0x prefix", true, false},
+		{-32601, "the method foo does not exist/is not available", true, false},
 	} {
-		if got := upstream.Unavailable(c.code, c.msg); got != c.want {
-			t.Errorf("Unavailable(%d, %q) = %v, want %v", c.code, c.msg, got, c.want)
+		if got := upstream.Unavailable(c.code, c.msg, c.behind); got != c.want {
+			t.Errorf("Unavailable(%d, %q, behind %v) = %v, want %v", c.code, c.msg, c.behind, got, c.want)
 		}
 	}
 }

@@ -2,20 +2,26 @@ package upstream
 
 import "strings"
 
-// unavailableMessages are node error messages that mean "this node cannot
-// serve this call now" (lagging, pruned or overloaded), so another node
-// should be tried. This is the one place where errors are matched by text.
-var unavailableMessages = []string{
+// behindMessages mean "this node does not have that block": another node
+// has it only if this one is behind the network head. From a node at the
+// head they are the final answer (the block is in the future).
+var behindMessages = []string{
 	"header not found",
 	"unknown block",
 	"block not found",
+	"request beyond head block",
+	"block range extends beyond current head",
+}
+
+// unavailableMessages are node error messages that mean "this node cannot
+// serve this call now" (pruned or overloaded), so another node should be
+// tried. This is the one place where errors are matched by text.
+var unavailableMessages = []string{
 	"missing trie node",
 	"required historical state unavailable",
 	"historical state not available",
 	"state is not available",
 	"pruned",
-	"request beyond head block",
-	"block range extends beyond current head",
 	"too many requests",
 	"rate limit",
 	"capacity exceeded",
@@ -32,13 +38,25 @@ var unavailableCodes = map[int]bool{
 
 // Unavailable reports whether a JSON-RPC error from a node means the call
 // should be tried on another node instead of returned to the client.
-func Unavailable(code int, message string) bool {
+// behindHead says whether the node is behind the network head: only then
+// does "header not found" mean another node may have the block.
+func Unavailable(code int, message string, behindHead bool) bool {
 	if unavailableCodes[code] {
 		return true
 	}
 	m := strings.ToLower(message)
-	for _, s := range unavailableMessages {
-		if strings.Contains(m, s) {
+	if behindHead && containsAny(m, behindMessages) {
+		return true
+	}
+	return containsAny(m, unavailableMessages)
+}
+
+// Behind reports whether a node error says the node lacks the block asked for.
+func Behind(message string) bool { return containsAny(strings.ToLower(message), behindMessages) }
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
 			return true
 		}
 	}
