@@ -75,7 +75,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		})
 		g.events.queues[nc.Name] = n.queue
 	}
-	g.registry, err = registry.New(cfg.Admin, seed(cfg), g, log.With("component", "registry"), g.reg)
+	g.registry, err = registry.New(cfg.Admin, seed(cfg), g, log, g.reg)
 	if err != nil {
 		return nil, fmt.Errorf("node registry: %w", err)
 	}

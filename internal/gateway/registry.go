@@ -91,7 +91,7 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 	for _, u := range old {
 		u.Close()
 	}
-	g.log.Info("node set applied", "network", name, "nodes", len(next), "removed", len(old))
+	g.log.Debug("node set installed", "network", name, "nodes", len(next), "removed", len(old))
 	return errors.Join(errs...)
 }
 
