@@ -36,8 +36,10 @@ type Node struct {
 	head      atomic.Uint64
 	mode      atomic.Uint32
 	delay     atomic.Int64 // ns added before every answer
-	holdMu    sync.Mutex   // holdMu protects hold
+	holdMu    sync.Mutex   // holdMu protects hold, record and arrivals
 	hold      map[string]chan struct{}
+	record    map[string]bool
+	arrivals  map[string][]string
 	requests  atomic.Int64
 	calls     sync.Map // method -> *atomic.Int64
 	bigBlock  []byte
@@ -113,6 +115,31 @@ func (n *Node) held(method string) chan struct{} {
 	n.holdMu.Lock()
 	defer n.holdMu.Unlock()
 	return n.hold[method]
+}
+
+// Record keeps the ids of the calls of method in the order they arrive.
+func (n *Node) Record(method string) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if n.record == nil {
+		n.record, n.arrivals = map[string]bool{}, map[string][]string{}
+	}
+	n.record[method] = true
+}
+
+// Arrivals returns the raw ids of the recorded calls of method, in arrival order.
+func (n *Node) Arrivals(method string) []string {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	return append([]string(nil), n.arrivals[method]...)
+}
+
+func (n *Node) arrived(c *jsonrpc.Call) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if n.record[c.Method] {
+		n.arrivals[c.Method] = append(n.arrivals[c.Method], string(c.ID))
+	}
 }
 
 // SetChainID sets the reported chain id.
@@ -207,6 +234,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	calls, batch, perr := jsonrpc.Parse(body)
 	if !batch && perr == nil {
+		n.arrived(&calls[0])
 		if ch := n.held(calls[0].Method); ch != nil {
 			select {
 			case <-ch:

@@ -29,25 +29,22 @@ func queueDepth(t *testing.T, metricsURL, class string) string {
 }
 
 // With one worker on the only node, a fast-track call that arrives behind
-// nine queued low calls is served next.
+// nine queued low calls reaches the node next. The node records the order
+// in which calls arrive (the grant order: one worker sends one at a time).
 func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 	f := fakes(t, 1)
 	f[0].Hold("eth_getBalance")
+	f[0].Record("eth_getBalance")
 	g := startGateway(t, netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n", nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
 
-	var mu sync.Mutex
-	var order []string
 	var wg sync.WaitGroup
-	call := func(name string, hdr ...string) {
+	call := func(id string, hdr ...string) {
 		defer wg.Done()
-		r := post(t, url, getBalance, hdr...)
-		if r.status != 200 {
-			t.Errorf("%s: %d %s", name, r.status, r.body)
+		body := strings.Replace(getBalance, `"id":3`, `"id":"`+id+`"`, 1)
+		if r := post(t, url, body, hdr...); r.status != 200 {
+			t.Errorf("%s: %d %s", id, r.status, r.body)
 		}
-		mu.Lock()
-		order = append(order, name)
-		mu.Unlock()
 	}
 	for i := 0; i < 10; i++ {
 		wg.Add(1)
@@ -59,16 +56,9 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 	waitFor(t, "the fast-track call queued", func() bool { return queueDepth(t, g.MetricsURL(), "fast_track") == "1" })
 	f[0].Release("eth_getBalance")
 	wg.Wait()
-	pos := -1
-	for i, n := range order {
-		if n == "fast" {
-			pos = i
-		}
-	}
-	// The low call in flight and the fast-track call granted right after it
-	// may answer in either order; every queued low call comes after both.
-	if pos > 1 {
-		t.Fatalf("completion order %v: the fast-track call finished at position %d, want 0 or 1 (with the low call in flight)", order, pos)
+	order := f[0].Arrivals("eth_getBalance")
+	if len(order) != 11 || order[1] != `"fast"` {
+		t.Fatalf("arrival order at the node %v: the fast-track call must come second, right after the low call that was in flight", order)
 	}
 }
 
