@@ -304,3 +304,35 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// metricValue reads one sample from /metrics ("" when absent).
+func metricValue(t *testing.T, metricsURL, series string) string {
+	t.Helper()
+	resp, err := http.Get(metricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, series+" ") {
+			return strings.TrimPrefix(l, series+" ")
+		}
+	}
+	return ""
+}
+
+// Every client request is counted once, bad ones included.
+func TestEveryRequestCountedOnce(t *testing.T) {
+	f := fakes(t, 1)
+	g := startGateway(t, netYAML("", nodesYAML("local_nodes", f...)))
+	url := g.RPCURL() + "/mainnet"
+	post(t, url, `{"jsonrpc":"2.0",`)                                       // malformed
+	post(t, url, blockNumber)                                               // good
+	post(t, url, "["+strings.Repeat(blockNumber+",", 1000)+blockNumber+"]") // over max_batch_size
+	big := `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":["` + strings.Repeat("a", 9<<20) + `"]}`
+	post(t, url, big) // over max_body_bytes
+	if got := metricValue(t, g.MetricsURL(), `loadbalancer_requests_total{network="mainnet"}`); got != "4" {
+		t.Fatalf("loadbalancer_requests_total = %q after 4 requests", got)
+	}
+}

@@ -52,22 +52,19 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 	ex.done()
 }
 
-// fail answers the whole request with a gateway error.
+// fail answers the whole request with a gateway error. The caller closes
+// the exchange with done.
 func (ex *exchange) fail(err error) {
 	var e *jsonrpc.Error
 	switch {
 	case errors.As(err, &e):
 	case errors.Is(err, errClientGone):
 		ex.status = "client_gone"
-		ex.done()
 		return
 	default:
 		e = jsonrpc.NewError(jsonrpc.CodeInternal, err.Error())
 	}
 	ex.writeError(e, nil)
-	if ex.method == "" {
-		ex.done()
-	}
 }
 
 func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {

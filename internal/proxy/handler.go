@@ -114,6 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*bp = body[:0]
 	if err != nil {
 		ex.fail(err)
+		ex.done()
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
