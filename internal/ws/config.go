@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/evmgate/evmgate/internal/yamlvalue"
 )
 
 // Config is the websocket: section of the configuration.
@@ -131,32 +131,5 @@ func (c *Config) Validate() error {
 }
 
 // Duration is a time.Duration written "500ms", "2s" or "1m" (a bare number
-// is seconds).
-type Duration time.Duration
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration such as \"500ms\" or \"2s\"", n.Line)
-	}
-	if n.Value == "" {
-		*d = 0
-		return nil
-	}
-	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
-		*d = Duration(secs * float64(time.Second))
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration: write it like \"500ms\", \"2s\" or \"1m\"", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML implements yaml.Marshaler.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+// is seconds), decoded as in the rest of the configuration.
+type Duration = yamlvalue.Duration
