@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"errors"
+	gwmetrics "github.com/evmgate/evmgate/internal/metrics"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -65,33 +65,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	var err error
-	m.votes = register(reg, m.votes, &err)
-	m.disagreements = register(reg, m.disagreements, &err)
-	m.requests = register(reg, m.requests, &err)
-	m.duration = register(reg, m.duration, &err)
-	m.nodeStatus = register(reg, m.nodeStatus, &err)
-	m.latency = register(reg, m.latency, &err)
-	m.failures = register(reg, m.failures, &err)
-	m.garbage = register(reg, m.garbage, &err)
-	m.authFailures = register(reg, m.authFailures, &err)
+	m.votes = gwmetrics.Register(reg, m.votes, &err)
+	m.disagreements = gwmetrics.Register(reg, m.disagreements, &err)
+	m.requests = gwmetrics.Register(reg, m.requests, &err)
+	m.duration = gwmetrics.Register(reg, m.duration, &err)
+	m.nodeStatus = gwmetrics.Register(reg, m.nodeStatus, &err)
+	m.latency = gwmetrics.Register(reg, m.latency, &err)
+	m.failures = gwmetrics.Register(reg, m.failures, &err)
+	m.garbage = gwmetrics.Register(reg, m.garbage, &err)
+	m.authFailures = gwmetrics.Register(reg, m.authFailures, &err)
 	return m, err
-}
-
-// register registers c; when an identical collector is already registered
-// (a second Mux on the same registry) it reuses that one instead of failing.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	*errp = errors.Join(*errp, err)
-	return c
 }
 
 var stateNames = []state{stateAlive, stateSyncing, stateDead}

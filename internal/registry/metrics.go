@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 
+	gwmetrics "github.com/evmgate/evmgate/internal/metrics"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -40,29 +42,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	var err error
-	m.nodes = register(reg, m.nodes, &err)
-	m.changes = register(reg, m.changes, &err)
-	m.syncs = register(reg, m.syncs, &err)
-	m.storeUp = register(reg, m.storeUp, &err)
-	m.applyErrors = register(reg, m.applyErrors, &err)
+	m.nodes = gwmetrics.Register(reg, m.nodes, &err)
+	m.changes = gwmetrics.Register(reg, m.changes, &err)
+	m.syncs = gwmetrics.Register(reg, m.syncs, &err)
+	m.storeUp = gwmetrics.Register(reg, m.storeUp, &err)
+	m.applyErrors = gwmetrics.Register(reg, m.applyErrors, &err)
 	return m, err
-}
-
-// register registers c, or reuses the identical collector already there
-// (a second registry on the same Prometheus registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	*errp = errors.Join(*errp, err)
-	return c
 }
 
 func (m *metrics) setNodes(network string, nodes []Node) {
