@@ -68,19 +68,10 @@ func (m *Mux) capabilities(ctx context.Context, c request) reply {
 	}
 	var common []string
 	answered := false
-	var firstErr *response
-	for _, o := range m.ask(ctx, targets, c) {
-		if o.err != nil {
-			continue
-		}
-		if o.resp.failed() {
-			if firstErr == nil {
-				firstErr = &o.resp
-			}
-			continue
-		}
+	results, firstErr := m.results(ctx, targets, c)
+	for _, r := range results {
 		var list []string
-		if json.Unmarshal(o.resp.Result, &list) != nil {
+		if json.Unmarshal(r, &list) != nil {
 			continue
 		}
 		if !answered {
@@ -115,19 +106,10 @@ func (m *Mux) clientVersion(ctx context.Context, c request) reply {
 	}
 	flat := []json.RawMessage{}
 	answered := false
-	var firstErr *response
-	for _, o := range m.ask(ctx, targets, c) {
-		if o.err != nil {
-			continue
-		}
-		if o.resp.failed() {
-			if firstErr == nil {
-				firstErr = &o.resp
-			}
-			continue
-		}
+	results, firstErr := m.results(ctx, targets, c)
+	for _, r := range results {
 		var list []json.RawMessage
-		if json.Unmarshal(o.resp.Result, &list) != nil {
+		if json.Unmarshal(r, &list) != nil {
 			continue
 		}
 		flat, answered = append(flat, list...), true
@@ -140,6 +122,25 @@ func (m *Mux) clientVersion(ctx context.Context, c request) reply {
 		return firstErr.asReply()
 	}
 	return errorReply(errNoNodes)
+}
+
+// results asks targets and returns the results of the nodes that answered
+// with one, and the first JSON-RPC error answer (for when none did).
+func (m *Mux) results(ctx context.Context, targets []*node, c request) ([]json.RawMessage, *response) {
+	var out []json.RawMessage
+	var firstErr *response
+	for _, o := range m.ask(ctx, targets, c) {
+		switch {
+		case o.err != nil:
+		case o.resp.failed():
+			if firstErr == nil {
+				firstErr = &o.resp
+			}
+		default:
+			out = append(out, o.resp.Result)
+		}
+	}
+	return out, firstErr
 }
 
 // voters returns the nodes that vote now, in configuration order.
