@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
 )
 
 // The gateway's own SYNCING answers, shaped as every version of the method
@@ -193,7 +195,7 @@ func (m *Mux) forkchoiceReply(d Decision, t *tally, win parsedStatus) reply {
 	id, err := m.payloads.put(builds)
 	if err != nil {
 		m.log.Error("engine payload id not stored", "err", err)
-		return errorReply(&rpcError{codeInternal, "storing payload id failed"})
+		return errorReply(&rpcError{jsonrpc.CodeInternal, "storing payload id failed"})
 	}
 	return reply{result: forkchoiceResult(win.payloadStatus, []byte(`"`+id+`"`))}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
 )
 
 var errUnknownPayload = &rpcError{codeUnknownPayload, "Unknown payload"}
@@ -20,11 +22,11 @@ var errUnknownPayload = &rpcError{codeUnknownPayload, "Unknown payload"}
 func (m *Mux) getPayload(ctx context.Context, c request) reply {
 	var params []json.RawMessage
 	if err := json.Unmarshal(c.Params, &params); err != nil || len(params) == 0 {
-		return errorReply(&rpcError{codeInvalidParams, "invalid params: want [payloadId]"})
+		return errorReply(&rpcError{jsonrpc.CodeInvalidParams, "invalid params: want [payloadId]"})
 	}
 	var id string
 	if err := json.Unmarshal(params[0], &id); err != nil {
-		return errorReply(&rpcError{codeInvalidParams, "invalid params: payloadId must be a hex string"})
+		return errorReply(&rpcError{jsonrpc.CodeInvalidParams, "invalid params: payloadId must be a hex string"})
 	}
 	builds, ok := m.payloads.get(id)
 	if !ok {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
 )
 
 // Inbound limits: geth's auth endpoint accepts 128 MB bodies and 2000-call
@@ -39,11 +41,11 @@ func (m *Mux) serveRPC(w http.ResponseWriter, r *http.Request) {
 	calls, batch, err := parseBody(body)
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
-		_, _ = w.Write(errorReply(&rpcError{codeParseError, err.Error()}).encode(nil))
+		_, _ = w.Write(errorReply(&rpcError{jsonrpc.CodeParseError, err.Error()}).encode(nil))
 		return
 	}
 	if len(calls) > maxBatch {
-		_, _ = w.Write(errorReply(&rpcError{codeInvalidRequest, "batch too large"}).encode(nil))
+		_, _ = w.Write(errorReply(&rpcError{jsonrpc.CodeInvalidRequest, "batch too large"}).encode(nil))
 		return
 	}
 	if !batch {
@@ -70,7 +72,7 @@ func (m *Mux) dispatch(ctx context.Context, c request) reply {
 	var rep reply
 	switch kind {
 	case kindInvalid:
-		rep = errorReply(&rpcError{codeInvalidRequest, "invalid request: missing method"})
+		rep = errorReply(&rpcError{jsonrpc.CodeInvalidRequest, "invalid request: missing method"})
 	case kindNewPayload, kindForkchoice:
 		rep = m.fanOut(ctx, c, kind)
 	case kindGetPayload:

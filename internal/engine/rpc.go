@@ -22,12 +22,9 @@ type response struct {
 	Error  json.RawMessage `json:"error"`
 }
 
-// The gateway's own JSON-RPC error codes (execution-apis common.md).
+// Engine API error codes of execution-apis common.md beyond the standard
+// JSON-RPC ones (package jsonrpc).
 const (
-	codeParseError     = -32700
-	codeInvalidRequest = -32600
-	codeInvalidParams  = -32602
-	codeInternal       = -32603
 	codeServer         = -32000
 	codeUnknownPayload = -38001
 )
