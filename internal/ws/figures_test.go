@@ -189,7 +189,15 @@ func BenchmarkNotificationFanout1000(b *testing.B) {
 		first[h.Hash] = time.Now()
 		mu.Unlock()
 	}
-	time.Sleep(time.Second) // let the last block reach every client
+	// Wait until the last block has reached every client (bounded).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		done := len(last) >= len(first)
+		mu.Unlock()
+		if done {
+			break
+		}
+	}
 	cancel()
 	wg.Wait()
 	var lat, lat1 []time.Duration
