@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -36,7 +37,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -51,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintln(stdout, "evmgate", version)
 		return nil
-	case "help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
@@ -59,20 +60,39 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 const usage = `usage:
-  evmgate -config FILE            serve the networks of FILE
+  evmgate -config FILE            serve what FILE configures (default FILE: evmgate.yaml)
   evmgate validate -config FILE   check FILE and exit
-  evmgate demo                    three local nodes and the gateway in front of them
-  evmgate engine --nodes ... --jwt-secret PATH   Engine API multiplexer (executionbackup's flags)
+  evmgate demo [-port N] [-metrics-port N]
+                                  three local nodes and the gateway in front of them
+  evmgate engine --nodes URL,... --jwt-secret PATH [flags]
+                                  Engine API multiplexer alone (executionbackup's flags; engine -h lists them)
   evmgate version                 print the version
+  evmgate help                    this text
 `
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func configFlag(name string, args []string) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	path := fs.String("config", "evmgate.yaml", "configuration file")
 	if err := fs.Parse(args); err != nil {
-		return "", err
+		return "", fmt.Errorf("%w\n%s", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return "", fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), usage)
 	}
 	return *path, nil
+}
+
+// loadConfig reads and validates a configuration file; a missing file gets
+// the ways forward in its message.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (name a file with -config FILE; examples/evmgate.yaml is a documented one; evmgate demo runs without one)", err)
+	}
+	return cfg, err
 }
 
 func validate(args []string, stdout io.Writer) error {
@@ -80,7 +100,7 @@ func validate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -88,7 +108,11 @@ func validate(args []string, stdout io.Writer) error {
 	for _, n := range cfg.Networks {
 		nodes += len(n.LocalNodes) + len(n.MonitoringNodes) + len(n.FallbackNodes)
 	}
-	fmt.Fprintf(stdout, "%s is valid: %d network(s), %d node(s)\n", path, len(cfg.Networks), nodes)
+	engine := ""
+	if cfg.Engine.Enabled {
+		engine = fmt.Sprintf(", Engine API multiplexer with %d node(s) on %s", len(cfg.Engine.Nodes), cfg.Engine.ListenAddr)
+	}
+	fmt.Fprintf(stdout, "%s is valid: %d network(s), %d node(s)%s\n", path, len(cfg.Networks), nodes, engine)
 	return nil
 }
 
@@ -97,7 +121,7 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}

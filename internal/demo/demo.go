@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/devnet"
 	"github.com/evmgate/evmgate/internal/gateway"
@@ -38,11 +39,13 @@ type Demo struct {
 	wg      sync.WaitGroup
 }
 
-// Config returns the demo's gateway configuration for nodes at the given URLs.
-func Config(urls []string, port, metricsPort int) (*config.Config, error) {
+// Config returns the demo's gateway configuration for nodes at the given
+// HTTP and WebSocket URLs.
+func Config(urls, wsURLs []string, port, metricsPort int) (*config.Config, error) {
 	text := defaultConfig
 	for i, u := range urls {
 		text = strings.ReplaceAll(text, "${NODE"+strconv.Itoa(i)+"}", u)
+		text = strings.ReplaceAll(text, "${NODE"+strconv.Itoa(i)+"_WS}", wsURLs[i])
 	}
 	text = strings.ReplaceAll(text, "${PORT}", strconv.Itoa(port))
 	text = strings.ReplaceAll(text, "${METRICS_PORT}", strconv.Itoa(metricsPort))
@@ -58,11 +61,12 @@ func Start(ctx context.Context, o Options, log *slog.Logger) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the demo nodes: %w", err)
 	}
-	var urls []string
+	var urls, wsURLs []string
 	for _, nd := range net.Nodes() {
 		urls = append(urls, nd.HTTPURL())
+		wsURLs = append(wsURLs, nd.WSURL())
 	}
-	cfg, err := Config(urls, o.Port, o.MetricsPort)
+	cfg, err := Config(urls, wsURLs, o.Port, o.MetricsPort)
 	if err != nil {
 		net.Close()
 		return nil, fmt.Errorf("demo configuration: %w", err)
@@ -165,24 +169,41 @@ func (d *Demo) Close() error {
 	return nerr
 }
 
-// PrintIntro tells the user where to look.
+// PrintIntro tells the user where to look and what to try.
 func (d *Demo) PrintIntro(w io.Writer) {
 	rpc := d.Gateway.RPCURL() + "/devnet"
+	wsURL := "ws" + strings.TrimPrefix(rpc, "http")
+	m := d.Gateway.MetricsURL()
 	fmt.Fprintf(w, `
 evmgate demo: three go-ethereum nodes (chain id %d), a block every second,
 node2 lagging every other 20 s, and the gateway in front of them.
 
   JSON-RPC     %s
+  WebSocket    %s   (eth_subscribe is pushed by the nodes)
   status       %s/status      (page: %s/status/page)
   metrics      %s/metrics
 
+Funded accounts of this local chain, for your wallet or scripts.
+THROWAWAY KEYS: they are public and only for this demo chain; never send real funds to them.
+`, d.Net.ChainID(), rpc, wsURL, m, m, m)
+	accounts := d.Net.Accounts()[1:] // the first one sends the demo's own transfers
+	for _, a := range accounts {
+		fmt.Fprintf(w, "  address %s  private key 0x%x\n", a.Address.Hex(), crypto.FromECDSA(a.Key))
+	}
+	key := fmt.Sprintf("0x%x", crypto.FromECDSA(accounts[0].Key))
+	fmt.Fprintf(w, `
 Try:
-  curl -s -X POST %s -H 'Content-Type: application/json' \
+  curl -s -X POST %[1]s -H 'Content-Type: application/json' \
     -d '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}'
-  curl -s -X POST %s -H 'Content-Type: application/json' \
-    -d '{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}'
-  curl -s %s/status
+  cast block-number --rpc-url %[1]s
+  cast send --rpc-url %[1]s --private-key %[2]s 0x000000000000000000000000000000000000dEaD --value 0.01ether
+
+  // ethers v6 (npm install ethers)
+  const provider = new ethers.JsonRpcProvider("%[1]s");
+  const wallet = new ethers.Wallet("%[2]s", provider);
+  await (await wallet.sendTransaction({ to: "0x000000000000000000000000000000000000dEaD", value: ethers.parseEther("0.01") })).wait();
+  new ethers.WebSocketProvider("%[3]s").on("block", (n) => console.log("block", n));
 
 Ctrl-C stops it.
-`, d.Net.ChainID(), rpc, d.Gateway.MetricsURL(), d.Gateway.MetricsURL(), d.Gateway.MetricsURL(), rpc, rpc, d.Gateway.MetricsURL())
+`, rpc, key, wsURL)
 }

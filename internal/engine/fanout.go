@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
@@ -64,6 +65,12 @@ func (m *Mux) fanOut(ctx context.Context, c request, kind methodClass) reply {
 	}
 	t := m.collect(ctx, kind, targets, out, start)
 	rep := m.decide(kind, t)
+	if !slices.ContainsFunc(targets, (*node).votes) {
+		// Every node syncing (as geth reports while it indexes transactions
+		// after a start): probe again now rather than at the next interval,
+		// so the consensus client's next call can be answered VALID.
+		m.kick()
+	}
 	if m.traceFanOut != nil {
 		m.traceFanOut(c.Method, t.slowest)
 	}

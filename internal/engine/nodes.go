@@ -3,9 +3,12 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,8 +147,11 @@ func (m *Mux) kick() {
 }
 
 // probe asks one node eth_syncing and sets its state from the answer: false
-// is alive, anything else (true, a sync object, a JSON-RPC error) is syncing,
-// no answer is dead.
+// is alive, and so is a sync object whose currentBlock has reached
+// highestBlock (geth reports one while it only indexes transactions, e.g.
+// at genesis until its first block, and indexing does not affect payload
+// validation); anything else (true, a sync object behind, a JSON-RPC error)
+// is syncing, no answer is dead.
 func (m *Mux) probe(ctx context.Context, n *node) {
 	start := time.Now()
 	resp, err := m.post(ctx, n, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_syncing","params":[]}`), n.timeout)
@@ -157,7 +163,7 @@ func (m *Mux) probe(ctx context.Context, n *node) {
 	switch {
 	case err != nil:
 		m.setState(n, stateDead, err)
-	case !resp.failed() && bytes.Equal(bytes.TrimSpace(resp.Result), []byte("false")):
+	case !resp.failed() && synced(resp.Result):
 		n.rtt.Store(int64(took))
 		m.setState(n, stateAlive, nil)
 	default:
@@ -257,4 +263,22 @@ func newNode(i int, nc NodeConfig, defaultSecret Secret, defaultTimeout time.Dur
 		n.timeout = d
 	}
 	return n, nil
+}
+
+// synced reports whether an eth_syncing result says the chain is in step.
+func synced(result []byte) bool {
+	result = bytes.TrimSpace(result)
+	if bytes.Equal(result, []byte("false")) {
+		return true
+	}
+	var p struct {
+		Current string `json:"currentBlock"`
+		Highest string `json:"highestBlock"`
+	}
+	if json.Unmarshal(result, &p) != nil {
+		return false
+	}
+	current, err1 := strconv.ParseUint(strings.TrimPrefix(p.Current, "0x"), 16, 64)
+	highest, err2 := strconv.ParseUint(strings.TrimPrefix(p.Highest, "0x"), 16, 64)
+	return err1 == nil && err2 == nil && current >= highest
 }

@@ -14,13 +14,13 @@ func (g *Gateway) startEngine(ctx context.Context) error {
 	if !g.cfg.Engine.Enabled {
 		return nil
 	}
-	mux, err := engine.New(g.cfg.Engine, g.log.With("component", "engine"), g.reg)
+	mux, err := engine.New(g.cfg.Engine, g.log, g.reg)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	ln, err := net.Listen("tcp", g.cfg.Engine.ListenAddr)
 	if err != nil {
-		return fmt.Errorf("listening for the Engine API (engine.listen_addr): %w", err)
+		return fmt.Errorf("listening for the Engine API (engine.listen_addr, or --listen-addr and --port): %w: stop what holds it or choose another address", err)
 	}
 	if err := mux.Start(ctx); err != nil {
 		ln.Close()
@@ -35,3 +35,25 @@ func (g *Gateway) startEngine(ctx context.Context) error {
 
 // EngineURL is the Engine API listener's base URL ("" when off).
 func (g *Gateway) EngineURL() string { return urlOf(g.engineLn) }
+
+// startEngineOnly runs the Engine API multiplexer without any RPC network:
+// its own listener with executionbackup's status API, and the Prometheus
+// metrics listener when metrics_port is set.
+func (g *Gateway) startEngineOnly(ctx context.Context) error {
+	if err := g.startEngine(ctx); err != nil {
+		return err
+	}
+	if g.cfg.MetricsPort <= 0 {
+		return nil
+	}
+	ln, err := listen(g.cfg.MetricsAddr, int(g.cfg.MetricsPort), "metrics", "metrics_addr, metrics_port")
+	if err != nil {
+		_ = g.Close(ctx)
+		return err
+	}
+	g.metricsLn = ln
+	g.metricsSrv = newServer(g.adminMux(true))
+	g.serve(g.metricsSrv, ln)
+	g.log.Info("metrics listener started", "metrics", g.MetricsURL())
+	return nil
+}

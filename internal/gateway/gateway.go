@@ -60,6 +60,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
 		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
 	}, nil, log, m)
+	if len(cfg.Networks) == 0 {
+		// The Engine API multiplexer alone: no RPC listener, no registry,
+		// no probes of RPC nodes.
+		return g, nil
+	}
 	if g.ws, err = ws.New(cfg.WebSocket, g.handler, log, g.reg); err != nil {
 		return nil, err
 	}
@@ -87,19 +92,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 // Start listens, runs the first round of probes and serves. It returns once
 // the gateway answers.
 func (g *Gateway) Start(ctx context.Context) error {
-	if len(g.networks) == 0 { // the Engine API multiplexer alone
-		return g.startEngine(ctx)
+	if len(g.networks) == 0 {
+		return g.startEngineOnly(ctx)
 	}
-	rpcLn, err := net.Listen("tcp", net.JoinHostPort(g.cfg.ListenAddr, strconv.Itoa(int(g.cfg.Port))))
+	rpcLn, err := listen(g.cfg.ListenAddr, int(g.cfg.Port), "JSON-RPC", "listen_addr, port")
 	if err != nil {
-		return fmt.Errorf("listening for JSON-RPC (listen_addr, port): %w", err)
+		return err
 	}
 	var metricsLn net.Listener
 	if g.cfg.MetricsPort > 0 {
-		metricsLn, err = net.Listen("tcp", net.JoinHostPort(g.cfg.MetricsAddr, strconv.Itoa(int(g.cfg.MetricsPort))))
+		metricsLn, err = listen(g.cfg.MetricsAddr, int(g.cfg.MetricsPort), "metrics", "metrics_addr, metrics_port")
 		if err != nil {
 			rpcLn.Close()
-			return fmt.Errorf("listening for metrics (metrics_addr, metrics_port): %w", err)
+			return err
 		}
 	}
 	if err := g.startEngine(ctx); err != nil {
@@ -110,6 +115,15 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return err
 	}
 	return g.Serve(ctx, rpcLn, metricsLn)
+}
+
+// listen opens a listener; its error names the configuration keys to change.
+func listen(host string, port int, what, keys string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listening for %s (%s): %w: stop what holds it or choose another in the configuration", what, keys, err)
+	}
+	return ln, nil
 }
 
 // Serve runs the first round of probes and serves on the given listeners
@@ -214,7 +228,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	if g.engine != nil {
 		errs = append(errs, g.engine.Close())
 	}
-	errs = append(errs, g.registry.Close())
+	if g.registry != nil {
+		errs = append(errs, g.registry.Close())
+	}
 	for _, n := range g.networks {
 		n.queue.s.Close()
 		n.monitor.Close()
