@@ -8,9 +8,9 @@ import (
 	"github.com/evmgate/evmgate/internal/engine"
 )
 
-// startEngine runs the Engine API multiplexer on its own listener when
-// engine.enabled.
-func (g *Gateway) startEngine(ctx context.Context) error {
+// startEngine runs the Engine API multiplexer on its own listener at addr
+// when engine.enabled.
+func (g *Gateway) startEngine(ctx context.Context, addr string) error {
 	if !g.cfg.Engine.Enabled {
 		return nil
 	}
@@ -18,7 +18,7 @@ func (g *Gateway) startEngine(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	ln, err := net.Listen("tcp", g.cfg.Engine.ListenAddr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for the Engine API (engine.listen_addr): %w", err)
 	}
@@ -35,3 +35,15 @@ func (g *Gateway) startEngine(ctx context.Context) error {
 
 // EngineURL is the Engine API listener's base URL ("" when off).
 func (g *Gateway) EngineURL() string { return urlOf(g.engineLn) }
+
+// stopEngine stops a multiplexer started by startEngine, when a later step
+// of starting the gateway failed.
+func (g *Gateway) stopEngine() {
+	if g.engineSrv == nil {
+		return
+	}
+	g.engineSrv.Close()
+	g.wg.Wait()
+	g.engine.Close()
+	g.engine, g.engineSrv, g.engineLn = nil, nil, nil
+}

@@ -88,7 +88,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 // the gateway answers.
 func (g *Gateway) Start(ctx context.Context) error {
 	if len(g.networks) == 0 { // the Engine API multiplexer alone
-		return g.startEngine(ctx)
+		return g.startEngine(ctx, g.cfg.Engine.ListenAddr)
 	}
 	rpcLn, err := net.Listen("tcp", net.JoinHostPort(g.cfg.ListenAddr, strconv.Itoa(int(g.cfg.Port))))
 	if err != nil {
@@ -102,7 +102,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 			return fmt.Errorf("listening for metrics (metrics_addr, metrics_port): %w", err)
 		}
 	}
-	if err := g.startEngine(ctx); err != nil {
+	if err := g.startEngine(ctx, g.cfg.Engine.ListenAddr); err != nil {
 		rpcLn.Close()
 		if metricsLn != nil {
 			metricsLn.Close()
@@ -240,8 +240,9 @@ func (g *Gateway) adminMux(withMetrics bool) *http.ServeMux {
 	return mux
 }
 
-// StartLocal builds and starts a gateway whose listeners are on 127.0.0.1
-// with free ports, whatever the configuration says (for the demo and tests).
+// StartLocal builds and starts a gateway whose listeners (the Engine API's
+// too, when enabled) are on 127.0.0.1 with free ports, whatever the
+// configuration says (for the demo and tests).
 func StartLocal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g, err := New(cfg, log)
 	if err != nil {
@@ -256,9 +257,15 @@ func StartLocal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gat
 		rpcLn.Close()
 		return nil, err
 	}
+	if err := g.startEngine(ctx, "127.0.0.1:0"); err != nil {
+		rpcLn.Close()
+		metricsLn.Close()
+		return nil, err
+	}
 	if err := g.Serve(ctx, rpcLn, metricsLn); err != nil {
 		rpcLn.Close()
 		metricsLn.Close()
+		g.stopEngine()
 		return nil, err
 	}
 	return g, nil
