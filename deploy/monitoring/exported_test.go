@@ -245,10 +245,13 @@ func wsTraffic(t *testing.T, ctx context.Context, n *devnet.Net, url string) {
 	}
 	// A header mined before the node's subscription is in place is filled in
 	// by the gateway; mining more than one only bounds the wait.
+	wait := time.NewTimer(0)
+	defer wait.Stop()
 	for i := 0; ; i++ {
 		if _, err := n.Mine(ctx); err != nil {
 			t.Fatalf("mining: %v", err)
 		}
+		wait.Reset(5 * time.Second)
 		select {
 		case m, ok := <-msgs:
 			if !ok || !strings.Contains(m, `"eth_subscription"`) {
@@ -256,7 +259,7 @@ func wsTraffic(t *testing.T, ctx context.Context, n *devnet.Net, url string) {
 			}
 			c.Close(websocket.StatusNormalClosure, "")
 			return
-		case <-time.After(5 * time.Second):
+		case <-wait.C:
 			if i == 5 {
 				t.Fatal("no newHeads notification after mining 6 blocks")
 			}
