@@ -8,9 +8,9 @@ import (
 	"github.com/evmgate/evmgate/internal/engine"
 )
 
-// startEngine runs the Engine API multiplexer on its own listener when
-// engine.enabled.
-func (g *Gateway) startEngine(ctx context.Context) error {
+// startEngine runs the Engine API multiplexer on its own listener at addr
+// when engine.enabled.
+func (g *Gateway) startEngine(ctx context.Context, addr string) error {
 	if !g.cfg.Engine.Enabled {
 		return nil
 	}
@@ -18,7 +18,7 @@ func (g *Gateway) startEngine(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	ln, err := net.Listen("tcp", g.cfg.Engine.ListenAddr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for the Engine API (engine.listen_addr, or --listen-addr and --port): %w: stop what holds it or choose another address", err)
 	}
@@ -40,7 +40,7 @@ func (g *Gateway) EngineURL() string { return urlOf(g.engineLn) }
 // its own listener with executionbackup's status API, and the Prometheus
 // metrics listener when metrics_port is set.
 func (g *Gateway) startEngineOnly(ctx context.Context) error {
-	if err := g.startEngine(ctx); err != nil {
+	if err := g.startEngine(ctx, g.cfg.Engine.ListenAddr); err != nil {
 		return err
 	}
 	if g.cfg.MetricsPort <= 0 {
@@ -56,4 +56,16 @@ func (g *Gateway) startEngineOnly(ctx context.Context) error {
 	g.serve(g.metricsSrv, ln)
 	g.log.Info("metrics listener started", "metrics", g.MetricsURL())
 	return nil
+}
+
+// stopEngine stops a multiplexer started by startEngine, when a later step
+// of starting the gateway failed.
+func (g *Gateway) stopEngine() {
+	if g.engineSrv == nil {
+		return
+	}
+	g.engineSrv.Close()
+	g.wg.Wait()
+	g.engine.Close()
+	g.engine, g.engineSrv, g.engineLn = nil, nil, nil
 }

@@ -107,7 +107,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := g.startEngine(ctx); err != nil {
+	if err := g.startEngine(ctx, g.cfg.Engine.ListenAddr); err != nil {
 		rpcLn.Close()
 		if metricsLn != nil {
 			metricsLn.Close()
@@ -256,8 +256,9 @@ func (g *Gateway) adminMux(withMetrics bool) *http.ServeMux {
 	return mux
 }
 
-// StartLocal builds and starts a gateway whose listeners are on 127.0.0.1
-// with free ports, whatever the configuration says (for the demo and tests).
+// StartLocal builds and starts a gateway whose listeners (the Engine API's
+// too, when enabled) are on 127.0.0.1 with free ports, whatever the
+// configuration says (for the demo and tests).
 func StartLocal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g, err := New(cfg, log)
 	if err != nil {
@@ -272,9 +273,15 @@ func StartLocal(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gat
 		rpcLn.Close()
 		return nil, err
 	}
+	if err := g.startEngine(ctx, "127.0.0.1:0"); err != nil {
+		rpcLn.Close()
+		metricsLn.Close()
+		return nil, err
+	}
 	if err := g.Serve(ctx, rpcLn, metricsLn); err != nil {
 		rpcLn.Close()
 		metricsLn.Close()
+		g.stopEngine()
 		return nil, err
 	}
 	return g, nil

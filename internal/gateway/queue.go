@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ type queued struct {
 	log      *slog.Logger
 	rejected [sched.NumClasses]prometheus.Counter
 	expired  [sched.NumClasses]prometheus.Counter
+	capacity map[string]int // queue bound by class name, for the metrics
 }
 
 var _ proxy.Scheduler = (*queued)(nil)
@@ -35,9 +37,14 @@ func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gatew
 		q.rejected[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "queue_full")
 		q.expired[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "expired")
 	}
+	maxQueued := [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow}
+	q.capacity = make(map[string]int, sched.NumClasses)
+	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
+		q.capacity[cl.String()] = cmp.Or(maxQueued[cl], sched.DefaultMaxQueued)
+	}
 	lowShare := c.LowShare
 	q.s = sched.New(sched.Config{
-		MaxQueued:           [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow},
+		MaxQueued:           maxQueued,
 		FastTrackPerHigh:    c.FastTrackPerHigh,
 		DrainFastTrackFirst: c.DrainFastTrackFirst,
 		LowShare:            lowShare,
@@ -81,6 +88,9 @@ func (q *queued) Release(n *upstream.Node) {
 	n.Release()
 	q.s.Kick()
 }
+
+// Capacity returns the queue bound per class name.
+func (q *queued) Capacity() map[string]int { return q.capacity }
 
 // Depth returns the queue depth per class name.
 func (q *queued) Depth() map[string]int {

@@ -114,7 +114,10 @@ func (g *Gateway) snapshot() []metrics.Network {
 	out := make([]metrics.Network, 0, len(g.networks))
 	for _, n := range g.networks {
 		v := n.pool.View()
-		mn := metrics.Network{Name: n.cfg.Name, Head: v.Head, QueueDepth: n.queue.Depth()}
+		mn := metrics.Network{
+			Name: n.cfg.Name, Head: v.Head, Eligible: len(v.Active) + len(v.Backup),
+			QueueDepth: n.queue.Depth(), QueueCapacity: n.queue.Capacity(),
+		}
 		for _, nd := range v.All {
 			behind := uint64(0)
 			if nd.HasHead() && nd.Head() < v.Head {

@@ -4,10 +4,12 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Network is a network's state at scrape time.
 type Network struct {
-	Name       string
-	Head       uint64
-	QueueDepth map[string]int // by class
-	Nodes      []Node
+	Name          string
+	Head          uint64
+	Eligible      int            // nodes a call may be sent to now
+	QueueDepth    map[string]int // by class
+	QueueCapacity map[string]int // queue bound by class
+	Nodes         []Node
 }
 
 // Node is a node's state at scrape time.
@@ -34,12 +36,14 @@ var (
 	descInFlight = prometheus.NewDesc("evmgate_node_in_flight", "Calls in flight on the node (workers busy).", []string{"network", "rpc_endpoint"}, nil)
 	descNetHead  = prometheus.NewDesc("evmgate_network_head", "Robust network head.", []string{"network"}, nil)
 	descQueue    = prometheus.NewDesc("evmgate_queue_depth", "Calls waiting for a worker, per priority class.", []string{"network", "class"}, nil)
+	descQueueCap = prometheus.NewDesc("evmgate_queue_capacity", "Calls a priority class may hold waiting (scheduler.max_queued_*).", []string{"network", "class"}, nil)
+	descEligible = prometheus.NewDesc("evmgate_network_eligible_nodes", "Nodes of the network a call may be sent to now (0: no eligible node, /ready answers 503).", []string{"network"}, nil)
 )
 
 type stateCollector struct{ snapshot func() []Network }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue} {
+	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible} {
 		ch <- d
 	}
 }
@@ -50,8 +54,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, n := range c.snapshot() {
 		gauge(descNetHead, float64(n.Head), n.Name)
+		gauge(descEligible, float64(n.Eligible), n.Name)
 		for class, depth := range n.QueueDepth {
 			gauge(descQueue, float64(depth), n.Name, class)
+		}
+		for class, c := range n.QueueCapacity {
+			gauge(descQueueCap, float64(c), n.Name, class)
 		}
 		for _, nd := range n.Nodes {
 			gauge(descLatency, nd.Latency, n.Name, nd.Name)
