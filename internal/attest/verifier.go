@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	tdxtrust "github.com/google/go-tdx-guest/verify/trust"
 	"github.com/google/go-sev-guest/verify/trust"
+	tdxtrust "github.com/google/go-tdx-guest/verify/trust"
 )
 
 // Options are hooks for tests: trusted roots and collateral sources other
