@@ -223,6 +223,13 @@ type Settings struct {
 	// services (e.g. a caching proxy). Default: the vendors' own.
 	AMDKDSURL   string `yaml:"amd_kds_url"`
 	IntelPCSURL string `yaml:"intel_pcs_url"`
+	// AMDRoots is a PEM file holding an ASK then its ARK (AMD KDS's
+	// cert_chain format), trusted instead of the AMD roots built in (e.g.
+	// to pin one product line). Empty: AMD's Milan, Genoa and Turin roots.
+	AMDRoots string `yaml:"amd_roots"`
+	// IntelRoot is a PEM file of the Intel SGX root CA trusted instead of
+	// the one built in.
+	IntelRoot string `yaml:"intel_root"`
 	// SGXVerifier is the quote verification service that checks SGX quotes.
 	SGXVerifier SGXVerifier `yaml:"sgx_verifier"`
 }

@@ -42,7 +42,7 @@ func FromURI(raw string) (clean string, spec *Spec, err error) {
 	if _, has := u.User.Password(); has {
 		return "", nil, errors.New("an attested node URI (SEV_...@ or SGX_...@) takes no password after the user name")
 	}
-	if u.Scheme != "https" {
+	if u.Scheme != "https" && u.Scheme != "wss" {
 		return "", nil, fmt.Errorf("an attested node is reached over TLS: write https://%s...@%s", name[:4], u.Host)
 	}
 	if strings.HasPrefix(name, sgxPrefix) {
@@ -53,8 +53,25 @@ func FromURI(raw string) (clean string, spec *Spec, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	u.User = nil
-	return u.String(), spec, nil
+	return stripUserinfo(raw), spec, nil
+}
+
+// stripUserinfo removes "user@" from a URL's authority, leaving every other
+// byte as written.
+func stripUserinfo(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return raw
+	}
+	return scheme + "://" + rest[at+1:]
 }
 
 func sgxFromUserinfo(h string) (*Spec, error) {

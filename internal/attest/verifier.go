@@ -66,6 +66,9 @@ func New(set Settings, opts Options) (*Verifier, error) {
 		v.now = time.Now
 	}
 	v.store = newStore(set)
+	if err := v.loadRoots(); err != nil {
+		return nil, err
+	}
 	if set.SGXVerifier.URL != "" {
 		c, err := newQVSClient(set.SGXVerifier)
 		if err != nil {

@@ -22,6 +22,10 @@ type Node struct {
 	Load     float64
 	InFlight int64
 	Best     bool
+	// Attested is set for attested nodes: whether the last verification
+	// passed, and the failures so far by reason.
+	Attested         *bool
+	AttestationFails map[string]uint64
 }
 
 var (
@@ -34,12 +38,14 @@ var (
 	descInFlight = prometheus.NewDesc("evmgate_node_in_flight", "Calls in flight on the node (workers busy).", []string{"network", "rpc_endpoint"}, nil)
 	descNetHead  = prometheus.NewDesc("evmgate_network_head", "Robust network head.", []string{"network"}, nil)
 	descQueue    = prometheus.NewDesc("evmgate_queue_depth", "Calls waiting for a worker, per priority class.", []string{"network", "class"}, nil)
+	descAttested = prometheus.NewDesc("evmgate_node_attested", "1 when the attested node's last certificate verification passed.", []string{"network", "rpc_endpoint"}, nil)
+	descAttFails = prometheus.NewDesc("evmgate_node_attestation_failures_total", "Failed attestation verifications of the node, by reason.", []string{"network", "rpc_endpoint", "reason"}, nil)
 )
 
 type stateCollector struct{ snapshot func() []Network }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue} {
+	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descAttested, descAttFails} {
 		ch <- d
 	}
 }
@@ -62,6 +68,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descBest, b2f(nd.Best), n.Name, nd.Name)
 			for _, s := range nd.States {
 				gauge(descState, b2f(s == nd.State), n.Name, nd.Name, nd.Tier, s)
+			}
+			if nd.Attested != nil {
+				gauge(descAttested, b2f(*nd.Attested), n.Name, nd.Name)
+				for reason, count := range nd.AttestationFails {
+					ch <- prometheus.MustNewConstMetric(descAttFails, prometheus.CounterValue, float64(count), n.Name, nd.Name, reason)
+				}
 			}
 		}
 	}
