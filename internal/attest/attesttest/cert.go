@@ -125,12 +125,15 @@ type Server struct {
 	make atomic.Pointer[func(nonce []byte) tls.Certificate]
 	// Handshakes counts TLS handshakes the server completed.
 	Handshakes atomic.Int64
+
+	mu    sync.Mutex // mu protects conns
+	conns map[net.Conn]struct{}
 }
 
 // NewServer serves h with certificates from mk.
 func NewServer(t testing.TB, h http.Handler, mk func(nonce []byte) tls.Certificate) *Server {
 	t.Helper()
-	s := &Server{}
+	s := &Server{conns: map[net.Conn]struct{}{}}
 	s.SetCertificates(mk)
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		c := (*s.make.Load())(attest.NonceFromServerName(hello.ServerName))
@@ -141,7 +144,17 @@ func NewServer(t testing.TB, h http.Handler, mk func(nonce []byte) tls.Certifica
 		t.Fatal(err)
 	}
 	s.ln, s.Addr, s.URL = ln, ln.Addr().String(), "https://"+ln.Addr().String()
-	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	s.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			switch st {
+			case http.StateNew:
+				s.conns[c] = struct{}{}
+			case http.StateClosed, http.StateHijacked:
+				delete(s.conns, c)
+			}
+		}}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.srv.Serve(tls.NewListener(ln, cfg)) }()
 	t.Cleanup(s.Close)
@@ -150,6 +163,17 @@ func NewServer(t testing.TB, h http.Handler, mk func(nonce []byte) tls.Certifica
 
 // SetCertificates changes the certificates of later handshakes.
 func (s *Server) SetCertificates(mk func(nonce []byte) tls.Certificate) { s.make.Store(&mk) }
+
+// Restart changes the certificates and closes every open connection, as a
+// node restarted with a new certificate does.
+func (s *Server) Restart(mk func(nonce []byte) tls.Certificate) {
+	s.SetCertificates(mk)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
 
 // Close stops the server and waits for it.
 func (s *Server) Close() {
