@@ -5,11 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,27 +35,8 @@ func startAttested(t *testing.T, snp *attesttest.SNP, name string, measurement [
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
-	table := snp.CertTable(t)
-	srv := attesttest.NewServer(t, f, func(nonce []byte) tls.Certificate {
-		return attesttest.Certificate(t, func(t testing.TB, rd [64]byte) []byte { return snp.Report(t, rd, measurement, false) },
-			attesttest.CertOptions{Tag: attest.TagSEVSNP, Endorsements: table}, nonce)
-	})
+	srv := attesttest.NewServer(t, f, snp.Maker(t, measurement))
 	return &attestedNode{fake: f, srv: srv}
-}
-
-// attestationYAML trusts the test AMD chain and reads the CRL from disk.
-func attestationYAML(t *testing.T, snp *attesttest.SNP) string {
-	t.Helper()
-	dir := t.TempDir()
-	roots := filepath.Join(dir, "amd-roots.pem")
-	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: snp.Signer.Ask.Raw}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: snp.Signer.Ark.Raw})...)
-	if err := os.WriteFile(roots, chain, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	collateral := filepath.Join(dir, "collateral")
-	attesttest.WriteCollateral(t, collateral, snp.CRLURL(), snp.CRL(t))
-	return fmt.Sprintf("attestation:\n  collateral_dir: %q\n  offline: true\n  amd_roots: %q\n", collateral, roots)
 }
 
 func nodeStatus(t *testing.T, g *gateway.Gateway, name string) gateway.NodeStatus {
@@ -104,7 +82,7 @@ func TestAttestedNodes(t *testing.T) {
           type: sev-snp
           measurements: [%q]
 `, userinfo, good.srv.Addr, bad.srv.URL, hex.EncodeToString(badMeasurement))
-	g := startGateway(t, attestationYAML(t, snp)+netYAML("", nodes))
+	g := startGateway(t, snp.AttestationYAML(t)+netYAML("", nodes))
 
 	for range 5 {
 		if r := post(t, g.RPCURL()+"/mainnet", blockNumber); r.status != 200 || !strings.Contains(r.body, `"result":"0x64"`) {

@@ -2,9 +2,11 @@ package attesttest
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -131,5 +133,32 @@ func WriteCollateral(t testing.TB, dir, url string, body []byte) {
 	}
 	if err := os.WriteFile(p, body, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// AttestationYAML returns a configuration's attestation: section that
+// trusts this test chain instead of AMD's (amd_roots) and reads the CRL
+// from a collateral directory, offline.
+func (s *SNP) AttestationYAML(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	roots := filepath.Join(dir, "amd-roots.pem")
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Signer.Ask.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Signer.Ark.Raw})...)
+	if err := os.WriteFile(roots, chain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	collateral := filepath.Join(dir, "collateral")
+	WriteCollateral(t, collateral, s.CRLURL(), s.CRL(t))
+	return fmt.Sprintf("attestation:\n  collateral_dir: %q\n  offline: true\n  amd_roots: %q\n", collateral, roots)
+}
+
+// Maker returns the certificate maker of a node whose reports carry
+// measurement, with endorsements, answering the client's nonce.
+func (s *SNP) Maker(t testing.TB, measurement []byte) func(nonce []byte) tls.Certificate {
+	table := s.CertTable(t)
+	return func(nonce []byte) tls.Certificate {
+		return Certificate(t, func(t testing.TB, rd [64]byte) []byte { return s.Report(t, rd, measurement, false) },
+			CertOptions{Tag: attest.TagSEVSNP, Endorsements: table}, nonce)
 	}
 }
