@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/attest/attesttest"
+	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/fakenode"
 	"github.com/evmgate/evmgate/internal/gateway"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 var (
@@ -126,4 +129,66 @@ func TestAttestedNodes(t *testing.T) {
 		st := nodeStatus(t, g, "good")
 		return st.State == "unattested" && st.Attestation != nil && st.Attestation.Reason == "no_evidence"
 	})
+}
+
+// TestAttestedURINotSentAsCredentials: the SEV_ user name of a
+// prio-load-balancer URI is configuration: it is not sent as basic auth,
+// and no name, status or error shows it.
+func TestAttestedURINotSentAsCredentials(t *testing.T) {
+	snp := attesttest.NewSNP(t)
+	var auth []string
+	srv := attesttest.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = append(auth, r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":"0x1"}`))
+	}), snp.Maker(t, goodMeasurement))
+	userinfo, _ := attest.SEVUserinfo([]string{hex.EncodeToString(goodMeasurement)})
+	uri := "https://" + userinfo + "@" + srv.Addr + "/rpc?_workers=3"
+	cfg, err := config.Parse([]byte(snp.AttestationYAML(t)+"networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: \""+uri+"\"\n"), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := attest.New(cfg.Attestation, attest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd := cfg.Networks[0].LocalNodes[0]
+	spec, err := gateway.NodeSpec(cfg.Networks[0], nd, upstream.Local, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(spec.URL, "SEV_") || strings.Contains(spec.Name, "SEV_") || spec.MaxConcurrency != 3 || spec.Attest == nil {
+		t.Fatalf("spec: url %q name %q workers %d attested %v", spec.URL, spec.Name, spec.MaxConcurrency, spec.Attest != nil)
+	}
+	n := upstream.New(spec)
+	defer n.Close()
+	if _, err := n.Call(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(auth) != 1 || auth[0] != "" {
+		t.Fatalf("Authorization headers seen by the node: %q", auth)
+	}
+}
+
+// TestAdminAddsAttestedNode: prio-load-balancer's POST /nodes takes an
+// SGX_/SEV_ URI; the node joins only when its certificate passes.
+func TestAdminAddsAttestedNode(t *testing.T) {
+	snp := attesttest.NewSNP(t)
+	good := startAttested(t, snp, "good", goodMeasurement)
+	other := startAttested(t, snp, "other", badMeasurement)
+	first := startAttested(t, snp, "first", goodMeasurement)
+	g := startGateway(t, adminYAML("")+snp.AttestationYAML(t)+netYAML("", fmt.Sprintf(
+		"    local_nodes:\n      - rpc_endpoint: %q\n        name: first\n        attestation: {type: sev-snp, measurements: [%q]}\n",
+		first.srv.URL, hex.EncodeToString(goodMeasurement))))
+	userinfo, _ := attest.SEVUserinfo([]string{hex.EncodeToString(goodMeasurement)})
+	code, out := adminCall(t, "POST", g.AdminURL()+"/nodes", adminToken, `{"uri":"https://`+userinfo+"@"+other.srv.Addr+`"}`)
+	if code != 422 || !strings.Contains(out, "attestation failed: measurement") || strings.Contains(out, "SEV_") {
+		t.Fatalf("adding a node whose attestation fails: %d %s", code, out)
+	}
+	if code, out := adminCall(t, "POST", g.AdminURL()+"/nodes", adminToken, `{"uri":"https://`+userinfo+"@"+good.srv.Addr+`"}`); code != 200 && code != 201 {
+		t.Fatalf("adding an attested node: %d %s", code, out)
+	}
+	waitFor(t, "the added node to be served", func() bool { return nodeStatus(t, g, "https://"+good.srv.Addr).State == "up" })
+	if other.fake.Requests() != 0 {
+		t.Fatalf("the refused node received %d requests", other.fake.Requests())
+	}
 }
