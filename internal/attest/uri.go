@@ -77,7 +77,7 @@ func stripUserinfo(raw string) string {
 func sgxFromUserinfo(h string) (*Spec, error) {
 	b, err := hex.DecodeString(h)
 	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("SGX_%s@: after SGX_ comes the enclave's MRENCLAVE, 64 hex digits", short(h))
+		return nil, errors.New("SGX_…@: after SGX_ comes the enclave's MRENCLAVE, 64 hex digits")
 	}
 	return &Spec{Type: SGX, Measurements: []string{hex.EncodeToString(b)}}, nil
 }
@@ -90,18 +90,18 @@ func sevFromUserinfo(enc string) (*Spec, error) {
 		gz, err = base64.RawURLEncoding.DecodeString(enc)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("SEV_%s@: after SEV_ comes base64url of the gzipped JSON measurements: %v", short(enc), err)
+		return nil, fmt.Errorf("SEV_…@: after SEV_ comes base64url of the gzipped JSON measurements: %v", err)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
-		return nil, fmt.Errorf("SEV_%s@: the base64url value is not gzip data: %v", short(enc), err)
+		return nil, fmt.Errorf("SEV_…@: the base64url value is not gzip data: %v", err)
 	}
 	doc, err := io.ReadAll(io.LimitReader(zr, maxMeasurementsJSON+1))
 	if err != nil {
-		return nil, fmt.Errorf("SEV_%s@: reading the gzip data: %v", short(enc), err)
+		return nil, fmt.Errorf("SEV_…@: reading the gzip data: %v", err)
 	}
 	if len(doc) > maxMeasurementsJSON {
-		return nil, fmt.Errorf("SEV_%s@: the measurements document is over %d bytes", short(enc), maxMeasurementsJSON)
+		return nil, fmt.Errorf("SEV_…@: the measurements document is over %d bytes", maxMeasurementsJSON)
 	}
 	return sevFromJSON(doc)
 }

@@ -155,20 +155,25 @@ func (g *Gateway) snapshot() []metrics.Network {
 				Head: nd.Head(), Behind: behind, Latency: nd.Latency().Seconds(), Load: nd.Load(),
 				InFlight: nd.InFlight(), Best: len(v.Active) > 0 && v.Active[0] == nd,
 			})
-			if nd.Attest != nil {
-				ok := false
-				if r := nd.Attest.Last(); r != nil {
-					ok = r.OK
-				}
-				fails := map[string]uint64{}
-				for reason, c := range nd.Attest.Failures() {
-					fails[string(reason)] = c
-				}
-				last := &mn.Nodes[len(mn.Nodes)-1]
-				last.Attested, last.AttestationFails = &ok, fails
-			}
+			attestationMetrics(nd, &mn.Nodes[len(mn.Nodes)-1])
 		}
 		out = append(out, mn)
 	}
 	return out
+}
+
+// attestationMetrics fills an attested node's verification state.
+func attestationMetrics(nd *upstream.Node, m *metrics.Node) {
+	if nd.Attest == nil {
+		return
+	}
+	ok := false
+	if r := nd.Attest.Last(); r != nil {
+		ok = r.OK
+	}
+	fails := map[string]uint64{}
+	for reason, c := range nd.Attest.Failures() {
+		fails[string(reason)] = c
+	}
+	m.Attested, m.AttestationFails = &ok, fails
 }
