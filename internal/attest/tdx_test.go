@@ -3,10 +3,17 @@ package attest_test
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/attest/attesttest"
+	"github.com/google/go-tdx-guest/abi"
+	pb "github.com/google/go-tdx-guest/proto/tdx"
+	tdxtest "github.com/google/go-tdx-guest/testing"
+	"github.com/google/go-tdx-guest/testing/testdata"
 )
 
 var tdxMRTD = bytes.Repeat([]byte{0x33}, 48)
@@ -52,6 +59,59 @@ func TestTDXVerification(t *testing.T) {
 				t.Fatal(err)
 			}
 			cert := attesttest.Certificate(t, tc.report, tc.opts, nil)
+			wantReason(t, n.Verify(cert.Leaf, nil), tc.want)
+		})
+	}
+}
+
+// TestTDXRealQuoteWithCollateralOnDisk verifies go-tdx-guest's sample quote,
+// signed by Intel's real PCK chain, against Intel's root built in and
+// Intel's collateral read from an offline collateral directory: the PCK
+// chain, the quote and QE report signatures, the CRLs and the signatures of
+// the TCB info and QE identity pass, and the check reaches the TCB level
+// evaluation, where the sample platform matches no level of the sample TCB
+// info (reason tcb). Without the TCB info on disk it fails for collateral.
+func TestTDXRealQuoteWithCollateralOnDisk(t *testing.T) {
+	at := time.Date(2023, time.July, 1, 1, 0, 0, 0, time.UTC)
+	write := func(dir string, skip string) {
+		for url, r := range tdxtest.TestGetter.Responses {
+			if url == skip {
+				continue
+			}
+			attesttest.WriteCollateral(t, dir, url, r.Body)
+			if r.Header != nil {
+				p, _ := attest.Path(dir, url)
+				h, _ := json.Marshal(r.Header)
+				if err := os.WriteFile(p+".headers.json", h, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	real := func(testing.TB, [64]byte) []byte { return testdata.RawQuote }
+	cert := attesttest.Certificate(t, real, attesttest.CertOptions{Gramine: true, NotBefore: at.Add(-time.Hour), NotAfter: at.Add(time.Hour)}, nil)
+	q, _ := abi.QuoteToProto(testdata.RawQuote)
+	mrtd := hex.EncodeToString(q.(*pb.QuoteV4).GetTdQuoteBody().GetMrTd())
+	for _, tc := range []struct {
+		name, skip string
+		want       attest.Reason
+	}{
+		{"all collateral", "", attest.TCB},
+		{"no TCB info", "https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=50806f000000", attest.Collateral},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(dir, tc.skip)
+			set := attest.Settings{CollateralDir: dir, Offline: true}
+			set.Default()
+			v, err := attest.New(set, attest.Options{Now: func() time.Time { return at }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := v.Node(attest.Spec{Type: attest.TDX, Measurements: []string{mrtd}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			wantReason(t, n.Verify(cert.Leaf, nil), tc.want)
 		})
 	}
