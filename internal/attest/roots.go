@@ -40,5 +40,10 @@ func (v *Verifier) loadRoots() error {
 		}
 		v.opts.TDXRoots = pool
 	}
+	if v.opts.TDXRoots == nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM([]byte(intelSGXRootCA))
+		v.opts.TDXRoots = pool
+	}
 	return nil
 }
