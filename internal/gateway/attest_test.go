@@ -113,11 +113,17 @@ func TestAttestedNodes(t *testing.T) {
 		t.Fatalf("no measurement failure counted for bad: %q", v)
 	}
 
-	// The good node restarts with a certificate that carries no attestation.
-	before := good.fake.Requests()
+	// The good node restarts with a certificate that carries no attestation:
+	// its next connection fails the handshake, so it is dropped, and no
+	// call reaches it from then on.
 	good.srv.Restart(func([]byte) tls.Certificate {
 		return attesttest.Certificate(t, nil, attesttest.CertOptions{Plain: true}, nil)
 	})
+	waitFor(t, "the node to be marked unattested", func() bool {
+		st := nodeStatus(t, g, "good")
+		return st.State == "unattested" && st.Attestation != nil && st.Attestation.Reason == "no_evidence"
+	})
+	before := good.fake.Requests()
 	r := post(t, g.RPCURL()+"/mainnet", blockNumber)
 	if r.status == 200 && strings.Contains(r.body, `"result"`) {
 		t.Fatalf("a call was answered with no attested node: %s", r.body)
@@ -125,10 +131,6 @@ func TestAttestedNodes(t *testing.T) {
 	if got := good.fake.Requests(); got != before {
 		t.Fatalf("the node received %d requests after its certificate lost its attestation", got-before)
 	}
-	waitFor(t, "the node to be marked unattested", func() bool {
-		st := nodeStatus(t, g, "good")
-		return st.State == "unattested" && st.Attestation != nil && st.Attestation.Reason == "no_evidence"
-	})
 }
 
 // TestAttestedURINotSentAsCredentials: the SEV_ user name of a
