@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/ws"
@@ -64,6 +65,11 @@ type Config struct {
 	// WebSocket sets the limits of JSON-RPC over WebSocket (ws://host:port/<network>)
 	// and of eth_subscribe.
 	WebSocket ws.Config `yaml:"websocket"`
+
+	// Attestation says where the collateral of attested nodes (nodes with
+	// an attestation: key, or prio-load-balancer's SEV_/SGX_ URIs) comes
+	// from, and which SGX quote verifier to ask.
+	Attestation attest.Settings `yaml:"attestation"`
 }
 
 // Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).
@@ -159,4 +165,9 @@ type Node struct {
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// Gzip asks the node for gzip responses. Default: on for https, off for http.
 	Gzip *bool `yaml:"gzip"`
+	// Attestation makes the node an attested one: it is served only while
+	// the TLS certificate it presents carries a valid SEV-SNP, TDX or SGX
+	// attestation bound to the certificate's key. prio-load-balancer's
+	// https://SEV_...@host and https://SGX_...@host URIs set it too.
+	Attestation *attest.Spec `yaml:"attestation"`
 }

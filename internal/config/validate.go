@@ -84,6 +84,9 @@ func (c *Config) Validate() error {
 	if err := c.WebSocket.Validate(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
+	if err := c.Attestation.Validate(); err != nil {
+		p = append(p, strings.Split(err.Error(), "\n")...)
+	}
 	if c.Engine.Enabled {
 		if err := c.Engine.Validate(); err != nil {
 			p = append(p, err.Error())
@@ -212,6 +215,7 @@ func (nd *Node) validate(path string, p *problems) {
 			p.add(path+".headers."+k, "the value holds a line break: write it on one line")
 		}
 	}
+	nd.validateAttestation(path, p)
 	if nd.Weight < 0 {
 		p.add(path+".weight", "must be 1 or more")
 	}

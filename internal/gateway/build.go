@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
@@ -59,11 +60,23 @@ func (g *Gateway) newNode(spec upstream.Spec, nd config.Node) *upstream.Node {
 	return upstream.New(spec)
 }
 
-// NodeSpec turns a configured node into an upstream spec.
-func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier) (upstream.Spec, error) {
-	raw, workers, err := sched.ParseWorkers(nd.RPCEndpoint)
+// NodeSpec turns a configured node into an upstream spec. An attested
+// node gets its check from v, and URLs without the SEV_/SGX_ user info
+// (which is never sent to the node).
+func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Verifier) (upstream.Spec, error) {
+	att, rpcURL, wsURL, err := nd.AttestationOf()
 	if err != nil {
 		return upstream.Spec{}, err
+	}
+	raw, workers, err := sched.ParseWorkers(rpcURL)
+	if err != nil {
+		return upstream.Spec{}, err
+	}
+	var check *attest.Node
+	if att != nil {
+		if check, err = v.Node(*att); err != nil {
+			return upstream.Spec{}, err
+		}
 	}
 	conc := nd.MaxConcurrency
 	if workers > 0 {
@@ -82,9 +95,9 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier) (upstream.Sp
 		name = config.Redact(raw)
 	}
 	return upstream.Spec{
-		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: nd.WSEndpoint,
+		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: wsURL,
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
-		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(),
+		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
 	}, nil
 }
 
@@ -96,7 +109,7 @@ func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network,
 	var nodes []*upstream.Node
 	for tier, list := range [][]config.Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {
 		for _, nd := range list {
-			spec, err := NodeSpec(n, nd, upstream.Tier(tier))
+			spec, err := NodeSpec(n, nd, upstream.Tier(tier), g.attest)
 			if err != nil {
 				return nil, fmt.Errorf("networks %q node %s: %w", n.Name, nd.DisplayName(), err)
 			}

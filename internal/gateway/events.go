@@ -46,7 +46,7 @@ func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason 
 		q.s.Kick() // calls waiting for a worker may fit on a node that came back
 	}
 	level := slog.LevelInfo
-	if to == upstream.Down || to == upstream.WrongChain {
+	if to == upstream.Down || to == upstream.WrongChain || to == upstream.Unattested {
 		level = slog.LevelWarn
 	}
 	e.log.Log(context.Background(), level, "node state changed", "network", n.Network, "node", n.Name, "tier", n.Tier.String(),

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
@@ -32,6 +33,7 @@ type Gateway struct {
 	handler  *proxy.Handler
 	ws       *ws.Server
 	events   *events
+	attest   *attest.Verifier // checks attested nodes' certificates
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -54,6 +56,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.metrics = m
 	g.events = newEvents(log, m, cfg.LogRateLimit.D())
+	if g.attest, err = attest.New(cfg.Attestation, attest.Options{}); err != nil {
+		return nil, err
+	}
 	// The WebSocket server comes first: nodes with http_over_ws send their
 	// calls over its shared upstream connections.
 	g.handler = proxy.New(proxy.Options{

@@ -10,7 +10,6 @@ import (
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/registry"
-	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -77,7 +76,7 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 			delete(old, tier.String()+" "+rn.URI)
 			continue
 		}
-		spec, err := NodeSpec(n.cfg, n.configNode(rn), tier)
+		spec, err := NodeSpec(n.cfg, n.configNode(rn), tier, g.attest)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", config.Redact(rn.URI), err))
 			continue
@@ -115,15 +114,18 @@ func (g *Gateway) Admit(ctx context.Context, rn registry.Node) error {
 	if n == nil {
 		return fmt.Errorf("unknown network %q", rn.Network)
 	}
-	clean, _, err := sched.ParseWorkers(rn.URI)
-	if err != nil {
-		return err
-	}
-	probe := config.Node{RPCEndpoint: rn.URI}
+	probe := n.configNode(rn)
 	if err := probe.Check(); err != nil {
 		return err
 	}
-	u := upstream.New(upstream.Spec{Name: config.Redact(clean), URL: clean, Timeout: 5 * time.Second})
+	// The node is asked the way it will be served: an attested node is
+	// admitted only when its certificate passes.
+	spec, err := NodeSpec(n.cfg, probe, upstream.Local, g.attest)
+	if err != nil {
+		return err
+	}
+	spec.Timeout = 5 * time.Second
+	u := upstream.New(spec)
 	defer u.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

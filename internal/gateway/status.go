@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -37,6 +38,34 @@ type NodeStatus struct {
 	InFlight  int64   `json:"in_flight"`
 	ChainID   uint64  `json:"chain_id"`
 	Failures  int     `json:"failures"`
+	// Reason says why the node is in its state.
+	Reason string `json:"reason,omitempty"`
+	// Attestation is set for attested nodes.
+	Attestation *AttestationStatus `json:"attestation,omitempty"`
+}
+
+// AttestationStatus is an attested node's last certificate verification.
+type AttestationStatus struct {
+	Type     string `json:"type"`
+	Nonce    bool   `json:"nonce"`
+	Verified bool   `json:"verified"`
+	// Reason is the failure's short reason (measurement, signature,
+	// key_binding, nonce, expired, revoked, ...), Error its full text.
+	Reason string    `json:"reason,omitempty"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"checked_at,omitzero"`
+}
+
+func attestationStatus(nd *upstream.Node) *AttestationStatus {
+	if nd.Attest == nil {
+		return nil
+	}
+	spec := nd.Attest.Spec()
+	st := &AttestationStatus{Type: string(spec.Type), Nonce: spec.Nonce}
+	if r := nd.Attest.Last(); r != nil {
+		st.Verified, st.Reason, st.Error, st.At = r.OK, string(r.Reason), r.Error, r.At
+	}
+	return st
 }
 
 // Status returns the state of every network and node.
@@ -61,6 +90,7 @@ func (g *Gateway) Status() Status {
 				Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
 				Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
 				Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
+				Reason: nd.Reason(), Attestation: attestationStatus(nd),
 			})
 		}
 		st.Networks = append(st.Networks, ns)
@@ -128,8 +158,25 @@ func (g *Gateway) snapshot() []metrics.Network {
 				Head: nd.Head(), Behind: behind, Latency: nd.Latency().Seconds(), Load: nd.Load(),
 				InFlight: nd.InFlight(), Best: len(v.Active) > 0 && v.Active[0] == nd,
 			})
+			attestationMetrics(nd, &mn.Nodes[len(mn.Nodes)-1])
 		}
 		out = append(out, mn)
 	}
 	return out
+}
+
+// attestationMetrics fills an attested node's verification state.
+func attestationMetrics(nd *upstream.Node, m *metrics.Node) {
+	if nd.Attest == nil {
+		return
+	}
+	ok := false
+	if r := nd.Attest.Last(); r != nil {
+		ok = r.OK
+	}
+	fails := map[string]uint64{}
+	for reason, c := range nd.Attest.Failures() {
+		fails[string(reason)] = c
+	}
+	m.Attested, m.AttestationFails = &ok, fails
 }

@@ -12,4 +12,9 @@
 // refused connection marks the node down at once, and down_after failed
 // requests in a row do too, so a failing node is out before its next probe;
 // it comes back only through a good probe.
+//
+// A probe or request that fails the node's attestation (its TLS certificate
+// did not verify) marks it unattested at once, with the failure as the
+// state's reason; it is never served, not even as a last resort, until a
+// probe at its interval passes again.
 package health

@@ -160,6 +160,7 @@ func (m *Monitor) run(ctx context.Context, n *upstream.Node, p *prober) {
 }
 
 func (m *Monitor) setState(n *upstream.Node, to upstream.State, reason string) {
+	n.SetReason(reason)
 	from := n.State()
 	if n.SetState(to) && m.events != nil {
 		m.events.StateChanged(n, from, to, reason)

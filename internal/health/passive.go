@@ -21,7 +21,14 @@ func (m *Monitor) Observe(n *upstream.Node, err error) {
 		return
 	}
 	fails := n.Failed()
-	if st := n.State(); st == upstream.Down || st == upstream.WrongChain {
+	if ue.Kind == upstream.KindAttestation {
+		if n.State() != upstream.Unattested {
+			m.setState(n, upstream.Unattested, err.Error())
+			m.ProbeSoon(n)
+		}
+		return
+	}
+	if st := n.State(); st == upstream.Down || st == upstream.WrongChain || st == upstream.Unattested {
 		return
 	}
 	if ue.Kind == upstream.KindDial || fails >= m.set.DownAfter {

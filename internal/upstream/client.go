@@ -10,11 +10,16 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/attest"
 )
 
 func newClient(spec Spec) *http.Client {
 	if spec.Transport != nil {
 		return &http.Client{Transport: spec.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if spec.Attest != nil {
+		return &http.Client{Transport: AttestedTransport(spec, true), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	idle := spec.MaxConcurrency
 	if idle <= 0 {
@@ -131,14 +136,15 @@ const (
 	KindCanceled                // the client went away: not the node's fault
 	KindUnavailable             // JSON-RPC error meaning "not on this node now"
 	KindMalformed               // the answer is not a JSON-RPC response
+	KindAttestation             // the node's TLS certificate failed attestation
 )
 
-var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed"}
+var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "attestation"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // Kinds lists every kind, for metrics.
-var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed}
+var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindAttestation}
 
 // Error is a failed try on a node.
 type Error struct {
@@ -162,7 +168,10 @@ func classify(ctx context.Context, node string, err error) error {
 		err = uerr.Err
 	}
 	var opErr *net.OpError
+	var ae *attest.Error
 	switch {
+	case errors.As(err, &ae):
+		return &Error{Kind: KindAttestation, Node: node, Err: ae}
 	case ctx.Err() == context.Canceled && !errors.Is(context.Cause(ctx), ErrTryTimeout):
 		return &Error{Kind: KindCanceled, Node: node, Err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), ErrTryTimeout):

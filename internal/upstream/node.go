@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/attest"
 )
 
 // Tier is a node's class: local nodes serve first, then monitoring, then
@@ -57,9 +59,11 @@ const (
 	Syncing
 	// Stale: its newest block is older than max_block_age.
 	Stale
+	// Unattested: its TLS certificate failed attestation; never served.
+	Unattested
 )
 
-var stateNames = [...]string{"unknown", "up", "down", "wrong_chain", "syncing", "stale"}
+var stateNames = [...]string{"unknown", "up", "down", "wrong_chain", "syncing", "stale", "unattested"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -69,7 +73,7 @@ func (s State) String() string {
 }
 
 // States lists every state, for metrics.
-var States = []State{Unknown, Up, Down, WrongChain, Syncing, Stale}
+var States = []State{Unknown, Up, Down, WrongChain, Syncing, Stale, Unattested}
 
 // Spec is a node's fixed identity.
 type Spec struct {
@@ -88,6 +92,11 @@ type Spec struct {
 	// Transport, when set, carries the node's calls (e.g. over its shared
 	// WebSocket connection) instead of the node's own HTTP client.
 	Transport http.RoundTripper
+	// Attest, when set, makes the node an attested one: every TLS
+	// connection to it (HTTP and WebSocket) is verified during the
+	// handshake, before a byte of a call is sent. URL then carries no user
+	// info.
+	Attest *attest.Node
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -105,6 +114,7 @@ type Node struct {
 	inFlight  atomic.Int64
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
+	reason    atomic.Pointer[string] // why the node is in its state
 }
 
 // New returns a node with its HTTP client.
@@ -186,11 +196,22 @@ func (n *Node) HasFreeSlot() bool {
 // Release returns a worker slot.
 func (n *Node) Release() { n.inFlight.Add(-1) }
 
+// SetReason records why the node is in its state, for status.
+func (n *Node) SetReason(r string) { n.reason.Store(&r) }
+
+// Reason returns why the node is in its state ("" before the first probe).
+func (n *Node) Reason() string {
+	if r := n.reason.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
 // SetState changes the node's state and reports whether it changed.
 func (n *Node) SetState(s State) bool {
 	old := State(n.state.Swap(uint32(s)))
 	if old != s {
-		if s == Down || s == WrongChain {
+		if s == Down || s == WrongChain || s == Unattested {
 			n.head.Store(0)
 		}
 		n.changed()

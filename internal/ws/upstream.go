@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ var errUpstreamClosed = errors.New("websocket client closed")
 // use dials again, no sooner than the backoff after a failed dial.
 type upstreamConn struct {
 	spec   upstream.Spec
+	client *http.Client // nil: the default; attested nodes verify every dial
 	ping   time.Duration
 	log    *slog.Logger
 	m      *metrics
@@ -71,8 +73,14 @@ type reply struct {
 
 func newUpstreamConn(spec upstream.Spec, ping time.Duration, log *slog.Logger, m *metrics) *upstreamConn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &upstreamConn{spec: spec, ping: ping, log: log.With("network", spec.Network, "node", spec.Name), m: m,
+	u := &upstreamConn{spec: spec, ping: ping, log: log.With("network", spec.Network, "node", spec.Name), m: m,
 		ctx: ctx, cancel: cancel, pending: make(map[uint64]*pending), streams: make(map[string]*upSub)}
+	if spec.Attest != nil {
+		// The upgrade's TLS handshake checks the node's attestation before
+		// the request is written.
+		u.client = &http.Client{Transport: upstream.AttestedTransport(spec, false)}
+	}
+	return u
 }
 
 // get returns the open connection, dialing when there is none.
@@ -117,7 +125,7 @@ func (u *upstreamConn) dial() (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(u.ctx, dialTimeout)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, u.spec.WSURL, &websocket.DialOptions{
-		HTTPHeader: u.spec.Headers.Clone(), CompressionMode: websocket.CompressionDisabled,
+		HTTPClient: u.client, HTTPHeader: u.spec.Headers.Clone(), CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening websocket of %s: %w", u.spec.Name, err)
@@ -315,6 +323,9 @@ func (u *upstreamConn) Close() {
 		u.drop(c, errUpstreamClosed)
 	}
 	u.wg.Wait()
+	if u.client != nil {
+		u.client.CloseIdleConnections()
+	}
 }
 
 var _ subs.Stream = (*upSub)(nil)
