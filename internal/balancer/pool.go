@@ -121,7 +121,9 @@ func (p *Pool) Refresh() {
 // Pick chooses a node for a call. tried lists nodes already tried for this
 // call (they are avoided); minHead, when not 0, skips nodes whose head is
 // below it (the call names that block). The chosen node's worker slot is
-// taken: the caller must Release it. nil means no node can take the call now.
+// taken: the caller must Release it, and the call is counted in the node's
+// recent calls (its share in the status report). nil means no node can take
+// the call now.
 // Pick takes no lock and, with the built-in strategies, allocates nothing.
 func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 	v := p.view.Load()
@@ -141,6 +143,7 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 			return nil
 		}
 		if n.TryAcquire() {
+			n.CountCall()
 			return n
 		}
 		// Lost the last slot to another call: look again without it.
