@@ -131,8 +131,9 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 		minHead = 0 // a block beyond the network head: any node answers the same
 	}
 	ok := func(n *upstream.Node) bool { return accepts(n, tried, minHead) }
+	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	for {
-		n := p.pickActive(v.Active, ok, tried, minHead)
+		n := p.pickActive(v.Active, ok, tried, minHead, now)
 		if n == nil {
 			n = Best{}.Pick(v.Backup, ok)
 		}
@@ -143,7 +144,7 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 			return nil
 		}
 		if n.TryAcquire() {
-			n.CountCall()
+			n.CountCall(now)
 			return n
 		}
 		// Lost the last slot to another call: look again without it.
@@ -154,10 +155,10 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 // pickActive runs the strategy over the serving tier. The built-in
 // strategies are called on their concrete types, so ok stays on the stack;
 // another Strategy gets a predicate of its own.
-func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64) *upstream.Node {
+func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64, now int64) *upstream.Node {
 	switch s := p.rules.Strategy.(type) {
 	case P2C:
-		return s.Pick(active, ok)
+		return s.pick(active, ok, now)
 	case LeastConn:
 		return s.Pick(active, ok)
 	case *RoundRobin:

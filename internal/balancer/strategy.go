@@ -53,8 +53,8 @@ func filter(buf []*upstream.Node, cands []*upstream.Node, ok func(*upstream.Node
 // node's peak-EWMA of time to first byte over its recent calls and probes
 // (upstream.Node.AnswerTime); before the node has answered once, its probe
 // latency; before any probe, 1ms.
-func cost(n *upstream.Node) float64 {
-	lat, ok := n.AnswerTime()
+func cost(n *upstream.Node, now int64) float64 {
+	lat, ok := n.AnswerTimeAt(now)
 	if !ok {
 		lat = n.Latency()
 	}
@@ -108,7 +108,12 @@ func tied(a, b float64) bool {
 // nodes share the traffic at any load, one call at a time included.
 type P2C struct{}
 
-func (P2C) Pick(cands []*upstream.Node, ok func(*upstream.Node) bool) *upstream.Node {
+func (p P2C) Pick(cands []*upstream.Node, ok func(*upstream.Node) bool) *upstream.Node {
+	return p.pick(cands, ok, upstream.Now())
+}
+
+// pick is Pick at now (from upstream.Now).
+func (P2C) pick(cands []*upstream.Node, ok func(*upstream.Node) bool, now int64) *upstream.Node {
 	var buf [16]*upstream.Node
 	c := filter(buf[:0], cands, ok)
 	switch len(c) {
@@ -122,7 +127,7 @@ func (P2C) Pick(cands []*upstream.Node, ok func(*upstream.Node) bool) *upstream.
 	if j >= i {
 		j++
 	}
-	ci, cj := cost(c[i]), cost(c[j])
+	ci, cj := cost(c[i], now), cost(c[j], now)
 	switch {
 	case tied(ci, cj):
 		return c[i] // c[i] is a uniformly random one of the two

@@ -27,14 +27,18 @@ func (n *Node) ObserveAnswer(took time.Duration, err error) {
 // until the node has answered or failed once.
 func (n *Node) AnswerTime() (d time.Duration, ok bool) { return n.answers.Value(Now()) }
 
+// AnswerTimeAt is AnswerTime at now (from Now): a caller that reads several
+// nodes, or counts the call too, reads the clock once.
+func (n *Node) AnswerTimeAt(now int64) (d time.Duration, ok bool) { return n.answers.Value(now) }
+
 // FadeAnswerTime multiplies the answer-time estimate by f (0 < f < 1): the
 // balancer ages the estimate of a node it passes over, so a node avoided
 // for a slow answer is tried again after some calls at any call rate.
 func (n *Node) FadeAnswerTime(f float64) { n.answers.Fade(f) }
 
-// CountCall counts one call placed on the node (the balancer calls it for
-// each pick).
-func (n *Node) CountCall() { n.calls.Add(Now()) }
+// CountCall counts one call placed on the node at now (from Now); the
+// balancer calls it for each pick.
+func (n *Node) CountCall(now int64) { n.calls.Add(now) }
 
 // RecentCalls returns about how many calls were placed on the node in the
 // last RateWindow (a decaying count).
