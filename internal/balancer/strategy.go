@@ -85,11 +85,10 @@ const (
 )
 
 // PassOverFade is how much a node's answer-time estimate fades each time
-// P2C passes it over for a cheaper node. The estimate only moves when the
-// node answers, and a node that is passed over gets no calls to answer: the
-// time decay of the estimate (upstream.LatencyDecay) brings it back after
-// a second or so, which at a thousand calls a second is a thousand calls
-// to its peer. Fading per decision ages the estimate in calls as well as
+// P2C passes it over, idle, for a cheaper node. A node that is passed over
+// gets no calls, so no answers to update its estimate: only the estimate's
+// fade with time (upstream.LatencyDecay) brings it back, after a second or
+// so, which at a thousand calls a second is a thousand calls to its peer. Fading per decision ages the estimate in calls as well as
 // in time: a node avoided for an answer k times slower than its peer's is
 // tried again after about ln(k/1.25)/0.1 picks (9 for 3×, 44 for 100×),
 // and that answer sets its estimate afresh. A node that stays slow is

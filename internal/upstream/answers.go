@@ -10,7 +10,10 @@ import (
 // first byte the caller can read), or to the failure. A failure that is
 // the node's fault counts as at least FailurePenalty; a client that went
 // away says nothing about the node.
-func (n *Node) ObserveAnswer(took time.Duration, err error) {
+func (n *Node) ObserveAnswer(took time.Duration, err error) { n.observeAnswer(Now(), took, err) }
+
+// observeAnswer is ObserveAnswer at now (from Now).
+func (n *Node) observeAnswer(now int64, took time.Duration, err error) {
 	if err != nil {
 		var ue *Error
 		if !errors.As(err, &ue) || !ue.NodeFault() {
@@ -18,7 +21,7 @@ func (n *Node) ObserveAnswer(took time.Duration, err error) {
 		}
 		took = max(took, FailurePenalty)
 	}
-	n.answers.Observe(Now(), took)
+	n.answers.Observe(now, took)
 }
 
 // AnswerTime returns the node's answer-time estimate now: the peak-EWMA

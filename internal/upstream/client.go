@@ -74,7 +74,8 @@ func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
 	} else {
 		resp, err = n.doStd(ctx, body)
 	}
-	n.ObserveAnswer(time.Duration(Now()-start), err)
+	end := Now()
+	n.observeAnswer(end, time.Duration(end-start), err)
 	return resp, err
 }
 
