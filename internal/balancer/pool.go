@@ -121,7 +121,9 @@ func (p *Pool) Refresh() {
 // Pick chooses a node for a call. tried lists nodes already tried for this
 // call (they are avoided); minHead, when not 0, skips nodes whose head is
 // below it (the call names that block). The chosen node's worker slot is
-// taken: the caller must Release it. nil means no node can take the call now.
+// taken: the caller must Release it, and the call is counted in the node's
+// recent calls (its share in the status report). nil means no node can take
+// the call now.
 // Pick takes no lock and, with the built-in strategies, allocates nothing.
 func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 	v := p.view.Load()
@@ -129,8 +131,9 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 		minHead = 0 // a block beyond the network head: any node answers the same
 	}
 	ok := func(n *upstream.Node) bool { return accepts(n, tried, minHead) }
+	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	for {
-		n := p.pickActive(v.Active, ok, tried, minHead)
+		n := p.pickActive(v.Active, ok, tried, minHead, now)
 		if n == nil {
 			n = Best{}.Pick(v.Backup, ok)
 		}
@@ -141,6 +144,7 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 			return nil
 		}
 		if n.TryAcquire() {
+			n.CountCall(now)
 			return n
 		}
 		// Lost the last slot to another call: look again without it.
@@ -151,10 +155,10 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 // pickActive runs the strategy over the serving tier. The built-in
 // strategies are called on their concrete types, so ok stays on the stack;
 // another Strategy gets a predicate of its own.
-func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64) *upstream.Node {
+func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64, now int64) *upstream.Node {
 	switch s := p.rules.Strategy.(type) {
 	case P2C:
-		return s.Pick(active, ok)
+		return s.pick(active, ok, now)
 	case LeastConn:
 		return s.Pick(active, ok)
 	case *RoundRobin:

@@ -3,6 +3,7 @@ package gateway
 import (
 	_ "embed"
 	"encoding/json"
+	"math"
 	"net/http"
 	"time"
 
@@ -42,6 +43,11 @@ type NodeStatus struct {
 	Reason string `json:"reason,omitempty"`
 	// Attestation is set for attested nodes.
 	Attestation *AttestationStatus `json:"attestation,omitempty"`
+	// Share is the node's fraction of the network's recent calls (a count
+	// decaying over upstream.RateWindow; retries count on the node tried),
+	// 0 for every node when the network had none.
+	Share          float64 `json:"share"`
+	CallsPerSecond float64 `json:"calls_per_second"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -77,7 +83,13 @@ func (g *Gateway) Status() Status {
 		if len(v.Active) == 0 {
 			ns.ServingTier = "none"
 		}
-		for _, nd := range v.All {
+		recent := make([]float64, len(v.All))
+		total := 0.0
+		for i, nd := range v.All {
+			recent[i] = nd.RecentCalls()
+			total += recent[i]
+		}
+		for i, nd := range v.All {
 			el := v.Eligible(nd)
 			if el {
 				ns.Healthy++
@@ -86,17 +98,25 @@ func (g *Gateway) Status() Status {
 			if nd.HasHead() {
 				lag = int64(v.Head) - int64(nd.Head())
 			}
+			share := 0.0
+			if total > 0 {
+				share = recent[i] / total
+			}
 			ns.Nodes = append(ns.Nodes, NodeStatus{
 				Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
 				Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
 				Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
 				Reason: nd.Reason(), Attestation: attestationStatus(nd),
+				Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
 			})
 		}
 		st.Networks = append(st.Networks, ns)
 	}
 	return st
 }
+
+// round3 keeps three decimals: the figures are estimates.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 func (g *Gateway) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	b, _ := json.MarshalIndent(g.Status(), "", "  ")

@@ -45,6 +45,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		"mainnet · chain 1 · head 100 · serving tier local · 1 eligible",
 		`<td>fake0</td><td>local</td><td><span class="state up">up</span></td><td>yes</td>`,
 		`<td>fake1</td><td>local</td><td><span class="state wrong_chain">wrong_chain</span></td><td>no</td>`,
+		`<th>failures</th><th>share</th>`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Fatalf("the rendered page lacks %q:\n%s", want, dom)

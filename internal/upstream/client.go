@@ -67,11 +67,21 @@ func (n *Node) Close() {
 // waiting: a try whose client went away ends at its deadline (or at the
 // node's Timeout when ctx has none). https://, gzip and proxied nodes use
 // net/http, which stops at once.
+//
+// Every call and probe to the node passes here, so here its answer time is
+// measured: from sending to the answer's head, or to the failure.
 func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
+	start := Now()
+	var resp *Response
+	var err error
 	if n.fast != nil {
-		return n.fast.do(ctx, n.Name, body)
+		resp, err = n.fast.do(ctx, n.Name, body)
+	} else {
+		resp, err = n.doStd(ctx, body)
 	}
-	return n.doStd(ctx, body)
+	end := Now()
+	n.observeAnswer(end, time.Duration(end-start), err)
+	return resp, err
 }
 
 func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {

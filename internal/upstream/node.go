@@ -108,6 +108,8 @@ type Node struct {
 	head      atomic.Uint64 // last head + 1; 0 when unknown or forgotten
 	blockTime atomic.Int64  // unix seconds of the head block
 	latency   atomic.Int64  // smoothed probe latency, ns
+	answers   PeakEWMA      // time to first byte of every call and probe, failures as penalties
+	calls     Rate          // calls placed on the node recently
 	load      atomic.Uint64 // host load average, float64 bits
 	state     atomic.Uint32
 	fails     atomic.Int32 // consecutive failures (probes and requests)
@@ -153,7 +155,9 @@ func (n *Node) HasHead() bool { return n.head.Load() > 0 }
 // BlockTime returns the unix time of the node's head block.
 func (n *Node) BlockTime() time.Time { return time.Unix(n.blockTime.Load(), 0) }
 
-// Latency returns the smoothed probe latency.
+// Latency returns the smoothed probe latency (the load_balance_priority
+// "latency" criterion and the status report); AnswerTime is what the p2c
+// strategy weighs.
 func (n *Node) Latency() time.Duration { return time.Duration(n.latency.Load()) }
 
 // Load returns the host load average (0 when not tracked).
