@@ -140,8 +140,15 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			return nil
 		}
 		var ue *upstream.Error
-		if errors.As(err, &ue) && ue.Kind == upstream.KindCanceled {
-			return errClientGone
+		if errors.As(err, &ue) {
+			switch ue.Kind {
+			case upstream.KindCanceled:
+				return errClientGone
+			case upstream.KindTooLarge:
+				// Every node would send the same answer: tell the client.
+				return jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: "+ue.Err.Error()+
+					": ask for less (a smaller block range, fewer calls per batch)")
+			}
 		}
 		failures = append(failures, err)
 		tried = append(tried, n)
