@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/evmgate/evmgate/internal/subs"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // Call sends a JSON-RPC body (one call or a batch) over the shared
@@ -21,7 +22,7 @@ import (
 func (u *upstreamConn) Call(ctx context.Context, body []byte) ([]byte, error) {
 	req, ids, clientIDs, batch, err := u.rewrite(body)
 	if err != nil {
-		return nil, err
+		return nil, &upstream.Error{Kind: upstream.KindRequest, Node: u.spec.Name, Err: err}
 	}
 	if len(ids) == 0 {
 		return nil, u.write(ctx, req, nil)
