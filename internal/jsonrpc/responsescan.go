@@ -56,6 +56,10 @@ func (s *ResponseScan) Scan(prefix []byte, end bool) Outcome {
 		s.at = i
 	}
 	for {
+		// s.at may be at the end of the last prefix: spaces may follow it.
+		if i = skipSpace(prefix, i); i == len(prefix) {
+			return s.needMore(prefix, i)
+		}
 		next, o := s.member(prefix, i)
 		switch {
 		case o != NeedMore:
@@ -64,9 +68,6 @@ func (s *ResponseScan) Scan(prefix []byte, end bool) Outcome {
 			return s.needMore(prefix, i)
 		}
 		s.at, i = next, next
-		if i == len(prefix) {
-			return s.needMore(prefix, i)
-		}
 	}
 }
 
@@ -122,7 +123,7 @@ func (s *ResponseScan) member(prefix []byte, i int) (next int, o Outcome) {
 	case prefix[i] != ',':
 		return 0, Malformed
 	}
-	return skipSpace(prefix, i+1), NeedMore
+	return i + 1, NeedMore
 }
 
 // needMore notes that the member at start is cut by the prefix's end.
