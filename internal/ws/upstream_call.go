@@ -67,8 +67,7 @@ func (u *upstreamConn) write(ctx context.Context, req []byte, p *pending) error 
 		err = c.Write(wctx, websocket.MessageText, req)
 		cancel()
 		if err != nil {
-			u.drop(c, fmt.Errorf("write: %w", err))
-			return fmt.Errorf("writing to websocket of %s: %w", u.spec.Name, err)
+			return u.writeFailed(c, len(req), err)
 		}
 		return nil
 	}

@@ -93,6 +93,25 @@ func (u *upstreamConn) fail(id uint64, err error) {
 	}
 }
 
+// refusedSize is the size from which a message whose write fails is taken
+// as refused for its size: nodes close a WebSocket over a message above
+// their limit (geth: 32 MiB) while it is still being written. Below it, a
+// failed write is the node's connection failing.
+const refusedSize = 1 << 20
+
+// writeFailed drops c after a failed write of a message of size bytes and
+// returns the caller's error.
+func (u *upstreamConn) writeFailed(c *websocket.Conn, size int, err error) error {
+	if size < refusedSize {
+		u.drop(c, fmt.Errorf("write: %w", err))
+		return fmt.Errorf("writing to websocket of %s: %w", u.spec.Name, err)
+	}
+	refused := &upstream.Error{Kind: upstream.KindRequest, Node: u.spec.Name,
+		Err: fmt.Errorf("the node closed its websocket during a message of %d bytes, over its size limit: %w", size, err)}
+	u.drop(c, refused)
+	return refused
+}
+
 // lostError is what the calls in flight on a lost connection fail with. A
 // connection the node closed over a message too large for it (close 1009)
 // or one ended by a size limit of the gateway says nothing of the node's
