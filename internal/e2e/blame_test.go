@@ -138,8 +138,8 @@ type stateLog struct {
 }
 
 func (s *stateLog) Enabled(context.Context, slog.Level) bool { return true }
-func (s *stateLog) WithAttrs([]slog.Attr) slog.Handler      { return s }
-func (s *stateLog) WithGroup(string) slog.Handler           { return s }
+func (s *stateLog) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s *stateLog) WithGroup(string) slog.Handler            { return s }
 
 func (s *stateLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "node state changed" && r.Message != "node probe failed" {
