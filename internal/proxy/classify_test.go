@@ -85,10 +85,17 @@ func (b *blame) get() []error {
 	return append([]error(nil), b.errs...)
 }
 
+// handlerOpts are what tests vary: MaxAnswerBytes (0: the default), the
+// tries after the first, request_timeout (0: 10s).
+type handlerOpts struct {
+	limit          int64
+	retries        int
+	requestTimeout time.Duration
+}
+
 // newScriptedHandler serves network "mem" over one healthy node carried by
-// rt; limit is the handler's MaxAnswerBytes (0: the default), retries the
-// tries after the first.
-func newScriptedHandler(t testing.TB, rt http.RoundTripper, limit int64, retries int) (*proxy.Handler, *blame) {
+// rt, with rpc_timeout 5s.
+func newScriptedHandler(t testing.TB, rt http.RoundTripper, o handlerOpts) (*proxy.Handler, *blame) {
 	t.Helper()
 	n := upstream.New(upstream.Spec{Name: "s", Network: "mem", URL: "http://127.0.0.1:1", Timeout: 5 * time.Second, Transport: rt})
 	n.SetChainID(1)
@@ -96,8 +103,11 @@ func newScriptedHandler(t testing.TB, rt http.RoundTripper, limit int64, retries
 	n.ObserveHead(1000, time.Now().Unix(), time.Millisecond)
 	b := &blame{}
 	pool := balancer.NewPool(balancer.Rules{NetworkBlockDiff: 5}, []*upstream.Node{n})
-	net := &proxy.Network{Name: "mem", Pool: pool, Health: b, Retries: retries, TryTimeout: 5 * time.Second}
-	opts := proxy.Options{MaxBodyBytes: 8 << 20, MaxBatchSize: 100, RequestTimeout: 10 * time.Second, MaxAnswerBytes: limit}
+	net := &proxy.Network{Name: "mem", Pool: pool, Health: b, Retries: o.retries, TryTimeout: 5 * time.Second}
+	if o.requestTimeout == 0 {
+		o.requestTimeout = 10 * time.Second
+	}
+	opts := proxy.Options{MaxBodyBytes: 8 << 20, MaxBatchSize: 100, RequestTimeout: o.requestTimeout, MaxAnswerBytes: o.limit}
 	return proxy.New(opts, []*proxy.Network{net}, slog.New(slog.DiscardHandler), nil), b
 }
 
@@ -167,7 +177,7 @@ func TestSingleAnswerClassified(t *testing.T) {
 					status = http.StatusOK
 				}
 				node := &scripted{answer: answerWith(status, tt.answer), chunk: 1000, length: length}
-				h, b := newScriptedHandler(t, node, tt.limit, 1)
+				h, b := newScriptedHandler(t, node, handlerOpts{limit: tt.limit, retries: 1})
 				w := serve(h, call(tt.id))
 				code := tt.code
 				if code == 0 {
@@ -218,7 +228,7 @@ func TestBatchAnswerClassified(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			node := &scripted{answer: func([]byte) (int, []byte) { return 200, []byte(tt.answer) }, chunk: 7}
-			h, b := newScriptedHandler(t, node, tt.limit, 1)
+			h, b := newScriptedHandler(t, node, handlerOpts{limit: tt.limit, retries: 1})
 			w := serve(h, []byte(tt.req))
 			if w.Code != http.StatusOK || w.Body.String() != tt.want {
 				t.Fatalf("answer %d %s\nwant %s", w.Code, w.Body, tt.want)
@@ -227,6 +237,29 @@ func TestBatchAnswerClassified(t *testing.T) {
 				t.Fatalf("blamed %v, want %v", errs, tt.blamed)
 			}
 		})
+	}
+}
+
+// hanging is a node that never answers.
+type hanging struct{}
+
+func (hanging) RoundTrip(r *http.Request) (*http.Response, error) {
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// TestCallDeadlineIsNotTheNodes: a try that the call's own deadline
+// (request_timeout, shorter than rpc_timeout) ends is answered as a
+// timeout and not counted against the node, which may simply have been
+// given too little time.
+func TestCallDeadlineIsNotTheNodes(t *testing.T) {
+	h, b := newScriptedHandler(t, hanging{}, handlerOpts{requestTimeout: 100 * time.Millisecond})
+	w := serve(h, call("1"))
+	if w.Code != http.StatusGatewayTimeout || !strings.Contains(w.Body.String(), `"code":-32052`) {
+		t.Fatalf("answer %d %s, want a -32052 timeout", w.Code, w.Body)
+	}
+	if errs := b.get(); len(errs) > 0 {
+		t.Fatalf("blamed: %v", errs)
 	}
 }
 
@@ -255,7 +288,7 @@ func FuzzAnswerBlame(f *testing.F) {
 		req, batch := fuzzRequest(idJSON, shape, strings.HasPrefix(strings.TrimSpace(template), "["))
 		answer := strings.ReplaceAll(template, "$ID", idJSON)
 		node := &scripted{answer: func([]byte) (int, []byte) { return 200, []byte(answer) }, chunk: int(chunk) + 1, length: shape&16 != 0}
-		h, b := newScriptedHandler(t, node, int64(limit)*256, 0)
+		h, b := newScriptedHandler(t, node, handlerOpts{limit: int64(limit) * 256})
 		w := serve(h, req)
 		if !validAnswer([]byte(answer), batch) {
 			return

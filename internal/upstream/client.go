@@ -143,14 +143,15 @@ const (
 	KindUnavailable             // JSON-RPC error meaning "not on this node now"
 	KindMalformed               // the answer is not a JSON-RPC response
 	KindTooLarge                // the answer is over MaxAnswer: the client asked for too much
+	KindDeadline                // the call's own deadline (request_timeout) ended the try before rpc_timeout
 )
 
-var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "too_large"}
+var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "too_large", "deadline"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // Kinds lists every kind, for metrics.
-var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindTooLarge}
+var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindTooLarge, KindDeadline}
 
 // Error is a failed try on a node.
 type Error struct {
@@ -166,12 +167,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // NodeFault reports whether the failure says something about the node's
 // health: a broken connection, a timeout, HTTP 5xx or 429, an answer that
 // is not JSON-RPC. What depends on the request or on the gateway's own
-// limits does not: a client that went away, an answer over MaxAnswer, an
-// HTTP 4xx such as 413 for a body over the node's limit (a node that
-// refuses every call with a 4xx fails its probes instead).
+// limits does not: a client that went away, an answer over MaxAnswer, a
+// call whose own deadline ran out first, an HTTP 4xx such as 413 for a
+// body over the node's limit (a node that refuses every call with a 4xx
+// fails its probes instead).
 func (e *Error) NodeFault() bool {
 	switch e.Kind {
-	case KindCanceled, KindRequest, KindTooLarge:
+	case KindCanceled, KindRequest, KindTooLarge, KindDeadline:
 		return false
 	case KindStatus:
 		return e.Status >= 500 || e.Status < 400
