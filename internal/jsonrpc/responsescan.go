@@ -56,74 +56,70 @@ func (s *ResponseScan) Scan(prefix []byte, end bool) Outcome {
 		s.at = i
 	}
 	for {
-		// s.at may be at the end of the last prefix: spaces may follow it.
+		// A member starts at i (s.at may be the end of the last prefix:
+		// spaces may follow it).
 		if i = skipSpace(prefix, i); i == len(prefix) {
 			return s.needMore(prefix, i)
 		}
-		next, o := s.member(prefix, i)
-		switch {
-		case o != NeedMore:
-			return o
-		case next < 0:
-			return s.needMore(prefix, i)
+		start := i
+		if prefix[i] != '"' {
+			return Malformed
 		}
-		s.at, i = next, next
+		ke, err := skipString(prefix, i)
+		if err != nil {
+			return s.cut(prefix, start, err)
+		}
+		key := memberKey(prefix[i:ke])
+		if key == keyResult {
+			s.result = ke
+			return Result
+		}
+		if i = skipSpace(prefix, ke); i == len(prefix) {
+			return s.needMore(prefix, start)
+		}
+		if prefix[i] != ':' {
+			return Malformed
+		}
+		if i = skipSpace(prefix, i+1); i == len(prefix) {
+			return s.needMore(prefix, start)
+		}
+		if key == keyError && prefix[i] != 'n' {
+			return Failure // a null error is no error: the result may follow
+		}
+		ve, err := skipValue(prefix, i)
+		if err == errDepth {
+			ve, err = skipDeep(prefix, i)
+		}
+		if err != nil {
+			return s.cut(prefix, start, err)
+		}
+		switch key {
+		case keyError:
+			s.null = true
+		case keyID:
+			s.id = [2]int{i, ve}
+		}
+		// A number may go on: the member ends only at the comma or brace.
+		switch i = skipSpace(prefix, ve); {
+		case i == len(prefix):
+			return s.needMore(prefix, start)
+		case prefix[i] == '}':
+			return s.closed()
+		case prefix[i] != ',':
+			return Malformed
+		}
+		i++
+		s.at = i
 	}
 }
 
-// member reads the member starting at prefix[i]. It returns the start of
-// the next member, or an outcome, or next < 0 when the prefix ends first.
-func (s *ResponseScan) member(prefix []byte, i int) (next int, o Outcome) {
-	if prefix[i] != '"' {
-		return 0, Malformed
+// cut is the outcome of a member at start that a scan error ended: input
+// cut short may still become a response; anything else cannot.
+func (s *ResponseScan) cut(prefix []byte, start int, err error) Outcome {
+	if err == errEOF {
+		return s.needMore(prefix, start)
 	}
-	ke, err := skipString(prefix, i)
-	if err != nil {
-		return -1, incomplete(err)
-	}
-	key := memberKey(prefix[i:ke])
-	if key == "result" {
-		s.result = ke
-		return 0, Result
-	}
-	i = skipSpace(prefix, ke)
-	if i == len(prefix) {
-		return -1, NeedMore
-	}
-	if prefix[i] != ':' {
-		return 0, Malformed
-	}
-	i = skipSpace(prefix, i+1)
-	if i == len(prefix) {
-		return -1, NeedMore
-	}
-	if key == "error" && prefix[i] != 'n' {
-		return 0, Failure // a null error is no error: the result may follow
-	}
-	ve, err := skipValue(prefix, i)
-	if err == errDepth {
-		ve, err = skipDeep(prefix, i)
-	}
-	if err != nil {
-		return -1, incomplete(err)
-	}
-	switch key {
-	case "error":
-		s.null = true
-	case "id":
-		s.id = [2]int{i, ve}
-	}
-	// A number may go on: the member ends only at the comma or brace.
-	i = skipSpace(prefix, ve)
-	switch {
-	case i == len(prefix):
-		return -1, NeedMore
-	case prefix[i] == '}':
-		return 0, s.closed()
-	case prefix[i] != ',':
-		return 0, Malformed
-	}
-	return i + 1, NeedMore
+	return Malformed
 }
 
 // needMore notes that the member at start is cut by the prefix's end.
@@ -151,15 +147,6 @@ func (s *ResponseScan) ResultNull(prefix []byte) bool {
 	}
 	i = skipSpace(prefix, i+1)
 	return bytes.HasPrefix(prefix[i:], []byte("null"))
-}
-
-// incomplete maps a scan error to an outcome: input cut short may still
-// become a response; anything else cannot.
-func incomplete(err error) Outcome {
-	if err == errEOF {
-		return NeedMore
-	}
-	return Malformed
 }
 
 // ID returns the span of the answer's "id" value when it came before the
@@ -200,26 +187,42 @@ func SameID(a, b []byte) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && x == y
 }
 
-// memberKey returns a member's key from its raw string, decoding escapes
-// (a key may legally spell "result" as "res\u0075lt").
-func memberKey(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		switch string(inner) { // compared without allocating
-		case "result":
-			return "result"
-		case "error":
-			return "error"
-		case "id":
-			return "id"
+// The member keys a scan tells apart.
+const (
+	keyOther = iota
+	keyResult
+	keyError
+	keyID
+)
+
+// memberKey tells a member's key from its raw string, decoding escapes (a
+// key may legally spell "result" as "res\u0075lt").
+func memberKey(raw []byte) int {
+	if k := keyOf(raw[1 : len(raw)-1]); k != keyOther {
+		return k
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' {
+			var k string
+			if json.Unmarshal(raw, &k) != nil {
+				return keyOther
+			}
+			return keyOf([]byte(k))
 		}
-		return ""
 	}
-	var k string
-	if json.Unmarshal(raw, &k) != nil {
-		return ""
+	return keyOther
+}
+
+func keyOf(k []byte) int {
+	switch string(k) { // compared without allocating
+	case "result":
+		return keyResult
+	case "error":
+		return keyError
+	case "id":
+		return keyID
 	}
-	return k
+	return keyOther
 }
 
 // skipDeep skips a value nested deeper than MaxDepth with encoding/json,
