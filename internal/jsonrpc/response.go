@@ -84,13 +84,13 @@ func SplitBatch(resp []byte) ([]Element, error) {
 	if i == len(resp) || resp[i] != '[' {
 		return nil, errSyntax
 	}
-	end, err := skipValue(resp, i)
+	end, err := skipAny(resp, i)
 	if err != nil {
 		return nil, err
 	}
 	var out []Element
 	for i = skipSpace(resp, i+1); i < end-1; {
-		e, err := skipValue(resp, i)
+		e, err := skipAny(resp, i)
 		if err != nil {
 			return nil, err
 		}

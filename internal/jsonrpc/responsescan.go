@@ -86,10 +86,7 @@ func (s *ResponseScan) Scan(prefix []byte, end bool) Outcome {
 		if key == keyError && prefix[i] != 'n' {
 			return Failure // a null error is no error: the result may follow
 		}
-		ve, err := skipValue(prefix, i)
-		if err == errDepth {
-			ve, err = skipDeep(prefix, i)
-		}
+		ve, err := skipAny(prefix, i)
 		if err != nil {
 			return s.cut(prefix, start, err)
 		}
@@ -225,11 +222,16 @@ func keyOf(k []byte) int {
 	return keyOther
 }
 
-// skipDeep skips a value nested deeper than MaxDepth with encoding/json,
-// which allows far deeper values: a node's answer is judged as
-// encoding/json would judge it. Such values are rare enough that its cost
+// skipAny is skipValue for a node's answers, which may nest deeper than
+// MaxDepth (a call tracer's frames): such a value is skipped with
+// encoding/json, which allows far deeper ones, so an answer is judged as
+// encoding/json would judge it. Such values are rare enough that the cost
 // does not matter.
-func skipDeep(b []byte, i int) (int, error) {
+func skipAny(b []byte, i int) (int, error) {
+	end, err := skipValue(b, i)
+	if err != errDepth {
+		return end, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b[i:]))
 	var v json.RawMessage
 	if err := dec.Decode(&v); err != nil {

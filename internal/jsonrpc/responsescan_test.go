@@ -164,3 +164,18 @@ func FuzzResponseScanReads(f *testing.F) {
 		}
 	})
 }
+
+// TestSplitBatchDeepElements: a node's answer may nest deeper than a
+// request may (a call tracer's frames); its elements and their ids are
+// still found.
+func TestSplitBatchDeepElements(t *testing.T) {
+	deep := strings.Repeat(`{"calls":[`, 300) + strings.Repeat(`]}`, 300)
+	resp := `[{"jsonrpc":"2.0","result":` + deep + `,"id":1},{"jsonrpc":"2.0","id":2,"error":{"code":3,"message":"m","data":` + deep + `}}]`
+	els, err := SplitBatch([]byte(resp))
+	if err != nil || len(els) != 2 || string(els[0].ID) != "1" || string(els[1].ID) != "2" || els[1].Err == nil || els[1].Err.Code != 3 {
+		t.Fatalf("SplitBatch: %d elements, %v", len(els), err)
+	}
+	if _, err := SplitBatch([]byte(`[` + strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000) + `]`)); err == nil {
+		t.Fatal("a batch deeper than encoding/json allows was accepted")
+	}
+}
