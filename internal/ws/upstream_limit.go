@@ -72,8 +72,8 @@ func (u *upstreamConn) tooLarge(prefix []byte) bool {
 	if s == nil {
 		return false
 	}
-	u.log.Warn("notification over the size limit: resubscribing", "limit", u.limit)
-	s.Close()
+	s.End(fmt.Errorf("a notification of %s: %w of %d bytes", u.spec.Name, upstream.ErrAnswerTooLarge, u.limit))
+	s.Close() // the feed subscribes again and fills the gap
 	return true
 }
 

@@ -17,12 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// startNode runs a one-node devnet and returns its WebSocket URL.
-func startNode(t *testing.T) string {
+// startNode runs a one-node devnet (mining every period, if not 0) and
+// returns its WebSocket URL.
+func startNode(t *testing.T, period time.Duration) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := devnet.Start(ctx, devnet.Config{Nodes: 1})
+	n, err := devnet.Start(ctx, devnet.Config{Nodes: 1, BlockPeriod: period})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func nodeOverWS(u *upstreamConn) *upstream.Node {
 // against the node) while the calls beside them on the same connection
 // succeed, and the connection is never dropped.
 func TestAnswerOverLimitFailsOnlyItsCall(t *testing.T) {
-	url := startNode(t)
+	url := startNode(t, 0)
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func TestAnswerOverLimitFailsOnlyItsCall(t *testing.T) {
 // on the connection then fails, the big one included, as tries to move
 // elsewhere that do not count against the node; the next call reconnects.
 func TestNodeClosingOverLargeMessageBlamesNoOne(t *testing.T) {
-	u := newUpstreamConn(upstream.Spec{Name: "node0", Network: "dev", WSURL: startNode(t)}, time.Minute, slog.New(slog.DiscardHandler), nil)
+	u := newUpstreamConn(upstream.Spec{Name: "node0", Network: "dev", WSURL: startNode(t, 0)}, time.Minute, slog.New(slog.DiscardHandler), nil)
 	defer u.Close()
 	n := nodeOverWS(u)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -116,5 +117,37 @@ func TestNodeClosingOverLargeMessageBlamesNoOne(t *testing.T) {
 			t.Fatalf("no call succeeds after the node closed the connection: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNotificationOverLimitEndsOnlyItsSubscription: a notification over
+// the size limit ends its own subscription (whose feed subscribes again),
+// not the connection that the node's other calls share.
+func TestNotificationOverLimitEndsOnlyItsSubscription(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newUpstreamConn(upstream.Spec{Name: "node0", Network: "dev", WSURL: startNode(t, 200*time.Millisecond)}, time.Minute, slog.New(slog.DiscardHandler), m)
+	defer u.Close()
+	u.limit = 256 // a block header is over it; a subscription id and a chain id are not
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := u.Subscribe(ctx, []byte(`["newHeads"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range st.Events() {
+		t.Fatal("a notification over the limit was delivered")
+	}
+	if !errors.Is(st.Err(), upstream.ErrAnswerTooLarge) {
+		t.Fatalf("stream ended with %v, want the size limit", st.Err())
+	}
+	out, err := nodeOverWS(u).Call(ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`))
+	if err != nil || !strings.Contains(string(out), `"result":"0x539"`) {
+		t.Fatalf("call after the notification: %s %v", out, err)
+	}
+	if dials := testutil.ToFloat64(m.upstreamDial.WithLabelValues("dev", "node0", "ok")); dials != 1 {
+		t.Fatalf("%v dials, want the one connection kept throughout", dials)
 	}
 }
