@@ -11,5 +11,6 @@
 // last head is forgotten. Request outcomes feed the same state (Observe): a
 // refused connection marks the node down at once, and down_after failed
 // requests in a row do too, so a failing node is out before its next probe;
-// it comes back only through a good probe.
+// it comes back only through a good probe. Only outcomes that say something
+// about the node count (Counts); nothing a client can ask for does.
 package health
