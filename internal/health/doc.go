@@ -11,7 +11,8 @@
 // last head is forgotten. Request outcomes feed the same state (Observe): a
 // refused connection marks the node down at once, and down_after failed
 // requests in a row do too, so a failing node is out before its next probe;
-// it comes back only through a good probe.
+// it comes back only through a good probe. Only outcomes that say something
+// about the node count (Counts); nothing a client can ask for does.
 //
 // A probe or request that fails the node's attestation (its TLS certificate
 // did not verify) marks it unattested at once, with the failure as the

@@ -132,7 +132,10 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 		}
 		ex.tries++
 		ex.node = n.Name
-		err = try(n)
+		tryStart := time.Now()
+		if err = try(n); err != nil {
+			err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
+		}
 		ex.net.Sched.Release(n)
 		ex.net.Health.Observe(n, err)
 		ex.h.countTry(ex.net, n, err)
@@ -140,13 +143,35 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			return nil
 		}
 		var ue *upstream.Error
-		if errors.As(err, &ue) && ue.Kind == upstream.KindCanceled {
-			return errClientGone
+		if errors.As(err, &ue) {
+			switch ue.Kind {
+			case upstream.KindCanceled:
+				return errClientGone
+			case upstream.KindTooLarge:
+				// Every node would send the same answer: tell the client.
+				return jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: "+ue.Err.Error()+
+					": ask for less (a smaller block range, fewer calls per batch)")
+			}
 		}
 		failures = append(failures, err)
 		tried = append(tried, n)
 	}
 	return ex.h.finalError(ctx, failures)
+}
+
+// budgetSpent turns a timeout that the call's own deadline imposed into
+// KindDeadline: when queueing and earlier tries left less than rpc_timeout
+// of request_timeout, the gateway's budget ran out, which says nothing of
+// the node (an overloaded gateway must not mark its nodes down).
+func budgetSpent(ctx context.Context, start time.Time, tryTimeout time.Duration, err error) error {
+	var ue *upstream.Error
+	if !errors.As(err, &ue) || ue.Kind != upstream.KindTimeout {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && d.Before(start.Add(tryTimeout)) {
+		return &upstream.Error{Kind: upstream.KindDeadline, Node: ue.Node, Err: ue.Err}
+	}
+	return err
 }
 
 // backoff waits a little before retry i (5ms, 10ms, 20ms … capped at 100ms).

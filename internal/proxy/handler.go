@@ -16,6 +16,7 @@ import (
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/sched"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // Options are the handler's limits.
@@ -24,6 +25,10 @@ type Options struct {
 	MaxBatchSize   int
 	RequestTimeout time.Duration
 	LogRequests    bool
+	// MaxAnswerBytes bounds what is held of one node answer: a batch's
+	// answer, an error answer, the members before a result (0:
+	// upstream.MaxAnswer). A result is streamed whatever its size.
+	MaxAnswerBytes int64
 }
 
 // Handler serves JSON-RPC over HTTP for every network.
@@ -41,6 +46,9 @@ type Handler struct {
 
 // New returns a handler over networks.
 func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics) *Handler {
+	if opts.MaxAnswerBytes <= 0 {
+		opts.MaxAnswerBytes = upstream.MaxAnswer
+	}
 	h := &Handler{opts: opts, log: log, metrics: m, ids: newRequestIDs()}
 	if m != nil {
 		h.calls.vec, h.tries.vec = m.Calls, m.NodeTries

@@ -18,9 +18,6 @@ import (
 const (
 	// dialTimeout bounds opening a node's WebSocket.
 	dialTimeout = 5 * time.Second
-	// upstreamReadLimit bounds one message from a node (a block with full
-	// transactions, a large batch).
-	upstreamReadLimit = 64 << 20
 	// upstreamWriteTimeout bounds one write to a node.
 	upstreamWriteTimeout = 10 * time.Second
 	// maxDialBackoff caps the wait between failed dials.
@@ -42,6 +39,7 @@ type upstreamConn struct {
 	ping   time.Duration
 	log    *slog.Logger
 	m      *metrics
+	limit  int64           // the largest message held (upstream.MaxAnswer)
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // readers, pingers, unsubscribes
@@ -74,7 +72,7 @@ type reply struct {
 func newUpstreamConn(spec upstream.Spec, ping time.Duration, log *slog.Logger, m *metrics) *upstreamConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &upstreamConn{spec: spec, ping: ping, log: log.With("network", spec.Network, "node", spec.Name), m: m,
-		ctx: ctx, cancel: cancel, pending: make(map[uint64]*pending), streams: make(map[string]*upSub)}
+		limit: upstream.MaxAnswer, ctx: ctx, cancel: cancel, pending: make(map[uint64]*pending), streams: make(map[string]*upSub)}
 	if spec.Attest != nil {
 		// The upgrade's TLS handshake checks the node's attestation before
 		// the request is written.
@@ -130,7 +128,7 @@ func (u *upstreamConn) dial() (*websocket.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening websocket of %s: %w", u.spec.Name, err)
 	}
-	c.SetReadLimit(upstreamReadLimit)
+	c.SetReadLimit(-1) // read enforces u.limit, failing only the call whose answer is over it
 	return c, nil
 }
 
@@ -164,12 +162,14 @@ func (u *upstreamConn) connected(c *websocket.Conn, err error) {
 func (u *upstreamConn) read(c *websocket.Conn) {
 	defer u.wg.Done()
 	for {
-		_, msg, err := c.Read(u.ctx)
+		msg, err := u.readMessage(c)
 		if err != nil {
 			u.drop(c, err)
 			return
 		}
-		u.route(msg)
+		if msg != nil {
+			u.route(msg)
+		}
 	}
 }
 
@@ -210,7 +210,7 @@ func (u *upstreamConn) drop(c *websocket.Conn, cause error) {
 	u.mu.Unlock()
 	c.CloseNow()
 	u.m.upstreamUp(u.spec, -1)
-	err := fmt.Errorf("websocket of %s lost: %w", u.spec.Name, cause)
+	err := u.lostError(cause)
 	if u.ctx.Err() == nil {
 		u.log.Warn("node websocket lost", "err", cause, "calls", len(pend), "subscriptions", len(streams))
 	}
