@@ -45,7 +45,7 @@ type Network struct {
 	// prio-load-balancer serves POST / and POST /sim (see prio.go).
 	Paths []string
 
-	sizer    QueueSizer // Sched, when it reports queue lengths
+	sizer QueueSizer // Sched, when it reports queue lengths
 
 	requests prometheus.Counter
 	duration prometheus.Observer
