@@ -59,12 +59,12 @@ func prioCmd(args []string, stderr io.Writer) error {
 	}
 	n := cfg.Networks[0]
 	log.Info("prio-load-balancer settings", "listen", s.ListenAddr, "nodes", len(n.LocalNodes),
-		"node_workers", cfg.MaxConcurrency, "tries", *n.RPCRetries+1, "try_timeout", n.RPCTimeout.D(),
-		"request_timeout", cfg.RequestTimeout.D(), "max_body_bytes", cfg.MaxBodyBytes,
+		"node_workers", cfg.MaxConcurrency, "tries", *n.RPCRetries+1, "try_timeout", n.RPCTimeout.D().String(),
+		"request_timeout", cfg.RequestTimeout.D().String(), "max_body_bytes", cfg.MaxBodyBytes,
 		"max_queued_fast_track", cfg.Scheduler.MaxQueuedFastTrack, "max_queued_high", cfg.Scheduler.MaxQueuedHigh,
 		"max_queued_low", cfg.Scheduler.MaxQueuedLow, "fast_track_per_high", cfg.Scheduler.FastTrackPerHigh,
 		"drain_fast_track_first", cfg.Scheduler.DrainFastTrackFirst, "low_share", cfg.Scheduler.LowShare,
-		"low_max_wait", cfg.Scheduler.LowMaxWait.D(), "store", store(cfg), "metrics", cfg.MetricsPort > 0)
+		"low_max_wait", cfg.Scheduler.LowMaxWait.D().String(), "store", store(cfg), "metrics", cfg.MetricsPort > 0)
 	return runGateway(ctx, cfg, log)
 }
 
