@@ -325,3 +325,37 @@ func TestPrioAsProcessRedisImport(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
 	}
 }
+
+// The same from a YAML file: a network's paths answer as
+// prio-load-balancer's, and admin.on_rpc serves /nodes on the calls' port.
+func TestPrioPathsFromYAMLAsProcess(t *testing.T) {
+	f := fakeNodes(t, 1, 1)
+	port := freePort(t)
+	yaml := "listen_addr: 127.0.0.1\nport: " + itoa(port) + "\nmetrics_port: -1\nadmin:\n  on_rpc: true\nnetworks:\n" +
+		"  - name: mainnet\n    paths: [\"/\", \"/sim\"]\n    local_nodes:\n      - rpc_endpoint: " + f[0].URL() + "?_workers=4\n"
+	cfg := t.TempDir() + "/evmgate.yaml"
+	writeFile(t, cfg, yaml)
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	base := "http://" + addr(port)
+	for _, path := range []string{"/sim", "/"} {
+		r := prioCall(t, http.MethodPost, base+path, validateBody("1", 1000), "X-Fast-Track", "true")
+		if r.status != 200 || r.body != `{"jsonrpc":"2.0","id":1,"result":null}` {
+			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		checkPrioHeaders(t, path, r.header)
+	}
+	r := prioCall(t, http.MethodPost, base+"/mainnet", validateBody("1", 1000))
+	if r.status != 200 || r.header.Get("X-PrioLB-TotalDurationUs") != "" {
+		t.Fatalf("/mainnet: %d %v", r.status, r.header)
+	}
+	if code, _ := get(t, base+"/"); code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
+	if got := nodeList(t, base); !slices.Equal(got, []string{f[0].URL() + "?_workers=4"}) {
+		t.Fatalf("GET /nodes: %v", got)
+	}
+	if code, took := p.terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
+	}
+}
