@@ -359,3 +359,20 @@ func TestPrioPathsFromYAMLAsProcess(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
 	}
 }
+
+// `evmgate prio -h` lists every flag with its variable; a bad value stops
+// the start with exit 1, naming the flag and the variable.
+func TestPrioShortCommandsAsProcess(t *testing.T) {
+	code, _, stderr := runProc(t, "prio", "-h")
+	if code != 0 || !strings.HasPrefix(stderr, "usage: evmgate prio") || !strings.Contains(stderr, "ITEMS_FASTTRACK_PER_HIGHPRIO") {
+		t.Fatalf("prio -h: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = runProc(t, "prio", "-node-workers", "0")
+	if code != 1 || !strings.Contains(firstLine(stderr), "-node-workers (NUM_NODE_WORKERS)") {
+		t.Fatalf("prio -node-workers 0: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = runProc(t, "prio", "-redis", "127.0.0.1:1", "-http", addr(freePort(t)))
+	if code != 1 || !strings.Contains(stderr, "-redis, REDIS_URI") {
+		t.Fatalf("prio with Redis unreachable: exit %d, %s", code, stderr)
+	}
+}
