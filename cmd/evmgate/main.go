@@ -4,6 +4,7 @@
 //	evmgate -config evmgate.yaml           serve
 //	evmgate validate -config evmgate.yaml  check a configuration and exit
 //	evmgate demo                           run three local nodes and the gateway in front of them
+//	evmgate prio [flags]                   a drop-in for flashbots prio-load-balancer
 //	evmgate version                        print the version
 package main
 
@@ -49,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return demoCmd(args, stdout, stderr)
 	case "engine":
 		return engineCmd(args, stderr)
+	case "prio":
+		return prioCmd(args, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evmgate", version)
 		return nil
@@ -66,6 +69,8 @@ const usage = `usage:
                                   three local nodes and the gateway in front of them
   evmgate engine --nodes URL,... --jwt-secret PATH [flags]
                                   Engine API multiplexer alone (executionbackup's flags; engine -h lists them)
+  evmgate prio [flags]            drop-in for flashbots prio-load-balancer (its flags and
+                                  environment variables; prio -h lists them)
   evmgate version                 print the version
   evmgate help                    this text
 `

@@ -138,6 +138,12 @@ type Network struct {
 	DownAfter int `yaml:"down_after"`
 	// MaxConcurrency overrides the top-level default for this network's nodes.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// Paths are more paths on the JSON-RPC listener that serve this network
+	// the way flashbots' prio-load-balancer serves its calls, e.g.
+	// ["/", "/sim"]: a node's answer carries the X-PrioLB-* headers, the
+	// gateway's own failures are plain text (400 body too large, 500
+	// otherwise), and GET answers 200.
+	Paths []string `yaml:"paths"`
 }
 
 // Node is one upstream execution node.

@@ -103,6 +103,7 @@ func (c *Config) Validate() error {
 		}
 		n.validate(path, &p)
 	}
+	c.validateRuntime(&p)
 	return p.err()
 }
 
@@ -131,9 +132,6 @@ func (n *Network) validate(path string, p *problems) {
 		p.add(path+".name", "%q cannot be a URL path segment: use letters, digits, '.', '_' or '-', starting with a letter or digit", n.Name)
 	case slices.Contains(ReservedNetworkNames, strings.ToLower(n.Name)):
 		p.add(path+".name", "%q is reserved: the gateway serves /%s itself; rename the network, e.g. %q", n.Name, strings.ToLower(n.Name), n.Name+"-net")
-	}
-	if len(n.LocalNodes)+len(n.MonitoringNodes)+len(n.FallbackNodes) == 0 {
-		p.add(path+".local_nodes", "the network has no nodes: list at least one rpc_endpoint")
 	}
 	for _, c := range n.LoadBalancePriority {
 		if !slices.Contains(Criteria, c) {

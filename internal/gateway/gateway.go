@@ -82,6 +82,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.networks = append(g.networks, n)
 		pnets = append(pnets, &proxy.Network{
 			Name: nc.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *nc.RPCRetries, TryTimeout: nc.RPCTimeout.D(),
+			Paths: nc.Paths,
 		})
 		g.events.queues[nc.Name] = n.queue
 	}
@@ -185,6 +186,11 @@ func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
 func (g *Gateway) RPCHandler() http.Handler {
 	mux := g.adminMux(false)
 	mux.Handle("/", g.handler)
+	if g.cfg.Admin.OnRPC && g.registry != nil {
+		admin := g.registry.Handler()
+		mux.Handle("/nodes", admin)
+		mux.Handle("/admin/", admin)
+	}
 	return mux
 }
 

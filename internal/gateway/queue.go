@@ -27,7 +27,10 @@ type queued struct {
 	capacity map[string]int // queue bound by class name, for the metrics
 }
 
-var _ proxy.Scheduler = (*queued)(nil)
+var (
+	_ proxy.Scheduler  = (*queued)(nil)
+	_ proxy.QueueSizer = (*queued)(nil)
+)
 
 func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) *queued {
 	q := &queued{pool: pool, log: g.log.With("network", network)}
@@ -56,8 +59,18 @@ func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gatew
 
 // Acquire waits in the call's class for a node with a free worker slot.
 func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
+	n, _, err := q.AcquireQueued(ctx, class, retry, tried, minHead)
+	return n, err
+}
+
+// Queued returns how many calls of the class wait now.
+func (q *queued) Queued(class proxy.Class) int { return q.s.Len()[class] }
+
+// AcquireQueued is Acquire that also returns the length of the class's
+// queue the call joined (0: it did not wait).
+func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, int, error) {
 	if !q.pool.HasCandidate(tried) {
-		return nil, proxy.ErrNoNode
+		return nil, 0, proxy.ErrNoNode
 	}
 	if q.log.Enabled(ctx, slog.LevelDebug) {
 		l := q.s.Len()
@@ -66,21 +79,21 @@ func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tri
 			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
 	var got *upstream.Node
-	err := q.s.Wait(ctx, class, retry, func() bool {
+	queued, err := q.s.WaitQueued(ctx, class, retry, func() bool {
 		got = q.pool.Pick(tried, minHead)
 		return got != nil
 	})
 	switch {
 	case err == nil:
-		return got, nil
+		return got, queued, nil
 	case errors.Is(err, sched.ErrQueueFull):
 		q.rejected[class].Inc()
-		return nil, fmt.Errorf("%w: the %s priority queue is full", proxy.ErrQueueFull, class)
+		return nil, 0, fmt.Errorf("%w: the %s priority queue is full", proxy.ErrQueueFull, class)
 	case errors.Is(err, sched.ErrExpired):
 		q.expired[class].Inc()
-		return nil, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
+		return nil, queued, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
 	}
-	return nil, err
+	return nil, queued, err
 }
 
 // Release frees the node's slot and lets the next waiting call go.

@@ -47,6 +47,10 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	if err != nil && !errors.As(err, &gerr) {
 		gerr = jsonrpc.NewError(jsonrpc.CodeInternal, err.Error())
 	}
+	if gerr != nil && ex.prio != nil {
+		ex.writeError(gerr, nil) // prio-load-balancer answers the whole body
+		return
+	}
 	ex.status = "ok"
 	if gerr != nil {
 		ex.status = "gateway_error"

@@ -17,6 +17,7 @@ type exchange struct {
 	h     *Handler
 	net   *Network
 	w     http.ResponseWriter
+	prio  *prioWriter // set on a prio-load-balancer path; w is then prio
 	start time.Time
 	class Class
 	reqID string
@@ -69,6 +70,12 @@ func (ex *exchange) fail(err error) {
 
 func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
 	ex.status = "gateway_error"
+	if ex.prio != nil {
+		if n, ok := ex.prio.writePlainError(e); ok {
+			ex.size = n
+			return
+		}
+	}
 	out := e.AppendResponse(make([]byte, 0, 128), id)
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
@@ -118,11 +125,11 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			}
 			ex.h.countRetry(ex.net)
 		}
-		n, err := ex.net.Sched.Acquire(ctx, ex.class, i > 0, tried, minHead)
+		n, err := ex.acquire(ctx, i > 0, tried, minHead)
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
 			tried = tried[:0]
-			n, err = ex.net.Sched.Acquire(ctx, ex.class, true, tried, minHead)
+			n, err = ex.acquire(ctx, true, tried, minHead)
 		}
 		if err != nil {
 			if len(failures) == 0 || !errors.Is(err, ErrNoNode) {

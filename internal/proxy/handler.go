@@ -40,6 +40,7 @@ type Handler struct {
 	calls    counterCache // evmgate_calls_total
 	tries    counterCache // evmgate_node_requests_total
 	networks atomic.Pointer[map[string]*Network]
+	aliases  atomic.Pointer[map[string]*Network] // by Network.Paths
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }
@@ -60,9 +61,14 @@ func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics
 // SetNetworks replaces the served networks.
 func (h *Handler) SetNetworks(networks []*Network) {
 	m := make(map[string]*Network, len(networks))
+	aliases := map[string]*Network{}
 	for _, n := range networks {
 		if n.Sched == nil {
 			n.Sched = direct{pool: n.Pool}
+		}
+		n.sizer, _ = n.Sched.(QueueSizer)
+		for _, p := range n.Paths {
+			aliases[p] = n
 		}
 		if h.metrics != nil {
 			n.requests = h.metrics.Requests.WithLabelValues(n.Name)
@@ -71,20 +77,27 @@ func (h *Handler) SetNetworks(networks []*Network) {
 		m[n.Name] = n
 	}
 	h.networks.Store(&m)
+	h.aliases.Store(&aliases)
 }
 
 // Network returns the network served at name.
 func (h *Handler) Network(name string) *Network { return (*h.networks.Load())[name] }
 
-func (h *Handler) route(path string) (*Network, string) {
-	name := strings.Trim(path, "/")
+// route finds the network of a path; alias reports one of its Paths.
+func (h *Handler) route(path string) (n *Network, name string, alias bool) {
+	if a := h.aliases.Load(); a != nil && len(*a) > 0 {
+		if n := (*a)[path]; n != nil {
+			return n, n.Name, true
+		}
+	}
+	name = strings.Trim(path, "/")
 	nets := *h.networks.Load()
 	if name == "" && len(nets) == 1 {
 		for _, n := range nets {
-			return n, ""
+			return n, "", false
 		}
 	}
-	return nets[name], name
+	return nets[name], name, false
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -92,7 +105,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	net, name := h.route(r.URL.Path)
+	net, name, alias := h.route(r.URL.Path)
 	if net == nil {
 		h.unknownNetwork(w, name)
 		return
@@ -100,6 +113,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		if h.Upgrade != nil && r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			h.Upgrade(w, r, net)
+			return
+		}
+		if alias && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			servePrioGet(w)
 			return
 		}
 		w.Header().Set("Allow", "POST")
@@ -110,6 +127,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := exchange{h: h, net: net, w: w, start: start, class: ClassOf(r.Header)}
+	if alias {
+		ex.prio = &prioWriter{ResponseWriter: w, start: start, class: ex.class, sizer: net.sizer}
+		ex.w = ex.prio
+	}
 	ex.reqID = r.Header.Get("X-Request-Id")
 	if !validRequestID(ex.reqID) {
 		ex.reqID = h.ids.next()

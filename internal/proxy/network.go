@@ -41,6 +41,11 @@ type Network struct {
 	Sched      Scheduler // nil: no queueing, nodes are picked directly
 	Retries    int
 	TryTimeout time.Duration
+	// Paths are more paths served as this network, the way
+	// prio-load-balancer serves POST / and POST /sim (see prio.go).
+	Paths []string
+
+	sizer QueueSizer // Sched, when it reports queue lengths
 
 	requests prometheus.Counter
 	duration prometheus.Observer

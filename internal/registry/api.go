@@ -112,6 +112,11 @@ func (r *Registry) serveAdd(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	n, err := r.Add(req.Context(), Node{Network: r.network(req), URI: body.URI, Tier: body.Tier, Name: body.Name})
+	if err != nil && legacy(req) && errors.Is(err, ErrDuplicate) {
+		// prio-load-balancer answers 200 to adding a node it has.
+		n, _ = r.find(r.network(req), body.URI)
+		err = nil
+	}
 	if err != nil {
 		writeErr(w, err)
 		return

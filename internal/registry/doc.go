@@ -28,7 +28,7 @@
 // Bodies are JSON; errors are {"error": "..."} with the reason.
 //
 //	GET    /nodes                          default network's URIs: ["http://..."]
-//	POST   /nodes            {"uri": "..."}  add to the default network (200, the node)
+//	POST   /nodes            {"uri": "..."}  add to the default network (200, the node, also when present)
 //	DELETE /nodes            {"uri": "..."}  remove from the default network (200, the node)
 //	GET    /admin/networks                   every network's nodes, the store and its state
 //	GET    /admin/networks/<name>/nodes      [{"network","uri","tier","name","source"}]
