@@ -76,7 +76,7 @@ func newPrioHandler(t testing.TB, urls []string, sched func(*balancer.Pool) prox
 	return proxy.New(opts, []*proxy.Network{net}, slog.New(slog.DiscardHandler), nil)
 }
 
-func serve(h http.Handler, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+func servePath(h http.Handler, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
@@ -106,7 +106,7 @@ func TestPrioPathsHeaders(t *testing.T) {
 			`[{"jsonrpc":"2.0","id":1,"result":"0x1"},{"jsonrpc":"2.0","id":2,"result":"0x3e8"}]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := serve(h, http.MethodPost, tc.path, tc.body, "X-High-Priority", "true")
+			w := servePath(h, http.MethodPost, tc.path, tc.body, "X-High-Priority", "true")
 			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), tc.want) {
 				t.Fatalf("answer %d %s, want 200 with %s", w.Code, w.Body, tc.want)
 			}
@@ -130,7 +130,7 @@ func TestPrioPathsHeaders(t *testing.T) {
 			}
 		})
 	}
-	w := serve(h, http.MethodPost, "/default", `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
+	w := servePath(h, http.MethodPost, "/default", `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
 	if w.Code != http.StatusOK {
 		t.Fatalf("/default: %d %s", w.Code, w.Body)
 	}
@@ -166,7 +166,7 @@ func TestPrioPathsErrors(t *testing.T) {
 		{"not json", ok, `hello`, 400, `"code":-32700`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := serve(tc.h, http.MethodPost, "/sim", tc.body)
+			w := servePath(tc.h, http.MethodPost, "/sim", tc.body)
 			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.contains) {
 				t.Fatalf("answer %d %q, want %d with %q", w.Code, w.Body, tc.status, tc.contains)
 			}
@@ -183,7 +183,7 @@ func TestPrioPathsErrors(t *testing.T) {
 		})
 	}
 	// The same failure on the network's own path keeps evmgate's JSON-RPC answer.
-	w := serve(full, http.MethodPost, "/default", call)
+	w := servePath(full, http.MethodPost, "/default", call)
 	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), `"code":-32051`) {
 		t.Fatalf("/default queue full: %d %s", w.Code, w.Body)
 	}
@@ -197,12 +197,12 @@ func TestPrioPathsGet(t *testing.T) {
 		path   string
 		status int
 	}{{"/", 200}, {"/sim", 200}, {"/default", 405}, {"/sim/", 404}, {"/other", 404}} {
-		w := serve(h, http.MethodGet, tc.path, "")
+		w := servePath(h, http.MethodGet, tc.path, "")
 		if w.Code != tc.status {
 			t.Errorf("GET %s: %d %s, want %d", tc.path, w.Code, w.Body, tc.status)
 		}
 	}
-	resp := serve(h, http.MethodGet, "/", "")
+	resp := servePath(h, http.MethodGet, "/", "")
 	if b, _ := io.ReadAll(resp.Body); !bytes.Contains(b, []byte("prio-load-balancer")) {
 		t.Errorf("GET / body %q", b)
 	}
