@@ -71,7 +71,9 @@ func (r *Registry) Reload(ctx context.Context, c *Catalog) {
 	}
 	clear(r.applied)
 	r.syncMu.Unlock()
-	if err := r.sync(ctx); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := r.sync(sctx); err != nil {
 		r.log.Warn("reload: the node store could not be read; applying the last known runtime changes", "err", err)
 		r.syncMu.Lock()
 		r.install(r.state())

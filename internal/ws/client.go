@@ -147,15 +147,17 @@ func (c *client) writeOne(m outgoing, buf *[]byte) bool {
 		*buf = appendNotification((*buf)[:0], m.sub.id, m.result)
 		msg = *buf
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
-	err := c.ws.Write(ctx, websocket.MessageText, msg)
-	cancel()
-	if cap(*buf) > 64<<10 {
-		*buf = nil // keep no large buffer on an idle connection
-	}
-	if err != nil {
-		c.close(websocket.StatusPolicyViolation, "write failed or timed out", "write_failed")
-		return false
+	if msg != nil { // nil: a close frame alone
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
+		err := c.ws.Write(ctx, websocket.MessageText, msg)
+		cancel()
+		if cap(*buf) > 64<<10 {
+			*buf = nil // keep no large buffer on an idle connection
+		}
+		if err != nil {
+			c.close(websocket.StatusPolicyViolation, "write failed or timed out", "write_failed")
+			return false
+		}
 	}
 	if f := m.closing; f != nil {
 		c.close(f.code, f.reason, f.label)
