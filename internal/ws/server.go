@@ -32,7 +32,7 @@ type Server struct {
 	hubs      map[hubKey]*subs.Hub
 	upstreams map[string]*upstreamConn
 	closed    bool
-	draining  bool // no new client connections
+	draining  bool           // no new client connections
 	wg        sync.WaitGroup // Upgrade calls in progress
 }
 
