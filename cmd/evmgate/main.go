@@ -143,6 +143,14 @@ type reloading struct {
 // shutdown). stop, called when ctx ends, lets a second signal end the
 // process at once. With rl, SIGHUP and changes to the file reload it.
 func runGateway(ctx context.Context, stop func(), cfg *config.Config, log *slog.Logger, rl *reloading) error {
+	var hup chan os.Signal
+	if rl != nil {
+		// From the start: a SIGHUP while starting reloads once started
+		// instead of ending the process. Kept until exit: a SIGHUP while
+		// shutting down is ignored.
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+	}
 	g, err := gateway.New(cfg, log)
 	if err != nil {
 		return err
@@ -152,7 +160,7 @@ func runGateway(ctx context.Context, stop func(), cfg *config.Config, log *slog.
 	}
 	var r *reload.Reloader
 	if rl != nil {
-		if r, err = startReloader(g, rl, log); err != nil {
+		if r, err = startReloader(g, rl, hup, log); err != nil {
 			_ = g.Close(context.Background())
 			return err
 		}
@@ -166,9 +174,7 @@ func runGateway(ctx context.Context, stop func(), cfg *config.Config, log *slog.
 }
 
 // startReloader reloads the file on SIGHUP and when it changes on disk.
-func startReloader(g *gateway.Gateway, rl *reloading, log *slog.Logger) (*reload.Reloader, error) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP) // kept until exit: a SIGHUP while shutting down is ignored
+func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log *slog.Logger) (*reload.Reloader, error) {
 	return reload.Start(reload.Options{
 		Path: rl.path, Signals: hup, Log: log, Registerer: g.Registry(),
 		Reload: func(ctx context.Context) ([]string, error) {
