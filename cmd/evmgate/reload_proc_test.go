@@ -100,7 +100,10 @@ func TestReloadUnderLoadAsProcess(t *testing.T) {
 
 	step("re-weight a geth node", func() { c.devWeight = 3 })
 	step("remove a geth node", func() { c.devNodes = 1 })
-	step("add the geth node back, scheduler", func() { c.devNodes = 2; c.top = listeners(rpcPort, metricsPort) + "scheduler:\n  max_queued_low: 5000\n" })
+	step("add the geth node back, scheduler", func() {
+		c.devNodes = 2
+		c.top = listeners(rpcPort, metricsPort) + "scheduler:\n  max_queued_low: 5000\n"
+	})
 	step("back to INFO and the first nodes", func() {
 		c.level, c.churn, c.churnExtra, c.weight = "INFO", []*fakenode.Node{f[0], f[1]}, "", 0
 	})
