@@ -30,7 +30,7 @@ func prioCmd(args []string, stderr io.Writer) error {
 	if s.LogProd {
 		format = "json"
 	}
-	log := newLogger(&config.Config{LogLevel: s.LogLevel, LogFormat: format}, stderr)
+	log := newLogger(&config.Config{LogFormat: format}, levelOf(s.LogLevel), stderr)
 	if s.LogService != "" {
 		log = log.With("service", s.LogService)
 	}
@@ -65,7 +65,7 @@ func prioCmd(args []string, stderr io.Writer) error {
 		"max_queued_low", cfg.Scheduler.MaxQueuedLow, "fast_track_per_high", cfg.Scheduler.FastTrackPerHigh,
 		"drain_fast_track_first", cfg.Scheduler.DrainFastTrackFirst, "low_share", cfg.Scheduler.LowShare,
 		"low_max_wait", cfg.Scheduler.LowMaxWait.D().String(), "store", store(cfg), "metrics", cfg.MetricsPort > 0)
-	return runGateway(ctx, cfg, log)
+	return runGateway(ctx, stop, cfg, log, nil)
 }
 
 // prioNodes reads the node list prio-load-balancer kept in Redis, when

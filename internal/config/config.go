@@ -30,6 +30,14 @@ type Config struct {
 	// MetricsAddr is the metrics listener's host. Default: ListenAddr.
 	MetricsAddr string `yaml:"metrics_addr"`
 
+	// ShutdownDelay is how long the gateway keeps accepting calls after
+	// SIGTERM while /ready answers 503, so a load balancer (a Kubernetes
+	// Service) stops sending new ones first. Default 0.
+	ShutdownDelay Duration `yaml:"shutdown_delay"`
+	// ShutdownGrace is how long calls in flight and WebSocket connections
+	// may take to finish once the listeners have stopped. Default 25s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+
 	// RequestTimeout bounds one client call, queueing, retries and all.
 	// Default 30s.
 	RequestTimeout Duration `yaml:"request_timeout"`

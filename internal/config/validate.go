@@ -59,6 +59,12 @@ func (c *Config) Validate() error {
 	if c.LogRateLimit < 0 {
 		p.add("log_rate_limit", "%s is negative: use a duration such as \"10s\", or \"0s\" to log every repeat", c.LogRateLimit.D())
 	}
+	if c.ShutdownDelay < 0 {
+		p.add("shutdown_delay", "%s is negative: use a duration such as \"5s\", or 0 to stop accepting at once", c.ShutdownDelay.D())
+	}
+	if c.ShutdownGrace.D() < time.Millisecond {
+		p.add("shutdown_grace", "%s is too short: use a duration such as \"25s\"", c.ShutdownGrace.D())
+	}
 	if c.RequestTimeout.D() < time.Millisecond {
 		p.add("request_timeout", "%s is too short: use 1ms or more, such as \"30s\"", c.RequestTimeout.D())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/metrics"
@@ -15,23 +16,32 @@ import (
 type events struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	every   time.Duration
+	every   atomic.Int64 // log_rate_limit, ns; a reload changes it
 
-	queues map[string]*queued // set while building, read-only after
+	queue func(network string) *queued // the network's queue, nil when unknown
 
 	mu   sync.Mutex // mu protects last
 	last map[*upstream.Node]time.Time
 }
 
-func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration) *events {
-	return &events{log: log, metrics: m, every: every, last: map[*upstream.Node]time.Time{}, queues: map[string]*queued{}}
+func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration, queue func(string) *queued) *events {
+	e := &events{log: log, metrics: m, last: map[*upstream.Node]time.Time{}, queue: queue}
+	e.every.Store(int64(every))
+	return e
+}
+
+// forget drops what is kept about a node that left its network.
+func (e *events) forget(n *upstream.Node) {
+	e.mu.Lock()
+	delete(e.last, n)
+	e.mu.Unlock()
 }
 
 func (e *events) ProbeFailed(n *upstream.Node, err error) {
 	e.metrics.NodeErrors.WithLabelValues(n.Network, n.Name, "probe").Inc()
 	e.mu.Lock()
 	now := time.Now()
-	quiet := now.Sub(e.last[n]) < e.every
+	quiet := now.Sub(e.last[n]) < time.Duration(e.every.Load())
 	if !quiet {
 		e.last[n] = now
 	}
@@ -42,7 +52,7 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 }
 
 func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason string) {
-	if q := e.queues[n.Network]; q != nil {
+	if q := e.queue(n.Network); q != nil {
 		q.s.Kick() // calls waiting for a worker may fit on a node that came back
 	}
 	level := slog.LevelInfo

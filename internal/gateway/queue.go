@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -24,7 +25,7 @@ type queued struct {
 	log      *slog.Logger
 	rejected [sched.NumClasses]prometheus.Counter
 	expired  [sched.NumClasses]prometheus.Counter
-	capacity map[string]int // queue bound by class name, for the metrics
+	capacity atomic.Pointer[map[string]int] // queue bound by class name, for the metrics
 }
 
 var (
@@ -32,7 +33,7 @@ var (
 	_ proxy.QueueSizer = (*queued)(nil)
 )
 
-func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) *queued {
+func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) (*queued, error) {
 	q := &queued{pool: pool, log: g.log.With("network", network)}
 	var waits [sched.NumClasses]prometheus.Observer
 	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
@@ -40,21 +41,44 @@ func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gatew
 		q.rejected[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "queue_full")
 		q.expired[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "expired")
 	}
-	maxQueued := [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow}
-	q.capacity = make(map[string]int, sched.NumClasses)
-	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
-		q.capacity[cl.String()] = cmp.Or(maxQueued[cl], sched.DefaultMaxQueued)
+	sc := schedConfig(c)
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	lowShare := c.LowShare
-	q.s = sched.New(sched.Config{
-		MaxQueued:           maxQueued,
+	sc.OnGrant = func(cl sched.Class, waited time.Duration) { waits[cl].Observe(waited.Seconds()) }
+	q.s = sched.New(sc, nil)
+	q.setCapacity(sc)
+	return q, nil
+}
+
+// schedConfig turns the scheduler section into a sched.Config.
+func schedConfig(c config.Scheduler) sched.Config {
+	return sched.Config{
+		MaxQueued:           [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow},
 		FastTrackPerHigh:    c.FastTrackPerHigh,
 		DrainFastTrackFirst: c.DrainFastTrackFirst,
-		LowShare:            lowShare,
+		LowShare:            c.LowShare,
 		LowMaxWait:          c.LowMaxWait.D(),
-		OnGrant:             func(cl sched.Class, waited time.Duration) { waits[cl].Observe(waited.Seconds()) },
-	}, nil)
-	return q
+	}
+}
+
+func (q *queued) setCapacity(sc sched.Config) {
+	capacity := make(map[string]int, sched.NumClasses)
+	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
+		capacity[cl.String()] = cmp.Or(sc.MaxQueued[cl], sched.DefaultMaxQueued)
+	}
+	q.capacity.Store(&capacity)
+}
+
+// reconfigure applies a reloaded scheduler section; the calls waiting keep
+// their place.
+func (q *queued) reconfigure(c config.Scheduler) error {
+	sc := schedConfig(c)
+	if err := q.s.Reconfigure(sc); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	q.setCapacity(sc)
+	return nil
 }
 
 // Acquire waits in the call's class for a node with a free worker slot.
@@ -103,7 +127,7 @@ func (q *queued) Release(n *upstream.Node) {
 }
 
 // Capacity returns the queue bound per class name.
-func (q *queued) Capacity() map[string]int { return q.capacity }
+func (q *queued) Capacity() map[string]int { return *q.capacity.Load() }
 
 // Depth returns the queue depth per class name.
 func (q *queued) Depth() map[string]int {

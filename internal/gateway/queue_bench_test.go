@@ -31,7 +31,10 @@ func BenchmarkQueuedAcquire(b *testing.B) {
 	pool := balancer.NewPool(balancer.Rules{NetworkBlockDiff: 5}, []*upstream.Node{n})
 	var c config.Scheduler
 	c.Default()
-	q := newQueued(c, "bench", pool, g)
+	q, err := newQueued(c, "bench", pool, g)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

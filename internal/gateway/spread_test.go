@@ -116,9 +116,9 @@ func getStatus(t *testing.T, url string) gateway.Status {
 	return st
 }
 
-// load runs clients that each send eth_getBalance calls one after another
+// spreadLoad runs clients that each send eth_getBalance calls one after another
 // until the test ends.
-func load(t *testing.T, url string, clients int) {
+func spreadLoad(t *testing.T, url string, clients int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
@@ -185,7 +185,7 @@ func TestSlowNodeGetsLessAndRecovers(t *testing.T) {
 	}
 	g := startGateway(t, netYAML("", nodesYAML("local_nodes", f...)))
 	waitHealthy(t, g, 2)
-	load(t, g.RPCURL()+"/mainnet", 16)
+	spreadLoad(t, g.RPCURL()+"/mainnet", 16)
 
 	eq := window(t, f, 300)
 	t.Logf("equal nodes, 16 clients: fake0 %.1f%%, fake1 %.1f%%", 100*eq[0], 100*eq[1])

@@ -77,7 +77,7 @@ func attestationStatus(nd *upstream.Node) *AttestationStatus {
 // Status returns the state of every network and node.
 func (g *Gateway) Status() Status {
 	var st Status
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		v := n.pool.View()
 		ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String()}
 		if len(v.Active) == 0 {
@@ -128,7 +128,7 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, _ *http.Request) {
 // naming the networks without one.
 func (g *Gateway) serveReady(w http.ResponseWriter, _ *http.Request) {
 	var missing []string
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		if len(n.pool.View().Active) == 0 {
 			missing = append(missing, n.cfg.Name)
 		}
@@ -161,8 +161,8 @@ var stateNames = func() []string {
 
 // snapshot feeds the metrics' gauges at scrape time.
 func (g *Gateway) snapshot() []metrics.Network {
-	out := make([]metrics.Network, 0, len(g.networks))
-	for _, n := range g.networks {
+	out := make([]metrics.Network, 0, len(g.networks()))
+	for _, n := range g.networks() {
 		v := n.pool.View()
 		mn := metrics.Network{
 			Name: n.cfg.Name, Head: v.Head, Eligible: len(v.Active) + len(v.Backup),

@@ -37,9 +37,10 @@ type Monitor struct {
 	log    *slog.Logger
 	events Events
 
-	mu       sync.Mutex // mu protects probers and chainIDs
+	mu       sync.Mutex // mu protects probers, chainIDs and started
 	probers  map[*upstream.Node]*prober
 	chainIDs map[*upstream.Node]uint64
+	started  bool // the first round is done: a node added later is probed at once
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -75,6 +76,9 @@ func (m *Monitor) Start(ctx context.Context) {
 	})
 	m.each(func(n *upstream.Node) { m.probe(ctx, n) })
 	m.pool.Refresh()
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
 }
 
 // each runs fn for every node of the pool at once and waits for them.
@@ -109,6 +113,9 @@ func (m *Monitor) Sync() {
 		}
 		ctx, cancel := context.WithCancel(m.ctx)
 		p := &prober{cancel: cancel, kick: make(chan struct{}, 1)}
+		if m.started {
+			p.kick <- struct{}{} // a node added at run time is probed now, not one interval later
+		}
 		m.probers[n] = p
 		m.wg.Add(1)
 		go m.run(ctx, n, p)

@@ -104,7 +104,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	}
 	tctx, cancel := n.TryContext(ctx, ex.net.TryTimeout)
 	defer cancel()
-	resp, err := n.CallLimit(tctx, req, ex.h.opts.MaxAnswerBytes)
+	resp, err := n.CallLimit(tctx, req, ex.h.options().MaxAnswerBytes)
 	if err != nil {
 		return err
 	}

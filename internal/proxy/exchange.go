@@ -43,9 +43,9 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 	case !batch:
 		ex.calls, ex.method = 1, calls[0].Method
 		ex.single(ctx, &calls[0], body)
-	case len(calls) > ex.h.opts.MaxBatchSize:
+	case len(calls) > ex.h.options().MaxBatchSize:
 		ex.fail(jsonrpc.NewError(jsonrpc.CodeBatchTooLarge, "batch of "+strconv.Itoa(len(calls))+
-			" calls is over max_batch_size "+strconv.Itoa(ex.h.opts.MaxBatchSize)+": split it"))
+			" calls is over max_batch_size "+strconv.Itoa(ex.h.options().MaxBatchSize)+": split it"))
 	default:
 		ex.calls, ex.method = len(calls), "batch"
 		ex.batch(ctx, calls, body)
@@ -96,7 +96,7 @@ func (ex *exchange) done() {
 	if m := ex.h.metrics; m != nil && ex.method != "" && ex.method != "batch" {
 		ex.h.calls.get(ex.net.Name, jsonrpc.Label(ex.method), ex.status).Inc()
 	}
-	if !ex.h.opts.LogRequests {
+	if !ex.h.options().LogRequests {
 		return
 	}
 	level := slog.LevelInfo

@@ -33,7 +33,7 @@ type Options struct {
 
 // Handler serves JSON-RPC over HTTP for every network.
 type Handler struct {
-	opts     Options
+	opts     atomic.Pointer[Options]
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	ids      *requestIDs
@@ -47,16 +47,25 @@ type Handler struct {
 
 // New returns a handler over networks.
 func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics) *Handler {
-	if opts.MaxAnswerBytes <= 0 {
-		opts.MaxAnswerBytes = upstream.MaxAnswer
-	}
-	h := &Handler{opts: opts, log: log, metrics: m, ids: newRequestIDs()}
+	h := &Handler{log: log, metrics: m, ids: newRequestIDs()}
+	h.SetOptions(opts)
 	if m != nil {
 		h.calls.vec, h.tries.vec = m.Calls, m.NodeTries
 	}
 	h.SetNetworks(networks)
 	return h
 }
+
+// SetOptions replaces the handler's limits (a configuration reload); a
+// call already being served keeps those it started with.
+func (h *Handler) SetOptions(opts Options) {
+	if opts.MaxAnswerBytes <= 0 {
+		opts.MaxAnswerBytes = upstream.MaxAnswer
+	}
+	h.opts.Store(&opts)
+}
+
+func (h *Handler) options() *Options { return h.opts.Load() }
 
 // SetNetworks replaces the served networks.
 func (h *Handler) SetNetworks(networks []*Network) {
@@ -139,14 +148,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	body, err := readBody(r, h.opts.MaxBodyBytes, (*bp)[:0])
+	opts := h.options()
+	body, err := readBody(r, opts.MaxBodyBytes, (*bp)[:0])
 	*bp = body[:0]
 	if err != nil {
 		ex.fail(err)
 		ex.done()
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), opts.RequestTimeout)
 	defer cancel()
 	ex.serve(ctx, body)
 }

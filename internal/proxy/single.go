@@ -58,7 +58,7 @@ func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.
 
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	limit := int(ex.h.opts.MaxAnswerBytes)
+	limit := int(ex.h.options().MaxAnswerBytes)
 	var scan jsonrpc.ResponseScan
 	prefix, outcome, err := readPrefix(resp.Body, (*bp)[:0], limit, &scan)
 	if err != nil {

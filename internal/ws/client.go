@@ -159,22 +159,24 @@ func (c *client) writeOne(m outgoing, buf *[]byte) bool {
 		*buf = appendNotification((*buf)[:0], m.sub.id, m.result)
 		msg = *buf
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
-	c.writing.Store(true)
-	err := c.ws.Write(ctx, websocket.MessageText, msg)
-	c.writing.Store(false)
-	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
-	cancel()
-	if cap(*buf) > 64<<10 {
-		*buf = nil // keep no large buffer on an idle connection
-	}
-	switch {
-	case err != nil && timedOut:
-		c.close(websocket.StatusPolicyViolation, "write timed out: the client does not read", "write_failed")
-		return false
-	case err != nil:
-		c.close(websocket.StatusNormalClosure, "", "client") // the connection was closed under the write
-		return false
+	if msg != nil { // nil: a close frame alone
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
+		c.writing.Store(true)
+		err := c.ws.Write(ctx, websocket.MessageText, msg)
+		c.writing.Store(false)
+		timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if cap(*buf) > 64<<10 {
+			*buf = nil // keep no large buffer on an idle connection
+		}
+		switch {
+		case err != nil && timedOut:
+			c.close(websocket.StatusPolicyViolation, "write timed out: the client does not read", "write_failed")
+			return false
+		case err != nil:
+			c.close(websocket.StatusNormalClosure, "", "client") // the connection was closed under the write
+			return false
+		}
 	}
 	if f := m.closing; f != nil {
 		c.close(f.code, f.reason, f.label)
