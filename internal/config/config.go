@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/ws"
@@ -65,6 +66,9 @@ type Config struct {
 	// WebSocket sets the limits of JSON-RPC over WebSocket (ws://host:port/<network>)
 	// and of eth_subscribe.
 	WebSocket ws.Config `yaml:"websocket"`
+
+	// Cache is the response cache and in-flight dedup of identical reads.
+	Cache cache.Settings `yaml:"cache"`
 
 	// Attestation says where the collateral of attested nodes (nodes with
 	// an attestation: key, or prio-load-balancer's SEV_/SGX_ URIs) comes
@@ -138,6 +142,9 @@ type Network struct {
 	DownAfter int `yaml:"down_after"`
 	// MaxConcurrency overrides the top-level default for this network's nodes.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// Cache: false turns the response cache and in-flight dedup off for
+	// this network. Default: cache.enabled.
+	Cache *bool `yaml:"cache"`
 }
 
 // Node is one upstream execution node.

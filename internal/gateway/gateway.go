@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
@@ -34,6 +35,7 @@ type Gateway struct {
 	ws       *ws.Server
 	events   *events
 	attest   *attest.Verifier // checks attested nodes' certificates
+	cache    *cache.Store     // nil: cache.enabled is false
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -73,6 +75,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.ws, err = ws.New(cfg.WebSocket, g.handler, log, g.reg); err != nil {
 		return nil, err
 	}
+	if err := g.buildCache(); err != nil {
+		return nil, err
+	}
 	var pnets []*proxy.Network
 	for _, nc := range cfg.Networks {
 		n, err := buildNetwork(nc, g.events, g)
@@ -82,6 +87,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.networks = append(g.networks, n)
 		pnets = append(pnets, &proxy.Network{
 			Name: nc.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *nc.RPCRetries, TryTimeout: nc.RPCTimeout.D(),
+			Cache: g.networkCache(nc, n.monitor),
 		})
 		g.events.queues[nc.Name] = n.queue
 	}
@@ -235,6 +241,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	if g.registry != nil {
 		errs = append(errs, g.registry.Close())
+	}
+	if g.cache != nil {
+		g.cache.Close()
 	}
 	for _, n := range g.networks {
 		n.queue.s.Close()

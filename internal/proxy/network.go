@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ type Network struct {
 	Sched      Scheduler // nil: no queueing, nodes are picked directly
 	Retries    int
 	TryTimeout time.Duration
+	Cache      *cache.Network // nil: no response cache nor in-flight dedup
 
 	requests prometheus.Counter
 	duration prometheus.Observer
