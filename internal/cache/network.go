@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 )
@@ -16,6 +17,7 @@ type Network struct {
 	final   func() (uint64, bool)
 	flights *flights
 	stats   map[string]*stats // per method in policies, built once
+	waiting atomic.Int64      // followers waiting for a leader
 }
 
 // Call is one call's standing with the cache, from Prepare.
@@ -170,7 +172,9 @@ func (n *Network) Finish(c *Call, f *Flight, resp []byte) {
 // answer with id spliced in and ok true; ok false with a nil error when the
 // leader failed (the follower goes on by itself); ctx's error when the
 // follower's own deadline passed or its client went away first.
-func (f *Flight) Wait(ctx context.Context, c *Call, id, dst []byte) (out []byte, ok bool, err error) {
+func (f *Flight) Wait(ctx context.Context, n *Network, c *Call, id, dst []byte) (out []byte, ok bool, err error) {
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
 	select {
 	case <-f.done:
 	case <-ctx.Done():
@@ -182,6 +186,10 @@ func (f *Flight) Wait(ctx context.Context, c *Call, id, dst []byte) (out []byte,
 	c.stats.shared.Inc()
 	return f.ans.appendTo(dst, id), true, nil
 }
+
+// Waiting returns the number of calls waiting for an identical call's
+// answer (for tests).
+func (n *Network) Waiting() int { return int(n.waiting.Load()) }
 
 // InFlight returns the number of flights under way (for tests).
 func (n *Network) InFlight() int {

@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"sync"
 
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
@@ -41,7 +44,7 @@ func (ex *exchange) cachedSingle(ctx context.Context, c *jsonrpc.Call, body []by
 			ex.lead(ctx, c, body, &cc, f)
 			return
 		}
-		out, ok, err := f.Wait(ctx, &cc, c.ID, nil)
+		out, ok, err := f.Wait(ctx, cn, &cc, c.ID, nil)
 		if err != nil {
 			ex.waitFailed(ctx, c, err)
 			return
@@ -127,6 +130,31 @@ func (t *tee) Write(p []byte) (int, error) {
 		}
 	}
 	return t.ResponseWriter.Write(p)
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom keeps io.Copy from allocating a buffer per streamed answer.
+func (t *tee) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		n, err := r.Read(*bp)
+		if n > 0 {
+			w, werr := t.Write((*bp)[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // batchLookups answers the calls of a batch it can from the cache and
