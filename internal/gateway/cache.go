@@ -30,3 +30,13 @@ func (g *Gateway) networkCache(nc config.Network, mon *health.Monitor) *cache.Ne
 	}
 	return g.cache.Network(nc.Name, mon.Finalized)
 }
+
+// Finalized returns the network's finalized block as its probes see it.
+func (g *Gateway) Finalized(network string) (uint64, bool) {
+	for _, n := range g.networks {
+		if n.cfg.Name == network {
+			return n.monitor.Finalized()
+		}
+	}
+	return 0, false
+}
