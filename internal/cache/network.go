@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -67,16 +68,45 @@ func (n *Network) MaxItemBytes() int { return n.store.cfg.MaxItemBytes }
 // Get appends to dst the kept answer of c with id in place of the id the
 // node saw, and reports whether there was one.
 func (n *Network) Get(c *Call, id, dst []byte) ([]byte, bool) {
-	if n == nil || !c.Cacheable() {
+	a, ok := n.Lookup(c)
+	if !ok {
 		return dst, false
+	}
+	return a.e.appendTo(dst, id), true
+}
+
+// Answer is a kept answer, to be written with a client's id.
+type Answer struct{ e *entry }
+
+// Lookup returns c's kept answer, if there is one. Its bytes are shared and
+// must not be changed.
+func (n *Network) Lookup(c *Call) (Answer, bool) {
+	if n == nil || !c.Cacheable() {
+		return Answer{}, false
 	}
 	e, ok := n.store.c.GetIfPresent(c.Key)
 	if !ok {
 		c.stats.misses.Inc()
-		return dst, false
+		return Answer{}, false
 	}
 	c.stats.hits.Inc()
-	return e.appendTo(dst, id), true
+	return Answer{e: e}, true
+}
+
+// Size is the answer's length with id in it.
+func (a Answer) Size(id []byte) int { return len(a.e.body) + len(id) }
+
+// WriteTo writes the answer with id in it to w, without copying it.
+func (a Answer) WriteTo(w io.Writer, id []byte) (int, error) {
+	var total int
+	for _, p := range [][]byte{a.e.body[:a.e.idAt], id, a.e.body[a.e.idAt:]} {
+		n, err := w.Write(p)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // Put keeps a node's complete answer resp to c when its method's rule

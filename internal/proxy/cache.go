@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/evmgate/evmgate/internal/cache"
@@ -31,9 +32,8 @@ func (ex *exchange) cachedSingle(ctx context.Context, c *jsonrpc.Call, body []by
 		return
 	}
 	if cc.Cacheable() {
-		if out, ok := cn.Get(&cc, c.ID, nil); ok {
-			ex.w.Header()["X-Cache"] = cacheHit
-			ex.writeBody(out, "ok")
+		if a, ok := cn.Lookup(&cc); ok {
+			ex.writeHit(a, c.ID)
 			return
 		}
 		ex.w.Header()["X-Cache"] = cacheMiss
@@ -55,6 +55,17 @@ func (ex *exchange) cachedSingle(ctx context.Context, c *jsonrpc.Call, body []by
 		}
 	}
 	ex.lead(ctx, c, body, &cc, nil)
+}
+
+// writeHit answers with a kept answer, written in place from the cache.
+func (ex *exchange) writeHit(a cache.Answer, id []byte) {
+	hdr := ex.w.Header()
+	hdr["X-Cache"] = cacheHit
+	hdr["Content-Type"] = jsonHeader
+	hdr["Content-Length"] = []string{strconv.Itoa(a.Size(id))}
+	ex.w.WriteHeader(http.StatusOK)
+	ex.status = "ok"
+	ex.size, _ = a.WriteTo(ex.w, id)
 }
 
 // lead asks a node, keeps the answer when it may be kept and hands it to
