@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/ws"
@@ -73,6 +74,9 @@ type Config struct {
 	// WebSocket sets the limits of JSON-RPC over WebSocket (ws://host:port/<network>)
 	// and of eth_subscribe.
 	WebSocket ws.Config `yaml:"websocket"`
+
+	// Cache is the response cache and in-flight dedup of identical reads.
+	Cache cache.Settings `yaml:"cache"`
 
 	// Attestation says where the collateral of attested nodes (nodes with
 	// an attestation: key, or prio-load-balancer's SEV_/SGX_ URIs) comes
@@ -152,6 +156,9 @@ type Network struct {
 	// gateway's own failures are plain text (400 body too large, 500
 	// otherwise), and GET answers 200.
 	Paths []string `yaml:"paths"`
+	// Cache: false turns the response cache and in-flight dedup off for
+	// this network. Default: cache.enabled.
+	Cache *bool `yaml:"cache"`
 }
 
 // Node is one upstream execution node.

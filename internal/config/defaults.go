@@ -48,6 +48,7 @@ func (c *Config) Default() {
 	}
 	c.Admin.Default()
 	c.WebSocket.Default()
+	c.Cache.Default()
 	c.Attestation.Default()
 	if c.Engine.Enabled {
 		c.Engine.Default()

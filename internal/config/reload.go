@@ -13,8 +13,8 @@ import (
 // A restart is needed for the listeners (port, listen_addr, metrics_port,
 // metrics_addr), log_format, the whole admin section and redis_url (the
 // admin listener and the node store), the engine section (the Engine API
-// multiplexer and its listener) and the websocket section (the limits of
-// connections already open). The networks also stay as they are when the
+// multiplexer and its listener), the websocket section (the limits of
+// connections already open) and the cache section (the store's size). The networks also stay as they are when the
 // reload would turn an Engine-API-only gateway into an RPC one or back,
 // since that starts or stops the JSON-RPC listener. Everything else —
 // networks, nodes, tiers, weights, limits, strategies, scheduler, timeouts,
@@ -49,6 +49,10 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	if k := changedKeys("websocket.", old.WebSocket, next.WebSocket); len(k) > 0 {
 		keys = append(keys, k...)
 		out.WebSocket = old.WebSocket
+	}
+	if k := changedKeys("cache.", old.Cache, next.Cache); len(k) > 0 {
+		keys = append(keys, k...)
+		out.Cache = old.Cache
 	}
 	if (len(old.Networks) == 0) != (len(next.Networks) == 0) {
 		keys = append(keys, "networks")

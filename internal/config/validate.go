@@ -90,6 +90,9 @@ func (c *Config) Validate() error {
 	if err := c.WebSocket.Validate(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
+	if err := c.Cache.Validate(); err != nil {
+		p = append(p, strings.Split(err.Error(), "\n")...)
+	}
 	if err := c.Attestation.Validate(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}

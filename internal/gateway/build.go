@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/evmgate/evmgate/internal/cache"
 	"net/http"
 	"strings"
 	"sync"
@@ -22,7 +23,8 @@ type network struct {
 	pool    *balancer.Pool
 	monitor *health.Monitor
 	queue   *queued
-	mu      sync.Mutex // mu serialises node set changes
+	cache   *cache.Network // nil: no response cache for the network
+	mu      sync.Mutex     // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -130,7 +132,7 @@ func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g
 	if err != nil {
 		return nil, err
 	}
-	return &network{cfg: n, pool: pool, monitor: mon, queue: q}, nil
+	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon)}, nil
 }
 
 // healthSettings are a network's probing settings.
@@ -147,7 +149,7 @@ func healthSettings(n config.Network) health.Settings {
 func (n *network) proxyNetwork() *proxy.Network {
 	return &proxy.Network{
 		Name: n.cfg.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
-		Paths: n.cfg.Paths,
+		Paths: n.cfg.Paths, Cache: n.cache,
 	}
 }
 

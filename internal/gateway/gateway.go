@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
@@ -40,6 +41,7 @@ type Gateway struct {
 	draining atomic.Bool                   // shutting down: /ready answers 503
 	retire   retirements                   // networks a reload removed, finishing their calls
 	attest   *attest.Verifier              // checks attested nodes' certificates
+	cache    *cache.Store                  // nil: cache.enabled is false
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -84,6 +86,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	var nets []*network
+	if err := g.buildCache(); err != nil {
+		return nil, err
+	}
 	for _, nc := range cfg.Networks {
 		n, err := buildNetwork(nc, cfg.Scheduler, g.events, g)
 		if err != nil {
@@ -259,6 +264,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	if g.registry != nil {
 		errs = append(errs, g.registry.Close())
+	}
+	if g.cache != nil {
+		g.cache.Close()
 	}
 	for _, n := range g.networks() {
 		n.queue.s.Close()

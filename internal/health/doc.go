@@ -7,6 +7,11 @@
 // a node on another chain than the network's (chain_id, or the id most nodes
 // report) is never served.
 //
+// Every fourth probe also reads the node's finalized block
+// (eth_getBlockByNumber "finalized"); the network's finalized block is the
+// lower median of the nodes' values, so one node cannot move it forward.
+// The response cache keeps by-number answers only at or below it.
+//
 // A node is marked down after down_after failed probes in a row, and its
 // last head is forgotten. Request outcomes feed the same state (Observe): a
 // refused connection marks the node down at once, and down_after failed

@@ -44,6 +44,8 @@ type Monitor struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	fin finality // the nodes' and the network's finalized block
 }
 
 type prober struct {
@@ -105,6 +107,7 @@ func (m *Monitor) Sync() {
 			p.cancel()
 			delete(m.probers, n)
 			delete(m.chainIDs, n)
+			m.fin.forget(n)
 		}
 	}
 	for _, n := range nodes {

@@ -23,9 +23,13 @@ type batchState struct {
 // that node could not serve go to another.
 func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte) {
 	st := &batchState{calls: calls, answers: make([][]byte, len(calls)), original: body}
+	ccs := ex.batchLookups(st)
 	var minHead uint64
 	for i := range calls {
 		c := &calls[i]
+		if st.answers[i] != nil {
+			continue // from the cache
+		}
 		if c.Err != nil {
 			st.answers[i] = c.Err.AppendResponse(nil, c.ID)
 			continue
@@ -43,6 +47,7 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 		ex.status = "client_gone"
 		return
 	}
+	ex.batchFill(st, ccs)
 	var gerr *jsonrpc.Error
 	if err != nil && !errors.As(err, &gerr) {
 		gerr = jsonrpc.NewError(jsonrpc.CodeInternal, err.Error())

@@ -42,7 +42,7 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 		ex.fail(perr)
 	case !batch:
 		ex.calls, ex.method = 1, calls[0].Method
-		ex.single(ctx, &calls[0], body)
+		ex.cachedSingle(ctx, &calls[0], body)
 	case len(calls) > ex.h.options().MaxBatchSize:
 		ex.fail(jsonrpc.NewError(jsonrpc.CodeBatchTooLarge, "batch of "+strconv.Itoa(len(calls))+
 			" calls is over max_batch_size "+strconv.Itoa(ex.h.options().MaxBatchSize)+": split it"))
