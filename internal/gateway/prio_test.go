@@ -19,7 +19,7 @@ func TestPrioPathsReportQueueSizes(t *testing.T) {
 	f[0].Record("eth_getBalance")
 	t.Cleanup(func() { f[0].Release("eth_getBalance") })
 	g := startGateway(t, "scheduler:\n  low_max_wait: 10m\n"+
-		netYAML("    max_concurrency: 1\n    rpc_timeout: 20s\n    paths: [\"/\", \"/sim\"]\n", nodesYAML("local_nodes", f...)))
+		netYAML("    max_concurrency: 1\n    rpc_timeout: 20s\n    paths: [\"/\", \"/sim\"]\n    cache: false # identical calls must queue, not share one call\n", nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/sim"
 
 	starts := map[string]string{}

@@ -227,7 +227,7 @@ func getURL(t *testing.T, url string) (int, string) {
 func TestReloadKeepsQueuedCalls(t *testing.T) {
 	f := fakes(t, 1)
 	yaml := func(weight int) string {
-		return netYAML("    rpc_timeout: 10s\n", nodeYAML("local_nodes", fmt.Sprintf("        weight: %d\n        max_concurrency: 1\n", weight), f[0]))
+		return netYAML("    rpc_timeout: 10s\n    cache: false # identical calls must queue, not share one call\n", nodeYAML("local_nodes", fmt.Sprintf("        weight: %d\n        max_concurrency: 1\n", weight), f[0]))
 	}
 	g := startGateway(t, yaml(1))
 	f[0].Hold("web3_clientVersion")

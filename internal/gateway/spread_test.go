@@ -50,7 +50,7 @@ func waitHealthy(t *testing.T, g *gateway.Gateway, n int) {
 // /status reports each node's share.
 func TestEqualNodesShareSequentialCalls(t *testing.T) {
 	f := fakes(t, 2)
-	g := startGateway(t, netYAML("", nodesYAML("local_nodes", f...)))
+	g := startGateway(t, netYAML("    cache: false # every call goes to a node\n", nodesYAML("local_nodes", f...)))
 	waitHealthy(t, g, 2)
 	before := balanceCounts(f)
 	for i := range 200 {
@@ -183,7 +183,7 @@ func TestSlowNodeGetsLessAndRecovers(t *testing.T) {
 	for _, n := range f {
 		n.SetDelay(base)
 	}
-	g := startGateway(t, netYAML("", nodesYAML("local_nodes", f...)))
+	g := startGateway(t, netYAML("    cache: false # every call goes to a node\n", nodesYAML("local_nodes", f...)))
 	waitHealthy(t, g, 2)
 	spreadLoad(t, g.RPCURL()+"/mainnet", 16)
 
