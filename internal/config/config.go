@@ -132,6 +132,12 @@ type Network struct {
 	DownAfter int `yaml:"down_after"`
 	// MaxConcurrency overrides the top-level default for this network's nodes.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// RESTAPI serves the REST interface of the Infura web server beside
+	// JSON-RPC: GET /<name>/health, /blocknumber, /gasprice, POST
+	// /<name>/blockbynumber, /txbyblockandindex, the same under /<name>/ws/
+	// over the nodes' WebSockets, and the WebSocket /<name>/socket2socket.
+	// Default false: those paths are unknown networks, as without it.
+	RESTAPI bool `yaml:"rest_api"`
 }
 
 // Node is one upstream execution node.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
+	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -55,6 +57,9 @@ func (g *Gateway) newNode(spec upstream.Spec, nd config.Node) *upstream.Node {
 	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
 		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
 		spec.Transport = g.ws.Transport(spec)
+	}
+	if spec.WSURL != "" && g.ws != nil && slices.Contains(restapi.Networks(g.cfg), spec.Network) {
+		spec.WSTransport = g.ws.Transport(spec) // the REST API's /ws/ routes and socket2socket
 	}
 	return upstream.New(spec)
 }

@@ -63,13 +63,16 @@ func (n *Node) Close() {
 // node's Timeout when ctx has none). https://, gzip and proxied nodes use
 // net/http, which stops at once.
 func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
+	if n.overWS(ctx) {
+		return n.doStd(ctx, n.ws, body)
+	}
 	if n.fast != nil {
 		return n.fast.do(ctx, n.Name, body)
 	}
-	return n.doStd(ctx, body)
+	return n.doStd(ctx, n.client, body)
 }
 
-func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
+func (n *Node) doStd(ctx context.Context, client *http.Client, body []byte) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Kind: KindRequest, Node: n.Name, Err: err}
@@ -78,7 +81,7 @@ func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
 	if host := n.Headers.Get("Host"); host != "" {
 		req.Host = host // a provider behind a rewrite that routes on Host
 	}
-	resp, err := n.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, classify(ctx, n.Name, err)
 	}

@@ -6,7 +6,9 @@
 // errors. Plain http:// nodes use a pooled HTTP/1.1 client built on
 // fasthttp's request writer and response parser (no goroutine per call or
 // connection, the try's deadline as the socket deadline); https://, gzip
-// and proxied nodes use net/http. Health probes (package health) and
+// and proxied nodes use net/http. A call whose context is marked
+// ViaWebSocket goes over the node's WebSocket transport when it has one.
+// Health probes (package health) and
 // request outcomes (package proxy) write the live state; package balancer
 // reads it.
 package upstream

@@ -88,13 +88,17 @@ type Spec struct {
 	// Transport, when set, carries the node's calls (e.g. over its shared
 	// WebSocket connection) instead of the node's own HTTP client.
 	Transport http.RoundTripper
+	// WSTransport, when set, carries the calls whose context asks for the
+	// node's WebSocket (ViaWebSocket); other calls keep the HTTP client.
+	WSTransport http.RoundTripper
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
 type Node struct {
 	Spec
 	client *http.Client
-	fast   *fastClient // nil: net/http serves the node
+	fast   *fastClient  // nil: net/http serves the node
+	ws     *http.Client // nil: no WSTransport
 
 	head      atomic.Uint64 // last head + 1; 0 when unknown or forgotten
 	blockTime atomic.Int64  // unix seconds of the head block
@@ -115,6 +119,9 @@ func New(spec Spec) *Node {
 	n := &Node{Spec: spec}
 	n.client = newClient(spec)
 	n.fast = newFastClient(spec)
+	if spec.WSTransport != nil {
+		n.ws = newClient(Spec{Transport: spec.WSTransport})
+	}
 	return n
 }
 
