@@ -11,6 +11,7 @@
 #
 #   bench/load-profile.sh                  # about 4 minutes on 2 cores
 #   TIME_SCALE=0.1 bench/load-profile.sh   # about 1.5 minutes
+#   PATHS="ws-ws http-http" bench/load-profile.sh
 #
 # Prints markdown tables (docs/load-profile.md). Everything listens on
 # 127.0.0.1; the demo is stopped by its PID on exit. Results stay in $OUT.
@@ -20,6 +21,7 @@ TIME_SCALE=${TIME_SCALE:-0.3}
 USER_SCALE=${USER_SCALE:-1}
 STAGES=${STAGES:-10s:10,30s:200,2m:500,1m:200,10s:50,10s:10}
 PAUSE=${PAUSE:-5}
+PATHS=${PATHS:-http-http http-ws ws-ws} # in this order
 OUT=${OUT:-$(mktemp -d /tmp/evmgate-load-profile.XXXXXX)}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$OUT"
@@ -54,15 +56,17 @@ done
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
-while read -r label url workload; do
+declare -A URL=([http-http]=$BASE/blocknumber [http-ws]=$BASE/ws/blocknumber [ws-ws]=ws://127.0.0.1:${PORTS[0]}/devnet/socket2socket)
+declare -A WORKLOAD=([http-http]=restBlockNumber [http-ws]=restBlockNumber [ws-ws]=blockNumber)
+for label in $PATHS; do
+  if [ -z "${URL[$label]:-}" ]; then
+    echo "PATHS: unknown path $label (use http-http, http-ws, ws-ws)" >&2
+    exit 1
+  fi
   sleep "$PAUSE" # let the previous path's connections close
   "$BENCH" load -profile staged -stages "$STAGES" -time-scale "$TIME_SCALE" -user-scale "$USER_SCALE" \
-    -label "$label" -url "$url" -workload "$workload" >>"$RESULTS"
-done <<EOT
-http-http $BASE/blocknumber restBlockNumber
-http-ws $BASE/ws/blocknumber restBlockNumber
-ws-ws ws://127.0.0.1:${PORTS[0]}/devnet/socket2socket blockNumber
-EOT
+    -label "$label" -url "${URL[$label]}" -workload "${WORKLOAD[$label]}" >>"$RESULTS"
+done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo); load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
