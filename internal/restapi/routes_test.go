@@ -3,8 +3,8 @@ package restapi_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"

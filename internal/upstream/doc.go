@@ -8,7 +8,6 @@
 // connection, the try's deadline as the socket deadline); https://, gzip
 // and proxied nodes use net/http. A call whose context is marked
 // ViaWebSocket goes over the node's WebSocket transport when it has one.
-// Health probes (package health) and
-// request outcomes (package proxy) write the live state; package balancer
-// reads it.
+// Health probes (package health) and request outcomes (package proxy) write
+// the live state; package balancer reads it.
 package upstream
