@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,4 +93,30 @@ func TestStatusOfErrorCodes(t *testing.T) {
 			t.Errorf("statusOf(%d) = %d, want %d", code, got, want)
 		}
 	}
+}
+
+// FuzzBodies: any body is either refused with the web server's 400 or
+// turned into the two params of a JSON-RPC call.
+func FuzzBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"block": "latest", "txdetails": "false"}`, `{"block": "0xc68e80","index": "0x11"}`, `{"block": 16, "index": 0}`,
+		`{"block": -1}`, `{"block": "0x", "index": "-0x1"}`, `[]`, `{`, ``, `{"block": "\u0030x1", "txdetails": 1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, params := range []func([]byte) ([]byte, *apiError){blockByNumberParams, txByBlockAndIndexParams} {
+			out, e := params(body)
+			if e != nil {
+				if e.StatusCode != http.StatusBadRequest || !strings.HasPrefix(e.Message, "Malformed Request: ") {
+					t.Fatalf("%q: %+v", body, e)
+				}
+				continue
+			}
+			var p []any
+			if err := json.Unmarshal(out, &p); err != nil || len(p) != 2 {
+				t.Fatalf("%q gave params %s (%v)", body, out, err)
+			}
+		}
+	})
 }
