@@ -28,22 +28,51 @@ type conn struct {
 
 // target is a URL split for the raw client.
 type target struct {
+	ws   bool   // ws://: a WebSocket target
 	addr string // host:port, always 127.0.0.1
 	path string
 }
 
-func newConn(t target, payload []byte, timeout time.Duration) *conn {
+// caller is one client connection repeating one request.
+type caller interface {
+	// roundTrip sends the request and reads the answer.
+	roundTrip() error
+	// answer is the last answer; valid until the next roundTrip.
+	answer() []byte
+	close()
+}
+
+// newCaller returns a client of t for w: a WebSocket connection sending
+// w's body as a message, or a keep-alive HTTP/1.1 connection.
+func newCaller(t target, w *workload, timeout time.Duration) caller {
+	if t.ws {
+		return newWSConn(t, w.Body, timeout)
+	}
+	return newConn(t, w.Method, w.Body, timeout)
+}
+
+// newConn returns a connection that sends method (POST when "") with
+// payload, or a GET without a body.
+func newConn(t target, method string, payload []byte, timeout time.Duration) *conn {
+	if method == "" {
+		method = "POST"
+	}
 	req := make([]byte, 0, 256+len(payload))
-	req = append(req, "POST "...)
+	req = append(req, method...)
+	req = append(req, ' ')
 	req = append(req, t.path...)
 	req = append(req, " HTTP/1.1\r\nHost: "...)
 	req = append(req, t.addr...)
-	req = append(req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
-	req = strconv.AppendInt(req, int64(len(payload)), 10)
+	if method != "GET" {
+		req = append(req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+		req = strconv.AppendInt(req, int64(len(payload)), 10)
+	}
 	req = append(req, "\r\n\r\n"...)
 	req = append(req, payload...)
 	return &conn{addr: t.addr, request: req, timeout: timeout, body: make([]byte, 0, 16<<10)}
 }
+
+func (c *conn) answer() []byte { return c.body }
 
 // errStatus is a non-200 answer.
 type errStatus struct {

@@ -86,7 +86,7 @@ func TestConnReadsLengthAndChunkedBodies(t *testing.T) {
 		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy",
 	}
 	s := startScripted(t, answers)
-	c := newConn(target{addr: s.ln.Addr().String(), path: "/"}, []byte(`{}`), 5*time.Second)
+	c := newConn(target{addr: s.ln.Addr().String(), path: "/"}, "", []byte(`{}`), 5*time.Second)
 	defer c.close()
 	want := []string{"hello", "abcdefg", "ok"}
 	for i, w := range want {
@@ -115,7 +115,7 @@ func TestConnRejectsMalformedAnswers(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", // bad chunk size
 	} {
 		s := startScripted(t, []string{a})
-		c := newConn(target{addr: s.ln.Addr().String(), path: "/"}, []byte(`{}`), 2*time.Second)
+		c := newConn(target{addr: s.ln.Addr().String(), path: "/"}, "", []byte(`{}`), 2*time.Second)
 		if err := c.roundTrip(); err == nil {
 			t.Errorf("answer %q: no error", a)
 		}

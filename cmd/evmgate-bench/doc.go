@@ -3,6 +3,7 @@
 //
 //	evmgate-bench fakes -n 2                  run fake nodes, print their URLs, serve until killed
 //	evmgate-bench load -url URL[,URL] -workload blockNumber -c 16 -d 6s [-pid PID] [-node-pid PID]
+//	evmgate-bench load -profile staged -url URL -workload restBlockNumber [-stages …] [-time-scale 0.3]
 //	evmgate-bench serve -config FILE -pprof 127.0.0.1:PORT   the gateway in-process, with pprof
 //	evmgate-bench ports -n 3                  print free loopback ports
 //	evmgate-bench report results.jsonl        markdown tables of load runs
@@ -14,5 +15,16 @@
 // and end within the measured window, after a warm-up. Given the proxy's
 // PID (and the fake nodes' PID), the CPU time each process used in the
 // window, read from /proc/PID/stat, is divided by the requests answered.
+//
+// With -profile staged the users instead ramp linearly through stages, as
+// k6's stages do; the default is the staged load the Infura web server was
+// measured with (10 → 200 → 500 → 200 → 50 → 10 users over 4 minutes),
+// its durations multiplied by -time-scale (0.3 by default: 72 s) and its
+// users by -user-scale. Each call counts in the stage it started in; each
+// stage reports its calls/s, p50, p95 and p99 and its errors. A ws:// URL
+// makes every user one WebSocket connection sending the workload's
+// JSON-RPC message, one at a time. bench/load-profile.sh runs it over the
+// REST API's three paths against the demo; docs/load-profile.md has
+// figures.
 // bench/run.sh runs the whole comparison; docs/benchmarks.md has figures.
 package main

@@ -48,17 +48,23 @@ type Result struct {
 	NodeCPUus     float64 `json:"node_cpu_us,omitempty"`
 	ClientCPUus   float64 `json:"client_cpu_us"`
 	FirstError    string  `json:"first_error,omitempty"`
+	// A staged run ("-profile staged") also has its scales and stages;
+	// Clients is then its most users.
+	Profile   string        `json:"profile,omitempty"`
+	TimeScale float64       `json:"time_scale,omitempty"`
+	UserScale float64       `json:"user_scale,omitempty"`
+	Stages    []StageResult `json:"stages,omitempty"`
 }
 
-// parseTarget accepts only http URLs on 127.0.0.1: the load generator
-// never sends load anywhere else.
+// parseTarget accepts only http:// and ws:// URLs on 127.0.0.1: the load
+// generator never sends load anywhere else.
 func parseTarget(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("parsing target %q: %w", raw, err)
 	}
-	if u.Scheme != "http" {
-		return target{}, fmt.Errorf("target %q: only http:// is supported", raw)
+	if u.Scheme != "http" && u.Scheme != "ws" {
+		return target{}, fmt.Errorf("target %q: only http:// and ws:// are supported", raw)
 	}
 	if u.Hostname() != "127.0.0.1" || u.Port() == "" {
 		return target{}, fmt.Errorf("target %q: load goes to 127.0.0.1:PORT only", raw)
@@ -70,7 +76,7 @@ func parseTarget(raw string) (target, error) {
 	if u.RawQuery != "" {
 		path += "?" + u.RawQuery
 	}
-	return target{addr: net.JoinHostPort("127.0.0.1", u.Port()), path: path}, nil
+	return target{ws: u.Scheme == "ws", addr: net.JoinHostPort("127.0.0.1", u.Port()), path: path}, nil
 }
 
 func parseTargets(list string) ([]target, error) {
@@ -102,6 +108,17 @@ func (c *loadConfig) validate() error {
 	case c.Timeout <= 0:
 		return fmt.Errorf("-timeout %s: must be above 0", c.Timeout)
 	}
+	return checkTargets(c.Targets, &c.Workload)
+}
+
+// checkTargets refuses a WebSocket target for a workload that is not a
+// JSON-RPC message.
+func checkTargets(ts []target, w *workload) error {
+	for _, t := range ts {
+		if t.ws && w.Method == "GET" {
+			return fmt.Errorf("workload %s is an HTTP GET: a ws:// target takes a JSON-RPC workload (blockNumber, batch10, block100k)", w.Name)
+		}
+	}
 	return nil
 }
 
@@ -130,7 +147,7 @@ func run(cfg loadConfig) (Result, error) {
 	stats := make([]clientStats, cfg.Clients)
 	var wg sync.WaitGroup
 	for i := range cfg.Clients {
-		c := newConn(cfg.Targets[i%len(cfg.Targets)], cfg.Workload.Body, cfg.Timeout)
+		c := newCaller(cfg.Targets[i%len(cfg.Targets)], &cfg.Workload, cfg.Timeout)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -157,7 +174,7 @@ func run(cfg loadConfig) (Result, error) {
 }
 
 // drive is one closed-loop client: send, wait for the answer, send again.
-func drive(c *conn, w *workload, phase *atomic.Int32, st *clientStats) {
+func drive(c caller, w *workload, phase *atomic.Int32, st *clientStats) {
 	st.latencies = make([]time.Duration, 0, 1<<14)
 	for {
 		ph := phase.Load()
@@ -167,13 +184,13 @@ func drive(c *conn, w *workload, phase *atomic.Int32, st *clientStats) {
 		t0 := time.Now()
 		err := c.roundTrip()
 		if err == nil {
-			err = w.check(c.body)
+			err = w.check(c.answer())
 		}
 		d := time.Since(t0)
 		st.total++
 		if ph == measuring && phase.Load() == measuring {
 			st.latencies = append(st.latencies, d)
-			st.bytes += int64(len(c.body))
+			st.bytes += int64(len(c.answer()))
 			if err != nil {
 				st.errors++
 			}

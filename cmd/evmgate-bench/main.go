@@ -25,10 +25,11 @@ func main() {
 const usage = `usage:
   evmgate-bench fakes [-n 2] [-big 100000]      fake nodes on 127.0.0.1; prints URLs, serves until killed
   evmgate-bench load -url URL[,URL] -workload NAME -c 16 -d 6s [-pid PID] [-node-pid PID] [-label L]
+  evmgate-bench load -profile staged -url URL -workload NAME [-stages 10s:10,30s:200,…] [-time-scale 0.3] [-user-scale 1]
   evmgate-bench serve -config FILE [-pprof 127.0.0.1:6060]
   evmgate-bench ports [-n 1]
   evmgate-bench report [-base haproxy] FILE...
-workloads: blockNumber, batch10, block100k
+workloads: blockNumber, batch10, block100k (POST, or a message to a ws:// URL), restBlockNumber (GET)
 `
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -54,20 +55,24 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
 
-// load runs one closed-loop measurement and prints its result as one JSON
-// line on stdout and a readable line on stderr.
+// load runs one measurement, closed-loop or staged, and prints its result
+// as one JSON line on stdout and readable lines on stderr.
 func load(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	urls := fs.String("url", "", "target URL(s), comma-separated; 127.0.0.1 only")
-	name := fs.String("workload", "blockNumber", "blockNumber, batch10 or block100k")
+	urls := fs.String("url", "", "target URL(s), comma-separated, http:// or ws://; 127.0.0.1 only")
+	name := fs.String("workload", "blockNumber", "blockNumber, batch10, block100k or restBlockNumber")
+	profile := fs.String("profile", "closed", "closed: -c clients for -d after -warmup; staged: users ramp through -stages")
+	stages := fs.String("stages", defaultStages, "staged: DURATION:USERS,… each stage ramps the users linearly to its USERS")
+	timeScale := fs.Float64("time-scale", 0.3, "staged: multiply every stage's duration (0.3: the default stages last 72s)")
+	userScale := fs.Float64("user-scale", 1, "staged: multiply every stage's users")
 	cfg := loadConfig{}
 	fs.StringVar(&cfg.Label, "label", "", "name of the target in the results")
-	fs.IntVar(&cfg.Clients, "c", 16, "concurrent clients (one connection each)")
-	fs.DurationVar(&cfg.Duration, "d", 6*time.Second, "measured duration")
-	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before it")
+	fs.IntVar(&cfg.Clients, "c", 16, "closed: concurrent clients (one connection each)")
+	fs.DurationVar(&cfg.Duration, "d", 6*time.Second, "closed: measured duration")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "closed: unmeasured warm-up before it")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
-	fs.IntVar(&cfg.ProxyPID, "pid", 0, "PID of the proxy whose CPU time to measure")
-	fs.IntVar(&cfg.NodePID, "node-pid", 0, "PID of the fake nodes whose CPU time to measure")
+	fs.IntVar(&cfg.ProxyPID, "pid", 0, "closed: PID of the proxy whose CPU time to measure")
+	fs.IntVar(&cfg.NodePID, "node-pid", 0, "closed: PID of the fake nodes whose CPU time to measure")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,19 +86,58 @@ func load(args []string, stdout, stderr io.Writer) error {
 	if cfg.Label == "" {
 		cfg.Label = *urls
 	}
-	r, err := run(cfg)
+	var r Result
+	switch *profile {
+	case "closed":
+		r, err = run(cfg)
+	case "staged":
+		r, err = staged(cfg, *stages, *timeScale, *userScale)
+	default:
+		err = fmt.Errorf("-profile %q: use closed or staged", *profile)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%-12s %-11s c=%-3d %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  proxy %s µs/req  node %s µs/req\n",
-		r.Label, r.Workload, r.Clients, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors, optional(r.ProxyCPUus), optional(r.NodeCPUus))
-	if r.FirstError != "" {
-		fmt.Fprintln(stderr, "  first error:", r.FirstError)
-	}
+	printResult(stderr, r)
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encoding result: %w", err)
 	}
 	_, err = fmt.Fprintln(stdout, string(b))
 	return err
+}
+
+// staged runs the staged profile of stages, scaled.
+func staged(cfg loadConfig, stages string, timeScale, userScale float64) (Result, error) {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"-time-scale", timeScale}, {"-user-scale", userScale}} {
+		if !(f.v > 0 && f.v <= 10) {
+			return Result{}, fmt.Errorf("%s %g: use a factor above 0 and up to 10", f.name, f.v)
+		}
+	}
+	st, err := parseStages(stages)
+	if err != nil {
+		return Result{}, err
+	}
+	return runStaged(stagedConfig{
+		Label: cfg.Label, Targets: cfg.Targets, Workload: cfg.Workload, Timeout: cfg.Timeout,
+		Stages: scaleStages(st, timeScale, userScale), TimeScale: timeScale, UserScale: userScale,
+	})
+}
+
+func printResult(w io.Writer, r Result) {
+	if r.Profile == "staged" {
+		for _, s := range r.Stages {
+			fmt.Fprintf(w, "%-12s %-15s stage %d %5.1fs users %3d→%-3d %8.0f calls/s  p50 %6.2f ms  p95 %6.2f ms  p99 %6.2f ms  errors %d\n",
+				r.Label, r.Workload, s.Stage, s.Seconds, s.UsersFrom, s.UsersTo, s.RPS, s.P50us/1000, s.P95us/1000, s.P99us/1000, s.Errors)
+		}
+	} else {
+		fmt.Fprintf(w, "%-12s %-11s c=%-3d %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  proxy %s µs/req  node %s µs/req\n",
+			r.Label, r.Workload, r.Clients, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors, optional(r.ProxyCPUus), optional(r.NodeCPUus))
+	}
+	if r.FirstError != "" {
+		fmt.Fprintln(w, "  first error:", r.FirstError)
+	}
 }

@@ -32,11 +32,42 @@ func report(args []string, stdout io.Writer) error {
 	if len(results) == 0 {
 		return fmt.Errorf("no results: give the JSON-lines files that load runs wrote")
 	}
-	results = fastestRounds(results)
-	writeRuns(stdout, results)
-	fmt.Fprintln(stdout)
-	writeRatios(stdout, results, *base)
+	var closed, staged []Result
+	for _, r := range results {
+		if r.Profile == "staged" {
+			staged = append(staged, r)
+		} else {
+			closed = append(closed, r)
+		}
+	}
+	if len(closed) > 0 {
+		closed = fastestRounds(closed)
+		writeRuns(stdout, closed)
+		fmt.Fprintln(stdout)
+		writeRatios(stdout, closed, *base)
+	}
+	writeStaged(stdout, staged)
 	return nil
+}
+
+// writeStaged prints each staged run as a table of its stages.
+func writeStaged(w io.Writer, rs []Result) {
+	for i, r := range rs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "**%s** (%s, durations ×%g, users ×%g): %.0f calls in %.0f s, %d errors\n\n",
+			r.Label, r.Workload, r.TimeScale, r.UserScale, float64(r.Requests), r.Seconds, r.Errors)
+		fmt.Fprintln(w, "| stage | seconds | users | calls/s | p50 ms | p95 ms | p99 ms | errors |")
+		fmt.Fprintln(w, "|---:|---:|---|---:|---:|---:|---:|---:|")
+		for _, s := range r.Stages {
+			fmt.Fprintf(w, "| %d | %.1f | %d → %d | %.0f | %.2f | %.2f | %.2f | %d |\n",
+				s.Stage, s.Seconds, s.UsersFrom, s.UsersTo, s.RPS, s.P50us/1000, s.P95us/1000, s.P99us/1000, s.Errors)
+		}
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "\nfirst error: `%s`\n", r.FirstError)
+		}
+	}
 }
 
 func readResults(path string) ([]Result, error) {

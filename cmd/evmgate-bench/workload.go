@@ -9,6 +9,9 @@ import (
 // workload is one kind of request the load generator repeats.
 type workload struct {
 	Name string
+	// Method is the HTTP method: "" is POST with Body; "GET" sends no body
+	// (a REST route such as /<network>/blocknumber).
+	Method string
 	// Body is the JSON-RPC request body.
 	Body []byte
 	// Results is how many "result" members a good answer has.
@@ -30,6 +33,13 @@ var workloads = []workload{
 		Name:    "batch10",
 		Body:    batchBody(),
 		Results: 10,
+	},
+	{
+		// The REST API's GET /<network>/blocknumber (and /ws/blocknumber):
+		// the answer is eth_blockNumber's.
+		Name:    "restBlockNumber",
+		Method:  "GET",
+		Results: 1,
 	},
 	{
 		Name:    "block100k",

@@ -27,7 +27,7 @@ func TestDemoAsProcess(t *testing.T) {
 	intro := p.waitOutput(p.stdout, "Ctrl-C stops it.", 3*time.Minute)
 	url := "http://" + addr(rpcPort) + "/devnet"
 	wsURL := "ws://" + addr(rpcPort) + "/devnet"
-	for _, want := range []string{url, wsURL, "THROWAWAY KEYS", "cast send", "ethers"} {
+	for _, want := range []string{url, wsURL, url + "/blocknumber", "THROWAWAY KEYS", "cast send", "ethers"} {
 		if !strings.Contains(intro, want) {
 			t.Fatalf("the intro lacks %q:\n%s", want, intro)
 		}
@@ -52,6 +52,9 @@ func TestDemoAsProcess(t *testing.T) {
 		n, err := client.BlockNumber(ctx)
 		return err == nil && n > first
 	})
+	if code, body := get(t, url+"/blocknumber"); code != 200 || !strings.Contains(body, `"result":"0x`) {
+		t.Fatalf("the demo's REST API: %d %s", code, body)
+	}
 	receipt := sendTransfer(ctx, t, client, keys[0][1])
 	if receipt.Status != types.ReceiptStatusSuccessful {
 		t.Fatalf("transfer failed: %+v", receipt)

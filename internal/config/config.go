@@ -159,6 +159,12 @@ type Network struct {
 	// Cache: false turns the response cache and in-flight dedup off for
 	// this network. Default: cache.enabled.
 	Cache *bool `yaml:"cache"`
+	// RESTAPI serves the REST interface of the Infura web server beside
+	// JSON-RPC: GET /<name>/health, /blocknumber, /gasprice, POST
+	// /<name>/blockbynumber, /txbyblockandindex, the same under /<name>/ws/
+	// over the nodes' WebSockets, and the WebSocket /<name>/socket2socket.
+	// Default false: those paths are unknown networks, as without it.
+	RESTAPI bool `yaml:"rest_api"`
 }
 
 // Node is one upstream execution node.

@@ -180,12 +180,13 @@ node2 lagging every other 20 s, and the gateway in front of them.
 
   JSON-RPC     %s
   WebSocket    %s   (eth_subscribe is pushed by the nodes)
+  REST API     %s/blocknumber   (also /gasprice, /blockbynumber, /ws/…, /socket2socket)
   status       %s/status      (page: %s/status/page)
   metrics      %s/metrics
 
 Funded accounts of this local chain, for your wallet or scripts.
 THROWAWAY KEYS: they are public and only for this demo chain; never send real funds to them.
-`, d.Net.ChainID(), rpc, wsURL, m, m, m)
+`, d.Net.ChainID(), rpc, wsURL, rpc, m, m, m)
 	accounts := d.Net.Accounts()[1:] // the first one sends the demo's own transfers
 	for _, a := range accounts {
 		fmt.Fprintf(w, "  address %s  private key 0x%x\n", a.Address.Hex(), crypto.FromECDSA(a.Key))

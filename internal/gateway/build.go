@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/evmgate/evmgate/internal/cache"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/proxy"
+	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -65,6 +67,9 @@ func (g *Gateway) transport(spec upstream.Spec, nd config.Node) upstream.Spec {
 	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
 		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
 		spec.Transport = g.ws.Transport(spec)
+	}
+	if spec.WSURL != "" && g.ws != nil && slices.Contains(restapi.Networks(g.cfg), spec.Network) {
+		spec.WSTransport = g.ws.Transport(spec) // the REST API's /ws/ routes and socket2socket
 	}
 	return spec
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/registry"
+	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/evmgate/evmgate/internal/ws"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ type Gateway struct {
 	metrics *metrics.Metrics
 	nets    atomic.Pointer[[]*network] // a reload swaps the list
 	handler *proxy.Handler
+	rest    *restapi.Handler // the REST routes in front of handler
 	ws      *ws.Server
 	events  *events
 
@@ -103,6 +105,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.handler.SetNetworks(proxyNetworks(nets))
 	g.handler.Upgrade = g.ws.Upgrade
+	if g.rest, err = restapi.New(g.handler, restapi.Networks(cfg), g.reg); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -196,7 +201,11 @@ func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
 // RPCHandler is the JSON-RPC handler with the status endpoints beside it.
 func (g *Gateway) RPCHandler() http.Handler {
 	mux := g.adminMux(false)
-	mux.Handle("/", g.handler)
+	var root http.Handler = g.handler
+	if g.rest != nil {
+		root = g.rest // the REST routes of networks with rest_api; JSON-RPC on every other path
+	}
+	mux.Handle("/", root)
 	if g.cfg.Admin.OnRPC && g.registry != nil {
 		admin := g.registry.Handler()
 		mux.Handle("/nodes", admin)

@@ -74,17 +74,20 @@ func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
 	start := Now()
 	var resp *Response
 	var err error
-	if n.fast != nil {
+	switch {
+	case n.overWS(ctx):
+		resp, err = n.doStd(ctx, n.ws, body)
+	case n.fast != nil:
 		resp, err = n.fast.do(ctx, n.Name, body)
-	} else {
-		resp, err = n.doStd(ctx, body)
+	default:
+		resp, err = n.doStd(ctx, n.client, body)
 	}
 	end := Now()
 	n.observeAnswer(end, time.Duration(end-start), err)
 	return resp, err
 }
 
-func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
+func (n *Node) doStd(ctx context.Context, client *http.Client, body []byte) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Kind: KindRequest, Node: n.Name, Err: err}
@@ -93,7 +96,7 @@ func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
 	if host := n.Headers.Get("Host"); host != "" {
 		req.Host = host // a provider behind a rewrite that routes on Host
 	}
-	resp, err := n.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, classify(ctx, n.Name, err)
 	}

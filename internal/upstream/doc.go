@@ -13,7 +13,8 @@
 // (PeakEWMA), so the one place every request to a node passes through is
 // where its speed is measured, whether the request came from a client over
 // HTTP or WebSocket or from a probe, and whether it went over HTTP or the
-// node's WebSocket. Health probes (package health) and request outcomes
+// node's WebSocket. A call whose context is marked ViaWebSocket goes over
+// the node's WebSocket transport when it has one. Health probes (package health) and request outcomes
 // (package proxy) write the rest of the live state; package balancer reads
 // it.
 package upstream

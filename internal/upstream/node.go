@@ -97,13 +97,17 @@ type Spec struct {
 	// handshake, before a byte of a call is sent. URL then carries no user
 	// info.
 	Attest *attest.Node
+	// WSTransport, when set, carries the calls whose context asks for the
+	// node's WebSocket (ViaWebSocket); other calls keep the HTTP client.
+	WSTransport http.RoundTripper
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
 type Node struct {
 	Spec
 	client *http.Client
-	fast   *fastClient // nil: net/http serves the node
+	fast   *fastClient  // nil: net/http serves the node
+	ws     *http.Client // nil: no WSTransport
 
 	head      atomic.Uint64 // last head + 1; 0 when unknown or forgotten
 	blockTime atomic.Int64  // unix seconds of the head block
@@ -127,6 +131,9 @@ func New(spec Spec) *Node {
 	n := &Node{Spec: spec}
 	n.client = newClient(spec)
 	n.fast = newFastClient(spec)
+	if spec.WSTransport != nil {
+		n.ws = newClient(Spec{Transport: spec.WSTransport})
+	}
 	return n
 }
 

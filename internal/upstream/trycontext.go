@@ -17,7 +17,7 @@ func (n *Node) TryContext(ctx context.Context, timeout time.Duration) (context.C
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, noCancel
 	}
-	if n.fast != nil {
+	if n.fast != nil && !n.overWS(ctx) {
 		return &tryCtx{Context: ctx, deadline: deadline}, noCancel
 	}
 	return context.WithDeadlineCause(ctx, deadline, ErrTryTimeout)

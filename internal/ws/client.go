@@ -61,8 +61,10 @@ type closeFrame struct {
 	label  string // metrics reason
 }
 
-func newClient(s *Server, conn *websocket.Conn, n *proxy.Network, hub *subs.Hub, class proxy.Class) *client {
-	ctx, cancel := context.WithCancel(context.Background())
+// newClient's calls carry parent's values (not its cancellation): the
+// upgrade request's context may ask for the nodes' WebSockets.
+func newClient(parent context.Context, s *Server, conn *websocket.Conn, n *proxy.Network, hub *subs.Hub, class proxy.Class) *client {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	readCtx, readCancel := context.WithCancel(context.Background())
 	conn.SetReadLimit(s.cfg.MaxMessageBytes + 1) // the reader enforces the limit itself, to answer it
 	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,

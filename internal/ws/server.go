@@ -81,7 +81,7 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 		s.m.rejected.WithLabelValues("handshake").Inc()
 		return // Accept wrote the HTTP error
 	}
-	c := newClient(s, conn, n, s.hub(n), proxy.ClassOf(r.Header))
+	c := newClient(r.Context(), s, conn, n, s.hub(n), proxy.ClassOf(r.Header))
 	if !s.track(c) {
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return
