@@ -305,19 +305,24 @@ func hasPort(ws []workload, port string) bool {
 	return false
 }
 
-// kinds lists the kinds present, for the test log.
-func (o *objects) kinds() string {
-	count := map[string]int{
+// counts is how many objects of each kind there are.
+func (o *objects) counts() map[string]int {
+	all := map[string]int{
 		"Deployment": len(o.deployments), "StatefulSet": len(o.statefulSets), "DaemonSet": len(o.daemonSets),
 		"Service": len(o.services), "ConfigMap": len(o.configMaps), "Secret": len(o.secrets),
 		"HorizontalPodAutoscaler": len(o.hpas), "PodDisruptionBudget": len(o.pdbs),
 		"NetworkPolicy": len(o.networkPolicies), "ServiceMonitor": len(o.serviceMonitors),
 	}
+	maps.DeleteFunc(all, func(_ string, n int) bool { return n == 0 })
+	return all
+}
+
+// kinds lists the kinds present, for the test log.
+func (o *objects) kinds() string {
+	count := o.counts()
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(count)) {
-		if count[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", count[k], k))
-		}
+		parts = append(parts, fmt.Sprintf("%d %s", count[k], k))
 	}
 	return strings.Join(parts, ", ")
 }
