@@ -2,17 +2,19 @@ package deploy_test
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
-	"helm.sh/helm/v4/pkg/chart/loader"
-	release "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"sigs.k8s.io/yaml"
 )
 
@@ -49,7 +51,8 @@ var chartCases = []struct {
 }
 
 // TestHelmChart lints the chart strictly (helm lint --strict) and renders it
-// (helm template) with each value set; every rendering passes the same
+// (helm template) with each value set, through Helm's own lint rules, values
+// schema check and template engine; every rendering passes the same
 // checks as the plain manifests: strict schema validation, security
 // settings, cross references, and its configuration loaded by evmgate.
 func TestHelmChart(t *testing.T) {
@@ -128,35 +131,25 @@ func readValues(t *testing.T, file string) map[string]any {
 	return vals
 }
 
-func kubeVersion(t *testing.T) *common.KubeVersion {
+// lintChart is helm lint --strict: the same rules, and warnings fail too.
+func lintChart(t *testing.T, vals map[string]any) {
 	t.Helper()
 	kv, err := common.ParseKubeVersion(kubernetesVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kv
-}
-
-// lintChart is helm lint --strict: warnings fail too.
-func lintChart(t *testing.T, vals map[string]any) {
-	t.Helper()
-	l := action.NewLint()
-	l.Strict = true
-	l.Namespace = "evmgate"
-	l.KubeVersion = kubeVersion(t)
-	res := l.Run([]string{chartDir}, vals)
+	res := lint.RunAll(chartDir, vals, "evmgate", lint.WithKubeVersion(kv))
 	for _, m := range res.Messages {
-		t.Logf("helm lint: %s", m.Err)
-	}
-	for _, err := range res.Errors {
-		t.Errorf("helm lint --strict: %v", err)
-	}
-	if res.TotalChartsLinted != 1 {
-		t.Errorf("helm lint linted %d charts", res.TotalChartsLinted)
+		if m.Severity >= support.WarningSev {
+			t.Errorf("helm lint --strict: %s", m.Err)
+		} else {
+			t.Logf("helm lint: %s", m.Err)
+		}
 	}
 }
 
-// renderChart is helm template: a client-only dry-run install.
+// renderChart is helm template: values checked against the chart's schema,
+// templates rendered, resources split from hooks and put in install order.
 func renderChart(vals map[string]any) (string, error) {
 	chrt, err := loader.Load(chartDir)
 	if err != nil {
@@ -166,23 +159,35 @@ func renderChart(vals map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
-	install := action.NewInstall(cfg)
-	install.DryRunStrategy = action.DryRunClient
-	install.ReleaseName = "evmgate"
-	install.Namespace = "evmgate"
-	install.Replace = true
-	install.KubeVersion = kv
-	rel, err := install.Run(chrt, vals)
+	if !chartutil.IsCompatibleRange(chrt.Metadata.KubeVersion, kv.String()) {
+		return "", fmt.Errorf("the chart's kubeVersion %s excludes Kubernetes %s", chrt.Metadata.KubeVersion, kv)
+	}
+	caps := common.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kv
+	top, err := util.ToRenderValuesWithSchemaValidation(chrt, vals,
+		common.ReleaseOptions{Name: "evmgate", Namespace: "evmgate", Revision: 1, IsInstall: true}, caps, false)
 	if err != nil {
 		return "", err
 	}
-	r, ok := rel.(*release.Release)
-	if !ok {
-		return "", fmt.Errorf("helm returned a %T, not a release", rel)
+	files, err := engine.Render(chrt, top)
+	if err != nil {
+		return "", err
 	}
-	if len(r.Hooks) > 0 {
-		return "", fmt.Errorf("the chart has %d hooks, which these checks do not read", len(r.Hooks))
+	for name := range files {
+		if strings.HasSuffix(name, "/NOTES.txt") {
+			delete(files, name)
+		}
 	}
-	return r.Manifest, nil
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return "", err
+	}
+	if len(hooks) > 0 {
+		return "", fmt.Errorf("the chart has %d hooks, which these checks do not read", len(hooks))
+	}
+	var b strings.Builder
+	for _, m := range manifests {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+	}
+	return b.String(), nil
 }
