@@ -218,6 +218,14 @@ func checkContainer(t *testing.T, where string, c corev1.Container) {
 // and named ports exist.
 func checkReferences(t *testing.T, o *objects) {
 	t.Helper()
+	checkServices(t, o)
+	checkPolicies(t, o)
+	checkServiceMonitors(t, o)
+	checkAutoscalers(t, o)
+}
+
+func checkServices(t *testing.T, o *objects) {
+	t.Helper()
 	for _, s := range o.services {
 		sel := &metav1.LabelSelector{MatchLabels: s.Spec.Selector}
 		ws := o.podsSelectedBy(sel)
@@ -231,6 +239,11 @@ func checkReferences(t *testing.T, o *objects) {
 			}
 		}
 	}
+}
+
+// checkPolicies checks the disruption budgets and network policies.
+func checkPolicies(t *testing.T, o *objects) {
+	t.Helper()
 	for _, p := range o.pdbs {
 		if len(o.podsSelectedBy(p.Spec.Selector)) == 0 {
 			t.Errorf("%s: PodDisruptionBudget %s selects no pods", o.name, p.Name)
@@ -254,6 +267,10 @@ func checkReferences(t *testing.T, o *objects) {
 			}
 		}
 	}
+}
+
+func checkServiceMonitors(t *testing.T, o *objects) {
+	t.Helper()
 	for _, m := range o.serviceMonitors {
 		var picked []corev1.Service
 		for _, s := range o.services {
@@ -274,6 +291,10 @@ func checkReferences(t *testing.T, o *objects) {
 			}
 		}
 	}
+}
+
+func checkAutoscalers(t *testing.T, o *objects) {
+	t.Helper()
 	for _, h := range o.hpas {
 		ref := h.Spec.ScaleTargetRef
 		i := slices.IndexFunc(o.deployments, func(d appsv1.Deployment) bool { return d.Name == ref.Name })

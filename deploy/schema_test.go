@@ -277,40 +277,11 @@ func standalone(s any, defs map[string]any, path []string) (map[string]any, erro
 		if strings.HasPrefix(k, "x-kubernetes-") {
 			continue
 		}
-		var err error
-		switch k {
-		case "properties":
-			props := map[string]any{}
-			for p, ps := range v.(map[string]any) {
-				if props[p], err = standalone(ps, defs, append(path, p)); err != nil {
-					return nil, err
-				}
-			}
-			out[k] = props
-		case "items", "not":
-			out[k], err = standalone(v, defs, path)
-		case "additionalProperties":
-			if _, isBool := v.(bool); isBool {
-				out[k] = v
-			} else {
-				out[k], err = standalone(v, defs, append(path, "*"))
-			}
-		case "allOf", "anyOf", "oneOf":
-			var list []any
-			for _, c := range v.([]any) {
-				e, cerr := standalone(c, defs, path)
-				if cerr != nil {
-					return nil, cerr
-				}
-				list = append(list, e)
-			}
-			out[k] = list
-		default:
-			out[k] = v
-		}
+		e, err := standaloneKeyword(k, v, defs, path)
 		if err != nil {
 			return nil, err
 		}
+		out[k] = e
 	}
 	if _, has := out["properties"]; has {
 		if _, set := out["additionalProperties"]; !set {
@@ -318,6 +289,40 @@ func standalone(s any, defs map[string]any, path []string) (map[string]any, erro
 		}
 	}
 	return out, nil
+}
+
+// standaloneKeyword resolves the schemas inside one keyword's value.
+func standaloneKeyword(k string, v any, defs map[string]any, path []string) (any, error) {
+	switch k {
+	case "properties":
+		props := map[string]any{}
+		for p, ps := range v.(map[string]any) {
+			e, err := standalone(ps, defs, append(path, p))
+			if err != nil {
+				return nil, err
+			}
+			props[p] = e
+		}
+		return props, nil
+	case "items", "not":
+		return standalone(v, defs, path)
+	case "additionalProperties":
+		if _, isBool := v.(bool); isBool {
+			return v, nil
+		}
+		return standalone(v, defs, append(path, "*"))
+	case "allOf", "anyOf", "oneOf":
+		var list []any
+		for _, c := range v.([]any) {
+			e, err := standalone(c, defs, path)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, e)
+		}
+		return list, nil
+	}
+	return v, nil
 }
 
 func oneOf(types ...string) map[string]any {
