@@ -1,0 +1,111 @@
+{{/* The chart's name. */}}
+{{- define "evmgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's resource name prefix. */}}
+{{- define "evmgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains (include "evmgate.name" .) .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "evmgate.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* Labels every resource carries; the component label is added per workload. */}}
+{{- define "evmgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "evmgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Selector labels; call with (list $ "component"). */}}
+{{- define "evmgate.selectorLabels" -}}
+{{- $top := index . 0 -}}
+app.kubernetes.io/name: {{ include "evmgate.name" $top }}
+app.kubernetes.io/instance: {{ $top.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{- define "evmgate.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The Secret whose keys become the gateway's environment ("" when none). */}}
+{{- define "evmgate.secretName" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- .Values.secrets.existingSecret }}
+{{- else if .Values.secrets.values }}
+{{- include "evmgate.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/* redis_url of the configuration ("" when Redis is off). */}}
+{{- define "evmgate.redisURL" -}}
+{{- if and .Values.redis.enabled .Values.redis.url }}
+{{- fail "redis: set either redis.enabled (a Redis run by this chart) or redis.url (your own), not both" }}
+{{- end }}
+{{- if .Values.redis.url }}
+{{- .Values.redis.url }}
+{{- else if .Values.redis.enabled }}
+{{- $auth := "" }}
+{{- if .Values.redis.passwordKey }}{{ $auth = printf ":${%s}@" .Values.redis.passwordKey }}{{ end }}
+{{- printf "redis://%s%s-redis:6379/0" $auth (include "evmgate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The gateway's evmgate.yaml. */}}
+{{- define "evmgate.config" -}}
+{{- $cfg := deepCopy .Values.config }}
+{{- $_ := set $cfg "port" .Values.ports.rpc }}
+{{- $_ = set $cfg "listen_addr" "0.0.0.0" }}
+{{- $_ = set $cfg "metrics_port" .Values.ports.metrics }}
+{{- if .Values.admin.enabled }}
+{{- $admin := deepCopy (default (dict) (get $cfg "admin")) }}
+{{- $_ = set $admin "listen" (printf "127.0.0.1:%v" .Values.admin.port) }}
+{{- if .Values.admin.tokenKey }}{{ $_ = set $admin "token" (printf "${%s}" .Values.admin.tokenKey) }}{{ end }}
+{{- $_ = set $cfg "admin" $admin }}
+{{- end }}
+{{- with include "evmgate.redisURL" . }}{{ $_ = set $cfg "redis_url" . }}{{ end }}
+{{- $_ = set $cfg "networks" .Values.networks }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/* The multiplexer's evmgate.yaml. */}}
+{{- define "evmgate.engineConfig" -}}
+{{- $engine := deepCopy .Values.engine.config }}
+{{- $_ := set $engine "enabled" true }}
+{{- $_ = set $engine "listen_addr" .Values.engine.listenAddr }}
+{{- $_ = set $engine "jwt_secret" (printf "/secrets/jwt/%s" .Values.engine.jwtSecret.key) }}
+{{- $_ = set $engine "nodes" .Values.engine.nodes }}
+{{- $cfg := dict "engine" $engine }}
+{{- with .Values.config.log_format }}{{ $_ = set $cfg "log_format" . }}{{ end }}
+{{- with .Values.config.log_level }}{{ $_ = set $cfg "log_level" . }}{{ end }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/* Fails when the configuration names a ${NAME} that the Secret created here lacks. */}}
+{{- define "evmgate.checkSecretKeys" -}}
+{{- $top := index . 0 }}
+{{- if not $top.Values.secrets.existingSecret }}
+{{- range regexFindAll "\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}" (index . 1) -1 }}
+{{- $name := trimSuffix "}" (trimPrefix "${" .) }}
+{{- if not (hasKey $top.Values.secrets.values $name) }}
+{{- fail (printf "the configuration uses ${%s}: set secrets.values.%s, or secrets.existingSecret to a Secret with that key" $name $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The securityContext of every container. */}}
+{{- define "evmgate.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end }}
