@@ -32,6 +32,7 @@ type Gateway struct {
 	handler  *proxy.Handler
 	ws       *ws.Server
 	events   *events
+	history  *history // the status page's charts
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -47,7 +48,7 @@ type Gateway struct {
 // New builds the gateway from a validated configuration. Nothing listens
 // or probes until Start.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	g := &Gateway{cfg: cfg, log: log, reg: prometheus.NewRegistry(), history: newHistory()}
 	m, err := metrics.New(g.reg, g.snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
@@ -144,6 +145,7 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		go func() { defer wg.Done(); n.monitor.Start(ctx) }()
 	}
 	wg.Wait()
+	g.history.start(g.read)
 
 	g.rpcSrv = newServer(g.RPCHandler())
 	g.serve(g.rpcSrv, g.rpcLn)
@@ -222,6 +224,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 	}
 	g.wg.Wait()
+	g.history.Close()
 	if g.ws != nil {
 		g.ws.Close() // WebSocket connections are hijacked: Shutdown does not wait for them
 	}
@@ -252,6 +255,7 @@ func (g *Gateway) adminMux(withMetrics bool) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /ready", g.serveReady)
 	mux.HandleFunc("GET /status", g.serveStatus)
+	mux.HandleFunc("GET /status/history", g.serveHistory)
 	mux.HandleFunc("GET /status/page", serveStatusPage)
 	return mux
 }

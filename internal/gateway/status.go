@@ -3,15 +3,23 @@ package gateway
 import (
 	_ "embed"
 	"encoding/json"
+	"math"
 	"net/http"
+	"slices"
+	"strconv"
+	"time"
 
+	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/evmgate/evmgate/internal/ws"
 )
 
 // Status is the JSON answer of GET /status.
 type Status struct {
 	Networks []NetworkStatus `json:"networks"`
+	// Engine is the Engine API multiplexer, when engine.enabled.
+	Engine *engine.Overview `json:"engine,omitempty"`
 }
 
 // NetworkStatus is one network in Status.
@@ -22,6 +30,17 @@ type NetworkStatus struct {
 	ServingTier string       `json:"serving_tier"`
 	Healthy     int          `json:"healthy_nodes"`
 	Nodes       []NodeStatus `json:"nodes"`
+	// Queue is the scheduler's waiting calls per priority class.
+	Queue []QueueStatus `json:"queue"`
+	// WebSocket is the network's WebSocket clients and subscriptions.
+	WebSocket *ws.NetworkStats `json:"websocket,omitempty"`
+}
+
+// QueueStatus is one priority class of a network's scheduler.
+type QueueStatus struct {
+	Class    string `json:"class"`
+	Depth    int    `json:"depth"`
+	Capacity int    `json:"capacity"`
 }
 
 // NodeStatus is one node in Status.
@@ -37,17 +56,35 @@ type NodeStatus struct {
 	InFlight  int64   `json:"in_flight"`
 	ChainID   uint64  `json:"chain_id"`
 	Failures  int     `json:"failures"`
+	// Reason says why the node is not eligible (down, lagging N blocks,
+	// wrong chain, ...); empty when it is.
+	Reason string `json:"reason,omitempty"`
+	// ErrorRate is the fraction of the node's tries that failed over the
+	// last minute (client cancels left out); absent without tries.
+	ErrorRate *float64 `json:"error_rate,omitempty"`
 }
 
 // Status returns the state of every network and node.
 func (g *Gateway) Status() Status {
-	var st Status
+	st := Status{Networks: []NetworkStatus{}}
+	var wsStats []ws.NetworkStats
+	if g.ws != nil {
+		wsStats = g.ws.Stats()
+	}
 	for _, n := range g.networks {
 		v := n.pool.View()
-		ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String()}
+		ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String(),
+			Nodes: []NodeStatus{}, Queue: n.queue.Status()}
 		if len(v.Active) == 0 {
 			ns.ServingTier = "none"
 		}
+		if g.ws != nil {
+			ns.WebSocket = &ws.NetworkStats{Network: n.cfg.Name}
+			if i := slices.IndexFunc(wsStats, func(s ws.NetworkStats) bool { return s.Network == n.cfg.Name }); i >= 0 {
+				ns.WebSocket = &wsStats[i]
+			}
+		}
+		errRates := g.history.errorRates(n.cfg.Name)
 		for _, nd := range v.All {
 			el := v.Eligible(nd)
 			if el {
@@ -61,11 +98,25 @@ func (g *Gateway) Status() Status {
 				Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
 				Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
 				Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
+				Reason: n.pool.Reason(v, nd), ErrorRate: rate(errRates, nd.Name),
 			})
 		}
 		st.Networks = append(st.Networks, ns)
 	}
+	if g.engine != nil {
+		o := g.engine.Overview()
+		st.Engine = &o
+	}
 	return st
+}
+
+func rate(rates map[string]float64, node string) *float64 {
+	r, ok := rates[node]
+	if !ok {
+		return nil
+	}
+	r = math.Round(r*10000) / 10000
+	return &r
 }
 
 func (g *Gateway) serveStatus(w http.ResponseWriter, _ *http.Request) {
@@ -98,7 +149,26 @@ var statusPage []byte
 
 func serveStatusPage(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(statusPage)
+}
+
+// serveHistory answers the charts' samples; ?since=T (Unix milliseconds)
+// returns only the samples taken after T.
+func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			http.Error(w, "since: want Unix milliseconds, e.g. since=1700000000000", http.StatusBadRequest)
+			return
+		}
+		since = time.UnixMilli(ms)
+	}
+	b, _ := json.Marshal(g.history.snapshot(since))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(append(b, '\n'))
 }
 
 var stateNames = func() []string {
