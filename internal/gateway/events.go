@@ -17,14 +17,16 @@ type events struct {
 	metrics *metrics.Metrics
 	every   time.Duration
 
-	queues map[string]*queued // set while building, read-only after
+	queues  map[string]*queued // set while building, read-only after
+	changes *changes           // wakes the status page
 
 	mu   sync.Mutex // mu protects last
 	last map[*upstream.Node]time.Time
 }
 
 func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration) *events {
-	return &events{log: log, metrics: m, every: every, last: map[*upstream.Node]time.Time{}, queues: map[string]*queued{}}
+	return &events{log: log, metrics: m, every: every, last: map[*upstream.Node]time.Time{}, queues: map[string]*queued{},
+		changes: newChanges()}
 }
 
 func (e *events) ProbeFailed(n *upstream.Node, err error) {
@@ -42,6 +44,7 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 }
 
 func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason string) {
+	e.changes.notify()
 	if q := e.queues[n.Network]; q != nil {
 		q.s.Kick() // calls waiting for a worker may fit on a node that came back
 	}

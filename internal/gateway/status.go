@@ -17,6 +17,10 @@ import (
 
 // Status is the JSON answer of GET /status.
 type Status struct {
+	// Version counts node state changes since start: GET
+	// /status?version=N&wait=D answers as soon as it is no longer N, or
+	// after D.
+	Version  uint64          `json:"version"`
 	Networks []NetworkStatus `json:"networks"`
 	// Engine is the Engine API multiplexer, when engine.enabled.
 	Engine *engine.Overview `json:"engine,omitempty"`
@@ -66,7 +70,8 @@ type NodeStatus struct {
 
 // Status returns the state of every network and node.
 func (g *Gateway) Status() Status {
-	st := Status{Networks: []NetworkStatus{}}
+	v, _ := g.events.changes.current()
+	st := Status{Version: v, Networks: []NetworkStatus{}}
 	var wsStats []ws.NetworkStats
 	if g.ws != nil {
 		wsStats = g.ws.Stats()
@@ -119,7 +124,24 @@ func rate(rates map[string]float64, node string) *float64 {
 	return &r
 }
 
-func (g *Gateway) serveStatus(w http.ResponseWriter, _ *http.Request) {
+// maxStatusWait bounds a long poll of GET /status.
+const maxStatusWait = 30 * time.Second
+
+func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Has("wait") || q.Has("version") {
+		d, err := time.ParseDuration(q.Get("wait"))
+		if err != nil || d < 0 || d > maxStatusWait {
+			http.Error(w, "wait: want a duration up to 30s, e.g. wait=1s", http.StatusBadRequest)
+			return
+		}
+		seen, err := strconv.ParseUint(q.Get("version"), 10, 64)
+		if err != nil {
+			http.Error(w, "version: want the version of the last answer, e.g. version=3", http.StatusBadRequest)
+			return
+		}
+		g.events.changes.wait(r.Context(), seen, d)
+	}
 	b, _ := json.MarshalIndent(g.Status(), "", "  ")
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(b, '\n'))
