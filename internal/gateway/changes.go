@@ -13,9 +13,18 @@ type changes struct {
 	mu      sync.Mutex    // mu protects version, changed
 	version uint64        // state changes since start
 	changed chan struct{} // closed at the next change
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when the gateway shuts down
 }
 
-func newChanges() *changes { return &changes{changed: make(chan struct{})} }
+func newChanges() *changes {
+	return &changes{changed: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// stop ends every wait, now and later: a shutting down gateway does not
+// wait for long polls.
+func (c *changes) stop() { c.stopOnce.Do(func() { close(c.stopped) }) }
 
 // notify records a change and wakes every waiter.
 func (c *changes) notify() {
@@ -33,8 +42,8 @@ func (c *changes) current() (uint64, <-chan struct{}) {
 	return c.version, c.changed
 }
 
-// wait returns once the version differs from seen, d has passed or ctx
-// ends.
+// wait returns once the version differs from seen, d has passed, ctx ends
+// or the gateway stops.
 func (c *changes) wait(ctx context.Context, seen uint64, d time.Duration) {
 	v, ch := c.current()
 	if v != seen || d <= 0 {
@@ -46,5 +55,6 @@ func (c *changes) wait(ctx context.Context, seen uint64, d time.Duration) {
 	case <-ch:
 	case <-t.C:
 	case <-ctx.Done():
+	case <-c.stopped:
 	}
 }

@@ -47,3 +47,16 @@ func TestChangesWaitEnds(t *testing.T) {
 		}
 	})
 }
+
+func TestChangesStopEndsWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newChanges()
+		done := make(chan struct{})
+		go func() { c.wait(context.Background(), 0, time.Hour); close(done) }()
+		synctest.Wait()
+		c.stop()
+		<-done
+		c.stop() // twice is fine
+		c.wait(context.Background(), 0, time.Hour)
+	})
+}

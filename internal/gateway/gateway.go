@@ -218,6 +218,7 @@ func (g *Gateway) Nodes(network string) []*upstream.Node {
 // the probers, and waits.
 func (g *Gateway) Close(ctx context.Context) error {
 	var errs []error
+	g.events.changes.stop() // status long polls answer now
 	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv, g.engineSrv, g.adminSrv} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))

@@ -245,14 +245,15 @@ func (s series) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-// snapshot returns the samples taken after since (every sample when since
-// is zero), in the order of the networks and nodes of the latest sample.
-func (h *history) snapshot(since time.Time) History {
+// snapshot returns the samples taken after the Unix millisecond since
+// (every sample when it is 0), in the order of the networks and nodes of
+// the latest sample.
+func (h *history) snapshot(since int64) History {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := History{IntervalSeconds: historyInterval.Seconds(), Networks: []NetworkHistory{}}
 	first := len(h.samples)
-	for first > 0 && h.samples[first-1].at.After(since) {
+	for first > 0 && h.samples[first-1].at.UnixMilli() > since {
 		first--
 	}
 	picked := h.samples[first:]

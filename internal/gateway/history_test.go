@@ -48,7 +48,7 @@ func TestHistoryRatesAndWindow(t *testing.T) {
 	h.add(reading0(t0.Add(time.Second), 30, 30, 5, 2, []uint64{10, 30}))
 	h.add(reading0(t0.Add(3*time.Second), 30, 30, 5, math.NaN(), []uint64{10, 30})) // a 2 s gap, no calls
 
-	b, err := json.Marshal(h.snapshot(time.Time{}))
+	b, err := json.Marshal(h.snapshot(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +65,11 @@ func TestHistoryRatesAndWindow(t *testing.T) {
 		t.Errorf("error rates of an unknown network: %v", r)
 	}
 
-	since := h.snapshot(t0.Add(time.Second))
+	since := h.snapshot(t0.Add(time.Second).UnixMilli())
 	if len(since.Networks) != 1 || len(since.Networks[0].Time) != 1 || since.Networks[0].Time[0] != t0.Add(3*time.Second).UnixMilli() {
 		t.Errorf("since: %+v", since)
 	}
-	if none := h.snapshot(t0.Add(time.Hour)); len(none.Networks) != 0 {
+	if none := h.snapshot(t0.Add(time.Hour).UnixMilli()); len(none.Networks) != 0 {
 		t.Errorf("nothing after the last sample, got %+v", none)
 	}
 }
@@ -80,7 +80,7 @@ func TestHistoryKeepsFiveMinutes(t *testing.T) {
 	for i := range historyLen + 50 {
 		h.add(reading0(t0.Add(time.Duration(i)*time.Second), float64(i), float64(i), 0, 0, []uint64{0, 0}))
 	}
-	s := h.snapshot(time.Time{}).Networks[0]
+	s := h.snapshot(0).Networks[0]
 	if len(s.Time) != historyLen || s.Time[0] != t0.Add(50*time.Second).UnixMilli() {
 		t.Fatalf("kept %d samples from %d", len(s.Time), s.Time[0])
 	}
@@ -98,7 +98,7 @@ func TestHistoryNodesComeAndGo(t *testing.T) {
 			{name: "b", tries: float64(i), errors: float64(i)},
 		}}}})
 	}
-	nh := h.snapshot(time.Time{}).Networks[0]
+	nh := h.snapshot(0).Networks[0]
 	if len(nh.Nodes) != 2 || nh.Nodes[1].Name != "b" || !math.IsNaN(nh.Nodes[1].Lag[0]) {
 		t.Fatalf("nodes %+v", nh.Nodes)
 	}

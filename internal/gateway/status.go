@@ -178,14 +178,13 @@ func serveStatusPage(w http.ResponseWriter, _ *http.Request) {
 // serveHistory answers the charts' samples; ?since=T (Unix milliseconds)
 // returns only the samples taken after T.
 func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
-	var since time.Time
+	var since int64
 	if v := r.URL.Query().Get("since"); v != "" {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
+		var err error
+		if since, err = strconv.ParseInt(v, 10, 64); err != nil {
 			http.Error(w, "since: want Unix milliseconds, e.g. since=1700000000000", http.StatusBadRequest)
 			return
 		}
-		since = time.UnixMilli(ms)
 	}
 	b, _ := json.Marshal(g.history.snapshot(since))
 	w.Header().Set("Content-Type", "application/json")

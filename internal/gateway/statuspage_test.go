@@ -188,7 +188,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	samples := 6
 	shots := os.Getenv("EVMGATE_STATUS_SCREENSHOTS") // a directory: keep the screenshots there
 	if shots != "" {
-		samples = 6 // TEMP
+		samples = 90 // a minute and a half of charts
 	}
 	traffic(t, g.RPCURL()+"/mainnet", 40, func(i int) {
 		if i%40 == 0 { // a block a second; the lagging node falls behind and catches up
