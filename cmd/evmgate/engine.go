@@ -37,5 +37,5 @@ func engineCmd(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runGateway(ctx, cfg, newLogger(cfg, stderr))
+	return runGateway(ctx, stop, cfg, newLogger(cfg, levelOf(cfg.LogLevel), stderr), nil)
 }

@@ -21,7 +21,7 @@ import (
 // through the process, every answer is VALID and the heads advance; a wrong
 // JWT gets 401; SIGTERM ends the process with exit 0.
 func TestEngineAsProcess(t *testing.T) {
-	for _, form := range []string{"flags", "yaml"} {
+	for _, form := range []string{"flags", "yaml", "yaml with networks"} {
 		t.Run(form, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
@@ -33,7 +33,7 @@ func TestEngineAsProcess(t *testing.T) {
 			nodes := net.Nodes()
 			dir := t.TempDir()
 			secret, secretPath := hexSecret(t, dir, "cl.hex")
-			port, metricsPort := freePort(t), freePort(t)
+			port, metricsPort, rpcPort := freePort(t), freePort(t), freePort(t)
 			evmgateBin(t) // built before the clock starts
 			started := time.Now()
 			var p *proc
@@ -49,6 +49,12 @@ func TestEngineAsProcess(t *testing.T) {
 					addr(port) + "\n  jwt_secret: " + secretPath + "\n  nodes:\n"
 				for _, n := range nodes {
 					yaml += "    - url: " + n.AuthURL() + "\n      jwt_secret: " + n.JWTSecretPath() + "\n"
+				}
+				if form == "yaml with networks" {
+					yaml += "listen_addr: 127.0.0.1\nport: " + itoa(rpcPort) + "\nnetworks:\n  - name: devnet\n    local_nodes:\n"
+					for _, n := range nodes {
+						yaml += "      - rpc_endpoint: " + n.HTTPURL() + "\n"
+					}
 				}
 				cfg := filepath.Join(dir, "engine.yaml")
 				writeFile(t, cfg, yaml)
@@ -87,7 +93,13 @@ func TestEngineAsProcess(t *testing.T) {
 			if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, `"alive_nodes"`) {
 				t.Fatalf("executionbackup's status API: %d %s", code, body)
 			}
-			if form == "yaml" {
+			if form == "yaml with networks" {
+				code, body := rpc(t, "http://"+addr(rpcPort)+"/devnet", `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`)
+				if code != 200 || body != `{"jsonrpc":"2.0","id":1,"result":"0x3"}` {
+					t.Fatalf("JSON-RPC beside the multiplexer: %d %s", code, body)
+				}
+			}
+			if form != "flags" {
 				code, body := get(t, "http://"+addr(metricsPort)+"/metrics")
 				if code != 200 || !strings.Contains(body, "evmgate_engine_requests_total") {
 					t.Fatalf("Prometheus metrics: %d\n%s", code, grepLines(body, "evmgate_engine"))

@@ -4,6 +4,7 @@
 //	evmgate -config evmgate.yaml           serve
 //	evmgate validate -config evmgate.yaml  check a configuration and exit
 //	evmgate demo                           run three local nodes and the gateway in front of them
+//	evmgate prio [flags]                   a drop-in for flashbots prio-load-balancer
 //	evmgate version                        print the version
 package main
 
@@ -23,6 +24,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/gateway"
+	"github.com/evmgate/evmgate/internal/reload"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -49,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return demoCmd(args, stdout, stderr)
 	case "engine":
 		return engineCmd(args, stderr)
+	case "prio":
+		return prioCmd(args, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "evmgate", version)
 		return nil
@@ -66,6 +70,8 @@ const usage = `usage:
                                   three local nodes and the gateway in front of them
   evmgate engine --nodes URL,... --jwt-secret PATH [flags]
                                   Engine API multiplexer alone (executionbackup's flags; engine -h lists them)
+  evmgate prio [flags]            drop-in for flashbots prio-load-balancer (its flags and
+                                  environment variables; prio -h lists them)
   evmgate version                 print the version
   evmgate help                    this text
 `
@@ -125,13 +131,31 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	level := new(slog.LevelVar)
+	level.Set(levelOf(cfg.LogLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runGateway(ctx, cfg, newLogger(cfg, stderr))
+	return runGateway(ctx, stop, cfg, newLogger(cfg, level, stderr), &reloading{path: path, level: level})
 }
 
-// runGateway serves until ctx ends, then shuts down gracefully.
-func runGateway(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// reloading is what a served file needs for hot reload.
+type reloading struct {
+	path  string
+	level *slog.LevelVar
+}
+
+// runGateway serves until ctx ends, then shuts down gracefully (see
+// shutdown). stop, called when ctx ends, lets a second signal end the
+// process at once. With rl, SIGHUP and changes to the file reload it.
+func runGateway(ctx context.Context, stop func(), cfg *config.Config, log *slog.Logger, rl *reloading) error {
+	var hup chan os.Signal
+	if rl != nil {
+		// From the start: a SIGHUP while starting reloads once started
+		// instead of ending the process. Kept until exit: a SIGHUP while
+		// shutting down is ignored.
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+	}
 	g, err := gateway.New(cfg, log)
 	if err != nil {
 		return err
@@ -139,28 +163,75 @@ func runGateway(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 	if err := g.Start(ctx); err != nil {
 		return err
 	}
+	var r *reload.Reloader
+	if rl != nil {
+		if r, err = startReloader(g, rl, hup, log); err != nil {
+			_ = g.Close(context.Background())
+			return err
+		}
+	}
 	<-ctx.Done()
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	stop()
+	if r != nil {
+		r.Close()
+	}
+	return shutdown(g, log)
+}
+
+// startReloader reloads the file on SIGHUP and when it changes on disk.
+func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log *slog.Logger) (*reload.Reloader, error) {
+	return reload.Start(reload.Options{
+		Path: rl.path, Signals: hup, Log: log, Registerer: g.Registry(),
+		Reload: func(ctx context.Context) ([]string, error) {
+			cfg, err := loadConfig(rl.path)
+			if err != nil {
+				return nil, err
+			}
+			restart, err := g.Reload(ctx, cfg)
+			if err != nil {
+				return restart, err
+			}
+			rl.level.Set(levelOf(g.Config().LogLevel))
+			return restart, nil
+		},
+	})
+}
+
+// shutdown drains the gateway: /ready answers 503 at once, the listeners
+// keep accepting for shutdown_delay (so a load balancer stops sending
+// first), then stop, and the calls in flight get shutdown_grace to finish.
+func shutdown(g *gateway.Gateway, log *slog.Logger) error {
+	cfg := g.Config()
+	delay, grace := cfg.ShutdownDelay.D(), cfg.ShutdownGrace.D()
+	g.Drain()
+	log.Info("shutting down", "shutdown_delay", delay, "shutdown_grace", grace)
+	if delay > 0 {
+		time.Sleep(delay) // serving as usual meanwhile; a second signal ends the process
+	}
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := g.Close(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err := g.Close(sctx)
+	log.Info("shut down", "drained_in", time.Since(start), "within_grace", sctx.Err() == nil)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
 }
 
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	switch strings.ToUpper(cfg.LogLevel) {
+func levelOf(name string) slog.Level {
+	switch strings.ToUpper(name) {
 	case "ERROR":
-		level = slog.LevelError
+		return slog.LevelError
 	case "WARN":
-		level = slog.LevelWarn
+		return slog.LevelWarn
 	case "DEBUG", "TRACE":
-		level = slog.LevelDebug
-	default:
-		level = slog.LevelInfo
+		return slog.LevelDebug
 	}
+	return slog.LevelInfo
+}
+
+func newLogger(cfg *config.Config, level slog.Leveler, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

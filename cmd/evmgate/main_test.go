@@ -10,6 +10,11 @@ import (
 func TestCommands(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8545\n    rpc_timout: 5s\n"), 0o600)
+	attested := filepath.Join(t.TempDir(), "attested.yaml")
+	os.WriteFile(attested, []byte("networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: https://SGX_"+strings.Repeat("ab", 32)+"@127.0.0.1:8545\n"+
+		"      - rpc_endpoint: https://127.0.0.1:8546\n        attestation: {type: sev-snp, measurements: ["+strings.Repeat("11", 48)+"]}\n"), 0o600)
+	badAttested := filepath.Join(t.TempDir(), "bad-attested.yaml")
+	os.WriteFile(badAttested, []byte("networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8546\n        attestation: {type: tdx, measurements: [00]}\n"), 0o600)
 	cases := []struct {
 		args    []string
 		wantOut string
@@ -19,6 +24,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"validate", "-config", "../../examples/evmgate.yaml"}, "is valid: 2 network(s)", ""},
 		{[]string{"validate", "-config", bad}, "", `unknown key "rpc_timout"`},
 		{[]string{"validate", "-config", "/nonexistent.yaml"}, "", "reading config"},
+		{[]string{"validate", "-config", attested}, "is valid: 1 network(s)", ""},
+		{[]string{"validate", "-config", badAttested}, "", "attestation.measurements[0]"},
 		{[]string{"frobnicate"}, "", `unknown command "frobnicate"`},
 		{[]string{"engine", "--jwt-secret", "/nonexistent"}, "", "--nodes is required"},
 	}

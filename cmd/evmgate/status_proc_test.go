@@ -85,7 +85,7 @@ func TestStatusEndpointsAsProcess(t *testing.T) {
 	if a.st.Version <= st.Version || a.took >= 30*time.Second {
 		t.Fatalf("the long poll answered after %v with version %d (was %d)", a.took, a.st.Version, st.Version)
 	}
-	if n := a.st.Networks[0].Nodes[1]; n.Name != "b" || n.State != "down" || n.Reason != "down" {
+	if n := a.st.Networks[0].Nodes[1]; n.Name != "b" || n.State != "down" || n.Eligible || n.Reason == "" {
 		t.Fatalf("node b after it stopped: %+v", n)
 	}
 

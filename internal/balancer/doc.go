@@ -28,7 +28,11 @@
 // the head by more than network_block_diff is an outlier and not served.
 //
 // Within the serving tier a Strategy spreads calls: "p2c" (power of two
-// choices on in-flight × latency ÷ weight, the default), "least_conn",
+// choices on in-flight × answer time ÷ weight, the default; the answer time
+// is the node's peak-EWMA of time to first byte, see upstream.PeakEWMA;
+// costs within TieBand or TieFloor of each other are ties taken at random,
+// and an idle node passed over has its estimate aged by PassOverFade),
+// "least_conn",
 // "round_robin" (weighted) or "best" (always the first by priority, which
 // is StakeSquid's single-endpoint behaviour). When no node is eligible the
 // pool fails open: it tries the nodes it has anyway, answering nodes best
@@ -37,5 +41,6 @@
 //
 // Pick allocates nothing with the built-in strategies: the per-call
 // predicate stays on the stack because they are called on their concrete
-// types.
+// types. It reads the clock once and counts the call in the chosen node's
+// recent calls (the share the status report shows).
 package balancer

@@ -68,6 +68,8 @@ type View struct {
 	Rest []*upstream.Node
 	// All is every node of the network, in configuration order.
 	All []*upstream.Node
+
+	strategy Strategy // the rules' strategy when the view was built
 }
 
 // Eligible reports whether n is among the active or backup nodes.
@@ -77,9 +79,8 @@ func (v *View) Eligible(n *upstream.Node) bool {
 
 // Pool is one network's node set and selection.
 type Pool struct {
+	mu    sync.Mutex // mu protects rules and nodes, and serialises rebuilds
 	rules Rules
-
-	mu    sync.Mutex // mu protects nodes and serialises rebuilds
 	nodes []*upstream.Node
 	view  atomic.Pointer[View]
 }
@@ -115,13 +116,29 @@ func (p *Pool) View() *View { return p.view.Load() }
 func (p *Pool) Refresh() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.view.Store(buildView(p.rules, p.nodes))
+	v := buildView(p.rules, p.nodes)
+	v.strategy = p.rules.Strategy
+	p.view.Store(v)
+}
+
+// SetRules replaces the selection rules (a configuration reload). Calls
+// picking a node at that moment use either the old rules or the new ones.
+func (p *Pool) SetRules(rules Rules) {
+	if rules.Strategy == nil {
+		rules.Strategy = P2C{}
+	}
+	p.mu.Lock()
+	p.rules = rules
+	p.mu.Unlock()
+	p.Refresh()
 }
 
 // Pick chooses a node for a call. tried lists nodes already tried for this
 // call (they are avoided); minHead, when not 0, skips nodes whose head is
 // below it (the call names that block). The chosen node's worker slot is
-// taken: the caller must Release it. nil means no node can take the call now.
+// taken: the caller must Release it, and the call is counted in the node's
+// recent calls (its share in the status report). nil means no node can take
+// the call now.
 // Pick takes no lock and, with the built-in strategies, allocates nothing.
 func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 	v := p.view.Load()
@@ -129,8 +146,9 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 		minHead = 0 // a block beyond the network head: any node answers the same
 	}
 	ok := func(n *upstream.Node) bool { return accepts(n, tried, minHead) }
+	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	for {
-		n := p.pickActive(v.Active, ok, tried, minHead)
+		n := p.pickActive(v.strategy, v.Active, ok, tried, minHead, now)
 		if n == nil {
 			n = Best{}.Pick(v.Backup, ok)
 		}
@@ -141,6 +159,7 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 			return nil
 		}
 		if n.TryAcquire() {
+			n.CountCall(now)
 			return n
 		}
 		// Lost the last slot to another call: look again without it.
@@ -151,10 +170,10 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 // pickActive runs the strategy over the serving tier. The built-in
 // strategies are called on their concrete types, so ok stays on the stack;
 // another Strategy gets a predicate of its own.
-func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64) *upstream.Node {
-	switch s := p.rules.Strategy.(type) {
+func (p *Pool) pickActive(st Strategy, active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64, now int64) *upstream.Node {
+	switch s := st.(type) {
 	case P2C:
-		return s.Pick(active, ok)
+		return s.pick(active, ok, now)
 	case LeastConn:
 		return s.Pick(active, ok)
 	case *RoundRobin:
@@ -163,7 +182,7 @@ func (p *Pool) pickActive(active []*upstream.Node, ok func(*upstream.Node) bool,
 		return s.Pick(active, ok)
 	}
 	t, m := slices.Clone(tried), minHead
-	return p.rules.Strategy.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, m) })
+	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, m) })
 }
 
 // accepts reports whether n can take a call now.

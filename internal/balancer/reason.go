@@ -13,7 +13,10 @@ func (p *Pool) Reason(v *View, n *upstream.Node) string {
 	if v.Eligible(n) {
 		return ""
 	}
-	return reason(p.rules, v.Head, n)
+	p.mu.Lock()
+	r := p.rules
+	p.mu.Unlock()
+	return reason(r, v.Head, n)
 }
 
 func reason(r Rules, head uint64, n *upstream.Node) string {

@@ -3,6 +3,7 @@ package balancer
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -22,10 +23,13 @@ func count(s Strategy, cands []*upstream.Node, ok func(*upstream.Node) bool, n i
 	return got
 }
 
-// hold takes k slots on n, as k calls in flight would.
+// hold takes k slots on n, as k calls in flight would (k < 0 releases).
 func hold(n *upstream.Node, k int) {
 	for range k {
 		n.TryAcquire()
+	}
+	for range -k {
+		n.Release()
 	}
 }
 
@@ -184,5 +188,99 @@ func TestPoolSpreads(t *testing.T) {
 	}
 	if got["f"] != 0 || got["a"] < 500 || got["b"] < 500 {
 		t.Errorf("picks: %v", got)
+	}
+}
+
+// TestTied: costs within TieBand of the lower one, or within TieFloor, are
+// equal.
+func TestTied(t *testing.T) {
+	ms := func(f float64) float64 { return f * 1e6 }
+	tests := []struct {
+		a, b float64
+		want bool
+	}{
+		{ms(10), ms(10), true},
+		{ms(10), ms(12.5), true}, // the band's edge
+		{ms(10), ms(12.6), false},
+		{ms(100), ms(124), true},
+		{ms(100), ms(130), false},
+		{ms(0.1), ms(1.1), true}, // the floor: a millisecond apart
+		{ms(0.1), ms(1.2), false},
+		{0, ms(1), true},
+		{ms(10), ms(30), false},
+	}
+	for _, tt := range tests {
+		if got := tied(tt.a, tt.b); got != tt.want {
+			t.Errorf("tied(%v, %v) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+		if got := tied(tt.b, tt.a); got != tt.want {
+			t.Errorf("tied(%v, %v) = %v, want %v (not symmetric)", tt.b, tt.a, got, tt.want)
+		}
+	}
+}
+
+// TestP2CTies: two idle nodes whose latencies are within the band share
+// the picks; out of it, the cheaper takes them all.
+func TestP2CTies(t *testing.T) {
+	within := buildAll([]nd{local("a", 1).withLatencyMS(10), local("b", 1).withLatencyMS(12)})
+	got := count(P2C{}, within, all, 2000)
+	t.Logf("10ms and 12ms: %v", got)
+	for _, name := range []string{"a", "b"} {
+		if got[name] < 800 { // expected 1000; 800 is 9 standard deviations away
+			t.Errorf("tied nodes: %s got %d of 2000 picks", name, got[name])
+		}
+	}
+	apart := buildAll([]nd{local("a", 1).withLatencyMS(10), local("b", 1).withLatencyMS(13)})
+	if got := count(P2C{}, apart, all, 200); got["a"] != 200 {
+		t.Errorf("10ms and 13ms: %v", got)
+	}
+	// Under load the band compares calls in flight: 4 and 5 in flight on
+	// equal nodes are equal, 3 and 5 are not.
+	loaded := buildAll([]nd{local("a", 1), local("b", 1)})
+	hold(loaded[0], 4)
+	hold(loaded[1], 3)
+	if got := count(P2C{}, loaded, all, 2000); got["a"] < 800 || got["b"] < 800 {
+		t.Errorf("5 and 4 in flight: %v", got)
+	}
+	hold(loaded[1], -1)
+	if got := count(P2C{}, loaded, all, 200); got["b"] != 200 {
+		t.Errorf("5 and 3 in flight: %v", got)
+	}
+}
+
+// TestP2CPassOver: with one call at a time, a node three times slower than
+// its peer is tried now and then (its estimate fades each time it is passed
+// over idle) but gets far less; with a call in flight it is not faded.
+func TestP2CPassOver(t *testing.T) {
+	// Seconds, so that the estimates' fade with time during the test is
+	// negligible next to the band.
+	fast, slow := local("fast", 1).build(), local("slow", 1).build()
+	truth := map[*upstream.Node]time.Duration{fast: time.Second, slow: 3 * time.Second}
+	for n, d := range truth {
+		n.ObserveAnswer(d, nil)
+	}
+	cands := []*upstream.Node{fast, slow}
+	got := map[string]int{}
+	for range 600 {
+		n := P2C{}.Pick(cands, all)
+		got[n.Name]++
+		n.ObserveAnswer(truth[n], nil) // its answer: the estimate is set afresh
+	}
+	t.Logf("one call at a time, 1s and 3s: %v", got)
+	if got["slow"] == 0 || got["slow"] > 150 {
+		t.Errorf("the slow node got %d of 600 picks, want some and at most a quarter", got["slow"])
+	}
+
+	busy := local("busy", 1).build()
+	busy.ObserveAnswer(10*time.Second, nil)
+	hold(busy, 1)
+	before, _ := busy.AnswerTime()
+	if got := count(P2C{}, []*upstream.Node{fast, busy}, all, 200); got["busy"] != 0 {
+		t.Errorf("a busy slow node was picked: %v", got)
+	}
+	// 200 fades would leave 0.9^200 of it; the fade with time since the
+	// sample is e^-7 only after 7 seconds.
+	if after, _ := busy.AnswerTime(); after < before/1000 {
+		t.Errorf("a node with a call in flight was faded: %v, then %v", before, after)
 	}
 }

@@ -39,7 +39,9 @@ func buildView(r Rules, nodes []*upstream.Node) *View {
 		v.Backup = append(v.Backup, tiers[t]...)
 	}
 	for _, n := range nodes {
-		if n.State() != upstream.WrongChain && !slices.Contains(v.Active, n) && !slices.Contains(v.Backup, n) {
+		// A node on another chain, or one that failed attestation, is
+		// never tried, not even when nothing else answers.
+		if st := n.State(); st != upstream.WrongChain && st != upstream.Unattested && !slices.Contains(v.Active, n) && !slices.Contains(v.Backup, n) {
 			v.Rest = append(v.Rest, n)
 		}
 	}

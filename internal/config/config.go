@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/ws"
@@ -28,6 +30,14 @@ type Config struct {
 	MetricsPort Port `yaml:"metrics_port"`
 	// MetricsAddr is the metrics listener's host. Default: ListenAddr.
 	MetricsAddr string `yaml:"metrics_addr"`
+
+	// ShutdownDelay is how long the gateway keeps accepting calls after
+	// SIGTERM while /ready answers 503, so a load balancer (a Kubernetes
+	// Service) stops sending new ones first. Default 0.
+	ShutdownDelay Duration `yaml:"shutdown_delay"`
+	// ShutdownGrace is how long calls in flight and WebSocket connections
+	// may take to finish once the listeners have stopped. Default 25s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
 
 	// RequestTimeout bounds one client call, queueing, retries and all.
 	// Default 30s.
@@ -64,6 +74,14 @@ type Config struct {
 	// WebSocket sets the limits of JSON-RPC over WebSocket (ws://host:port/<network>)
 	// and of eth_subscribe.
 	WebSocket ws.Config `yaml:"websocket"`
+
+	// Cache is the response cache and in-flight dedup of identical reads.
+	Cache cache.Settings `yaml:"cache"`
+
+	// Attestation says where the collateral of attested nodes (nodes with
+	// an attestation: key, or prio-load-balancer's SEV_/SGX_ URIs) comes
+	// from, and which SGX quote verifier to ask.
+	Attestation attest.Settings `yaml:"attestation"`
 }
 
 // Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).
@@ -132,6 +150,15 @@ type Network struct {
 	DownAfter int `yaml:"down_after"`
 	// MaxConcurrency overrides the top-level default for this network's nodes.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// Paths are more paths on the JSON-RPC listener that serve this network
+	// the way flashbots' prio-load-balancer serves its calls, e.g.
+	// ["/", "/sim"]: a node's answer carries the X-PrioLB-* headers, the
+	// gateway's own failures are plain text (400 body too large, 500
+	// otherwise), and GET answers 200.
+	Paths []string `yaml:"paths"`
+	// Cache: false turns the response cache and in-flight dedup off for
+	// this network. Default: cache.enabled.
+	Cache *bool `yaml:"cache"`
 }
 
 // Node is one upstream execution node.
@@ -159,4 +186,9 @@ type Node struct {
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// Gzip asks the node for gzip responses. Default: on for https, off for http.
 	Gzip *bool `yaml:"gzip"`
+	// Attestation makes the node an attested one: it is served only while
+	// the TLS certificate it presents carries a valid SEV-SNP, TDX or SGX
+	// attestation bound to the certificate's key. prio-load-balancer's
+	// https://SEV_...@host and https://SGX_...@host URIs set it too.
+	Attestation *attest.Spec `yaml:"attestation"`
 }

@@ -21,6 +21,7 @@ const (
 	DefaultFastTrackPerHigh = 2
 	DefaultLowShare         = 20
 	DefaultLowMaxWait       = 2 * time.Second
+	DefaultShutdownGrace    = 25 * time.Second
 )
 
 // Default fills every unset key with its default.
@@ -36,6 +37,7 @@ func (c *Config) Default() {
 	}
 	setIf(&c.MetricsPort, 0, DefaultMetricsPort)
 	setIf(&c.MetricsAddr, "", c.ListenAddr)
+	setIf(&c.ShutdownGrace, 0, Duration(DefaultShutdownGrace))
 	setIf(&c.RequestTimeout, 0, Duration(DefaultRequestTimeout))
 	setIf(&c.MaxBodyBytes, 0, DefaultMaxBodyBytes)
 	setIf(&c.MaxBatchSize, 0, DefaultMaxBatchSize)
@@ -46,6 +48,8 @@ func (c *Config) Default() {
 	}
 	c.Admin.Default()
 	c.WebSocket.Default()
+	c.Cache.Default()
+	c.Attestation.Default()
 	if c.Engine.Enabled {
 		c.Engine.Default()
 	}

@@ -59,6 +59,12 @@ func (c *Config) Validate() error {
 	if c.LogRateLimit < 0 {
 		p.add("log_rate_limit", "%s is negative: use a duration such as \"10s\", or \"0s\" to log every repeat", c.LogRateLimit.D())
 	}
+	if c.ShutdownDelay < 0 {
+		p.add("shutdown_delay", "%s is negative: use a duration such as \"5s\", or 0 to stop accepting at once", c.ShutdownDelay.D())
+	}
+	if c.ShutdownGrace.D() < time.Millisecond {
+		p.add("shutdown_grace", "%s is too short: use a duration such as \"25s\"", c.ShutdownGrace.D())
+	}
 	if c.RequestTimeout.D() < time.Millisecond {
 		p.add("request_timeout", "%s is too short: use 1ms or more, such as \"30s\"", c.RequestTimeout.D())
 	}
@@ -84,6 +90,12 @@ func (c *Config) Validate() error {
 	if err := c.WebSocket.Validate(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
+	if err := c.Cache.Validate(); err != nil {
+		p = append(p, strings.Split(err.Error(), "\n")...)
+	}
+	if err := c.Attestation.Validate(); err != nil {
+		p = append(p, strings.Split(err.Error(), "\n")...)
+	}
 	if c.Engine.Enabled {
 		if err := c.Engine.Validate(); err != nil {
 			p = append(p, err.Error())
@@ -100,6 +112,7 @@ func (c *Config) Validate() error {
 		}
 		n.validate(path, &p)
 	}
+	c.validateRuntime(&p)
 	return p.err()
 }
 
@@ -128,9 +141,6 @@ func (n *Network) validate(path string, p *problems) {
 		p.add(path+".name", "%q cannot be a URL path segment: use letters, digits, '.', '_' or '-', starting with a letter or digit", n.Name)
 	case slices.Contains(ReservedNetworkNames, strings.ToLower(n.Name)):
 		p.add(path+".name", "%q is reserved: the gateway serves /%s itself; rename the network, e.g. %q", n.Name, strings.ToLower(n.Name), n.Name+"-net")
-	}
-	if len(n.LocalNodes)+len(n.MonitoringNodes)+len(n.FallbackNodes) == 0 {
-		p.add(path+".local_nodes", "the network has no nodes: list at least one rpc_endpoint")
 	}
 	for _, c := range n.LoadBalancePriority {
 		if !slices.Contains(Criteria, c) {
@@ -212,6 +222,7 @@ func (nd *Node) validate(path string, p *problems) {
 			p.add(path+".headers."+k, "the value holds a line break: write it on one line")
 		}
 	}
+	nd.validateAttestation(path, p)
 	if nd.Weight < 0 {
 		p.add(path+".weight", "must be 1 or more")
 	}

@@ -8,6 +8,9 @@
 // it on every other running node (engine_newPayloadV4, then
 // engine_forkchoiceUpdatedV3) and keeps every payload, so a node that was
 // stopped or frozen can be caught up later by replaying them in order.
+// Reorg replaces the newest blocks (up to MaxReorgDepth, never the
+// finalized one) with sibling blocks built on the same parent, and moves
+// every node to the new branch with forkchoiceUpdated.
 // Pending transactions are copied from every node's pool to the builder
 // before each block, standing in for p2p gossip.
 //

@@ -32,16 +32,22 @@ type Net struct {
 	mineMu      sync.Mutex
 	nextBuilder int
 
-	mu      sync.Mutex // protects blocks, headCh, closed
-	blocks  []Block    // blocks[i] has number i+1
-	headCh  chan struct{}
-	closed  bool
-	txMu    sync.Mutex                // serialises transaction sending
-	nonces  map[common.Address]uint64 // guarded by txMu
-	nextTx  int                       // guarded by txMu
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closeMu sync.Mutex // serialises Close
+	mu     sync.Mutex // protects blocks, headCh, closed, branch, finalFloor
+	blocks []Block    // blocks[i] has number i+1
+	// branch counts reorgs: blocks built after one pay another fee
+	// recipient, so a sibling never has the hash of the block it replaces.
+	branch uint64
+	// finalFloor is the lowest finalized (and safe) block sent after a
+	// reorg: finality never moves back.
+	finalFloor uint64
+	headCh     chan struct{}
+	closed     bool
+	txMu       sync.Mutex                // serialises transaction sending
+	nonces     map[common.Address]uint64 // guarded by txMu
+	nextTx     int                       // guarded by txMu
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	closeMu    sync.Mutex // serialises Close
 }
 
 // Start creates the nodes, starts them and, if BlockPeriod > 0, the block
@@ -226,7 +232,8 @@ func (n *Net) safeFinalLocked(num uint64) (safe, final common.Hash) {
 		}
 		return num - d
 	}
-	return n.hashLocked(back(safeDepth)), n.hashLocked(back(finalDepth))
+	s, f := max(back(safeDepth), n.finalFloor), max(back(finalDepth), n.finalFloor)
+	return n.hashLocked(s), n.hashLocked(f)
 }
 
 func (n *Net) hashLocked(num uint64) common.Hash {

@@ -43,18 +43,19 @@ func (n *Net) NextAttributes() *PayloadAttributes {
 	if num > 0 {
 		parentTime = n.blocks[num-1].Timestamp
 	}
+	recipient := n.recipientLocked()
 	n.mu.Unlock()
 	ts := max(parentTime+1, uint64(time.Now().Unix()))
-	return attributesFor(parent, num+1, ts)
+	return attributesFor(parent, num+1, ts, recipient)
 }
 
-func attributesFor(parent common.Hash, number, ts uint64) *PayloadAttributes {
+func attributesFor(parent common.Hash, number, ts uint64, recipient common.Address) *PayloadAttributes {
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], number)
 	return &PayloadAttributes{
 		Timestamp:             hexutil.Uint64(ts),
 		PrevRandao:            crypto.Keccak256Hash([]byte("evmgate devnet randao"), buf[:]),
-		SuggestedFeeRecipient: feeRecipient,
+		SuggestedFeeRecipient: recipient,
 		Withdrawals:           []*types.Withdrawal{},
 		ParentBeaconBlockRoot: BeaconRoot(parent, ts),
 	}
@@ -66,6 +67,11 @@ func attributesFor(parent common.Hash, number, ts uint64) *PayloadAttributes {
 func (n *Net) Mine(ctx context.Context) (uint64, error) {
 	n.mineMu.Lock()
 	defer n.mineMu.Unlock()
+	return n.mineLocked(ctx)
+}
+
+// mineLocked is Mine; the caller holds mineMu.
+func (n *Net) mineLocked(ctx context.Context) (uint64, error) {
 	if n.isClosed() {
 		return 0, ErrClosed
 	}
@@ -115,7 +121,7 @@ func (n *Net) buildOn(ctx context.Context, b *Node) (Block, error) {
 			return blk, nil
 		}
 		n.log.Debug("built block is empty, rebuilding", "node", b.name, "pending", pending)
-		attrs = attributesFor(blk.ParentHash, blk.Number, uint64(attrs.Timestamp)+1)
+		attrs = attributesFor(blk.ParentHash, blk.Number, uint64(attrs.Timestamp)+1, attrs.SuggestedFeeRecipient)
 		wait *= 2
 	}
 }

@@ -303,6 +303,9 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 		return ok(`"0xde0b6b3a7640000"`)
 	case "eth_call":
 		return fail(3, "execution reverted")
+	case "flashbots_validateBuilderSubmissionV3", "flashbots_validateBuilderSubmissionV4":
+		// A block builder's validation node answers null for a valid block.
+		return ok(`null`)
 	case "eth_sendRawTransaction":
 		if n.Calls("eth_sendRawTransaction") > 1 {
 			return fail(-32000, "already known")

@@ -2,14 +2,17 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/evmgate/evmgate/internal/cache"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
+	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -20,7 +23,8 @@ type network struct {
 	pool    *balancer.Pool
 	monitor *health.Monitor
 	queue   *queued
-	mu      sync.Mutex // mu serialises node set changes
+	cache   *cache.Network // nil: no response cache for the network
+	mu      sync.Mutex     // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -52,18 +56,36 @@ func rules(n config.Network) (balancer.Rules, error) {
 // newNode builds a node; with http_over_ws its calls go over the node's
 // shared WebSocket connection.
 func (g *Gateway) newNode(spec upstream.Spec, nd config.Node) *upstream.Node {
+	return upstream.New(g.transport(spec, nd))
+}
+
+// transport sets spec.Transport when the node's calls go over its shared
+// WebSocket connection (http_over_ws).
+func (g *Gateway) transport(spec upstream.Spec, nd config.Node) upstream.Spec {
 	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
 		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
 		spec.Transport = g.ws.Transport(spec)
 	}
-	return upstream.New(spec)
+	return spec
 }
 
-// NodeSpec turns a configured node into an upstream spec.
-func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier) (upstream.Spec, error) {
-	raw, workers, err := sched.ParseWorkers(nd.RPCEndpoint)
+// NodeSpec turns a configured node into an upstream spec. An attested
+// node gets its check from v, and URLs without the SEV_/SGX_ user info
+// (which is never sent to the node).
+func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Verifier) (upstream.Spec, error) {
+	att, rpcURL, wsURL, err := nd.AttestationOf()
 	if err != nil {
 		return upstream.Spec{}, err
+	}
+	raw, workers, err := sched.ParseWorkers(rpcURL)
+	if err != nil {
+		return upstream.Spec{}, err
+	}
+	var check *attest.Node
+	if att != nil {
+		if check, err = v.Node(*att); err != nil {
+			return upstream.Spec{}, err
+		}
 	}
 	conc := nd.MaxConcurrency
 	if workers > 0 {
@@ -82,13 +104,13 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier) (upstream.Sp
 		name = config.Redact(raw)
 	}
 	return upstream.Spec{
-		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: nd.WSEndpoint,
+		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: wsURL,
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
-		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(),
+		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
 	}, nil
 }
 
-func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network, error) {
+func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g *Gateway) (*network, error) {
 	r, err := rules(n)
 	if err != nil {
 		return nil, fmt.Errorf("networks %q: %w", n.Name, err)
@@ -96,7 +118,7 @@ func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network,
 	var nodes []*upstream.Node
 	for tier, list := range [][]config.Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {
 		for _, nd := range list {
-			spec, err := NodeSpec(n, nd, upstream.Tier(tier))
+			spec, err := NodeSpec(n, nd, upstream.Tier(tier), g.attest)
 			if err != nil {
 				return nil, fmt.Errorf("networks %q node %s: %w", n.Name, nd.DisplayName(), err)
 			}
@@ -105,11 +127,44 @@ func buildNetwork(n config.Network, events health.Events, g *Gateway) (*network,
 		}
 	}
 	pool := balancer.NewPool(r, nodes)
-	mon := health.New(health.Settings{
+	mon := health.New(healthSettings(n), pool, g.log.With("network", n.Name), events)
+	q, err := newQueued(sc, n.Name, pool, g)
+	if err != nil {
+		return nil, err
+	}
+	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon)}, nil
+}
+
+// healthSettings are a network's probing settings.
+func healthSettings(n config.Network) health.Settings {
+	return health.Settings{
 		Network: n.Name, ChainID: n.ChainID,
 		LocalInterval: n.LocalPollInterval.D(), OtherInterval: n.MonitoringPollInterval.D(),
 		Timeout: min(n.RPCTimeout.D(), 10*time.Second), DownAfter: n.DownAfter, MaxBlockAge: n.MaxBlockAge.D(),
 		UseLoadTracker: n.UseLoadTracker, LoadPeriod: n.LoadPeriod,
-	}, pool, g.log.With("network", n.Name), events)
-	return &network{cfg: n, pool: pool, monitor: mon, queue: newQueued(g.cfg.Scheduler, n.Name, pool, g)}, nil
+	}
+}
+
+// proxyNetwork is what the JSON-RPC handler serves of n.
+func (n *network) proxyNetwork() *proxy.Network {
+	return &proxy.Network{
+		Name: n.cfg.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
+		Paths: n.cfg.Paths, Cache: n.cache,
+	}
+}
+
+func proxyNetworks(nets []*network) []*proxy.Network {
+	out := make([]*proxy.Network, len(nets))
+	for i, n := range nets {
+		out[i] = n.proxyNetwork()
+	}
+	return out
+}
+
+// proxyOptions are the JSON-RPC handler's limits.
+func proxyOptions(cfg *config.Config) proxy.Options {
+	return proxy.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
+		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
+	}
 }

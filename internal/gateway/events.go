@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/metrics"
@@ -15,25 +16,33 @@ import (
 type events struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	every   time.Duration
+	every   atomic.Int64 // log_rate_limit, ns; a reload changes it
 
-	queues  map[string]*queued // set while building, read-only after
-	changes *changes           // wakes the status page
+	queue   func(network string) *queued // the network's queue, nil when unknown
+	changes *changes                     // wakes the status page
 
 	mu   sync.Mutex // mu protects last
 	last map[*upstream.Node]time.Time
 }
 
-func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration) *events {
-	return &events{log: log, metrics: m, every: every, last: map[*upstream.Node]time.Time{}, queues: map[string]*queued{},
-		changes: newChanges()}
+func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration, queue func(string) *queued) *events {
+	e := &events{log: log, metrics: m, last: map[*upstream.Node]time.Time{}, queue: queue, changes: newChanges()}
+	e.every.Store(int64(every))
+	return e
+}
+
+// forget drops what is kept about a node that left its network.
+func (e *events) forget(n *upstream.Node) {
+	e.mu.Lock()
+	delete(e.last, n)
+	e.mu.Unlock()
 }
 
 func (e *events) ProbeFailed(n *upstream.Node, err error) {
 	e.metrics.NodeErrors.WithLabelValues(n.Network, n.Name, "probe").Inc()
 	e.mu.Lock()
 	now := time.Now()
-	quiet := now.Sub(e.last[n]) < e.every
+	quiet := now.Sub(e.last[n]) < time.Duration(e.every.Load())
 	if !quiet {
 		e.last[n] = now
 	}
@@ -45,11 +54,11 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 
 func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason string) {
 	e.changes.notify()
-	if q := e.queues[n.Network]; q != nil {
+	if q := e.queue(n.Network); q != nil {
 		q.s.Kick() // calls waiting for a worker may fit on a node that came back
 	}
 	level := slog.LevelInfo
-	if to == upstream.Down || to == upstream.WrongChain {
+	if to == upstream.Down || to == upstream.WrongChain || to == upstream.Unattested {
 		level = slog.LevelWarn
 	}
 	e.log.Log(context.Background(), level, "node state changed", "network", n.Network, "node", n.Name, "tier", n.Tier.String(),

@@ -9,8 +9,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
@@ -24,15 +27,22 @@ import (
 
 // Gateway is a running evmgate.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	metrics  *metrics.Metrics
-	networks []*network
-	handler  *proxy.Handler
-	ws       *ws.Server
-	events   *events
-	history  *history // the status page's charts
+	cfg     *config.Config // the configuration at start: listeners, admin, engine
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+	nets    atomic.Pointer[[]*network] // a reload swaps the list
+	handler *proxy.Handler
+	ws      *ws.Server
+	events  *events
+
+	reloadMu sync.Mutex                    // serialises Reload
+	live     atomic.Pointer[config.Config] // the configuration in force
+	draining atomic.Bool                   // shutting down: /ready answers 503
+	retire   retirements                   // networks a reload removed, finishing their calls
+	attest   *attest.Verifier              // checks attested nodes' certificates
+	cache    *cache.Store                  // nil: cache.enabled is false
+	history  *history                      // the status page's charts
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -49,18 +59,25 @@ type Gateway struct {
 // or probes until Start.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log, reg: prometheus.NewRegistry(), history: newHistory()}
+	g.live.Store(cfg)
+	g.nets.Store(&[]*network{})
 	m, err := metrics.New(g.reg, g.snapshot)
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	g.metrics = m
-	g.events = newEvents(log, m, cfg.LogRateLimit.D())
+	g.events = newEvents(log, m, cfg.LogRateLimit.D(), func(name string) *queued {
+		if n := g.network(name); n != nil {
+			return n.queue
+		}
+		return nil
+	})
+	if g.attest, err = attest.New(cfg.Attestation, attest.Options{}); err != nil {
+		return nil, err
+	}
 	// The WebSocket server comes first: nodes with http_over_ws send their
 	// calls over its shared upstream connections.
-	g.handler = proxy.New(proxy.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
-		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
-	}, nil, log, m)
+	g.handler = proxy.New(proxyOptions(cfg), nil, log, m)
 	if len(cfg.Networks) == 0 {
 		// The Engine API multiplexer alone: no RPC listener, no registry,
 		// no probes of RPC nodes.
@@ -69,23 +86,23 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.ws, err = ws.New(cfg.WebSocket, g.handler, log, g.reg); err != nil {
 		return nil, err
 	}
-	var pnets []*proxy.Network
+	var nets []*network
+	if err := g.buildCache(); err != nil {
+		return nil, err
+	}
 	for _, nc := range cfg.Networks {
-		n, err := buildNetwork(nc, g.events, g)
+		n, err := buildNetwork(nc, cfg.Scheduler, g.events, g)
 		if err != nil {
 			return nil, err
 		}
-		g.networks = append(g.networks, n)
-		pnets = append(pnets, &proxy.Network{
-			Name: nc.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *nc.RPCRetries, TryTimeout: nc.RPCTimeout.D(),
-		})
-		g.events.queues[nc.Name] = n.queue
+		nets = append(nets, n)
 	}
+	g.nets.Store(&nets)
 	g.registry, err = registry.New(cfg.Admin, seed(cfg), g, log, g.reg)
 	if err != nil {
 		return nil, fmt.Errorf("node registry: %w", err)
 	}
-	g.handler.SetNetworks(pnets)
+	g.handler.SetNetworks(proxyNetworks(nets))
 	g.handler.Upgrade = g.ws.Upgrade
 	return g, nil
 }
@@ -93,7 +110,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 // Start listens, runs the first round of probes and serves. It returns once
 // the gateway answers.
 func (g *Gateway) Start(ctx context.Context) error {
-	if len(g.networks) == 0 {
+	if len(g.networks()) == 0 {
 		return g.startEngineOnly(ctx)
 	}
 	rpcLn, err := listen(g.cfg.ListenAddr, int(g.cfg.Port), "JSON-RPC", "listen_addr, port")
@@ -131,7 +148,7 @@ func listen(host string, port int, what, keys string) (net.Listener, error) {
 // (metricsLn may be nil). It returns once the gateway answers.
 func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) error {
 	g.rpcLn, g.metricsLn = rpcLn, metricsLn
-	if len(g.networks) > 0 {
+	if len(g.networks()) > 0 {
 		if err := g.registry.Start(ctx); err != nil {
 			return fmt.Errorf("node registry: %w", err)
 		}
@@ -140,7 +157,7 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		}
 	}
 	var wg sync.WaitGroup
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.monitor.Start(ctx) }()
 	}
@@ -153,7 +170,7 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		g.metricsSrv = newServer(g.adminMux(true))
 		g.serve(g.metricsSrv, g.metricsLn)
 	}
-	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks))
+	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks()))
 	return nil
 }
 
@@ -182,6 +199,11 @@ func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
 func (g *Gateway) RPCHandler() http.Handler {
 	mux := g.adminMux(false)
 	mux.Handle("/", g.handler)
+	if g.cfg.Admin.OnRPC && g.registry != nil {
+		admin := g.registry.Handler()
+		mux.Handle("/nodes", admin)
+		mux.Handle("/admin/", admin)
+	}
 	return mux
 }
 
@@ -206,7 +228,7 @@ func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
 
 // Nodes returns the nodes of a network (nil when unknown).
 func (g *Gateway) Nodes(network string) []*upstream.Node {
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		if n.cfg.Name == network {
 			return n.pool.Nodes()
 		}
@@ -214,28 +236,43 @@ func (g *Gateway) Nodes(network string) []*upstream.Node {
 	return nil
 }
 
-// Close stops the listeners (letting calls in flight finish until ctx ends),
-// the probers, and waits.
+// Close stops the listeners at once and lets the calls in flight finish
+// until ctx ends: HTTP calls are answered, and each WebSocket connection
+// gets a "going away" close frame once its calls are answered. Then it
+// stops the probers and waits.
 func (g *Gateway) Close(ctx context.Context) error {
+	g.draining.Store(true)
 	var errs []error
 	g.events.changes.stop() // status long polls answer now
+	wsDone := make(chan struct{})
+	go func() {
+		defer close(wsDone)
+		if g.ws != nil {
+			g.ws.Drain(ctx) // WebSocket connections are hijacked: Shutdown does not wait for them
+		}
+	}()
 	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv, g.engineSrv, g.adminSrv} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))
 		}
 	}
+	<-wsDone
 	g.wg.Wait()
 	g.history.Close()
 	if g.ws != nil {
-		g.ws.Close() // WebSocket connections are hijacked: Shutdown does not wait for them
+		g.ws.Close()
 	}
+	g.retire.stop()
 	if g.engine != nil {
 		errs = append(errs, g.engine.Close())
 	}
 	if g.registry != nil {
 		errs = append(errs, g.registry.Close())
 	}
-	for _, n := range g.networks {
+	if g.cache != nil {
+		g.cache.Close()
+	}
+	for _, n := range g.networks() {
 		n.queue.s.Close()
 		n.monitor.Close()
 		for _, nd := range n.pool.Nodes() {
@@ -254,7 +291,7 @@ func (g *Gateway) adminMux(withMetrics bool) *http.ServeMux {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"alive"}` + "\n"))
 	})
-	mux.HandleFunc("GET /ready", g.serveReady)
+	mux.HandleFunc("GET /ready", g.serveReadyUnlessDraining)
 	mux.HandleFunc("GET /status", g.serveStatus)
 	mux.HandleFunc("GET /status/history", g.serveHistory)
 	mux.HandleFunc("GET /status/page", serveStatusPage)

@@ -35,7 +35,7 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 	f := fakes(t, 1)
 	f[0].Hold("eth_getBalance")
 	f[0].Record("eth_getBalance")
-	g := startGateway(t, netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n", nodesYAML("local_nodes", f...)))
+	g := startGateway(t, netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n    cache: false # identical calls must queue, not share one call\n", nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
 
 	var wg sync.WaitGroup
@@ -66,7 +66,7 @@ func TestFastTrackOvertakesQueuedLowCalls(t *testing.T) {
 func TestFullQueueAnswers429(t *testing.T) {
 	f := fakes(t, 1)
 	f[0].Hold("eth_getBalance")
-	g := startGateway(t, "scheduler:\n  max_queued_low: 1\n"+netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n", nodesYAML("local_nodes", f...)))
+	g := startGateway(t, "scheduler:\n  max_queued_low: 1\n"+netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n    cache: false\n", nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {

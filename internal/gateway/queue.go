@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -24,12 +25,15 @@ type queued struct {
 	log      *slog.Logger
 	rejected [sched.NumClasses]prometheus.Counter
 	expired  [sched.NumClasses]prometheus.Counter
-	capacity map[string]int // queue bound by class name, for the metrics
+	capacity atomic.Pointer[map[string]int] // queue bound by class name, for the metrics
 }
 
-var _ proxy.Scheduler = (*queued)(nil)
+var (
+	_ proxy.Scheduler  = (*queued)(nil)
+	_ proxy.QueueSizer = (*queued)(nil)
+)
 
-func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) *queued {
+func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gateway) (*queued, error) {
 	q := &queued{pool: pool, log: g.log.With("network", network)}
 	var waits [sched.NumClasses]prometheus.Observer
 	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
@@ -37,27 +41,60 @@ func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gatew
 		q.rejected[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "queue_full")
 		q.expired[cl] = g.metrics.QueueRejected.WithLabelValues(network, cl.String(), "expired")
 	}
-	maxQueued := [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow}
-	q.capacity = make(map[string]int, sched.NumClasses)
-	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
-		q.capacity[cl.String()] = cmp.Or(maxQueued[cl], sched.DefaultMaxQueued)
+	sc := schedConfig(c)
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	lowShare := c.LowShare
-	q.s = sched.New(sched.Config{
-		MaxQueued:           maxQueued,
+	sc.OnGrant = func(cl sched.Class, waited time.Duration) { waits[cl].Observe(waited.Seconds()) }
+	q.s = sched.New(sc, nil)
+	q.setCapacity(sc)
+	return q, nil
+}
+
+// schedConfig turns the scheduler section into a sched.Config.
+func schedConfig(c config.Scheduler) sched.Config {
+	return sched.Config{
+		MaxQueued:           [sched.NumClasses]int{c.MaxQueuedFastTrack, c.MaxQueuedHigh, c.MaxQueuedLow},
 		FastTrackPerHigh:    c.FastTrackPerHigh,
 		DrainFastTrackFirst: c.DrainFastTrackFirst,
-		LowShare:            lowShare,
+		LowShare:            c.LowShare,
 		LowMaxWait:          c.LowMaxWait.D(),
-		OnGrant:             func(cl sched.Class, waited time.Duration) { waits[cl].Observe(waited.Seconds()) },
-	}, nil)
-	return q
+	}
+}
+
+func (q *queued) setCapacity(sc sched.Config) {
+	capacity := make(map[string]int, sched.NumClasses)
+	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
+		capacity[cl.String()] = cmp.Or(sc.MaxQueued[cl], sched.DefaultMaxQueued)
+	}
+	q.capacity.Store(&capacity)
+}
+
+// reconfigure applies a reloaded scheduler section; the calls waiting keep
+// their place.
+func (q *queued) reconfigure(c config.Scheduler) error {
+	sc := schedConfig(c)
+	if err := q.s.Reconfigure(sc); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	q.setCapacity(sc)
+	return nil
 }
 
 // Acquire waits in the call's class for a node with a free worker slot.
 func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
+	n, _, err := q.AcquireQueued(ctx, class, retry, tried, minHead)
+	return n, err
+}
+
+// Queued returns how many calls of the class wait now.
+func (q *queued) Queued(class proxy.Class) int { return q.s.Len()[class] }
+
+// AcquireQueued is Acquire that also returns the length of the class's
+// queue the call joined (0: it did not wait).
+func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, int, error) {
 	if !q.pool.HasCandidate(tried) {
-		return nil, proxy.ErrNoNode
+		return nil, 0, proxy.ErrNoNode
 	}
 	if q.log.Enabled(ctx, slog.LevelDebug) {
 		l := q.s.Len()
@@ -66,21 +103,21 @@ func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tri
 			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
 	var got *upstream.Node
-	err := q.s.Wait(ctx, class, retry, func() bool {
+	queued, err := q.s.WaitQueued(ctx, class, retry, func() bool {
 		got = q.pool.Pick(tried, minHead)
 		return got != nil
 	})
 	switch {
 	case err == nil:
-		return got, nil
+		return got, queued, nil
 	case errors.Is(err, sched.ErrQueueFull):
 		q.rejected[class].Inc()
-		return nil, fmt.Errorf("%w: the %s priority queue is full", proxy.ErrQueueFull, class)
+		return nil, 0, fmt.Errorf("%w: the %s priority queue is full", proxy.ErrQueueFull, class)
 	case errors.Is(err, sched.ErrExpired):
 		q.expired[class].Inc()
-		return nil, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
+		return nil, queued, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
 	}
-	return nil, err
+	return nil, queued, err
 }
 
 // Release frees the node's slot and lets the next waiting call go.
@@ -90,7 +127,7 @@ func (q *queued) Release(n *upstream.Node) {
 }
 
 // Capacity returns the queue bound per class name.
-func (q *queued) Capacity() map[string]int { return q.capacity }
+func (q *queued) Capacity() map[string]int { return *q.capacity.Load() }
 
 // Depth returns the queue depth per class name.
 func (q *queued) Depth() map[string]int {
@@ -105,10 +142,10 @@ func (q *queued) Depth() map[string]int {
 // Status returns the waiting calls and the bound of each class, in class
 // order.
 func (q *queued) Status() []QueueStatus {
-	l := q.s.Len()
+	l, capacity := q.s.Len(), q.Capacity()
 	out := make([]QueueStatus, 0, sched.NumClasses)
 	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
-		out = append(out, QueueStatus{Class: cl.String(), Depth: l[cl], Capacity: q.capacity[cl.String()]})
+		out = append(out, QueueStatus{Class: cl.String(), Depth: l[cl], Capacity: capacity[cl.String()]})
 	}
 	return out
 }

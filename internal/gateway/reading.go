@@ -36,7 +36,7 @@ func (g *Gateway) read(now time.Time) reading {
 	})
 
 	r := reading{at: now}
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		nr := netReading{name: n.cfg.Name, calls: calls[n.cfg.Name]}
 		if hist := durations[n.cfg.Name]; hist != nil {
 			nr.count = hist.GetSampleCount()

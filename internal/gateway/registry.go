@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/registry"
-	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -33,8 +34,11 @@ func seed(cfg *config.Config) map[string][]registry.Node {
 	return out
 }
 
+// networks returns the networks served now, in configuration order.
+func (g *Gateway) networks() []*network { return *g.nets.Load() }
+
 func (g *Gateway) network(name string) *network {
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		if n.cfg.Name == name {
 			return n
 		}
@@ -44,15 +48,18 @@ func (g *Gateway) network(name string) *network {
 
 // Networks implements registry.Applier.
 func (g *Gateway) Networks() []string {
-	out := make([]string, 0, len(g.networks))
-	for _, n := range g.networks {
+	nets := g.networks()
+	out := make([]string, 0, len(nets))
+	for _, n := range nets {
 		out = append(out, n.cfg.Name)
 	}
 	return out
 }
 
 // Apply implements registry.Applier: it installs a network's node set,
-// keeping the live state of nodes that stay.
+// keeping the nodes that stay, with their live state. A node whose
+// configured settings changed (weight, limits, headers, name) is replaced
+// by one that inherits its live state.
 func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 	n := g.network(name)
 	if n == nil {
@@ -64,7 +71,7 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 	for _, u := range n.pool.Nodes() {
 		old[u.Tier.String()+" "+u.Source] = u
 	}
-	var next []*upstream.Node
+	var next, gone []*upstream.Node
 	var errs []error
 	for _, rn := range nodes {
 		tier, ok := upstream.ParseTier(rn.Tier)
@@ -72,27 +79,61 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 			errs = append(errs, fmt.Errorf("%s: unknown tier %q", config.Redact(rn.URI), rn.Tier))
 			continue
 		}
-		if u := old[tier.String()+" "+rn.URI]; u != nil {
-			next = append(next, u)
-			delete(old, tier.String()+" "+rn.URI)
-			continue
-		}
-		spec, err := NodeSpec(n.cfg, n.configNode(rn), tier)
+		key := tier.String() + " " + rn.URI
+		u, err := g.node(n, rn, tier, old[key])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", config.Redact(rn.URI), err))
+		}
+		if u == nil {
 			continue
 		}
-		spec.Source = rn.URI
-		next = append(next, g.newNode(spec, n.configNode(rn)))
+		if prev := old[key]; prev != nil && prev != u {
+			gone = append(gone, prev)
+		}
+		delete(old, key)
+		next = append(next, u)
+	}
+	for _, u := range old {
+		gone = append(gone, u)
 	}
 	n.pool.SetNodes(next)
 	n.monitor.Sync()
 	n.queue.s.Kick()
-	for _, u := range old {
-		u.Close()
+	for _, u := range gone {
+		u.Close() // idle connections only: calls in flight on it finish
+		g.events.forget(u)
 	}
-	g.log.Debug("node set installed", "network", name, "nodes", len(next), "removed", len(old))
+	g.log.Debug("node set installed", "network", name, "nodes", len(next), "removed", len(gone))
 	return errors.Join(errs...)
+}
+
+// node returns the node for rn: prev (the node in its place now, or nil)
+// when its settings are unchanged, else a new node that inherits prev's
+// live state. When the settings cannot be read, prev stays.
+func (g *Gateway) node(n *network, rn registry.Node, tier upstream.Tier, prev *upstream.Node) (*upstream.Node, error) {
+	cn := n.configNode(rn)
+	spec, err := NodeSpec(n.cfg, cn, tier, g.attest)
+	if err != nil {
+		return prev, err
+	}
+	spec.Source = rn.URI
+	spec = g.transport(spec, cn)
+	if prev != nil && sameSpec(prev.Spec, spec) {
+		return prev, nil
+	}
+	u := upstream.New(spec)
+	if prev != nil {
+		u.Inherit(prev)
+	}
+	return u, nil
+}
+
+// sameSpec reports whether two specs describe the same node the same way.
+func sameSpec(a, b upstream.Spec) bool {
+	return a.Name == b.Name && a.Network == b.Network && a.Tier == b.Tier && a.URL == b.URL && a.Source == b.Source &&
+		a.WSURL == b.WSURL && a.PrometheusURL == b.PrometheusURL && max(a.Weight, 1) == max(b.Weight, 1) &&
+		a.MaxConcurrency == b.MaxConcurrency && a.Gzip == b.Gzip && a.Timeout == b.Timeout &&
+		(a.Transport == nil) == (b.Transport == nil) && maps.EqualFunc(a.Headers, b.Headers, slices.Equal)
 }
 
 // configNode returns the configured node with that URI (with its headers,
@@ -115,15 +156,18 @@ func (g *Gateway) Admit(ctx context.Context, rn registry.Node) error {
 	if n == nil {
 		return fmt.Errorf("unknown network %q", rn.Network)
 	}
-	clean, _, err := sched.ParseWorkers(rn.URI)
-	if err != nil {
-		return err
-	}
-	probe := config.Node{RPCEndpoint: rn.URI}
+	probe := n.configNode(rn)
 	if err := probe.Check(); err != nil {
 		return err
 	}
-	u := upstream.New(upstream.Spec{Name: config.Redact(clean), URL: clean, Timeout: 5 * time.Second})
+	// The node is asked the way it will be served: an attested node is
+	// admitted only when its certificate passes.
+	spec, err := NodeSpec(n.cfg, probe, upstream.Local, g.attest)
+	if err != nil {
+		return err
+	}
+	spec.Timeout = 5 * time.Second
+	u := upstream.New(spec)
 	defer u.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -60,51 +61,62 @@ type NodeStatus struct {
 	InFlight  int64   `json:"in_flight"`
 	ChainID   uint64  `json:"chain_id"`
 	Failures  int     `json:"failures"`
-	// Reason says why the node is not eligible (down, lagging N blocks,
-	// wrong chain, ...); empty when it is.
+	// Reason says why the node is not eligible, empty when it is: what the
+	// health check saw when it took the node out (a probe's error, the
+	// chain id, a failed attestation), or the rule it fails while it
+	// answers (lagging N blocks, ahead of the confirmed head).
 	Reason string `json:"reason,omitempty"`
+	// Attestation is set for attested nodes.
+	Attestation *AttestationStatus `json:"attestation,omitempty"`
+	// Share is the node's fraction of the network's recent calls (a count
+	// decaying over upstream.RateWindow; retries count on the node tried),
+	// 0 for every node when the network had none.
+	Share          float64 `json:"share"`
+	CallsPerSecond float64 `json:"calls_per_second"`
 	// ErrorRate is the fraction of the node's tries that failed over the
 	// last minute (client cancels left out); absent without tries.
 	ErrorRate *float64 `json:"error_rate,omitempty"`
 }
 
+// AttestationStatus is an attested node's last certificate verification.
+type AttestationStatus struct {
+	Type     string `json:"type"`
+	Nonce    bool   `json:"nonce"`
+	Verified bool   `json:"verified"`
+	// Reason is the failure's short reason (measurement, signature,
+	// key_binding, nonce, expired, revoked, ...), Error its full text.
+	Reason string    `json:"reason,omitempty"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"checked_at,omitzero"`
+}
+
+func attestationStatus(nd *upstream.Node) *AttestationStatus {
+	if nd.Attest == nil {
+		return nil
+	}
+	spec := nd.Attest.Spec()
+	st := &AttestationStatus{Type: string(spec.Type), Nonce: spec.Nonce}
+	if r := nd.Attest.Last(); r != nil {
+		st.Verified, st.Reason, st.Error, st.At = r.OK, string(r.Reason), r.Error, r.At
+	}
+	return st
+}
+
 // Status returns the state of every network and node.
 func (g *Gateway) Status() Status {
-	v, _ := g.events.changes.current()
-	st := Status{Version: v, Networks: []NetworkStatus{}}
+	version, _ := g.events.changes.current()
+	st := Status{Version: version, Networks: []NetworkStatus{}}
 	var wsStats []ws.NetworkStats
 	if g.ws != nil {
 		wsStats = g.ws.Stats()
 	}
-	for _, n := range g.networks {
-		v := n.pool.View()
-		ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String(),
-			Nodes: []NodeStatus{}, Queue: n.queue.Status()}
-		if len(v.Active) == 0 {
-			ns.ServingTier = "none"
-		}
+	for _, n := range g.networks() {
+		ns := g.networkStatus(n)
 		if g.ws != nil {
 			ns.WebSocket = &ws.NetworkStats{Network: n.cfg.Name}
 			if i := slices.IndexFunc(wsStats, func(s ws.NetworkStats) bool { return s.Network == n.cfg.Name }); i >= 0 {
 				ns.WebSocket = &wsStats[i]
 			}
-		}
-		errRates := g.history.errorRates(n.cfg.Name)
-		for _, nd := range v.All {
-			el := v.Eligible(nd)
-			if el {
-				ns.Healthy++
-			}
-			lag := int64(0)
-			if nd.HasHead() {
-				lag = int64(v.Head) - int64(nd.Head())
-			}
-			ns.Nodes = append(ns.Nodes, NodeStatus{
-				Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
-				Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
-				Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
-				Reason: n.pool.Reason(v, nd), ErrorRate: rate(errRates, nd.Name),
-			})
 		}
 		st.Networks = append(st.Networks, ns)
 	}
@@ -114,6 +126,62 @@ func (g *Gateway) Status() Status {
 	}
 	return st
 }
+
+func (g *Gateway) networkStatus(n *network) NetworkStatus {
+	v := n.pool.View()
+	ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String(),
+		Nodes: []NodeStatus{}, Queue: n.queue.Status()}
+	if len(v.Active) == 0 {
+		ns.ServingTier = "none"
+	}
+	recent := make([]float64, len(v.All))
+	total := 0.0
+	for i, nd := range v.All {
+		recent[i] = nd.RecentCalls()
+		total += recent[i]
+	}
+	errRates := g.history.errorRates(n.cfg.Name)
+	for i, nd := range v.All {
+		el := v.Eligible(nd)
+		if el {
+			ns.Healthy++
+		}
+		lag := int64(0)
+		if nd.HasHead() {
+			lag = int64(v.Head) - int64(nd.Head())
+		}
+		share := 0.0
+		if total > 0 {
+			share = recent[i] / total
+		}
+		ns.Nodes = append(ns.Nodes, NodeStatus{
+			Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
+			Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
+			Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
+			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
+			Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
+		})
+	}
+	return ns
+}
+
+// reason says why nd is not eligible in v: the health check's words when
+// its state keeps it out, else the selection rule it fails.
+func reason(n *network, v *balancer.View, nd *upstream.Node) string {
+	r := n.pool.Reason(v, nd)
+	if r == "" {
+		return ""
+	}
+	if nd.State() != upstream.Up {
+		if why := nd.Reason(); why != "" {
+			return why
+		}
+	}
+	return r
+}
+
+// round3 keeps three decimals: the figures are estimates.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 func rate(rates map[string]float64, node string) *float64 {
 	r, ok := rates[node]
@@ -151,7 +219,7 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 // naming the networks without one.
 func (g *Gateway) serveReady(w http.ResponseWriter, _ *http.Request) {
 	var missing []string
-	for _, n := range g.networks {
+	for _, n := range g.networks() {
 		if len(n.pool.View().Active) == 0 {
 			missing = append(missing, n.cfg.Name)
 		}
@@ -202,8 +270,8 @@ var stateNames = func() []string {
 
 // snapshot feeds the metrics' gauges at scrape time.
 func (g *Gateway) snapshot() []metrics.Network {
-	out := make([]metrics.Network, 0, len(g.networks))
-	for _, n := range g.networks {
+	out := make([]metrics.Network, 0, len(g.networks()))
+	for _, n := range g.networks() {
 		v := n.pool.View()
 		mn := metrics.Network{
 			Name: n.cfg.Name, Head: v.Head, Eligible: len(v.Active) + len(v.Backup),
@@ -219,8 +287,25 @@ func (g *Gateway) snapshot() []metrics.Network {
 				Head: nd.Head(), Behind: behind, Latency: nd.Latency().Seconds(), Load: nd.Load(),
 				InFlight: nd.InFlight(), Best: len(v.Active) > 0 && v.Active[0] == nd,
 			})
+			attestationMetrics(nd, &mn.Nodes[len(mn.Nodes)-1])
 		}
 		out = append(out, mn)
 	}
 	return out
+}
+
+// attestationMetrics fills an attested node's verification state.
+func attestationMetrics(nd *upstream.Node, m *metrics.Node) {
+	if nd.Attest == nil {
+		return
+	}
+	ok := false
+	if r := nd.Attest.Last(); r != nil {
+		ok = r.OK
+	}
+	fails := map[string]uint64{}
+	for reason, c := range nd.Attest.Failures() {
+		fails[string(reason)] = c
+	}
+	m.Attested, m.AttestationFails = &ok, fails
 }

@@ -124,9 +124,9 @@ func traffic(t *testing.T, url string, perSecond int, step func(i int)) {
 	}()
 }
 
-// dialWS opens a client WebSocket connection to the gateway and keeps it
+// openWS opens a client WebSocket connection to the gateway and keeps it
 // open until the test ends.
-func dialWS(t *testing.T, url string) *websocket.Conn {
+func openWS(t *testing.T, url string) *websocket.Conn {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), nil)
@@ -210,7 +210,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 			f[2].SetHead(h - 10 - uint64(i/40%6))
 		}
 	})
-	dialWS(t, g.RPCURL()+"/mainnet") // the subscriptions are counted in internal/ws, over real nodes
+	openWS(t, g.RPCURL()+"/mainnet") // the subscriptions are counted in internal/ws, over real nodes
 	for deadline := time.Now().Add(time.Duration(samples)*2*time.Second + 30*time.Second); historySamples(t, g) < samples; {
 		if time.Now().After(deadline) {
 			t.Fatalf("fewer than %d samples in /status/history", samples)

@@ -7,9 +7,20 @@
 // a node on another chain than the network's (chain_id, or the id most nodes
 // report) is never served.
 //
+// Every fourth probe also reads the node's finalized block
+// (eth_getBlockByNumber "finalized"); the network's finalized block is the
+// lower median of the nodes' values, so one node cannot move it forward.
+// The response cache keeps by-number answers only at or below it.
+//
 // A node is marked down after down_after failed probes in a row, and its
 // last head is forgotten. Request outcomes feed the same state (Observe): a
 // refused connection marks the node down at once, and down_after failed
 // requests in a row do too, so a failing node is out before its next probe;
-// it comes back only through a good probe.
+// it comes back only through a good probe. Only outcomes that say something
+// about the node count (Counts); nothing a client can ask for does.
+//
+// A probe or request that fails the node's attestation (its TLS certificate
+// did not verify) marks it unattested at once, with the failure as the
+// state's reason; it is never served, not even as a last resort, until a
+// probe at its interval passes again.
 package health

@@ -37,12 +37,15 @@ type Monitor struct {
 	log    *slog.Logger
 	events Events
 
-	mu       sync.Mutex // mu protects probers and chainIDs
+	mu       sync.Mutex // mu protects probers, chainIDs and started
 	probers  map[*upstream.Node]*prober
 	chainIDs map[*upstream.Node]uint64
+	started  bool // the first round is done: a node added later is probed at once
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	fin finality // the nodes' and the network's finalized block
 }
 
 type prober struct {
@@ -75,6 +78,9 @@ func (m *Monitor) Start(ctx context.Context) {
 	})
 	m.each(func(n *upstream.Node) { m.probe(ctx, n) })
 	m.pool.Refresh()
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
 }
 
 // each runs fn for every node of the pool at once and waits for them.
@@ -101,6 +107,7 @@ func (m *Monitor) Sync() {
 			p.cancel()
 			delete(m.probers, n)
 			delete(m.chainIDs, n)
+			m.fin.forget(n)
 		}
 	}
 	for _, n := range nodes {
@@ -109,6 +116,9 @@ func (m *Monitor) Sync() {
 		}
 		ctx, cancel := context.WithCancel(m.ctx)
 		p := &prober{cancel: cancel, kick: make(chan struct{}, 1)}
+		if m.started {
+			p.kick <- struct{}{} // a node added at run time is probed now, not one interval later
+		}
 		m.probers[n] = p
 		m.wg.Add(1)
 		go m.run(ctx, n, p)
@@ -160,6 +170,7 @@ func (m *Monitor) run(ctx context.Context, n *upstream.Node, p *prober) {
 }
 
 func (m *Monitor) setState(n *upstream.Node, to upstream.State, reason string) {
+	n.SetReason(reason)
 	from := n.State()
 	if n.SetState(to) && m.events != nil {
 		m.events.StateChanged(n, from, to, reason)

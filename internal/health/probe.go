@@ -34,7 +34,13 @@ func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
 		if m.events != nil {
 			m.events.ProbeFailed(n, err)
 		}
-		if n.Failed() >= m.set.DownAfter || n.State() == upstream.Unknown {
+		fails := n.Failed()
+		switch {
+		case isAttestation(err):
+			// Not a passing fault: the node is never served until its
+			// certificate passes, which the next probe checks again.
+			m.setState(n, upstream.Unattested, err.Error())
+		case fails >= m.set.DownAfter || n.State() == upstream.Unknown || n.State() == upstream.Unattested:
 			m.setState(n, upstream.Down, err.Error())
 		}
 		return
@@ -42,10 +48,16 @@ func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
 	n.Succeeded()
 }
 
+// isAttestation reports whether err is a failed attestation of the node.
+func isAttestation(err error) bool {
+	var ue *upstream.Error
+	return errors.As(err, &ue) && ue.Kind == upstream.KindAttestation
+}
+
 func (m *Monitor) check(ctx context.Context, n *upstream.Node) error {
 	// A node whose chain id is known and not yet judged otherwise (Unknown
 	// after the start's chain round) is not asked again.
-	if st := n.State(); st == upstream.Down || st == upstream.WrongChain || n.ChainID() == 0 {
+	if st := n.State(); st == upstream.Down || st == upstream.WrongChain || st == upstream.Unattested || n.ChainID() == 0 {
 		if err := m.checkChain(ctx, n); err != nil {
 			return err
 		}
@@ -71,6 +83,7 @@ func (m *Monitor) check(ctx context.Context, n *upstream.Node) error {
 		}
 	}
 	n.ObserveHead(head, blockTime, lat)
+	m.probeFinalized(ctx, n)
 	switch {
 	case syncing:
 		m.setState(n, upstream.Syncing, "eth_syncing reports a sync in progress")

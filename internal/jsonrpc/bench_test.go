@@ -42,3 +42,22 @@ func BenchmarkScanResponse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResponseScanLongID classifies an answer whose id is 100 KB, fed
+// as 4 KB reads arrive: the cost stays linear in the bytes read.
+func BenchmarkResponseScanLongID(b *testing.B) {
+	resp := []byte(`{"jsonrpc":"2.0","id":"` + strings.Repeat(`ab\"c`, 20<<10) + `","result":"0x1"}`)
+	b.SetBytes(int64(len(resp)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var s ResponseScan
+		o := NeedMore
+		for k := 4 << 10; o == NeedMore; k += 4 << 10 {
+			k = min(k, len(resp))
+			o = s.Scan(resp[:k], k == len(resp))
+		}
+		if o != Result {
+			b.Fatal("not a result")
+		}
+	}
+}

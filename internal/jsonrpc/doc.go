@@ -4,8 +4,9 @@
 // A request body is split into calls by a small scanner: each Call keeps its
 // raw bytes, its raw id and its method; params are never decoded unless a
 // method's routing needs its block parameter. A node's response is scanned
-// only far enough to learn whether it holds a result or an error (and that
-// error's code and message), so results pass through byte for byte and large
-// ones can be streamed. This is the first step of the request path, before
+// (ResponseScan) only as far as it takes to learn whether it holds a result
+// or an error, as its bytes arrive, members in any order and an id of any
+// size, so results pass through byte for byte and large ones can be
+// streamed. This is the first step of the request path, before
 // scheduling and node selection.
 package jsonrpc

@@ -23,6 +23,9 @@ const (
 	CodeBatchTooLarge = -32053
 	// CodeTooLarge: the request body is over max_body_bytes.
 	CodeTooLarge = -32054
+	// CodeAnswerTooLarge: the node's answer is over what the gateway holds
+	// in memory (a batch's answer, an error answer).
+	CodeAnswerTooLarge = -32055
 )
 
 // Error is a JSON-RPC error object produced by the gateway itself.

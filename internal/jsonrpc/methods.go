@@ -1,7 +1,5 @@
 package jsonrpc
 
-import "bytes"
-
 // MethodInfo is what routing needs to know about a method.
 type MethodInfo struct {
 	// BlockParam is the position in params of the block number or tag, or -1.
@@ -181,19 +179,11 @@ func filterBlock(filter []byte) (n uint64, ok bool) {
 	return n, ok
 }
 
-// ResultIsNull reports whether a response whose prefix ScanResponse found to
-// be a Result holds a null result (a by-hash lookup that found nothing).
+// ResultIsNull reports whether a response, or its prefix, holds a null
+// result (a by-hash lookup that found nothing).
 func ResultIsNull(prefix []byte) bool {
-	i := bytes.Index(prefix, []byte(`"result"`))
-	if i < 0 {
-		return false
-	}
-	i = skipSpace(prefix, i+len(`"result"`))
-	if i >= len(prefix) || prefix[i] != ':' {
-		return false
-	}
-	i = skipSpace(prefix, i+1)
-	return bytes.HasPrefix(prefix[i:], []byte("null"))
+	var s ResponseScan
+	return s.Scan(prefix, true) == Result && s.ResultNull(prefix)
 }
 
 func parseHexQuantity(v []byte) (uint64, bool) {

@@ -133,6 +133,8 @@ func TestResultIsNull(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"result" : null }`:    true,
 		`{"jsonrpc":"2.0","id":1,"result":{"a":null}}`: false,
 		`{"jsonrpc":"2.0","id":1,"result":"0x0"}`:      false,
+		`{"\"result":null,"id":1,"result":"0x0"}`:      false,
+		`{"id":"\"result","result":null}`:              true,
 	} {
 		if got := ResultIsNull([]byte(body)); got != want {
 			t.Errorf("ResultIsNull(%s) = %v, want %v", body, got, want)

@@ -137,7 +137,7 @@ func eachMember(raw []byte, fn func(key, val []byte)) error {
 			return errSyntax
 		}
 		i = skipSpace(raw, i+1)
-		ve, err := skipValue(raw, i)
+		ve, err := skipAny(raw, i) // a node's answer may nest deeper than a request may
 		if err != nil {
 			return err
 		}

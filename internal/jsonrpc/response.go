@@ -19,69 +19,12 @@ const (
 	Malformed
 )
 
-// ScanResponse walks the top-level members of a single response until it
-// meets "result" or a non-null "error". It needs only a prefix of the body,
-// so a large result can be streamed once its first bytes are seen. A prefix
-// that ends inside a member is NeedMore; bytes that no continuation could
-// make a response are Malformed.
+// ScanResponse classifies a whole answer, or the prefix of one, in a
+// single pass: see ResponseScan. A prefix that ends inside a member is
+// NeedMore; bytes that no continuation could make a response are Malformed.
 func ScanResponse(prefix []byte) Outcome {
-	i := skipSpace(prefix, 0)
-	if i == len(prefix) {
-		return NeedMore
-	}
-	if prefix[i] != '{' {
-		return Malformed
-	}
-	i = skipSpace(prefix, i+1)
-	for i < len(prefix) {
-		if prefix[i] != '"' {
-			return Malformed
-		}
-		ke, err := skipString(prefix, i)
-		if err != nil {
-			return incomplete(err)
-		}
-		key := prefix[i+1 : ke-1]
-		if string(key) == "result" {
-			return Result
-		}
-		i = skipSpace(prefix, ke)
-		if i >= len(prefix) {
-			return NeedMore
-		}
-		if prefix[i] != ':' {
-			return Malformed
-		}
-		i = skipSpace(prefix, i+1)
-		if i >= len(prefix) {
-			return NeedMore
-		}
-		if string(key) == "error" && prefix[i] != 'n' {
-			return Failure // "error": null is no error: some nodes send it beside a result
-		}
-		ve, err := skipValue(prefix, i)
-		if err != nil {
-			return incomplete(err)
-		}
-		i = skipSpace(prefix, ve)
-		if i >= len(prefix) {
-			return NeedMore // a number may go on, or the next member may come
-		}
-		if prefix[i] != ',' {
-			return Malformed // the object closed without result or error, or worse
-		}
-		i = skipSpace(prefix, i+1)
-	}
-	return NeedMore
-}
-
-// incomplete maps a scan error to an outcome: input cut short may still
-// become a response; anything else cannot.
-func incomplete(err error) Outcome {
-	if err == errEOF {
-		return NeedMore
-	}
-	return Malformed
+	var s ResponseScan
+	return s.Scan(prefix, true)
 }
 
 // RPCError is an error object returned by a node, with its raw bytes kept
@@ -123,19 +66,31 @@ type Element struct {
 	Err *RPCError
 }
 
+// WithID returns the element with id in place of its own when the two
+// differ (a node may re-encode the id it echoes); Raw itself otherwise.
+func (e *Element) WithID(id []byte) []byte {
+	if e.ID == nil || bytes.Equal(e.ID, id) {
+		return e.Raw
+	}
+	// ID is a subslice of Raw: its offset in Raw is the difference of
+	// their capacities.
+	start := cap(e.Raw) - cap(e.ID)
+	return spliceID(e.Raw, start, start+len(e.ID), id)
+}
+
 // SplitBatch splits a complete batch response into its elements.
 func SplitBatch(resp []byte) ([]Element, error) {
 	i := skipSpace(resp, 0)
 	if i == len(resp) || resp[i] != '[' {
 		return nil, errSyntax
 	}
-	end, err := skipValue(resp, i)
+	end, err := skipAny(resp, i)
 	if err != nil {
 		return nil, err
 	}
 	var out []Element
 	for i = skipSpace(resp, i+1); i < end-1; {
-		e, err := skipValue(resp, i)
+		e, err := skipAny(resp, i)
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,10 @@ type Node struct {
 	Load     float64
 	InFlight int64
 	Best     bool
+	// Attested is set for attested nodes: whether the last verification
+	// passed, and the failures so far by reason.
+	Attested         *bool
+	AttestationFails map[string]uint64
 }
 
 var (
@@ -38,12 +42,14 @@ var (
 	descQueue    = prometheus.NewDesc("evmgate_queue_depth", "Calls waiting for a worker, per priority class.", []string{"network", "class"}, nil)
 	descQueueCap = prometheus.NewDesc("evmgate_queue_capacity", "Calls a priority class may hold waiting (scheduler.max_queued_*).", []string{"network", "class"}, nil)
 	descEligible = prometheus.NewDesc("evmgate_network_eligible_nodes", "Nodes of the network a call may be sent to now (0: no eligible node, /ready answers 503).", []string{"network"}, nil)
+	descAttested = prometheus.NewDesc("evmgate_node_attested", "1 when the attested node's last certificate verification passed.", []string{"network", "rpc_endpoint"}, nil)
+	descAttFails = prometheus.NewDesc("evmgate_node_attestation_failures_total", "Failed attestation verifications of the node, by reason.", []string{"network", "rpc_endpoint", "reason"}, nil)
 )
 
 type stateCollector struct{ snapshot func() []Network }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible} {
+	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible, descAttested, descAttFails} {
 		ch <- d
 	}
 }
@@ -70,6 +76,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descBest, b2f(nd.Best), n.Name, nd.Name)
 			for _, s := range nd.States {
 				gauge(descState, b2f(s == nd.State), n.Name, nd.Name, nd.Tier, s)
+			}
+			if nd.Attested != nil {
+				gauge(descAttested, b2f(*nd.Attested), n.Name, nd.Name)
+				for reason, count := range nd.AttestationFails {
+					ch <- prometheus.MustNewConstMetric(descAttFails, prometheus.CounterValue, float64(count), n.Name, nd.Name, reason)
+				}
 			}
 		}
 	}

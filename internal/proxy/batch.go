@@ -23,9 +23,13 @@ type batchState struct {
 // that node could not serve go to another.
 func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte) {
 	st := &batchState{calls: calls, answers: make([][]byte, len(calls)), original: body}
+	ccs := ex.batchLookups(st)
 	var minHead uint64
 	for i := range calls {
 		c := &calls[i]
+		if st.answers[i] != nil {
+			continue // from the cache
+		}
 		if c.Err != nil {
 			st.answers[i] = c.Err.AppendResponse(nil, c.ID)
 			continue
@@ -43,9 +47,14 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 		ex.status = "client_gone"
 		return
 	}
+	ex.batchFill(st, ccs)
 	var gerr *jsonrpc.Error
 	if err != nil && !errors.As(err, &gerr) {
 		gerr = jsonrpc.NewError(jsonrpc.CodeInternal, err.Error())
+	}
+	if gerr != nil && ex.prio != nil {
+		ex.writeError(gerr, nil) // prio-load-balancer answers the whole body
+		return
 	}
 	ex.status = "ok"
 	if gerr != nil {
@@ -100,9 +109,13 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	}
 	tctx, cancel := n.TryContext(ctx, ex.net.TryTimeout)
 	defer cancel()
-	resp, err := n.Call(tctx, req)
+	resp, err := n.CallLimit(tctx, req, ex.h.options().MaxAnswerBytes)
 	if err != nil {
 		return err
+	}
+	if len(bytes.TrimSpace(resp)) == 0 && onlyNotifications(st) {
+		st.pending = st.pending[:0] // nothing was due: nodes answer such a batch with an empty body
+		return nil
 	}
 	els, err := jsonrpc.SplitBatch(resp)
 	if err != nil {
@@ -123,7 +136,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
 			still = append(still, i)
 		default:
-			st.answers[i] = el.Raw
+			st.answers[i] = el.WithID(st.calls[i].ID)
 		}
 	}
 	if whole && inOrder && len(still) == 0 && len(els) == len(st.calls) {
@@ -137,7 +150,8 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 }
 
 // match pairs each pending call with its response element: by position when
-// the ids line up (the common case), otherwise by id.
+// the ids line up byte for byte (the common case), otherwise by id, also
+// when the node re-encoded it.
 func match(st *batchState, els []jsonrpc.Element) (matched []*jsonrpc.Element, inOrder bool) {
 	matched = make([]*jsonrpc.Element, len(st.pending))
 	inOrder = true
@@ -165,11 +179,21 @@ func match(st *batchState, els []jsonrpc.Element) (matched []*jsonrpc.Element, i
 			continue
 		}
 		for e := range els {
-			if !used[e] && bytes.Equal(els[e].ID, c.ID) {
+			if !used[e] && jsonrpc.SameID(els[e].ID, c.ID) {
 				used[e], matched[p] = true, &els[e]
 				break
 			}
 		}
 	}
 	return matched, false
+}
+
+// onlyNotifications reports whether no pending call expects an answer.
+func onlyNotifications(st *batchState) bool {
+	for _, i := range st.pending {
+		if !st.calls[i].IsNotification() {
+			return false
+		}
+	}
+	return true
 }

@@ -17,6 +17,7 @@ type exchange struct {
 	h     *Handler
 	net   *Network
 	w     http.ResponseWriter
+	prio  *prioWriter // set on a prio-load-balancer path; w is then prio
 	start time.Time
 	class Class
 	reqID string
@@ -41,10 +42,10 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 		ex.fail(perr)
 	case !batch:
 		ex.calls, ex.method = 1, calls[0].Method
-		ex.single(ctx, &calls[0], body)
-	case len(calls) > ex.h.opts.MaxBatchSize:
+		ex.cachedSingle(ctx, &calls[0], body)
+	case len(calls) > ex.h.options().MaxBatchSize:
 		ex.fail(jsonrpc.NewError(jsonrpc.CodeBatchTooLarge, "batch of "+strconv.Itoa(len(calls))+
-			" calls is over max_batch_size "+strconv.Itoa(ex.h.opts.MaxBatchSize)+": split it"))
+			" calls is over max_batch_size "+strconv.Itoa(ex.h.options().MaxBatchSize)+": split it"))
 	default:
 		ex.calls, ex.method = len(calls), "batch"
 		ex.batch(ctx, calls, body)
@@ -69,6 +70,12 @@ func (ex *exchange) fail(err error) {
 
 func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
 	ex.status = "gateway_error"
+	if ex.prio != nil {
+		if n, ok := ex.prio.writePlainError(e); ok {
+			ex.size = n
+			return
+		}
+	}
 	out := e.AppendResponse(make([]byte, 0, 128), id)
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
@@ -89,7 +96,7 @@ func (ex *exchange) done() {
 	if m := ex.h.metrics; m != nil && ex.method != "" && ex.method != "batch" {
 		ex.h.calls.get(ex.net.Name, jsonrpc.Label(ex.method), ex.status).Inc()
 	}
-	if !ex.h.opts.LogRequests {
+	if !ex.h.options().LogRequests {
 		return
 	}
 	level := slog.LevelInfo
@@ -118,11 +125,11 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			}
 			ex.h.countRetry(ex.net)
 		}
-		n, err := ex.net.Sched.Acquire(ctx, ex.class, i > 0, tried, minHead)
+		n, err := ex.acquire(ctx, i > 0, tried, minHead)
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
 			tried = tried[:0]
-			n, err = ex.net.Sched.Acquire(ctx, ex.class, true, tried, minHead)
+			n, err = ex.acquire(ctx, true, tried, minHead)
 		}
 		if err != nil {
 			if len(failures) == 0 || !errors.Is(err, ErrNoNode) {
@@ -132,7 +139,10 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 		}
 		ex.tries++
 		ex.node = n.Name
-		err = try(n)
+		tryStart := time.Now()
+		if err = try(n); err != nil {
+			err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
+		}
 		ex.net.Sched.Release(n)
 		ex.net.Health.Observe(n, err)
 		ex.h.countTry(ex.net, n, err)
@@ -140,13 +150,35 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			return nil
 		}
 		var ue *upstream.Error
-		if errors.As(err, &ue) && ue.Kind == upstream.KindCanceled {
-			return errClientGone
+		if errors.As(err, &ue) {
+			switch ue.Kind {
+			case upstream.KindCanceled:
+				return errClientGone
+			case upstream.KindTooLarge:
+				// Every node would send the same answer: tell the client.
+				return jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: "+ue.Err.Error()+
+					": ask for less (a smaller block range, fewer calls per batch)")
+			}
 		}
 		failures = append(failures, err)
 		tried = append(tried, n)
 	}
 	return ex.h.finalError(ctx, failures)
+}
+
+// budgetSpent turns a timeout that the call's own deadline imposed into
+// KindDeadline: when queueing and earlier tries left less than rpc_timeout
+// of request_timeout, the gateway's budget ran out, which says nothing of
+// the node (an overloaded gateway must not mark its nodes down).
+func budgetSpent(ctx context.Context, start time.Time, tryTimeout time.Duration, err error) error {
+	var ue *upstream.Error
+	if !errors.As(err, &ue) || ue.Kind != upstream.KindTimeout {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && d.Before(start.Add(tryTimeout)) {
+		return &upstream.Error{Kind: upstream.KindDeadline, Node: ue.Node, Err: ue.Err}
+	}
+	return err
 }
 
 // backoff waits a little before retry i (5ms, 10ms, 20ms … capped at 100ms).

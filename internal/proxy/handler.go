@@ -16,6 +16,7 @@ import (
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/sched"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // Options are the handler's limits.
@@ -24,24 +25,30 @@ type Options struct {
 	MaxBatchSize   int
 	RequestTimeout time.Duration
 	LogRequests    bool
+	// MaxAnswerBytes bounds what is held of one node answer: a batch's
+	// answer, an error answer, the members before a result (0:
+	// upstream.MaxAnswer). A result is streamed whatever its size.
+	MaxAnswerBytes int64
 }
 
 // Handler serves JSON-RPC over HTTP for every network.
 type Handler struct {
-	opts     Options
+	opts     atomic.Pointer[Options]
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	ids      *requestIDs
 	calls    counterCache // evmgate_calls_total
 	tries    counterCache // evmgate_node_requests_total
 	networks atomic.Pointer[map[string]*Network]
+	aliases  atomic.Pointer[map[string]*Network] // by Network.Paths
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }
 
 // New returns a handler over networks.
 func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics) *Handler {
-	h := &Handler{opts: opts, log: log, metrics: m, ids: newRequestIDs()}
+	h := &Handler{log: log, metrics: m, ids: newRequestIDs()}
+	h.SetOptions(opts)
 	if m != nil {
 		h.calls.vec, h.tries.vec = m.Calls, m.NodeTries
 	}
@@ -49,12 +56,28 @@ func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics
 	return h
 }
 
+// SetOptions replaces the handler's limits (a configuration reload); a
+// call already being served keeps those it started with.
+func (h *Handler) SetOptions(opts Options) {
+	if opts.MaxAnswerBytes <= 0 {
+		opts.MaxAnswerBytes = upstream.MaxAnswer
+	}
+	h.opts.Store(&opts)
+}
+
+func (h *Handler) options() *Options { return h.opts.Load() }
+
 // SetNetworks replaces the served networks.
 func (h *Handler) SetNetworks(networks []*Network) {
 	m := make(map[string]*Network, len(networks))
+	aliases := map[string]*Network{}
 	for _, n := range networks {
 		if n.Sched == nil {
 			n.Sched = direct{pool: n.Pool}
+		}
+		n.sizer, _ = n.Sched.(QueueSizer)
+		for _, p := range n.Paths {
+			aliases[p] = n
 		}
 		if h.metrics != nil {
 			n.requests = h.metrics.Requests.WithLabelValues(n.Name)
@@ -63,20 +86,27 @@ func (h *Handler) SetNetworks(networks []*Network) {
 		m[n.Name] = n
 	}
 	h.networks.Store(&m)
+	h.aliases.Store(&aliases)
 }
 
 // Network returns the network served at name.
 func (h *Handler) Network(name string) *Network { return (*h.networks.Load())[name] }
 
-func (h *Handler) route(path string) (*Network, string) {
-	name := strings.Trim(path, "/")
+// route finds the network of a path; alias reports one of its Paths.
+func (h *Handler) route(path string) (n *Network, name string, alias bool) {
+	if a := h.aliases.Load(); a != nil && len(*a) > 0 {
+		if n := (*a)[path]; n != nil {
+			return n, n.Name, true
+		}
+	}
+	name = strings.Trim(path, "/")
 	nets := *h.networks.Load()
 	if name == "" && len(nets) == 1 {
 		for _, n := range nets {
-			return n, ""
+			return n, "", false
 		}
 	}
-	return nets[name], name
+	return nets[name], name, false
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -84,7 +114,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	net, name := h.route(r.URL.Path)
+	net, name, alias := h.route(r.URL.Path)
 	if net == nil {
 		h.unknownNetwork(w, name)
 		return
@@ -92,6 +122,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		if h.Upgrade != nil && r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			h.Upgrade(w, r, net)
+			return
+		}
+		if alias && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			servePrioGet(w)
 			return
 		}
 		w.Header().Set("Allow", "POST")
@@ -102,6 +136,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := exchange{h: h, net: net, w: w, start: start, class: ClassOf(r.Header)}
+	if alias {
+		ex.prio = &prioWriter{ResponseWriter: w, start: start, class: ex.class, sizer: net.sizer}
+		ex.w = ex.prio
+	}
 	ex.reqID = r.Header.Get("X-Request-Id")
 	if !validRequestID(ex.reqID) {
 		ex.reqID = h.ids.next()
@@ -110,14 +148,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	body, err := readBody(r, h.opts.MaxBodyBytes, (*bp)[:0])
+	opts := h.options()
+	body, err := readBody(r, opts.MaxBodyBytes, (*bp)[:0])
 	*bp = body[:0]
 	if err != nil {
 		ex.fail(err)
 		ex.done()
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), opts.RequestTimeout)
 	defer cancel()
 	ex.serve(ctx, body)
 }

@@ -16,7 +16,7 @@ func (h *Handler) Do(ctx context.Context, n *Network, body []byte, class Class, 
 	if ex.reqID == "" {
 		ex.reqID = h.ids.next()
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.options().RequestTimeout)
 	defer cancel()
 	ex.serve(ctx, body)
 	return w.body

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,12 @@ type Network struct {
 	Sched      Scheduler // nil: no queueing, nodes are picked directly
 	Retries    int
 	TryTimeout time.Duration
+	// Paths are more paths served as this network, the way
+	// prio-load-balancer serves POST / and POST /sim (see prio.go).
+	Paths []string
+	Cache *cache.Network // nil: no response cache nor in-flight dedup
+
+	sizer QueueSizer // Sched, when it reports queue lengths
 
 	requests prometheus.Counter
 	duration prometheus.Observer

@@ -43,6 +43,8 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	ex.status = "client_gone"
 }
 
+// prefixSize is the first part of an answer read to classify it: most
+// answers are classified, or whole, within it.
 const prefixSize = 4 << 10
 
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {
@@ -56,77 +58,127 @@ func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.
 
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	buf := (*bp)[:cap(*bp)]
-	filled, outcome, rerr := readPrefix(resp.Body, buf[:prefixSize])
-	if rerr != nil {
-		return &upstream.Error{Kind: upstream.KindTransport, Node: n.Name, Err: rerr}
+	limit := int(ex.h.options().MaxAnswerBytes)
+	var scan jsonrpc.ResponseScan
+	prefix, outcome, err := readPrefix(resp.Body, (*bp)[:0], limit, &scan)
+	if err != nil {
+		return upstream.ReadError(tctx, n.Name, err)
 	}
 	switch outcome {
 	case jsonrpc.Result:
-		if jsonrpc.Info(c.Method).ByHash && n.Head() < ex.net.Pool.View().Head && jsonrpc.ResultIsNull(buf[:filled]) {
+		if jsonrpc.Info(c.Method).ByHash && n.Head() < ex.net.Pool.View().Head && scan.ResultNull(prefix) {
 			// A node behind the head may not have seen that block or
 			// transaction yet: ask a node at the head, keep this answer.
-			full, err := readRest(resp.Body, buf[:filled])
+			full, err := readRest(resp.Body, prefix, limit)
 			if err == nil {
-				ex.fallback = bytes.Clone(full)
+				ex.fallback = bytes.Clone(scan.WithID(full, c.ID))
 			}
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
 		}
-		return ex.stream(n, resp, buf[:filled])
+		return ex.stream(resp, prefix, &scan, c.ID)
 	case jsonrpc.Failure:
-		full, err := readRest(resp.Body, buf[:filled])
+		full, err := readRest(resp.Body, prefix, limit)
 		if err != nil {
-			return &upstream.Error{Kind: upstream.KindTransport, Node: n.Name, Err: err}
+			return upstream.ReadError(tctx, n.Name, err)
 		}
-		return ex.rpcError(n, c, full, retriedTx)
+		return ex.rpcError(n, c, scan.WithID(full, c.ID), retriedTx)
+	case jsonrpc.NeedMore:
+		// The members before the result go on past the limit: the call's
+		// own doing (an id of that size), not the node's.
+		return &upstream.Error{Kind: upstream.KindTooLarge, Node: n.Name,
+			Err: fmt.Errorf("%w of %d bytes before its result", upstream.ErrAnswerTooLarge, limit)}
 	}
-	if filled == 0 && c.IsNotification() {
+	if len(bytes.TrimSpace(prefix)) == 0 && c.IsNotification() {
 		ex.status = "ok"
 		ex.w.WriteHeader(http.StatusOK)
 		return nil
 	}
 	return &upstream.Error{Kind: upstream.KindMalformed, Node: n.Name,
-		Err: fmt.Errorf("answer is not a JSON-RPC response: %.80q", buf[:filled])}
+		Err: fmt.Errorf("answer is not a JSON-RPC response: %.80q", prefix)}
 }
 
-// readPrefix reads until the response shows a result or an error, the buffer
-// is full, or the body ends.
-func readPrefix(r io.Reader, buf []byte) (int, jsonrpc.Outcome, error) {
-	filled := 0
+// readPrefix reads an answer until scan classifies it, the answer ends or
+// limit bytes are held: NeedMore means the answer's first limit bytes hold
+// neither a result nor an error. It reads a first window of prefixSize
+// into buf, then grows the window to buf's capacity and then doubles it,
+// so an answer whose id or leading members are long is read as far as it
+// takes, and a short one costs nothing more.
+func readPrefix(r io.Reader, buf []byte, limit int, scan *jsonrpc.ResponseScan) ([]byte, jsonrpc.Outcome, error) {
+	window := min(prefixSize, cap(buf), limit)
 	for {
-		n, err := r.Read(buf[filled:])
-		filled += n
-		if o := jsonrpc.ScanResponse(buf[:filled]); o != jsonrpc.NeedMore {
-			return filled, o, nil
+		if len(buf) == window {
+			if window >= limit {
+				return buf, scan.Scan(buf, true), nil
+			}
+			window = min(max(2*window, cap(buf), prefixSize), limit)
+			if window > cap(buf) {
+				buf = append(make([]byte, 0, window), buf...)
+			}
 		}
-		if errors.Is(err, io.EOF) || filled == len(buf) {
-			return filled, jsonrpc.Malformed, nil
+		n, err := r.Read(buf[len(buf):window])
+		buf = buf[:len(buf)+n]
+		if o := scan.Scan(buf, err != nil); o != jsonrpc.NeedMore {
+			return buf, o, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, jsonrpc.Malformed, nil
 		}
 		if err != nil {
-			return filled, jsonrpc.Malformed, err
+			return buf, jsonrpc.Malformed, err
 		}
 	}
 }
 
-func readRest(r io.Reader, prefix []byte) ([]byte, error) {
-	var b bytes.Buffer
-	b.Write(prefix)
-	_, err := b.ReadFrom(io.LimitReader(r, 1<<20))
-	return b.Bytes(), err
+// readRest reads the rest of an answer after its prefix, into the prefix's
+// spare room first. An answer over limit bytes in all is
+// upstream.ErrAnswerTooLarge.
+func readRest(r io.Reader, buf []byte, limit int) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(max(2*cap(buf), prefixSize), limit+1))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case len(buf) > limit:
+			return nil, fmt.Errorf("%w of %d bytes", upstream.ErrAnswerTooLarge, limit)
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return nil, err
+		}
+	}
 }
 
 // stream writes the node's answer to the client: the prefix already read,
-// then the rest as it arrives.
-func (ex *exchange) stream(n *upstream.Node, resp *upstream.Response, prefix []byte) error {
+// then the rest as it arrives. When the node re-encoded the id it echoed,
+// the client's own id bytes take its place.
+func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc.ResponseScan, id []byte) error {
+	head, tail := prefix, []byte(nil)
+	length := resp.ContentLength
+	if start, end, ok := scan.ID(); ok && id != nil && !bytes.Equal(prefix[start:end], id) {
+		head, tail = prefix[:start], prefix[end:]
+		if length >= 0 {
+			length += int64(len(id) - (end - start))
+		}
+	}
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
-	if resp.ContentLength > 0 {
-		hdr["Content-Length"] = contentLength(resp.ContentLength)
+	if length > 0 {
+		hdr["Content-Length"] = contentLength(length)
 	}
 	ex.w.WriteHeader(http.StatusOK)
 	ex.status = "ok"
-	w, _ := ex.w.Write(prefix)
+	w, _ := ex.w.Write(head)
 	ex.size = w
+	if tail != nil {
+		w, _ = ex.w.Write(id)
+		ex.size += w
+		w, _ = ex.w.Write(tail)
+		ex.size += w
+	}
 	if resp.ContentLength >= 0 && int64(len(prefix)) >= resp.ContentLength {
 		return nil
 	}
@@ -144,9 +196,9 @@ func (ex *exchange) stream(n *upstream.Node, resp *upstream.Response, prefix []b
 // node now" are retried elsewhere; the method's own errors go to the client.
 func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, retriedTx bool) error {
 	e := jsonrpc.ErrorOf(full)
-	if e != nil && retriedTx && alreadyKnown(e.Message) {
+	if e != nil && retriedTx && alreadyKnown(e.Message) && ex.writeTxHash(c) {
 		// The first try reached a node: the transaction is in a pool. Its hash is the answer.
-		return ex.writeTxHash(c)
+		return nil
 	}
 	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
 		if ex.fallback == nil && upstream.Behind(e.Message) {
@@ -172,12 +224,13 @@ func alreadyKnown(msg string) bool {
 }
 
 // writeTxHash answers eth_sendRawTransaction with keccak256 of the raw
-// transaction, which is its hash.
-func (ex *exchange) writeTxHash(c *jsonrpc.Call) error {
+// transaction, which is its hash. It reports false, writing nothing, when
+// the call's parameter is not hex (the node's own answer then goes back).
+func (ex *exchange) writeTxHash(c *jsonrpc.Call) bool {
 	raw := firstStringParam(c.Params)
 	b, err := hex.DecodeString(strings.TrimPrefix(raw, "0x"))
 	if err != nil {
-		return &upstream.Error{Kind: upstream.KindMalformed, Node: ex.node, Err: err}
+		return false
 	}
 	h := sha3.NewLegacyKeccak256()
 	h.Write(b)
@@ -189,7 +242,7 @@ func (ex *exchange) writeTxHash(c *jsonrpc.Call) error {
 	ex.w.Header()["Content-Type"] = jsonHeader
 	ex.w.WriteHeader(http.StatusOK)
 	ex.size, _ = ex.w.Write(out)
-	return nil
+	return true
 }
 
 func firstStringParam(params []byte) string {

@@ -49,7 +49,7 @@ func (r *Registry) network(req *http.Request) string {
 	if name := req.PathValue("network"); name != "" {
 		return name
 	}
-	return r.def
+	return r.DefaultNetwork()
 }
 
 // legacy reports whether req is one of prio-load-balancer's /nodes routes.
@@ -58,7 +58,7 @@ func legacy(req *http.Request) bool { return req.PathValue("network") == "" }
 // serveLegacyList answers prio-load-balancer's GET /nodes: the default
 // network's node URIs.
 func (r *Registry) serveLegacyList(w http.ResponseWriter, _ *http.Request) {
-	nodes, err := r.Nodes(r.def)
+	nodes, err := r.Nodes(r.DefaultNetwork())
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -88,11 +88,12 @@ type networksReply struct {
 }
 
 func (r *Registry) serveNetworks(w http.ResponseWriter, _ *http.Request) {
-	out := networksReply{Store: r.store.describe(), DefaultNetwork: r.def, Networks: map[string][]Node{}}
+	cat := r.catalog()
+	out := networksReply{Store: r.store.describe(), DefaultNetwork: cat.def, Networks: map[string][]Node{}}
 	r.mu.Lock()
 	out.StoreUp = r.storeUp
 	r.mu.Unlock()
-	for _, name := range r.networks {
+	for _, name := range cat.networks {
 		out.Networks[name], _ = r.Nodes(name)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -112,6 +113,11 @@ func (r *Registry) serveAdd(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	n, err := r.Add(req.Context(), Node{Network: r.network(req), URI: body.URI, Tier: body.Tier, Name: body.Name})
+	if err != nil && legacy(req) && errors.Is(err, ErrDuplicate) {
+		// prio-load-balancer answers 200 to adding a node it has.
+		n, _ = r.find(r.network(req), body.URI)
+		err = nil
+	}
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -90,7 +90,8 @@ func TestAPIErrors(t *testing.T) {
 		{"long name", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.3:8545", "name": strings.Repeat("n", 65)}, 400, "name is longer than 64 bytes"},
 		{"control in name", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.3:8545", "name": "a\nb"}, 400, "non-printable"},
 		{"chain id mismatch", "POST", "/nodes", map[string]string{"uri": "http://wrongchain:8545"}, 422, "node rejected: eth_chainId is 0xaa36a7, network mainnet is 0x1"},
-		{"duplicate configured", "POST", "/nodes", map[string]string{"uri": "http://10.0.0.1:8545"}, 409, `node already present: network "mainnet" already has node http://10.0.0.1:8545`},
+		{"duplicate configured", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.1:8545"}, 409, `node already present: network "mainnet" already has node http://10.0.0.1:8545`},
+		{"duplicate on /nodes is 200, as prio-load-balancer", "POST", "/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, 200, ""},
 		{"duplicate added", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, 409, "already has node"},
 		{"same uri other network", "POST", "/admin/networks/sepolia/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, 201, ""},
 		{"remove not found", "DELETE", "/nodes", map[string]string{"uri": "http://10.0.0.7:8545"}, 404, `node not found: network "mainnet" has no node http://10.0.0.7:8545`},
@@ -111,7 +112,7 @@ func TestAPIErrors(t *testing.T) {
 	if got := f.uris("mainnet"); !slices.Equal(got, []string{"http://10.0.0.1:8545", "http://10.0.0.2:8545", "http://10.0.0.9:8545"}) {
 		t.Fatalf("failed requests changed the set: %v", got)
 	}
-	for result, want := range map[string]float64{"ok": 2, "invalid": 7, "unknown_network": 1, "rejected": 1, "duplicate": 2} {
+	for result, want := range map[string]float64{"ok": 2, "invalid": 7, "unknown_network": 1, "rejected": 1, "duplicate": 3} {
 		if got := testutil.ToFloat64(r.metrics.changes.WithLabelValues("add", result)); got != want {
 			t.Errorf("changes_total{op=add,result=%s} = %v, want %v", result, got, want)
 		}

@@ -35,7 +35,7 @@ func (r *Registry) Add(ctx context.Context, n Node) (Node, error) {
 }
 
 func (r *Registry) checkAdd(n Node) error {
-	if !slices.Contains(r.networks, n.Network) {
+	if !slices.Contains(r.catalog().networks, n.Network) {
 		return r.unknown(n.Network)
 	}
 	if err := checkURI(n.URI); err != nil {
@@ -60,7 +60,7 @@ func (r *Registry) add(ctx context.Context, n Node) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	configured := slices.ContainsFunc(r.seed[n.Network], func(c Node) bool { return c.URI == n.URI })
+	configured := slices.ContainsFunc(r.catalog().seed[n.Network], func(c Node) bool { return c.URI == n.URI })
 	ok, err := r.store.add(ctx, n.Network, n.URI, added{Tier: n.Tier, Name: n.Name}, configured)
 	if err != nil {
 		return fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
@@ -85,7 +85,7 @@ func (r *Registry) Remove(ctx context.Context, network, uri string) (Node, error
 }
 
 func (r *Registry) remove(ctx context.Context, network, uri string) (Node, error) {
-	if !slices.Contains(r.networks, network) {
+	if !slices.Contains(r.catalog().networks, network) {
 		return Node{}, r.unknown(network)
 	}
 	if uri == "" {

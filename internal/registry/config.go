@@ -40,6 +40,10 @@ type Config struct {
 	// DefaultNetwork is the network that prio-load-balancer's /nodes API
 	// manages. Default: the first network.
 	DefaultNetwork string `yaml:"default_network"`
+	// OnRPC serves the admin API on the JSON-RPC listener too, as
+	// prio-load-balancer serves /nodes beside its calls. Unless the
+	// JSON-RPC listener is a loopback address, a token is required.
+	OnRPC bool `yaml:"on_rpc"`
 }
 
 // Defaults, in one place.

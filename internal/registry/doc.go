@@ -14,6 +14,12 @@
 // contacts nodes itself, so a stored node that is down cannot stop a
 // replica from starting (prio-load-balancer panicked on one).
 //
+// A configuration reload (Prepare, then Reload) replaces the networks and
+// their configured nodes and applies every network again; the runtime
+// changes are kept as they are: nodes added at run time stay, configured
+// nodes removed at run time stay removed, and the changes of a network
+// the reload removed stay in the store until the network comes back.
+//
 // A network's set is its configured nodes not removed, in configuration
 // order, then the added nodes not removed, in the order they were added.
 // A node is identified within its network by its URI, byte for byte. When
@@ -28,7 +34,7 @@
 // Bodies are JSON; errors are {"error": "..."} with the reason.
 //
 //	GET    /nodes                          default network's URIs: ["http://..."]
-//	POST   /nodes            {"uri": "..."}  add to the default network (200, the node)
+//	POST   /nodes            {"uri": "..."}  add to the default network (200, the node, also when present)
 //	DELETE /nodes            {"uri": "..."}  remove from the default network (200, the node)
 //	GET    /admin/networks                   every network's nodes, the store and its state
 //	GET    /admin/networks/<name>/nodes      [{"network","uri","tier","name","source"}]

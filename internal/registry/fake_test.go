@@ -126,11 +126,17 @@ func testSeed() map[string][]Node {
 // newTestRegistry builds and starts a registry over testSeed.
 func newTestRegistry(t *testing.T, cfg Config, f *fakeApplier) *Registry {
 	t.Helper()
+	return newTestRegistryWith(t, cfg, f, testSeed())
+}
+
+// newTestRegistryWith builds and starts a registry over seed.
+func newTestRegistryWith(t *testing.T, cfg Config, f *fakeApplier, seed map[string][]Node) *Registry {
+	t.Helper()
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(cfg, testSeed(), f, quietLog(), prometheus.NewRegistry())
+	r, err := New(cfg, seed, f, quietLog(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

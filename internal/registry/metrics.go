@@ -63,6 +63,12 @@ func (m *metrics) setNodes(network string, nodes []Node) {
 	m.nodes.WithLabelValues(network, SourceAdmin).Set(admin)
 }
 
+// forget drops the series of a network that a reload removed.
+func (m *metrics) forget(network string) {
+	m.nodes.DeleteLabelValues(network, SourceConfig)
+	m.nodes.DeleteLabelValues(network, SourceAdmin)
+}
+
 func (m *metrics) setUp(up bool) {
 	v := 0.0
 	if up {

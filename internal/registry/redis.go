@@ -27,13 +27,13 @@ type redisStore struct {
 	rdb      *redis.Client
 	prefix   string
 	addr     string
-	networks []string
+	networks func() []string // the networks whose changes are read, at the time of reading
 	log      *slog.Logger
 }
 
 var _ store = (*redisStore)(nil)
 
-func newRedisStore(cfg Config, networks []string, log *slog.Logger) (*redisStore, error) {
+func newRedisStore(cfg Config, networks func() []string, log *slog.Logger) (*redisStore, error) {
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing admin.redis_url: %w", err)
@@ -95,11 +95,12 @@ func (s *redisStore) load(ctx context.Context, last *state) (*state, error) {
 
 func (s *redisStore) read(ctx context.Context) (*state, error) {
 	var epoch *redis.StringCmd
-	addedCmds := make([]*redis.MapStringStringCmd, len(s.networks))
-	removedCmds := make([]*redis.MapStringStringCmd, len(s.networks))
+	networks := s.networks()
+	addedCmds := make([]*redis.MapStringStringCmd, len(networks))
+	removedCmds := make([]*redis.MapStringStringCmd, len(networks))
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		epoch = p.Get(ctx, s.epochKey())
-		for i, n := range s.networks {
+		for i, n := range networks {
 			addedCmds[i] = p.HGetAll(ctx, s.addedKey(n))
 			removedCmds[i] = p.HGetAll(ctx, s.removedKey(n))
 		}
@@ -110,7 +111,7 @@ func (s *redisStore) read(ctx context.Context) (*state, error) {
 	}
 	st := newState()
 	st.Epoch = epoch.Val()
-	for i, n := range s.networks {
+	for i, n := range networks {
 		if err := cmp.Or(addedCmds[i].Err(), removedCmds[i].Err()); err != nil {
 			return nil, fmt.Errorf("reading node registry from redis: %w", err)
 		}
@@ -152,7 +153,7 @@ func (s *redisStore) restore(ctx context.Context, last *state) (bool, error) {
 			if m := last.maxSeq(); m > seq {
 				p.Set(ctx, s.seqKey(), m, 0)
 			}
-			for _, name := range s.networks {
+			for _, name := range s.networks() {
 				c := last.Networks[name]
 				if c == nil {
 					continue

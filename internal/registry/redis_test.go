@@ -109,16 +109,19 @@ func TestRedisReplicasShareChanges(t *testing.T) {
 	fa.waitSet(t, "mainnet", c2, x)
 	t.Logf("remove through B applied by A after %v", time.Since(start))
 
-	// The same node added through both at once: one success, one conflict.
+	// The same node added through both at once: one success, one conflict
+	// (prio-load-balancer's /nodes would answer 200 to both).
 	codes := make([]int, 2)
 	var wg sync.WaitGroup
 	for i, r := range []*Registry{a, b} {
-		wg.Go(func() { codes[i], _ = call(t, r.Handler(), "POST", "/nodes", "", map[string]string{"uri": y}) })
+		wg.Go(func() {
+			codes[i], _ = call(t, r.Handler(), "POST", "/admin/networks/mainnet/nodes", "", map[string]string{"uri": y})
+		})
 	}
 	wg.Wait()
 	slices.Sort(codes)
-	if !slices.Equal(codes, []int{200, 409}) {
-		t.Fatalf("concurrent adds answered %v, want one 200 and one 409", codes)
+	if !slices.Equal(codes, []int{201, 409}) {
+		t.Fatalf("concurrent adds answered %v, want one 201 and one 409", codes)
 	}
 	fa.waitSet(t, "mainnet", c2, x, y)
 	fb.waitSet(t, "mainnet", c2, x, y)

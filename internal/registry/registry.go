@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,13 +54,11 @@ const startTimeout = 3 * time.Second
 
 // Registry holds the runtime node set of every network.
 type Registry struct {
-	cfg      Config
-	applier  Applier
-	log      *slog.Logger
-	metrics  *metrics
-	networks []string
-	seed     map[string][]Node
-	def      string
+	cfg     Config
+	applier Applier
+	log     *slog.Logger
+	metrics *metrics
+	cat     atomic.Pointer[Catalog] // the networks and configured nodes; Reload swaps it
 
 	store store
 	rs    *redisStore // rs is store when Redis is used, else nil
@@ -88,31 +86,13 @@ type Registry struct {
 func New(cfg Config, seed map[string][]Node, a Applier, log *slog.Logger, reg prometheus.Registerer) (*Registry, error) {
 	r := &Registry{
 		cfg: cfg, applier: a, log: log.With("component", "registry"),
-		networks: a.Networks(), seed: map[string][]Node{},
 		applied: map[string][]Node{}, applyErr: map[string]error{}, st: newState(), kick: make(chan struct{}, 1),
 	}
-	if len(r.networks) == 0 {
-		return nil, errors.New("building node registry: no networks")
+	cat, err := r.Prepare(a.Networks(), seed)
+	if err != nil {
+		return nil, err
 	}
-	r.def = cmp.Or(cfg.DefaultNetwork, r.networks[0])
-	if !slices.Contains(r.networks, r.def) {
-		return nil, fmt.Errorf("admin.default_network: %w %q (known: %s)", ErrUnknownNetwork, r.def, strings.Join(r.networks, ", "))
-	}
-	for name, nodes := range seed {
-		if !slices.Contains(r.networks, name) {
-			return nil, fmt.Errorf("building node registry: configured nodes for %w %q", ErrUnknownNetwork, name)
-		}
-		for i, n := range nodes {
-			if slices.ContainsFunc(nodes[:i], func(o Node) bool { return o.URI == n.URI }) {
-				return nil, fmt.Errorf("building node registry: network %q lists node %s twice", name, redact(n.URI))
-			}
-			n.Network, n.Source = name, SourceConfig
-			if n.Tier == "" {
-				n.Tier = TierLocal
-			}
-			r.seed[name] = append(r.seed[name], n)
-		}
-	}
+	r.cat.Store(cat)
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("registering registry metrics: %w", err)
@@ -122,7 +102,7 @@ func New(cfg Config, seed map[string][]Node, a Applier, log *slog.Logger, reg pr
 		r.store = newLocalStore(cfg.StateFile)
 		return r, nil
 	}
-	r.rs, err = newRedisStore(cfg, r.networks, r.log)
+	r.rs, err = newRedisStore(cfg, func() []string { return r.catalog().networks }, r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +183,9 @@ func (r *Registry) sync(ctx context.Context) error {
 // install applies every network whose set changed or was never applied.
 // The caller holds syncMu.
 func (r *Registry) install(st *state) {
-	for _, name := range r.networks {
-		nodes := compose(name, r.seed[name], st.Networks[name])
+	cat := r.catalog()
+	for _, name := range cat.networks {
+		nodes := compose(name, cat.seed[name], st.Networks[name])
 		if prev, ok := r.applied[name]; ok && slices.Equal(prev, nodes) {
 			continue
 		}
@@ -253,15 +234,16 @@ func (r *Registry) setUp(up bool) {
 
 // Nodes returns network's runtime node set.
 func (r *Registry) Nodes(network string) ([]Node, error) {
-	if !slices.Contains(r.networks, network) {
+	cat := r.catalog()
+	if !slices.Contains(cat.networks, network) {
 		return nil, r.unknown(network)
 	}
-	return compose(network, r.seed[network], r.state().Networks[network]), nil
+	return compose(network, cat.seed[network], r.state().Networks[network]), nil
 }
 
 // DefaultNetwork names the network of prio-load-balancer's /nodes API.
-func (r *Registry) DefaultNetwork() string { return r.def }
+func (r *Registry) DefaultNetwork() string { return r.catalog().def }
 
 func (r *Registry) unknown(network string) error {
-	return fmt.Errorf("%w %q (known: %s)", ErrUnknownNetwork, network, strings.Join(r.networks, ", "))
+	return fmt.Errorf("%w %q (known: %s)", ErrUnknownNetwork, network, strings.Join(r.catalog().networks, ", "))
 }

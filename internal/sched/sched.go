@@ -81,52 +81,62 @@ func New(cfg Config, now func() time.Time) *Scheduler {
 // comes is never granted. If the grant and the end of ctx race, the grant
 // wins only if it was decided first; then Wait returns nil.
 func (s *Scheduler) Wait(ctx context.Context, class Class, retry bool, try func() bool) error {
+	_, err := s.WaitQueued(ctx, class, retry, try)
+	return err
+}
+
+// WaitQueued is Wait that also returns how many calls of the class were
+// queued when this call joined the queue, itself included: 0 when it was
+// granted at once, 1 when it was the only one waiting in its class. (These
+// are the sizes prio-load-balancer reports in X-PrioLB-QueueSizeStart.)
+func (s *Scheduler) WaitQueued(ctx context.Context, class Class, retry bool, try func() bool) (int, error) {
 	if class >= NumClasses {
-		return fmt.Errorf("sched: waiting for a slot: unknown class %d", class)
+		return 0, fmt.Errorf("sched: waiting for a slot: unknown class %d", class)
 	}
 	if err := ctx.Err(); err != nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.ctxError(class, err)
+		return 0, s.ctxError(class, err)
 	}
-	w, waited, err := s.enter(ctx, class, retry, try)
+	w, waited, queued, err := s.enter(ctx, class, retry, try)
 	if err != nil || w == nil {
 		if err == nil && s.cfg.onGrant != nil {
 			s.cfg.onGrant(class, waited)
 		}
-		return err
+		return queued, err
 	}
 	done := ctx.Done()
 	if done == nil { // the context can never end: skip the select
 		<-w.ready
-		return s.woken(w)
+		return queued, s.woken(w)
 	}
 	select {
 	case <-w.ready:
-		return s.woken(w)
+		return queued, s.woken(w)
 	case <-done:
-		return s.leave(w)
+		return queued, s.leave(w)
 	}
 }
 
 // enter takes the fast path or queues the call. It returns a nil waiter and
 // error when the call was granted without blocking, with the time it spent
-// queued.
-func (s *Scheduler) enter(ctx context.Context, class Class, retry bool, try func() bool) (*waiter, time.Duration, error) {
+// queued. queued is the class's queue length once the call joined it (0 on
+// the fast path).
+func (s *Scheduler) enter(ctx context.Context, class Class, retry bool, try func() bool) (w *waiter, waited time.Duration, queued int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, 0, ErrClosed
+		return nil, 0, 0, ErrClosed
 	}
 	if s.total == 0 && try() {
 		s.stats.Granted[class]++
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	if !retry && s.queues[class].n >= s.cfg.maxQueued[class] {
 		s.stats.Rejected[class]++
-		return nil, 0, queueFullErrs[class]
+		return nil, 0, 0, queueFullErrs[class]
 	}
-	w := getWaiter()
+	w = getWaiter()
 	w.ctx, w.try, w.class, w.state = ctx, try, class, stateQueued
 	w.queuedAt = s.now()
 	w.since = w.queuedAt
@@ -141,6 +151,7 @@ func (s *Scheduler) enter(ctx context.Context, class Class, retry bool, try func
 		q.pushBack(w)
 	}
 	s.total++
+	queued = q.n
 	if s.queuedHook != nil {
 		s.queuedHook(class)
 	}
@@ -151,11 +162,11 @@ func (s *Scheduler) enter(ctx context.Context, class Class, retry bool, try func
 	}
 	if w.state == stateGranted {
 		<-w.ready
-		waited := s.now().Sub(w.queuedAt)
+		waited = s.now().Sub(w.queuedAt)
 		putWaiter(w)
-		return nil, waited, nil
+		return nil, waited, queued, nil
 	}
-	return w, 0, nil
+	return w, 0, queued, nil
 }
 
 // woken handles a token on w.ready: a grant or a close.

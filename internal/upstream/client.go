@@ -10,11 +10,16 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/attest"
 )
 
 func newClient(spec Spec) *http.Client {
 	if spec.Transport != nil {
 		return &http.Client{Transport: spec.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if spec.Attest != nil {
+		return &http.Client{Transport: AttestedTransport(spec, true), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	idle := spec.MaxConcurrency
 	if idle <= 0 {
@@ -62,11 +67,21 @@ func (n *Node) Close() {
 // waiting: a try whose client went away ends at its deadline (or at the
 // node's Timeout when ctx has none). https://, gzip and proxied nodes use
 // net/http, which stops at once.
+//
+// Every call and probe to the node passes here, so here its answer time is
+// measured: from sending to the answer's head, or to the failure.
 func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
+	start := Now()
+	var resp *Response
+	var err error
 	if n.fast != nil {
-		return n.fast.do(ctx, n.Name, body)
+		resp, err = n.fast.do(ctx, n.Name, body)
+	} else {
+		resp, err = n.doStd(ctx, body)
 	}
-	return n.doStd(ctx, body)
+	end := Now()
+	n.observeAnswer(end, time.Duration(end-start), err)
+	return resp, err
 }
 
 func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
@@ -90,14 +105,25 @@ func (n *Node) doStd(ctx context.Context, body []byte) (*Response, error) {
 	return newStdResponse(resp), nil
 }
 
-// Call posts body and reads the whole answer (for probes and small calls).
+// MaxAnswer is the most of one answer the gateway holds in memory: a batch's
+// answer, an error answer, the members before a result. An answer over it
+// was asked for by its client; it is refused with KindTooLarge and never
+// held against the node. A result is streamed, whatever its size.
+const MaxAnswer = 64 << 20
+
+// Call posts body and reads the whole answer, up to MaxAnswer bytes.
 func (n *Node) Call(ctx context.Context, body []byte) ([]byte, error) {
+	return n.CallLimit(ctx, body, MaxAnswer)
+}
+
+// CallLimit posts body and reads the whole answer, up to limit bytes.
+func (n *Node) CallLimit(ctx context.Context, body []byte, limit int64) ([]byte, error) {
 	resp, err := n.Do(ctx, body)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Close()
-	out, err := resp.readAll(64 << 20)
+	out, err := resp.readAll(limit)
 	if err != nil {
 		return nil, classify(ctx, n.Name, err)
 	}
@@ -122,7 +148,7 @@ func (n *Node) requestHeader(h http.Header) http.Header {
 type Kind uint8
 
 const (
-	KindRequest     Kind = iota // the request could not be built
+	KindRequest     Kind = iota // the request could not be built or sent as it is
 	KindDial                    // connection refused, DNS, TLS
 	KindTimeout                 // the try's deadline passed
 	KindStatus                  // HTTP status other than 200
@@ -131,14 +157,17 @@ const (
 	KindCanceled                // the client went away: not the node's fault
 	KindUnavailable             // JSON-RPC error meaning "not on this node now"
 	KindMalformed               // the answer is not a JSON-RPC response
+	KindAttestation             // the node's TLS certificate failed attestation
+	KindTooLarge                // the answer is over MaxAnswer: the client asked for too much
+	KindDeadline                // the call's own deadline (request_timeout) ended the try before rpc_timeout
 )
 
-var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed"}
+var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "attestation", "too_large", "deadline"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // Kinds lists every kind, for metrics.
-var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed}
+var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindAttestation, KindTooLarge, KindDeadline}
 
 // Error is a failed try on a node.
 type Error struct {
@@ -152,8 +181,29 @@ func (e *Error) Error() string { return e.Node + ": " + e.Kind.String() + ": " +
 func (e *Error) Unwrap() error { return e.Err }
 
 // NodeFault reports whether the failure says something about the node's
-// health (a client cancel does not).
-func (e *Error) NodeFault() bool { return e.Kind != KindCanceled && e.Kind != KindRequest }
+// health: a broken connection, a timeout, HTTP 5xx or 429, an answer that
+// is not JSON-RPC. What depends on the request or on the gateway's own
+// limits does not: a client that went away, an answer over MaxAnswer, a
+// call whose own deadline ran out first, an HTTP 4xx such as 413 for a
+// body over the node's limit (a node that refuses every call with a 4xx
+// fails its probes instead).
+func (e *Error) NodeFault() bool {
+	switch e.Kind {
+	case KindCanceled, KindRequest, KindTooLarge, KindDeadline:
+		return false
+	case KindStatus:
+		return e.Status >= 500 || e.Status < 400
+	}
+	return true
+}
+
+// ErrAnswerTooLarge is the cause of KindTooLarge: the node's answer is over
+// the gateway's limit.
+var ErrAnswerTooLarge = errors.New("the answer is over the gateway's limit")
+
+// ReadError classifies an error met while reading a node's answer: the
+// client going away, the try's deadline, or a broken connection.
+func ReadError(ctx context.Context, node string, err error) error { return classify(ctx, node, err) }
 
 func classify(ctx context.Context, node string, err error) error {
 	// url.Error repeats the URL, which may carry an API key: keep only the cause.
@@ -162,7 +212,15 @@ func classify(ctx context.Context, node string, err error) error {
 		err = uerr.Err
 	}
 	var opErr *net.OpError
+	var own *Error
+	var ae *attest.Error
 	switch {
+	case errors.As(err, &own):
+		return own // a transport (the node's WebSocket) that classified its failure
+	case errors.As(err, &ae):
+		return &Error{Kind: KindAttestation, Node: node, Err: ae}
+	case errors.Is(err, ErrAnswerTooLarge):
+		return &Error{Kind: KindTooLarge, Node: node, Err: err}
 	case ctx.Err() == context.Canceled && !errors.Is(context.Cause(ctx), ErrTryTimeout):
 		return &Error{Kind: KindCanceled, Node: node, Err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), ErrTryTimeout):

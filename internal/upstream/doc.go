@@ -6,7 +6,14 @@
 // errors. Plain http:// nodes use a pooled HTTP/1.1 client built on
 // fasthttp's request writer and response parser (no goroutine per call or
 // connection, the try's deadline as the socket deadline); https://, gzip
-// and proxied nodes use net/http. Health probes (package health) and
-// request outcomes (package proxy) write the live state; package balancer
-// reads it.
+// and proxied nodes use net/http. An attested node (Spec.Attest) is dialled
+// by AttestedTransport, whose TLS handshake checks the node's attestation
+// (package attest) before any request is written. Do times every call and
+// probe to the answer's head and feeds the node's answer-time estimate
+// (PeakEWMA), so the one place every request to a node passes through is
+// where its speed is measured, whether the request came from a client over
+// HTTP or WebSocket or from a probe, and whether it went over HTTP or the
+// node's WebSocket. Health probes (package health) and request outcomes
+// (package proxy) write the rest of the live state; package balancer reads
+// it.
 package upstream

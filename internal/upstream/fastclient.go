@@ -166,11 +166,18 @@ func (f *fastClient) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, d
 		if err == nil {
 			err = pc.bw.Flush()
 		}
-		if err == nil {
-			err = resp.ReadLimitBody(pc.br, 0)
+		// A node may answer before it has read the whole request (413 for a
+		// body over its limit) and close the connection, failing the rest of
+		// the write: its answer is what counts, as net/http does.
+		rerr := resp.ReadLimitBody(pc.br, 0)
+		if rerr == nil {
+			if err != nil {
+				resp.SetConnectionClose()
+			}
+			return pc, nil
 		}
 		if err == nil {
-			return pc, nil
+			err = rerr
 		}
 		resp.CloseBodyStream()
 		f.pool.put(pc, false)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/attest"
 )
 
 // Tier is a node's class: local nodes serve first, then monitoring, then
@@ -57,9 +59,11 @@ const (
 	Syncing
 	// Stale: its newest block is older than max_block_age.
 	Stale
+	// Unattested: its TLS certificate failed attestation; never served.
+	Unattested
 )
 
-var stateNames = [...]string{"unknown", "up", "down", "wrong_chain", "syncing", "stale"}
+var stateNames = [...]string{"unknown", "up", "down", "wrong_chain", "syncing", "stale", "unattested"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) {
@@ -69,7 +73,7 @@ func (s State) String() string {
 }
 
 // States lists every state, for metrics.
-var States = []State{Unknown, Up, Down, WrongChain, Syncing, Stale}
+var States = []State{Unknown, Up, Down, WrongChain, Syncing, Stale, Unattested}
 
 // Spec is a node's fixed identity.
 type Spec struct {
@@ -88,6 +92,11 @@ type Spec struct {
 	// Transport, when set, carries the node's calls (e.g. over its shared
 	// WebSocket connection) instead of the node's own HTTP client.
 	Transport http.RoundTripper
+	// Attest, when set, makes the node an attested one: every TLS
+	// connection to it (HTTP and WebSocket) is verified during the
+	// handshake, before a byte of a call is sent. URL then carries no user
+	// info.
+	Attest *attest.Node
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -99,12 +108,15 @@ type Node struct {
 	head      atomic.Uint64 // last head + 1; 0 when unknown or forgotten
 	blockTime atomic.Int64  // unix seconds of the head block
 	latency   atomic.Int64  // smoothed probe latency, ns
+	answers   PeakEWMA      // time to first byte of every call and probe, failures as penalties
+	calls     Rate          // calls placed on the node recently
 	load      atomic.Uint64 // host load average, float64 bits
 	state     atomic.Uint32
 	fails     atomic.Int32 // consecutive failures (probes and requests)
 	inFlight  atomic.Int64
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
+	reason    atomic.Pointer[string] // why the node is in its state
 }
 
 // New returns a node with its HTTP client.
@@ -143,7 +155,9 @@ func (n *Node) HasHead() bool { return n.head.Load() > 0 }
 // BlockTime returns the unix time of the node's head block.
 func (n *Node) BlockTime() time.Time { return time.Unix(n.blockTime.Load(), 0) }
 
-// Latency returns the smoothed probe latency.
+// Latency returns the smoothed probe latency (the load_balance_priority
+// "latency" criterion and the status report); AnswerTime is what the p2c
+// strategy weighs.
 func (n *Node) Latency() time.Duration { return time.Duration(n.latency.Load()) }
 
 // Load returns the host load average (0 when not tracked).
@@ -186,11 +200,22 @@ func (n *Node) HasFreeSlot() bool {
 // Release returns a worker slot.
 func (n *Node) Release() { n.inFlight.Add(-1) }
 
+// SetReason records why the node is in its state, for status.
+func (n *Node) SetReason(r string) { n.reason.Store(&r) }
+
+// Reason returns why the node is in its state ("" before the first probe).
+func (n *Node) Reason() string {
+	if r := n.reason.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
 // SetState changes the node's state and reports whether it changed.
 func (n *Node) SetState(s State) bool {
 	old := State(n.state.Swap(uint32(s)))
 	if old != s {
-		if s == Down || s == WrongChain {
+		if s == Down || s == WrongChain || s == Unattested {
 			n.head.Store(0)
 		}
 		n.changed()

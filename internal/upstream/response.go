@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -70,16 +71,27 @@ func (r *Response) Close() error {
 	return err
 }
 
-// readAll reads the whole body, up to limit bytes.
+// readAll reads the whole body; a body over limit bytes is
+// ErrAnswerTooLarge.
 func (r *Response) readAll(limit int64) ([]byte, error) {
-	if r.ContentLength >= 0 && r.ContentLength <= limit {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	if r.ContentLength >= 0 {
 		out := make([]byte, r.ContentLength)
 		n, err := io.ReadFull(r.Body, out)
 		return out[:n], err
 	}
 	var b bytes.Buffer
-	_, err := b.ReadFrom(io.LimitReader(r.Body, limit))
+	_, err := b.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err == nil && int64(b.Len()) > limit {
+		return nil, tooLarge(limit)
+	}
 	return b.Bytes(), err
+}
+
+func tooLarge(limit int64) error {
+	return fmt.Errorf("%w of %d bytes", ErrAnswerTooLarge, limit)
 }
 
 // fastBody notes when fasthttp's body stream reached its end.

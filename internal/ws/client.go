@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ type client struct {
 
 	closeOnce sync.Once
 	pinging   atomic.Bool
+	writing   atomic.Bool // a write to the client is under way
 }
 
 // outgoing is a message to write: an answer, or a notification composed
@@ -73,6 +75,16 @@ func (c *client) serve() {
 	c.wg.Add(1)
 	go c.write()
 	if !c.read() {
+		if c.writing.Load() {
+			// A write that times out closes the connection, and the reader
+			// may see that first: the writer knows why, so let it say.
+			t := time.NewTimer(c.s.cfg.WriteTimeout.D() + closeWait)
+			select {
+			case <-c.stop:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		c.close(websocket.StatusNormalClosure, "", "client")
 	}
 	c.wg.Wait()
@@ -147,15 +159,24 @@ func (c *client) writeOne(m outgoing, buf *[]byte) bool {
 		*buf = appendNotification((*buf)[:0], m.sub.id, m.result)
 		msg = *buf
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
-	err := c.ws.Write(ctx, websocket.MessageText, msg)
-	cancel()
-	if cap(*buf) > 64<<10 {
-		*buf = nil // keep no large buffer on an idle connection
-	}
-	if err != nil {
-		c.close(websocket.StatusPolicyViolation, "write failed or timed out", "write_failed")
-		return false
+	if msg != nil { // nil: a close frame alone
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout.D())
+		c.writing.Store(true)
+		err := c.ws.Write(ctx, websocket.MessageText, msg)
+		c.writing.Store(false)
+		timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if cap(*buf) > 64<<10 {
+			*buf = nil // keep no large buffer on an idle connection
+		}
+		switch {
+		case err != nil && timedOut:
+			c.close(websocket.StatusPolicyViolation, "write timed out: the client does not read", "write_failed")
+			return false
+		case err != nil:
+			c.close(websocket.StatusNormalClosure, "", "client") // the connection was closed under the write
+			return false
+		}
 	}
 	if f := m.closing; f != nil {
 		c.close(f.code, f.reason, f.label)

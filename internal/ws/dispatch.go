@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/subs"
 )
 
@@ -42,12 +43,22 @@ func (c *client) handle(body []byte) {
 		mixed = mixed || isSubscription(calls[i].Method)
 	}
 	if !mixed {
-		if out := c.s.h.Do(c.ctx, c.net, body, c.class, ""); out != nil && c.ctx.Err() == nil {
+		if out := c.s.h.Do(c.ctx, c.network(), body, c.class, ""); out != nil && c.ctx.Err() == nil {
 			c.send(out)
 		}
 		return
 	}
 	c.mixedBatch(calls)
+}
+
+// network is the connection's network as served now: a configuration
+// reload may have changed its settings (retries, timeouts) since the
+// connection opened. The node pool, and so the subscriptions, stay the same.
+func (c *client) network() *proxy.Network {
+	if n := c.s.h.Network(c.net.Name); n != nil && n.Pool == c.net.Pool {
+		return n
+	}
+	return c.net
 }
 
 // mixedBatch answers a batch holding subscription calls element by element.
@@ -64,7 +75,7 @@ func (c *client) mixedBatch(calls []jsonrpc.Call) {
 			answer, sub = c.subscription(call)
 			opened = append(opened, sub)
 		default:
-			answer = c.s.h.Do(c.ctx, c.net, call.Raw, c.class, "")
+			answer = c.s.h.Do(c.ctx, c.network(), call.Raw, c.class, "")
 		}
 		if answer == nil || calls[i].IsNotification() {
 			continue

@@ -19,6 +19,8 @@
 // Requests get the gateway's own ids (answers are matched by id, the
 // client's id is put back), writes are serialised, a lost connection fails
 // its calls in flight so their callers retry on another node, and dials back
-// off after a failure. Server.Transport exposes the connection as an
+// off after a failure. A message over upstream.MaxAnswer is read past, not
+// held: it fails only the call it answers or ends only the subscription it
+// notifies. Server.Transport exposes the connection as an
 // http.RoundTripper so a node's HTTP client can send plain calls over it.
 package ws

@@ -27,11 +27,12 @@ type Server struct {
 	m    *metrics
 	subm *subs.Metrics
 
-	mu        sync.Mutex // protects clients, hubs, upstreams, closed
+	mu        sync.Mutex // protects clients, hubs, upstreams, closed, draining
 	clients   map[*client]struct{}
 	hubs      map[hubKey]*subs.Hub
 	upstreams map[string]*upstreamConn
 	closed    bool
+	draining  bool           // no new client connections
 	wg        sync.WaitGroup // Upgrade calls in progress
 }
 
@@ -96,7 +97,7 @@ func (s *Server) admit() (reason, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.closed:
+	case s.closed || s.draining:
 		return "shutdown", "the gateway is shutting down"
 	case len(s.clients) >= s.cfg.MaxConnections:
 		return "max_connections", "too many WebSocket connections: the limit is websocket.max_connections = " +

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,9 +18,6 @@ import (
 const (
 	// dialTimeout bounds opening a node's WebSocket.
 	dialTimeout = 5 * time.Second
-	// upstreamReadLimit bounds one message from a node (a block with full
-	// transactions, a large batch).
-	upstreamReadLimit = 64 << 20
 	// upstreamWriteTimeout bounds one write to a node.
 	upstreamWriteTimeout = 10 * time.Second
 	// maxDialBackoff caps the wait between failed dials.
@@ -37,9 +35,11 @@ var errUpstreamClosed = errors.New("websocket client closed")
 // use dials again, no sooner than the backoff after a failed dial.
 type upstreamConn struct {
 	spec   upstream.Spec
+	client *http.Client // nil: the default; attested nodes verify every dial
 	ping   time.Duration
 	log    *slog.Logger
 	m      *metrics
+	limit  int64           // the largest message held (upstream.MaxAnswer)
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // readers, pingers, unsubscribes
@@ -71,8 +71,14 @@ type reply struct {
 
 func newUpstreamConn(spec upstream.Spec, ping time.Duration, log *slog.Logger, m *metrics) *upstreamConn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &upstreamConn{spec: spec, ping: ping, log: log.With("network", spec.Network, "node", spec.Name), m: m,
-		ctx: ctx, cancel: cancel, pending: make(map[uint64]*pending), streams: make(map[string]*upSub)}
+	u := &upstreamConn{spec: spec, ping: ping, log: log.With("network", spec.Network, "node", spec.Name), m: m,
+		limit: upstream.MaxAnswer, ctx: ctx, cancel: cancel, pending: make(map[uint64]*pending), streams: make(map[string]*upSub)}
+	if spec.Attest != nil {
+		// The upgrade's TLS handshake checks the node's attestation before
+		// the request is written.
+		u.client = &http.Client{Transport: upstream.AttestedTransport(spec, false)}
+	}
+	return u
 }
 
 // get returns the open connection, dialing when there is none.
@@ -117,12 +123,12 @@ func (u *upstreamConn) dial() (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(u.ctx, dialTimeout)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, u.spec.WSURL, &websocket.DialOptions{
-		HTTPHeader: u.spec.Headers.Clone(), CompressionMode: websocket.CompressionDisabled,
+		HTTPClient: u.client, HTTPHeader: u.spec.Headers.Clone(), CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening websocket of %s: %w", u.spec.Name, err)
 	}
-	c.SetReadLimit(upstreamReadLimit)
+	c.SetReadLimit(-1) // read enforces u.limit, failing only the call whose answer is over it
 	return c, nil
 }
 
@@ -156,12 +162,14 @@ func (u *upstreamConn) connected(c *websocket.Conn, err error) {
 func (u *upstreamConn) read(c *websocket.Conn) {
 	defer u.wg.Done()
 	for {
-		_, msg, err := c.Read(u.ctx)
+		msg, err := u.readMessage(c)
 		if err != nil {
 			u.drop(c, err)
 			return
 		}
-		u.route(msg)
+		if msg != nil {
+			u.route(msg)
+		}
 	}
 }
 
@@ -202,7 +210,7 @@ func (u *upstreamConn) drop(c *websocket.Conn, cause error) {
 	u.mu.Unlock()
 	c.CloseNow()
 	u.m.upstreamUp(u.spec, -1)
-	err := fmt.Errorf("websocket of %s lost: %w", u.spec.Name, cause)
+	err := u.lostError(cause)
 	if u.ctx.Err() == nil {
 		u.log.Warn("node websocket lost", "err", cause, "calls", len(pend), "subscriptions", len(streams))
 	}
@@ -315,6 +323,9 @@ func (u *upstreamConn) Close() {
 		u.drop(c, errUpstreamClosed)
 	}
 	u.wg.Wait()
+	if u.client != nil {
+		u.client.CloseIdleConnections()
+	}
 }
 
 var _ subs.Stream = (*upSub)(nil)

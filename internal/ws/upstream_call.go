@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/evmgate/evmgate/internal/subs"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // Call sends a JSON-RPC body (one call or a batch) over the shared
@@ -21,7 +22,7 @@ import (
 func (u *upstreamConn) Call(ctx context.Context, body []byte) ([]byte, error) {
 	req, ids, clientIDs, batch, err := u.rewrite(body)
 	if err != nil {
-		return nil, err
+		return nil, &upstream.Error{Kind: upstream.KindRequest, Node: u.spec.Name, Err: err}
 	}
 	if len(ids) == 0 {
 		return nil, u.write(ctx, req, nil)
@@ -66,8 +67,7 @@ func (u *upstreamConn) write(ctx context.Context, req []byte, p *pending) error 
 		err = c.Write(wctx, websocket.MessageText, req)
 		cancel()
 		if err != nil {
-			u.drop(c, fmt.Errorf("write: %w", err))
-			return fmt.Errorf("writing to websocket of %s: %w", u.spec.Name, err)
+			return u.writeFailed(c, len(req), err)
 		}
 		return nil
 	}

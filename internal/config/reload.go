@@ -1,0 +1,85 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+)
+
+// Reloadable splits a reload into what can change now and what needs a
+// restart. It returns a copy of next in which every setting that only a
+// restart can change has old's value, and the key paths of those settings
+// that next changes (sorted as they appear in the file's schema).
+//
+// A restart is needed for the listeners (port, listen_addr, metrics_port,
+// metrics_addr), log_format, the whole admin section and redis_url (the
+// admin listener and the node store), the engine section (the Engine API
+// multiplexer and its listener), the websocket section (the limits of
+// connections already open) and the cache section (the store's size). The networks also stay as they are when the
+// reload would turn an Engine-API-only gateway into an RPC one or back,
+// since that starts or stops the JSON-RPC listener. Everything else —
+// networks, nodes, tiers, weights, limits, strategies, scheduler, timeouts,
+// log level, shutdown_delay and shutdown_grace — changes on reload.
+func Reloadable(old, next *Config) (*Config, []string) {
+	out := *next
+	var keys []string
+	keep := func(key string, changed bool, restore func()) {
+		if changed {
+			keys = append(keys, key)
+			restore()
+		}
+	}
+	keep("port", old.Port != next.Port, func() { out.Port = old.Port })
+	keep("listen_addr", old.ListenAddr != next.ListenAddr, func() { out.ListenAddr = old.ListenAddr })
+	keep("metrics_port", old.MetricsPort != next.MetricsPort, func() { out.MetricsPort = old.MetricsPort })
+	keep("metrics_addr", old.MetricsAddr != next.MetricsAddr, func() { out.MetricsAddr = old.MetricsAddr })
+	keep("log_format", old.LogFormat != next.LogFormat, func() { out.LogFormat = old.LogFormat })
+	keep("redis_url", old.RedisURL != next.RedisURL, func() { out.RedisURL = old.RedisURL })
+	nextAdmin := next.Admin
+	if nextAdmin.RedisURL == next.RedisURL && old.Admin.RedisURL == old.RedisURL {
+		nextAdmin.RedisURL = old.Admin.RedisURL // redis_url's copy: named once, as redis_url
+	}
+	if k := changedKeys("admin.", old.Admin, nextAdmin); len(k) > 0 {
+		keys = append(keys, k...)
+		out.Admin = old.Admin
+	}
+	if k := changedKeys("engine.", old.Engine, next.Engine); len(k) > 0 {
+		keys = append(keys, k...)
+		out.Engine = old.Engine
+	}
+	if k := changedKeys("websocket.", old.WebSocket, next.WebSocket); len(k) > 0 {
+		keys = append(keys, k...)
+		out.WebSocket = old.WebSocket
+	}
+	if k := changedKeys("cache.", old.Cache, next.Cache); len(k) > 0 {
+		keys = append(keys, k...)
+		out.Cache = old.Cache
+	}
+	if (len(old.Networks) == 0) != (len(next.Networks) == 0) {
+		keys = append(keys, "networks")
+		out.Networks = old.Networks
+	}
+	return &out, keys
+}
+
+// changedKeys names the fields of two values of one struct type that
+// differ, each as prefix + its YAML key. A difference in a field without a
+// key names the prefix alone.
+func changedKeys(prefix string, a, b any) []string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	t := va.Type()
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || key == "" || key == "-" {
+			continue
+		}
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, prefix+key)
+		}
+	}
+	if len(out) == 0 && !reflect.DeepEqual(a, b) {
+		out = append(out, strings.TrimSuffix(prefix, "."))
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+const reloadBase = `
+port: 8080
+metrics_port: 9101
+log_level: INFO
+redis_url: redis://127.0.0.1:6379/0
+admin:
+  listen: 127.0.0.1:9102
+websocket:
+  max_connections: 100
+networks:
+  - name: mainnet
+    local_nodes:
+      - rpc_endpoint: http://10.0.0.1:8545
+`
+
+func mustParse(t *testing.T, text string) *Config {
+	t.Helper()
+	cfg, err := Parse([]byte(text), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestReloadable: settings a reload can change come through; those that
+// need a restart keep their old values and are named by key path.
+func TestReloadable(t *testing.T) {
+	old := mustParse(t, reloadBase)
+	next := mustParse(t, `
+port: 8081
+metrics_port: 9101
+log_level: DEBUG
+log_format: json
+shutdown_grace: 10s
+redis_url: redis://127.0.0.1:6380/0
+admin:
+  listen: 127.0.0.1:9103
+websocket:
+  max_connections: 200
+networks:
+  - name: mainnet
+    strategy: round_robin
+    local_nodes:
+      - rpc_endpoint: http://10.0.0.1:8545
+        weight: 3
+  - name: base
+    local_nodes:
+      - rpc_endpoint: http://10.0.0.9:8545
+`)
+	got, keys := Reloadable(old, next)
+	want := []string{"port", "log_format", "redis_url", "admin.listen", "websocket.max_connections"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("restart keys %v, want %v", keys, want)
+	}
+	if got.Port != 8080 || got.LogFormat != "text" || got.Admin.AdminListen != "127.0.0.1:9102" ||
+		got.Admin.RedisURL != "redis://127.0.0.1:6379/0" || got.RedisURL != old.RedisURL || got.WebSocket.MaxConnections != 100 {
+		t.Fatalf("restart-only settings changed: %+v", got)
+	}
+	if got.LogLevel != "DEBUG" || got.ShutdownGrace.D() != 10*time.Second || len(got.Networks) != 2 ||
+		got.Networks[0].Strategy != "round_robin" || got.Networks[0].LocalNodes[0].Weight != 3 {
+		t.Fatalf("reloadable settings not taken: %+v", got)
+	}
+	if next.Port != 8081 {
+		t.Fatal("Reloadable changed its argument")
+	}
+	if _, keys := Reloadable(old, mustParse(t, reloadBase)); len(keys) != 0 {
+		t.Fatalf("the same file needs a restart for %v", keys)
+	}
+}

@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Drain begins a graceful shutdown: from now on GET /ready answers 503, so
+// a load balancer (a Kubernetes readiness probe) stops sending new calls,
+// while everything else is served as before. Close then stops the
+// listeners and drains the calls in flight.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// serveReadyUnlessDraining answers /ready: 503 once shutting down, else as
+// serveReady.
+func (g *Gateway) serveReadyUnlessDraining(w http.ResponseWriter, r *http.Request) {
+	if g.draining.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"shutting down"}` + "\n"))
+		return
+	}
+	g.serveReady(w, r)
+}
+
+// retireTick is how often a removed network is checked for calls left.
+const retireTick = 20 * time.Millisecond
+
+// retirements are the networks a reload removed while they finish the calls
+// they had: their WebSocket clients are sent away, their queue and nodes
+// are closed once no call is left, or at the latest when the call budget
+// (request_timeout) is spent or the gateway closes.
+type retirements struct {
+	mu     sync.Mutex // mu protects ctx and cancel
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// start retires n in the background within budget.
+func (rt *retirements) start(g *Gateway, n *network, budget time.Duration) {
+	rt.mu.Lock()
+	if rt.ctx == nil {
+		rt.ctx, rt.cancel = context.WithCancel(context.Background())
+	}
+	parent := rt.ctx
+	rt.wg.Add(1)
+	rt.mu.Unlock()
+	go func() {
+		defer rt.wg.Done()
+		ctx, cancel := context.WithTimeout(parent, budget)
+		defer cancel()
+		n.monitor.Close()
+		if g.ws != nil {
+			g.ws.DrainNetwork(ctx, n.pool)
+		}
+		t := time.NewTicker(retireTick)
+		defer t.Stop()
+		for !n.idle() && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+		drained := n.idle()
+		n.queue.s.Close() // a call still queued now is answered with an error
+		for _, nd := range n.pool.Nodes() {
+			nd.Close()
+		}
+		g.log.Info("network retired", "network", n.cfg.Name, "drained", drained)
+	}()
+}
+
+// stop ends the retirements at once and waits for them.
+func (rt *retirements) stop() {
+	rt.mu.Lock()
+	if rt.cancel != nil {
+		rt.cancel()
+	}
+	rt.mu.Unlock()
+	rt.wg.Wait()
+}
+
+// idle reports whether no call waits in n's queue or runs on its nodes.
+func (n *network) idle() bool {
+	for _, l := range n.queue.s.Len() {
+		if l > 0 {
+			return false
+		}
+	}
+	for _, nd := range n.pool.Nodes() {
+		if nd.InFlight() > 0 {
+			return false
+		}
+	}
+	return true
+}

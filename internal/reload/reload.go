@@ -1,0 +1,234 @@
+package reload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Func reads and applies the configuration. It returns the key paths of
+// the settings that need a restart to change (kept at their running
+// values), or why nothing was applied.
+type Func func(ctx context.Context) (restart []string, err error)
+
+// Options configure a Reloader.
+type Options struct {
+	// Path is the configuration file; its directory is watched.
+	Path string
+	// Reload does the work.
+	Reload Func
+	// Signals carries SIGHUP (nil: no signal triggers).
+	Signals <-chan os.Signal
+	// Debounce is the quiet time after the last change on disk before
+	// reloading. Default 250ms.
+	Debounce time.Duration
+	// Log receives one line per reload.
+	Log *slog.Logger
+	// Registerer takes the metrics.
+	Registerer prometheus.Registerer
+}
+
+// DefaultDebounce is Options.Debounce's default.
+const DefaultDebounce = 250 * time.Millisecond
+
+// Reloader runs reloads on SIGHUP and on changes to the file.
+type Reloader struct {
+	o       Options
+	log     *slog.Logger
+	m       *metrics
+	watcher *fsnotify.Watcher // nil when the directory cannot be watched
+	base    string
+
+	mu   sync.Mutex // mu serialises reloads and protects last
+	last []byte     // the file's bytes at the last reload
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start watches the file and the signals until Close. A directory that
+// cannot be watched is not an error: it is logged, and SIGHUP still works.
+func Start(o Options) (*Reloader, error) {
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultDebounce
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reloader{o: o, log: o.Log.With("component", "reload"), m: m, base: filepath.Base(o.Path)}
+	r.last, _ = os.ReadFile(o.Path)
+	r.m.success(time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	if w, err := r.watch(); err != nil {
+		r.log.Warn("not watching the configuration file for changes; SIGHUP reloads it", "path", o.Path, "err", err)
+	} else {
+		r.watcher = w
+		r.wg.Go(func() { r.follow(ctx) })
+	}
+	if o.Signals != nil {
+		r.wg.Go(func() { r.signals(ctx) })
+	}
+	return r, nil
+}
+
+// watch watches the file's directory.
+func (r *Reloader) watch() (*fsnotify.Watcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Add(filepath.Dir(r.o.Path)); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close stops watching and waits for a reload in progress.
+func (r *Reloader) Close() {
+	r.cancel()
+	if r.watcher != nil {
+		r.watcher.Close()
+	}
+	r.wg.Wait()
+}
+
+func (r *Reloader) signals(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.o.Signals:
+			r.Reload(ctx, "sighup")
+		}
+	}
+}
+
+// follow turns the directory's events into reloads, one per quiet period.
+func (r *Reloader) follow(ctx context.Context) {
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-r.watcher.Events:
+			if !ok {
+				return
+			}
+			if r.concerns(ev) {
+				quiet.Reset(r.o.Debounce)
+			}
+		case err, ok := <-r.watcher.Errors:
+			if !ok {
+				return
+			}
+			r.log.Warn("watching the configuration file", "path", r.o.Path, "err", err)
+		case <-quiet.C:
+			r.changed(ctx)
+		}
+	}
+}
+
+// concerns reports whether ev may have changed the file: an event on its
+// name, or on Kubernetes' ConfigMap entries ("..data" and its kin).
+func (r *Reloader) concerns(ev fsnotify.Event) bool {
+	name := filepath.Base(ev.Name)
+	return name == r.base || strings.HasPrefix(name, "..")
+}
+
+// changed reloads when the file's bytes differ from the last ones read.
+func (r *Reloader) changed(ctx context.Context) {
+	data, err := os.ReadFile(r.o.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		r.log.Warn("the configuration file is gone; keeping the running configuration", "path", r.o.Path)
+		return
+	}
+	r.mu.Lock()
+	same := err == nil && bytes.Equal(data, r.last)
+	r.mu.Unlock()
+	if same {
+		return
+	}
+	r.Reload(ctx, "file")
+}
+
+// Reload reloads now; source ("sighup", "file", ...) names the trigger in
+// the log. It returns what Func returned.
+func (r *Reloader) Reload(ctx context.Context, source string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last, _ = os.ReadFile(r.o.Path) // what Func is about to read: a failed reload is not retried until the file changes
+	start := time.Now()
+	restart, err := r.o.Reload(ctx)
+	took := time.Since(start)
+	if err != nil {
+		r.m.failure()
+		r.log.Error("configuration reload refused; the running configuration keeps serving", "source", source, "path", r.o.Path, "err", err)
+		return err
+	}
+	r.m.reloads.WithLabelValues("ok").Inc()
+	r.m.success(time.Now())
+	r.log.Info("configuration reloaded", "source", source, "path", r.o.Path, "duration", took)
+	if len(restart) > 0 {
+		r.log.Warn("configuration keys changed that only a restart applies; they keep their running values",
+			"keys", strings.Join(restart, ", "))
+	}
+	return nil
+}
+
+// metrics are the Reloader's collectors.
+type metrics struct {
+	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
+	lastSuccess prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_config_reloads_total",
+			Help: "Configuration reloads tried, by result (ok, error).",
+		}, []string{"result"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "evmgate_config_last_reload_successful",
+			Help: "1 when the last configuration reload was applied, 0 when it was refused.",
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "evmgate_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration in force was loaded (at start or by the last successful reload).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.reloads, m.lastOK, m.lastSuccess} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering reload metrics: %w", err)
+		}
+	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
+	return m, nil
+}
+
+func (m *metrics) success(at time.Time) {
+	m.lastOK.Set(1)
+	m.lastSuccess.Set(float64(at.UnixNano()) / 1e9)
+}
+
+func (m *metrics) failure() {
+	m.reloads.WithLabelValues("error").Inc()
+	m.lastOK.Set(0)
+}

@@ -1,0 +1,17 @@
+package upstream
+
+// Inherit copies old's live state (head, block time, latency, load, health,
+// failures and chain id) into n, a node that takes old's place with a
+// changed identity (weight, limits, headers changed by a configuration
+// reload), so that it serves at once as old did instead of waiting for its
+// first probe. Calls in flight stay counted on old. Call it before n is
+// shared.
+func (n *Node) Inherit(old *Node) {
+	n.head.Store(old.head.Load())
+	n.blockTime.Store(old.blockTime.Load())
+	n.latency.Store(old.latency.Load())
+	n.load.Store(old.load.Load())
+	n.state.Store(old.state.Load())
+	n.fails.Store(old.fails.Load())
+	n.chainID.Store(old.chainID.Load())
+}
