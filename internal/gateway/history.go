@@ -117,10 +117,12 @@ func (h *history) add(r reading) {
 		dt = r.at.Sub(last).Seconds()
 	}
 	s := sample{at: r.at, nets: make([]netSample, 0, len(r.nets))}
+	seen := make(map[string]netReading, len(r.nets))
 	for _, nr := range r.nets {
 		s.nets = append(s.nets, rates(h.prev[nr.name], nr, dt))
-		h.prev[nr.name] = nr
+		seen[nr.name] = nr
 	}
+	h.prev = seen // a network a reload removed is forgotten
 	if len(h.samples) == historyLen {
 		h.samples = slices.Delete(h.samples, 0, 1)
 	}
