@@ -103,8 +103,8 @@ func (h *history) Close() {
 }
 
 // add turns r into rates against the previous reading and appends them.
-// The first reading of a network counts from zero: counters start with the
-// gateway.
+// The first reading counts from zero: counters start with the gateway. A
+// network or node that appears later has no rate in its first sample.
 func (h *history) add(r reading) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,9 +117,16 @@ func (h *history) add(r reading) {
 		dt = r.at.Sub(last).Seconds()
 	}
 	s := sample{at: r.at, nets: make([]netSample, 0, len(r.nets))}
+	first := len(h.samples) == 0
 	seen := make(map[string]netReading, len(r.nets))
 	for _, nr := range r.nets {
-		s.nets = append(s.nets, rates(h.prev[nr.name], nr, dt))
+		prev, ok := h.prev[nr.name]
+		switch {
+		case ok || first:
+			s.nets = append(s.nets, rates(prev, nr, dt, first))
+		default: // a network a reload added: its counters may predate it
+			s.nets = append(s.nets, noRates(nr))
+		}
 		seen[nr.name] = nr
 	}
 	h.prev = seen // a network a reload removed is forgotten
@@ -129,8 +136,9 @@ func (h *history) add(r reading) {
 	h.samples = append(h.samples, s)
 }
 
-// rates compares two readings of a network dt seconds apart.
-func rates(prev, cur netReading, dt float64) netSample {
+// rates compares two readings of a network dt seconds apart; fromZero
+// takes a node missing from prev as counted from zero.
+func rates(prev, cur netReading, dt float64, fromZero bool) netSample {
 	ns := netSample{name: cur.name, calls: max(cur.calls-prev.calls, 0) / dt, p50: math.NaN(), p99: math.NaN()}
 	if cur.count > prev.count && len(cur.buckets) == len(cur.bounds) {
 		delta := make([]uint64, len(cur.buckets))
@@ -149,9 +157,23 @@ func rates(prev, cur netReading, dt float64) netSample {
 		before[n.name] = n
 	}
 	for _, n := range cur.nodes {
-		p := before[n.name]
+		p, ok := before[n.name]
+		if !ok && !fromZero {
+			ns.nodes = append(ns.nodes, nodeSample{name: n.name, lag: n.lag, calls: math.NaN()})
+			continue
+		}
 		tries, errs := max(n.tries-p.tries, 0), max(n.errors-p.errors, 0)
 		ns.nodes = append(ns.nodes, nodeSample{name: n.name, lag: n.lag, calls: tries / dt, tries: tries, errors: errs})
+	}
+	return ns
+}
+
+// noRates is the first sample of a network that appeared after start: its
+// lags, and no rate yet.
+func noRates(cur netReading) netSample {
+	ns := netSample{name: cur.name, calls: math.NaN(), p50: math.NaN(), p99: math.NaN()}
+	for _, n := range cur.nodes {
+		ns.nodes = append(ns.nodes, nodeSample{name: n.name, lag: n.lag, calls: math.NaN()})
 	}
 	return ns
 }

@@ -102,6 +102,9 @@ func TestHistoryNodesComeAndGo(t *testing.T) {
 	if len(nh.Nodes) != 2 || nh.Nodes[1].Name != "b" || !math.IsNaN(nh.Nodes[1].Lag[0]) {
 		t.Fatalf("nodes %+v", nh.Nodes)
 	}
+	if b := nh.Nodes[1].CallsPerSecond; !math.IsNaN(b[1]) || b[2] != 1 {
+		t.Errorf("b's calls/s %v: none in its first sample (its counter may predate it), then 1", b[:3])
+	}
 	r := h.errorRates("n")
 	if r["a"] != 0 || r["b"] != 1 {
 		t.Errorf("error rates %v: a's early errors are out of the window, b fails every try", r)
@@ -110,4 +113,29 @@ func TestHistoryNodesComeAndGo(t *testing.T) {
 
 func TestHistoryCloseWithoutStart(t *testing.T) {
 	newHistory().Close()
+}
+
+// A network a reload adds has no rate in its first sample: its counters
+// may have run before (the same name earlier).
+func TestHistoryNetworkAddedLater(t *testing.T) {
+	h := newHistory()
+	t0 := time.Unix(1_700_000_000, 0)
+	h.add(reading0(t0, 0, 0, 0, 0, []uint64{0, 0}))
+	later := reading0(t0.Add(time.Second), 500, 500, 0, 0, []uint64{500, 500})
+	later.nets[0].name = "added"
+	later.nets = append(later.nets, reading0(t0.Add(time.Second), 0, 0, 0, 0, []uint64{0, 0}).nets...)
+	h.add(later)
+	again := reading0(t0.Add(2*time.Second), 510, 510, 0, 0, []uint64{510, 510})
+	again.nets[0].name = "added"
+	h.add(again)
+	for _, nh := range h.snapshot(0).Networks {
+		if nh.Name != "added" {
+			continue
+		}
+		if c := nh.CallsPerSecond; len(c) != 3 || !math.IsNaN(c[0]) || !math.IsNaN(c[1]) || c[2] != 10 {
+			t.Errorf("calls/s of the added network %v, want [null null 10]", c)
+		}
+		return
+	}
+	t.Fatal("the added network is not in the history")
 }
