@@ -18,14 +18,15 @@ type events struct {
 	metrics *metrics.Metrics
 	every   atomic.Int64 // log_rate_limit, ns; a reload changes it
 
-	queue func(network string) *queued // the network's queue, nil when unknown
+	queue   func(network string) *queued // the network's queue, nil when unknown
+	changes *changes                     // wakes the status page
 
 	mu   sync.Mutex // mu protects last
 	last map[*upstream.Node]time.Time
 }
 
 func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration, queue func(string) *queued) *events {
-	e := &events{log: log, metrics: m, last: map[*upstream.Node]time.Time{}, queue: queue}
+	e := &events{log: log, metrics: m, last: map[*upstream.Node]time.Time{}, queue: queue, changes: newChanges()}
 	e.every.Store(int64(every))
 	return e
 }
@@ -52,6 +53,7 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 }
 
 func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason string) {
+	e.changes.notify()
 	if q := e.queue(n.Network); q != nil {
 		q.s.Kick() // calls waiting for a worker may fit on a node that came back
 	}

@@ -44,6 +44,7 @@ type Gateway struct {
 	retire   retirements                   // networks a reload removed, finishing their calls
 	attest   *attest.Verifier              // checks attested nodes' certificates
 	cache    *cache.Store                  // nil: cache.enabled is false
+	history  *history                      // the status page's charts
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -59,7 +60,7 @@ type Gateway struct {
 // New builds the gateway from a validated configuration. Nothing listens
 // or probes until Start.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	g := &Gateway{cfg: cfg, log: log, reg: prometheus.NewRegistry(), history: newHistory()}
 	g.live.Store(cfg)
 	g.nets.Store(&[]*network{})
 	m, err := metrics.New(g.reg, g.snapshot)
@@ -166,6 +167,7 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		go func() { defer wg.Done(); n.monitor.Start(ctx) }()
 	}
 	wg.Wait()
+	g.history.start(g.read)
 
 	g.rpcSrv = newServer(g.RPCHandler())
 	g.serve(g.rpcSrv, g.rpcLn)
@@ -250,6 +252,7 @@ func (g *Gateway) Nodes(network string) []*upstream.Node {
 func (g *Gateway) Close(ctx context.Context) error {
 	g.draining.Store(true)
 	var errs []error
+	g.events.changes.stop() // status long polls answer now
 	wsDone := make(chan struct{})
 	go func() {
 		defer close(wsDone)
@@ -264,6 +267,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	<-wsDone
 	g.wg.Wait()
+	g.history.Close()
 	if g.ws != nil {
 		g.ws.Close()
 	}
@@ -298,6 +302,7 @@ func (g *Gateway) adminMux(withMetrics bool) *http.ServeMux {
 	})
 	mux.HandleFunc("GET /ready", g.serveReadyUnlessDraining)
 	mux.HandleFunc("GET /status", g.serveStatus)
+	mux.HandleFunc("GET /status/history", g.serveHistory)
 	mux.HandleFunc("GET /status/page", serveStatusPage)
 	return mux
 }

@@ -138,3 +138,14 @@ func (q *queued) Depth() map[string]int {
 	}
 	return out
 }
+
+// Status returns the waiting calls and the bound of each class, in class
+// order.
+func (q *queued) Status() []QueueStatus {
+	l, capacity := q.s.Len(), q.Capacity()
+	out := make([]QueueStatus, 0, sched.NumClasses)
+	for cl := sched.Class(0); cl < sched.NumClasses; cl++ {
+		out = append(out, QueueStatus{Class: cl.String(), Depth: l[cl], Capacity: capacity[cl.String()]})
+	}
+	return out
+}

@@ -5,15 +5,26 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"github.com/evmgate/evmgate/internal/ws"
 )
 
 // Status is the JSON answer of GET /status.
 type Status struct {
+	// Version counts node state changes since start: GET
+	// /status?version=N&wait=D answers as soon as it is no longer N, or
+	// after D.
+	Version  uint64          `json:"version"`
 	Networks []NetworkStatus `json:"networks"`
+	// Engine is the Engine API multiplexer, when engine.enabled.
+	Engine *engine.Overview `json:"engine,omitempty"`
 }
 
 // NetworkStatus is one network in Status.
@@ -24,6 +35,17 @@ type NetworkStatus struct {
 	ServingTier string       `json:"serving_tier"`
 	Healthy     int          `json:"healthy_nodes"`
 	Nodes       []NodeStatus `json:"nodes"`
+	// Queue is the scheduler's waiting calls per priority class.
+	Queue []QueueStatus `json:"queue"`
+	// WebSocket is the network's WebSocket clients and subscriptions.
+	WebSocket *ws.NetworkStats `json:"websocket,omitempty"`
+}
+
+// QueueStatus is one priority class of a network's scheduler.
+type QueueStatus struct {
+	Class    string `json:"class"`
+	Depth    int    `json:"depth"`
+	Capacity int    `json:"capacity"`
 }
 
 // NodeStatus is one node in Status.
@@ -39,7 +61,10 @@ type NodeStatus struct {
 	InFlight  int64   `json:"in_flight"`
 	ChainID   uint64  `json:"chain_id"`
 	Failures  int     `json:"failures"`
-	// Reason says why the node is in its state.
+	// Reason says why the node is not eligible, empty when it is: what the
+	// health check saw when it took the node out (a probe's error, the
+	// chain id, a failed attestation), or the rule it fails while it
+	// answers (lagging N blocks, ahead of the confirmed head).
 	Reason string `json:"reason,omitempty"`
 	// Attestation is set for attested nodes.
 	Attestation *AttestationStatus `json:"attestation,omitempty"`
@@ -48,6 +73,9 @@ type NodeStatus struct {
 	// 0 for every node when the network had none.
 	Share          float64 `json:"share"`
 	CallsPerSecond float64 `json:"calls_per_second"`
+	// ErrorRate is the fraction of the node's tries that failed over the
+	// last minute (client cancels left out); absent without tries.
+	ErrorRate *float64 `json:"error_rate,omitempty"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -76,49 +104,112 @@ func attestationStatus(nd *upstream.Node) *AttestationStatus {
 
 // Status returns the state of every network and node.
 func (g *Gateway) Status() Status {
-	var st Status
+	version, _ := g.events.changes.current()
+	st := Status{Version: version, Networks: []NetworkStatus{}}
+	var wsStats []ws.NetworkStats
+	if g.ws != nil {
+		wsStats = g.ws.Stats()
+	}
 	for _, n := range g.networks() {
-		v := n.pool.View()
-		ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String()}
-		if len(v.Active) == 0 {
-			ns.ServingTier = "none"
-		}
-		recent := make([]float64, len(v.All))
-		total := 0.0
-		for i, nd := range v.All {
-			recent[i] = nd.RecentCalls()
-			total += recent[i]
-		}
-		for i, nd := range v.All {
-			el := v.Eligible(nd)
-			if el {
-				ns.Healthy++
+		ns := g.networkStatus(n)
+		if g.ws != nil {
+			ns.WebSocket = &ws.NetworkStats{Network: n.cfg.Name}
+			if i := slices.IndexFunc(wsStats, func(s ws.NetworkStats) bool { return s.Network == n.cfg.Name }); i >= 0 {
+				ns.WebSocket = &wsStats[i]
 			}
-			lag := int64(0)
-			if nd.HasHead() {
-				lag = int64(v.Head) - int64(nd.Head())
-			}
-			share := 0.0
-			if total > 0 {
-				share = recent[i] / total
-			}
-			ns.Nodes = append(ns.Nodes, NodeStatus{
-				Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
-				Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
-				Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
-				Reason: nd.Reason(), Attestation: attestationStatus(nd),
-				Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
-			})
 		}
 		st.Networks = append(st.Networks, ns)
 	}
+	if g.engine != nil {
+		o := g.engine.Overview()
+		st.Engine = &o
+	}
 	return st
+}
+
+func (g *Gateway) networkStatus(n *network) NetworkStatus {
+	v := n.pool.View()
+	ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String(),
+		Nodes: []NodeStatus{}, Queue: n.queue.Status()}
+	if len(v.Active) == 0 {
+		ns.ServingTier = "none"
+	}
+	recent := make([]float64, len(v.All))
+	total := 0.0
+	for i, nd := range v.All {
+		recent[i] = nd.RecentCalls()
+		total += recent[i]
+	}
+	errRates := g.history.errorRates(n.cfg.Name)
+	for i, nd := range v.All {
+		el := v.Eligible(nd)
+		if el {
+			ns.Healthy++
+		}
+		lag := int64(0)
+		if nd.HasHead() {
+			lag = int64(v.Head) - int64(nd.Head())
+		}
+		share := 0.0
+		if total > 0 {
+			share = recent[i] / total
+		}
+		ns.Nodes = append(ns.Nodes, NodeStatus{
+			Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
+			Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
+			Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
+			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
+			Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
+		})
+	}
+	return ns
+}
+
+// reason says why nd is not eligible in v: the health check's words when
+// its state keeps it out, else the selection rule it fails.
+func reason(n *network, v *balancer.View, nd *upstream.Node) string {
+	r := n.pool.Reason(v, nd)
+	if r == "" {
+		return ""
+	}
+	if nd.State() != upstream.Up {
+		if why := nd.Reason(); why != "" {
+			return why
+		}
+	}
+	return r
 }
 
 // round3 keeps three decimals: the figures are estimates.
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
-func (g *Gateway) serveStatus(w http.ResponseWriter, _ *http.Request) {
+func rate(rates map[string]float64, node string) *float64 {
+	r, ok := rates[node]
+	if !ok {
+		return nil
+	}
+	r = math.Round(r*10000) / 10000
+	return &r
+}
+
+// maxStatusWait bounds a long poll of GET /status.
+const maxStatusWait = 30 * time.Second
+
+func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Has("wait") || q.Has("version") {
+		d, err := time.ParseDuration(q.Get("wait"))
+		if err != nil || d < 0 || d > maxStatusWait {
+			http.Error(w, "wait: want a duration up to 30s, e.g. wait=1s", http.StatusBadRequest)
+			return
+		}
+		seen, err := strconv.ParseUint(q.Get("version"), 10, 64)
+		if err != nil {
+			http.Error(w, "version: want the version of the last answer, e.g. version=3", http.StatusBadRequest)
+			return
+		}
+		g.events.changes.wait(r.Context(), seen, d)
+	}
 	b, _ := json.MarshalIndent(g.Status(), "", "  ")
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(b, '\n'))
@@ -148,7 +239,25 @@ var statusPage []byte
 
 func serveStatusPage(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(statusPage)
+}
+
+// serveHistory answers the charts' samples; ?since=T (Unix milliseconds)
+// returns only the samples taken after T.
+func (g *Gateway) serveHistory(w http.ResponseWriter, r *http.Request) {
+	var since int64
+	if v := r.URL.Query().Get("since"); v != "" {
+		var err error
+		if since, err = strconv.ParseInt(v, 10, 64); err != nil {
+			http.Error(w, "since: want Unix milliseconds, e.g. since=1700000000000", http.StatusBadRequest)
+			return
+		}
+	}
+	b, _ := json.Marshal(g.history.snapshot(since))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(append(b, '\n'))
 }
 
 var stateNames = func() []string {
