@@ -220,19 +220,29 @@ var (
 	ErrNoNode     = errors.New("no node can take the call")
 )
 
+// HTTPStatus is the HTTP status of a single call's answer whose error has
+// the gateway's own code; ok is false for any other code (a node's own
+// errors are answered with 200).
+func HTTPStatus(code int) (status int, ok bool) {
+	switch code {
+	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeBatchTooLarge:
+		return http.StatusBadRequest, true
+	case jsonrpc.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge, true
+	case jsonrpc.CodeOverloaded:
+		return http.StatusTooManyRequests, true
+	case jsonrpc.CodeTimeout:
+		return http.StatusGatewayTimeout, true
+	case jsonrpc.CodeNoNodes:
+		return http.StatusServiceUnavailable, true
+	}
+	return 0, false
+}
+
 // statusOf maps a gateway error to the HTTP status of a single call's answer.
 func statusOf(e *jsonrpc.Error) int {
-	switch e.Code {
-	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeBatchTooLarge:
-		return http.StatusBadRequest
-	case jsonrpc.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case jsonrpc.CodeOverloaded:
-		return http.StatusTooManyRequests
-	case jsonrpc.CodeTimeout:
-		return http.StatusGatewayTimeout
-	case jsonrpc.CodeNoNodes:
-		return http.StatusServiceUnavailable
+	if status, ok := HTTPStatus(e.Code); ok {
+		return status
 	}
 	return http.StatusOK
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/proxy"
 )
 
 // apiError is the web server's error body, {"statuscode":N,"message":"…"},
@@ -72,17 +73,11 @@ func relay(w http.ResponseWriter, out []byte) int {
 // gateway's own codes as the JSON-RPC handler answers them, a rejected
 // request as 400, any other node error as 502.
 func statusOf(code int) int {
-	switch code {
-	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeInvalidParams:
+	if code == jsonrpc.CodeInvalidParams {
 		return http.StatusBadRequest
-	case jsonrpc.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case jsonrpc.CodeOverloaded:
-		return http.StatusTooManyRequests
-	case jsonrpc.CodeTimeout:
-		return http.StatusGatewayTimeout
-	case jsonrpc.CodeNoNodes:
-		return http.StatusServiceUnavailable
+	}
+	if status, ok := proxy.HTTPStatus(code); ok {
+		return status
 	}
 	return http.StatusBadGateway
 }
