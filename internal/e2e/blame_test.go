@@ -108,7 +108,7 @@ func blameYAML(net *devnet.Net) string {
 }
 
 // startGatewayLogged is startGateway with the gateway's log going to log.
-func startGatewayLogged(t *testing.T, yaml string, log *slog.Logger) *gateway.Gateway {
+func startGatewayLogged(t testing.TB, yaml string, log *slog.Logger) *gateway.Gateway {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/metrics"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,28 +20,11 @@ import (
 // cacheLookups sums evmgate_cache_lookups_total of the test network.
 func cacheLookups(t testing.TB, g *gateway.Gateway) (hits, misses float64) {
 	t.Helper()
-	fams, err := g.Registry().Gather()
-	if err != nil {
+	var err1, err2 error
+	hits, err1 = metrics.Sum(g.Registry(), "evmgate_cache_lookups_total", map[string]string{"network": networkName, "result": "hit"})
+	misses, err2 = metrics.Sum(g.Registry(), "evmgate_cache_lookups_total", map[string]string{"network": networkName, "result": "miss"})
+	if err := errors.Join(err1, err2); err != nil {
 		t.Fatalf("gathering metrics: %v", err)
-	}
-	for _, f := range fams {
-		if f.GetName() != "evmgate_cache_lookups_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["network"] != networkName {
-				continue
-			}
-			if labels["result"] == "hit" {
-				hits += m.GetCounter().GetValue()
-			} else {
-				misses += m.GetCounter().GetValue()
-			}
-		}
 	}
 	return hits, misses
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
-	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/devnet"
 	"github.com/evmgate/evmgate/internal/gateway"
 )
@@ -126,28 +125,11 @@ func gatewayYAML(urls []string, o gwOptions) string {
 // the test ends.
 func startGateway(t testing.TB, urls []string, o gwOptions) *gateway.Gateway {
 	t.Helper()
-	cfg, err := config.Parse([]byte(gatewayYAML(urls, o)), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("parsing gateway config: %v", err)
-	}
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	g, err := gateway.StartLocal(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("starting gateway: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := g.Close(ctx); err != nil {
-			t.Errorf("closing gateway: %v", err)
-		}
-	})
-	return g
+	return startGatewayLogged(t, gatewayYAML(urls, o), log)
 }
 
 type testWriter struct{ t testing.TB }

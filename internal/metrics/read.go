@@ -22,3 +22,33 @@ func Each(c prometheus.Collector, fn func(labels map[string]string, m *dto.Metri
 		fn(labels, &d)
 	}
 }
+
+// Sum adds up the series of the metric name in g whose labels include
+// every pair of match: counter and gauge values, histogram sample counts.
+// It serves the tests and tools that read a gateway's own registry.
+func Sum(g prometheus.Gatherer, name string, match map[string]string) (float64, error) {
+	fams, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := make(map[string]string, len(m.GetLabel()))
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range match {
+				if have[k] != v {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return sum, nil
+}

@@ -3,6 +3,7 @@ package restapi_test
 import (
 	"context"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/metrics"
 	"io"
 	"log/slog"
 	"math/big"
@@ -141,35 +142,13 @@ func rpcCall(t *testing.T, url, method, params string) string {
 // labels include every pair in labels.
 func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	fams, err := reg.Gather()
+	match := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		match[labels[i]] = labels[i+1]
+	}
+	sum, err := metrics.Sum(reg, name, match)
 	if err != nil {
 		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	samples:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue samples
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			case m.Histogram != nil:
-				sum += float64(m.Histogram.GetSampleCount())
-			}
-		}
 	}
 	return sum
 }

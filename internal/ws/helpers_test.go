@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/metrics"
 	"io"
 	"log/slog"
 	"strings"
@@ -16,7 +17,6 @@ import (
 	"github.com/evmgate/evmgate/internal/devnet"
 	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 func testLog(t testing.TB) *slog.Logger {
@@ -257,35 +257,11 @@ func receive(t testing.TB, ch chan json.RawMessage, what string, timeout time.Du
 // metric returns the sum of a metric's series whose labels include match.
 func metric(t testing.TB, reg prometheus.Gatherer, name string, match map[string]string) float64 {
 	t.Helper()
-	fams, err := reg.Gather()
+	sum, err := metrics.Sum(reg, name, match)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := 0.0
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			for k, v := range match {
-				if !hasLabel(m, k, v) {
-					continue series
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
 	return sum
-}
-
-func hasLabel(m *dto.Metric, k, v string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == k && l.GetValue() == v {
-			return true
-		}
-	}
-	return false
 }
 
 // waitFor polls cond until it holds or the deadline passes.
