@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,10 +99,12 @@ func TestStagedProfileOverThreePaths(t *testing.T) {
 		{"http-ws", g.RPCURL() + "/bench/ws/blocknumber", "restBlockNumber"},
 		{"ws-ws", ws + "/bench/socket2socket", "blockNumber"},
 	} {
+		// The built binary, run as a user runs bench/load-profile.sh.
 		var out, errOut bytes.Buffer
-		err := runCommand(context.Background(), []string{"load", "-profile", "staged", "-label", p.label, "-url", p.url,
-			"-workload", p.workload, "-stages", "400ms:4,800ms:8,400ms:2", "-time-scale", "1"}, &out, &errOut)
-		if err != nil {
+		cmd := exec.Command(benchBin(t), "load", "-profile", "staged", "-label", p.label, "-url", p.url,
+			"-workload", p.workload, "-stages", "400ms:4,800ms:8,400ms:2", "-time-scale", "1")
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
 			t.Fatalf("%s: %v\n%s", p.label, err, errOut.String())
 		}
 		var r Result
@@ -171,4 +176,38 @@ func TestStagedRefusesUnboundedRuns(t *testing.T) {
 			t.Errorf("%v: no error", args)
 		}
 	}
+}
+
+var (
+	benchOnce sync.Once
+	benchPath string
+	benchErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchPath != "" {
+		os.RemoveAll(filepath.Dir(benchPath))
+	}
+	os.Exit(code)
+}
+
+// benchBin builds evmgate-bench once per test binary and returns its path.
+func benchBin(t *testing.T) string {
+	t.Helper()
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "evmgate-bench-bin-")
+		if err != nil {
+			benchErr = err
+			return
+		}
+		benchPath = filepath.Join(dir, "evmgate-bench")
+		if out, err := exec.Command("go", "build", "-o", benchPath, ".").CombinedOutput(); err != nil {
+			benchErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if benchErr != nil {
+		t.Fatal(benchErr)
+	}
+	return benchPath
 }
