@@ -1,0 +1,6 @@
+// Package certfile serves TLS from certificate and key files that may change
+// on disk: a Store reads a listener's tls: section (cert_file, key_file and
+// optionally client_ca_file), hands out the current certificate to every new
+// handshake through tls.Config.GetCertificate, and reads the files again when
+// their directory changes. A reload that fails keeps the certificate in force.
+package certfile

@@ -1,0 +1,79 @@
+package certfile
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// loaded is what one reading of the files gave: immutable once built.
+type loaded struct {
+	cert     *tls.Certificate
+	clientCA *x509.CertPool // nil: no client certificates asked for
+	notAfter time.Time
+}
+
+// read reads and checks the files of cfg. Every error names the key (under
+// prefix) and the fix.
+func read(cfg Config, prefix string) (*loaded, error) {
+	certPEM, err := readFile(cfg.CertFile, prefix+".cert_file")
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := readFile(cfg.KeyFile, prefix+".key_file")
+	if err != nil {
+		return nil, err
+	}
+	if !hasBlock(certPEM, func(t string) bool { return t == "CERTIFICATE" }) {
+		return nil, fmt.Errorf("%s.cert_file: %s holds no PEM certificate: give a file starting with -----BEGIN CERTIFICATE-----", prefix, cfg.CertFile)
+	}
+	if !hasBlock(keyPEM, func(t string) bool { return strings.HasSuffix(t, "PRIVATE KEY") }) {
+		return nil, fmt.Errorf("%s.key_file: %s holds no PEM private key: give a file starting with -----BEGIN PRIVATE KEY----- (or RSA/EC PRIVATE KEY)", prefix, cfg.KeyFile)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s.key_file: %w: the key in %s must be the private key of the first certificate in %s", prefix, err, cfg.KeyFile, cfg.CertFile)
+	}
+	l := &loaded{cert: &pair, notAfter: pair.Leaf.NotAfter}
+	if cfg.ClientCAFile != "" {
+		caPEM, err := readFile(cfg.ClientCAFile, prefix+".client_ca_file")
+		if err != nil {
+			return nil, err
+		}
+		l.clientCA = x509.NewCertPool()
+		if !l.clientCA.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("%s.client_ca_file: %s holds no PEM CA certificate: give the certificates that sign client certificates, each starting with -----BEGIN CERTIFICATE-----", prefix, cfg.ClientCAFile)
+		}
+	}
+	return l, nil
+}
+
+func readFile(path, key string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%s: %s does not exist: check the path (relative paths start at the working directory)", key, path)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w: make the file readable by the gateway's user", key, err)
+	}
+	return b, nil
+}
+
+// hasBlock reports whether data holds a PEM block whose type passes ok.
+func hasBlock(data []byte, ok func(string) bool) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if ok(b.Type) {
+			return true
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package certfile
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/certfile/certtest"
+)
+
+func TestNewErrorsNameTheKeyAndFix(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "test ca")
+	certFile, keyFile := ca.Server(t, "one").Write(t, dir, "one")
+	_, otherKey := ca.Server(t, "two").Write(t, dir, "two")
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("not pem\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"missing cert", Config{CertFile: filepath.Join(dir, "nope.crt"), KeyFile: keyFile}, []string{"tls.cert_file", "does not exist", "check the path"}},
+		{"missing key", Config{CertFile: certFile, KeyFile: filepath.Join(dir, "nope.key")}, []string{"tls.key_file", "does not exist"}},
+		{"bad cert pem", Config{CertFile: junk, KeyFile: keyFile}, []string{"tls.cert_file", "no PEM certificate", "BEGIN CERTIFICATE"}},
+		{"bad key pem", Config{CertFile: certFile, KeyFile: junk}, []string{"tls.key_file", "no PEM private key"}},
+		{"mismatch", Config{CertFile: certFile, KeyFile: otherKey}, []string{"tls.key_file", "must be the private key of the first certificate"}},
+		{"bad ca", Config{CertFile: certFile, KeyFile: keyFile, ClientCAFile: junk}, []string{"tls.client_ca_file", "no PEM CA certificate"}},
+	}
+	for _, c := range cases {
+		_, err := New(c.cfg, "tls", slog.New(slog.DiscardHandler))
+		if err == nil {
+			t.Fatalf("%s: no error", c.name)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q lacks %q", c.name, err, w)
+			}
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		cfg    Config
+		client bool
+		want   string
+	}{
+		{Config{CertFile: "a"}, false, "tls.key_file: missing"},
+		{Config{KeyFile: "a"}, false, "tls.cert_file: missing"},
+		{Config{CertFile: "a", KeyFile: "b", ClientCAFile: "c"}, false, "admin API only"},
+		{Config{ClientCAFile: "c"}, true, "over TLS only"},
+	} {
+		err := c.cfg.Validate("tls", c.client)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.cfg, err, c.want)
+		}
+	}
+	if err := (Config{CertFile: "a", KeyFile: "b", ClientCAFile: "c"}).Validate("admin.tls", true); err != nil {
+		t.Error(err)
+	}
+}
+
+// serveTLS accepts handshakes on 127.0.0.1 until the test ends.
+func serveTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.(*tls.Conn).Handshake()
+				_, _ = c.Write([]byte("x"))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// handshake returns the common name of the server's certificate.
+func handshake(addr string, cfg *tls.Config) (string, error) {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		return "", err
+	}
+	return c.ConnectionState().PeerCertificates[0].Subject.CommonName, nil
+}
+
+func TestWatchServesTheNewCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "test ca")
+	certFile, keyFile := ca.Server(t, "first").Write(t, dir, "srv")
+	s, err := New(Config{CertFile: certFile, KeyFile: keyFile}, "tls", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Watch(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	addr := serveTLS(t, s.ServerConfig(nil))
+	client := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	if cn, err := handshake(addr, client); err != nil || cn != "first" {
+		t.Fatalf("first handshake: %q %v", cn, err)
+	}
+	ca.Server(t, "second").Write(t, dir, "srv")
+	waitFor(t, func() bool { return s.Reads() >= 2 && s.cur.Load().cert.Leaf.Subject.CommonName == "second" })
+	if cn, err := handshake(addr, client); err != nil || cn != "second" {
+		t.Fatalf("after the change: %q %v", cn, err)
+	}
+	// A broken file keeps the certificate in force.
+	certtest.WriteFile(t, certFile, []byte("garbage"))
+	if err := s.Reload(); err == nil {
+		t.Fatal("reload of a broken file succeeded")
+	}
+	if cn, err := handshake(addr, client); err != nil || cn != "second" {
+		t.Fatalf("after a broken file: %q %v", cn, err)
+	}
+}
+
+func TestClientCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "server ca")
+	clients := certtest.NewCA(t, "client ca")
+	certFile, keyFile := ca.Server(t, "admin").Write(t, dir, "srv")
+	caFile := filepath.Join(dir, "clients.pem")
+	certtest.WriteFile(t, caFile, clients.CertPEM)
+	s, err := New(Config{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile}, "admin.tls", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, s.ServerConfig(nil))
+	base := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	if _, err := handshake(addr, base); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	stranger := certtest.NewCA(t, "other ca").Client(t, "mallory")
+	if _, err := handshake(addr, withCert(t, base, stranger)); err == nil {
+		t.Fatal("a client with a certificate of another CA was served")
+	}
+	if _, err := handshake(addr, withCert(t, base, clients.Client(t, "ops"))); err != nil {
+		t.Fatalf("a client with the right certificate: %v", err)
+	}
+}
+
+func withCert(t *testing.T, base *tls.Config, p certtest.Pair) *tls.Config {
+	t.Helper()
+	pair, err := tls.X509KeyPair(p.CertPEM, p.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := base.Clone()
+	c.Certificates = []tls.Certificate{pair}
+	return c
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
