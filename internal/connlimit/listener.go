@@ -1,0 +1,133 @@
+package connlimit
+
+import (
+	"net"
+	"sync"
+
+	"golang.org/x/net/netutil"
+)
+
+// Options bound a listener. Zero values turn a limit off.
+type Options struct {
+	// Max is the most connections open at once.
+	Max int
+	// PerIP is the most connections open at once from one client address.
+	PerIP int
+	// Metrics, when set, counts open and refused connections.
+	Metrics *Metrics
+	// Name labels the listener in metrics ("rpc").
+	Name string
+}
+
+// Listener counts the connections of a wrapped listener by client address.
+type Listener struct {
+	net.Listener
+	o Options
+
+	mu   sync.Mutex     // mu protects open
+	open map[string]int // open connections by client key, none at zero
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+// Wrap bounds ln as o says. The result's Accept never returns a connection
+// over the per-IP limit: it closes it and accepts the next.
+func Wrap(ln net.Listener, o Options) net.Listener {
+	l := &Listener{Listener: ln, o: o, open: map[string]int{}}
+	if o.Metrics != nil {
+		o.Metrics.add(o.Name, l)
+	}
+	if o.Max > 0 {
+		return &limited{Listener: netutil.LimitListener(l, o.Max), inner: l}
+	}
+	return l
+}
+
+// limited is the total limit around a Listener; Unwrap reaches the counts.
+type limited struct {
+	net.Listener
+	inner *Listener
+}
+
+// Unwrap returns the per-IP counting listener.
+func (l *limited) Unwrap() *Listener { return l.inner }
+
+// Accept returns the next connection within the per-IP limit.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := clientKey(c.RemoteAddr())
+		if l.admit(key) {
+			return &conn{Conn: c, l: l, key: key}, nil
+		}
+		c.Close()
+		l.o.Metrics.refused(l.o.Name, "per_ip")
+	}
+}
+
+func (l *Listener) admit(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.o.PerIP > 0 && l.open[key] >= l.o.PerIP {
+		return false
+	}
+	l.open[key]++
+	l.o.Metrics.opened(l.o.Name, 1)
+	return true
+}
+
+func (l *Listener) release(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[key]--; l.open[key] <= 0 {
+		delete(l.open, key)
+	}
+	l.o.Metrics.opened(l.o.Name, -1)
+}
+
+// Open is the number of connections open from the client key (an IPv4
+// address, or an IPv6 /64 such as "2001:db8:1:2::/64").
+func (l *Listener) Open(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open[key]
+}
+
+// conn gives its slot back once, on the first Close.
+type conn struct {
+	net.Conn
+	l    *Listener
+	key  string
+	once sync.Once
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c.key) })
+	return err
+}
+
+// clientKey is the address connections are counted under.
+func clientKey(a net.Addr) string {
+	var ip net.IP
+	switch t := a.(type) {
+	case *net.TCPAddr:
+		ip = t.IP
+	default:
+		host, _, err := net.SplitHostPort(a.String())
+		if err != nil {
+			return a.String()
+		}
+		ip = net.ParseIP(host)
+		if ip == nil {
+			return host
+		}
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+}
