@@ -3,6 +3,7 @@ package config
 import (
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/cache"
+	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/ws"
@@ -82,6 +83,14 @@ type Config struct {
 	// an attestation: key, or prio-load-balancer's SEV_/SGX_ URIs) comes
 	// from, and which SGX quote verifier to ask.
 	Attestation attest.Settings `yaml:"attestation"`
+
+	// TLS serves the JSON-RPC listener (and so WebSocket) and the metrics
+	// listener over TLS from certificate and key files, read again when they
+	// change. Empty: plain HTTP.
+	TLS certfile.Config `yaml:"tls"`
+	// Limits bound what one client may hold of the listeners: connections,
+	// header bytes, and the time to send headers or stay idle.
+	Limits Limits `yaml:"limits"`
 }
 
 // Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).

@@ -11,7 +11,8 @@ import (
 // that next changes (sorted as they appear in the file's schema).
 //
 // A restart is needed for the listeners (port, listen_addr, metrics_port,
-// metrics_addr), log_format, the whole admin section and redis_url (the
+// metrics_addr), their tls and limits sections (the files named in tls
+// sections are read again when they change on disk), log_format, the whole admin section and redis_url (the
 // admin listener and the node store), the engine section (the Engine API
 // multiplexer and its listener), the websocket section (the limits of
 // connections already open) and the cache section (the store's size). The networks also stay as they are when the
@@ -53,6 +54,14 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	if k := changedKeys("cache.", old.Cache, next.Cache); len(k) > 0 {
 		keys = append(keys, k...)
 		out.Cache = old.Cache
+	}
+	if k := changedKeys("tls.", old.TLS, next.TLS); len(k) > 0 {
+		keys = append(keys, k...)
+		out.TLS = old.TLS
+	}
+	if k := changedKeys("limits.", old.Limits, next.Limits); len(k) > 0 {
+		keys = append(keys, k...)
+		out.Limits = old.Limits
 	}
 	if (len(old.Networks) == 0) != (len(next.Networks) == 0) {
 		keys = append(keys, "networks")

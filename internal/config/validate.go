@@ -84,6 +84,7 @@ func (c *Config) Validate() error {
 	if len(c.Networks) == 0 && !c.Engine.Enabled {
 		p.add("networks", "no network is configured: add one with a name and local_nodes")
 	}
+	c.validateListeners(&p)
 	if err := c.Admin.Validate(); err != nil {
 		p = append(p, err.Error())
 	}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/certfile"
 )
 
 // Config is the `engine:` section of the evmgate configuration file. The
@@ -48,6 +50,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level,omitempty"`
 	// Nodes are the execution clients' authenticated Engine API endpoints.
 	Nodes []NodeConfig `yaml:"nodes"`
+	// TLS serves the Engine API listener over TLS (the consensus client
+	// then connects with https://). Empty: plain HTTP.
+	TLS certfile.Config `yaml:"tls"`
 }
 
 // NodeConfig is one execution client behind the multiplexer.
@@ -145,6 +150,9 @@ func (c Config) Validate() error {
 		if n.Timeout != "" {
 			checkDuration(add, key+".timeout", n.Timeout, 0)
 		}
+	}
+	if err := c.TLS.Validate("engine.tls", false); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

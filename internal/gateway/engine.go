@@ -27,14 +27,14 @@ func (g *Gateway) startEngine(ctx context.Context, addr string) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	g.engine, g.engineLn = mux, ln
-	g.engineSrv = newServer(mux.Handler())
+	g.engineSrv = g.newServer(mux.Handler(), g.tls.engine)
 	g.serve(g.engineSrv, ln)
 	g.log.Info("engine API multiplexer started", "addr", ln.Addr().String(), "nodes", len(g.cfg.Engine.Nodes))
 	return nil
 }
 
 // EngineURL is the Engine API listener's base URL ("" when off).
-func (g *Gateway) EngineURL() string { return urlOf(g.engineLn) }
+func (g *Gateway) EngineURL() string { return urlOf(g.engineLn, g.tls.engine) }
 
 // startEngineOnly runs the Engine API multiplexer without any RPC network:
 // its own listener with executionbackup's status API, and the Prometheus
@@ -52,7 +52,7 @@ func (g *Gateway) startEngineOnly(ctx context.Context) error {
 		return err
 	}
 	g.metricsLn = ln
-	g.metricsSrv = newServer(g.adminMux(true))
+	g.metricsSrv = g.newServer(g.adminMux(true), g.tls.rpc)
 	g.serve(g.metricsSrv, ln)
 	g.log.Info("metrics listener started", "metrics", g.MetricsURL())
 	return nil

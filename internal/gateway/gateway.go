@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/connlimit"
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/proxy"
@@ -54,6 +54,8 @@ type Gateway struct {
 	engine             *engine.Mux
 	engineLn           net.Listener
 	engineSrv          *http.Server
+	tls                listenerTLS        // certificates of the listeners that serve TLS
+	conns              *connlimit.Metrics // the JSON-RPC listener's connections
 	wg                 sync.WaitGroup
 }
 
@@ -68,6 +70,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	g.metrics = m
+	if g.conns, err = connlimit.NewMetrics(g.reg); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	if g.tls, err = loadTLS(cfg, log); err != nil {
+		return nil, err
+	}
 	g.events = newEvents(log, m, cfg.LogRateLimit.D(), func(name string) *queued {
 		if n := g.network(name); n != nil {
 			return n.queue
@@ -169,35 +177,14 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 	wg.Wait()
 	g.history.start(g.read)
 
-	g.rpcSrv = newServer(g.RPCHandler())
-	g.serve(g.rpcSrv, g.rpcLn)
+	g.rpcSrv = g.newServer(g.RPCHandler(), g.tls.rpc)
+	g.serve(g.rpcSrv, g.limitRPC(g.rpcLn))
 	if g.metricsLn != nil {
-		g.metricsSrv = newServer(g.adminMux(true))
+		g.metricsSrv = g.newServer(g.adminMux(true), g.tls.rpc)
 		g.serve(g.metricsSrv, g.metricsLn)
 	}
 	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks()))
 	return nil
-}
-
-func newServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-	}
-}
-
-func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			g.log.Error("server stopped", "addr", ln.Addr().String(), "err", err)
-		}
-	}()
 }
 
 // RPCHandler is the JSON-RPC handler with the status endpoints beside it.
@@ -220,17 +207,10 @@ func (g *Gateway) RPCHandler() http.Handler {
 func (g *Gateway) Proxy() *proxy.Handler { return g.handler }
 
 // RPCURL is the JSON-RPC listener's base URL.
-func (g *Gateway) RPCURL() string { return urlOf(g.rpcLn) }
+func (g *Gateway) RPCURL() string { return urlOf(g.rpcLn, g.tls.rpc) }
 
 // MetricsURL is the metrics listener's base URL ("" when off).
-func (g *Gateway) MetricsURL() string { return urlOf(g.metricsLn) }
-
-func urlOf(ln net.Listener) string {
-	if ln == nil {
-		return ""
-	}
-	return "http://" + ln.Addr().String()
-}
+func (g *Gateway) MetricsURL() string { return urlOf(g.metricsLn, g.tls.rpc) }
 
 // Registry returns the Prometheus registry.
 func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
@@ -281,6 +261,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	if g.cache != nil {
 		g.cache.Close()
 	}
+	g.tls.close()
 	for _, n := range g.networks() {
 		n.queue.s.Close()
 		n.monitor.Close()

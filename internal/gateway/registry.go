@@ -191,10 +191,10 @@ func (g *Gateway) startAdmin() error {
 		return fmt.Errorf("listening for the admin API (admin.listen): %w", err)
 	}
 	g.adminLn = ln
-	g.adminSrv = newServer(g.registry.Handler())
+	g.adminSrv = g.newServer(g.registry.Handler(), g.tls.admin)
 	g.serve(g.adminSrv, ln)
 	return nil
 }
 
 // AdminURL is the admin API's base URL ("" when off).
-func (g *Gateway) AdminURL() string { return urlOf(g.adminLn) }
+func (g *Gateway) AdminURL() string { return urlOf(g.adminLn, g.tls.admin) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// prio-load-balancer serves /nodes beside its calls. Unless the
 	// JSON-RPC listener is a loopback address, a token is required.
 	OnRPC bool `yaml:"on_rpc"`
+	// TLS serves the admin listener over TLS; with client_ca_file, only
+	// clients presenting a certificate signed by one of its CAs are served.
+	TLS certfile.Config `yaml:"tls"`
 }
 
 // Defaults, in one place.
@@ -93,6 +97,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.ContainsAny(c.RedisPrefix, " \t\n") {
 		bad("redis_prefix", "must not contain white space")
+	}
+	if err := c.TLS.Validate("admin.tls", true); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/certfile"
+	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/connlimit"
+)
+
+// listenerTLS holds the certificates of the listeners; nil: plain HTTP.
+type listenerTLS struct {
+	rpc    *certfile.Store // the JSON-RPC (and WebSocket) and metrics listeners
+	admin  *certfile.Store
+	engine *certfile.Store
+}
+
+// loadTLS reads the certificate files of every listener with a tls:
+// section and watches them for changes.
+func loadTLS(cfg *config.Config, log *slog.Logger) (listenerTLS, error) {
+	var out listenerTLS
+	for _, l := range []struct {
+		c      certfile.Config
+		prefix string
+		to     **certfile.Store
+		on     bool
+	}{
+		{cfg.TLS, "tls", &out.rpc, true},
+		{cfg.Admin.TLS, "admin.tls", &out.admin, cfg.Admin.AdminListen != ""},
+		{cfg.Engine.TLS, "engine.tls", &out.engine, cfg.Engine.Enabled},
+	} {
+		if !l.on || !l.c.Enabled() {
+			continue
+		}
+		s, err := certfile.New(l.c, l.prefix, log)
+		if err == nil {
+			err = s.Watch()
+		}
+		if err != nil {
+			out.close()
+			if s != nil {
+				s.Close()
+			}
+			return listenerTLS{}, err
+		}
+		*l.to = s
+	}
+	return out, nil
+}
+
+func (t listenerTLS) close() {
+	for _, s := range []*certfile.Store{t.rpc, t.admin, t.engine} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// newServer is an http.Server with the limits: section's header limits and
+// timeouts; with certs, it serves TLS (HTTP/2 offered beside HTTP/1.1,
+// which WebSocket upgrades use).
+func (g *Gateway) newServer(h http.Handler, certs *certfile.Store) *http.Server {
+	l := g.cfg.Limits
+	l.Default() // a configuration built in code may leave them unset
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout.D(),
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       l.IdleTimeout.D(),
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	if certs != nil {
+		srv.TLSConfig = certs.ServerConfig(nil)
+	}
+	return srv
+}
+
+// limitRPC bounds the JSON-RPC listener's connections, in total and per
+// client address.
+func (g *Gateway) limitRPC(ln net.Listener) net.Listener {
+	l := g.cfg.Limits
+	l.Default()
+	return connlimit.Wrap(ln, connlimit.Options{
+		Max: max(l.MaxConnections, 0), PerIP: l.MaxConnectionsPerIP, Metrics: g.conns, Name: "rpc",
+	})
+}
+
+func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
+	g.wg.Go(func() {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	})
+}
+
+// urlOf is a listener's base URL ("" when off).
+func urlOf(ln net.Listener, certs *certfile.Store) string {
+	switch {
+	case ln == nil:
+		return ""
+	case certs != nil:
+		return "https://" + ln.Addr().String()
+	}
+	return "http://" + ln.Addr().String()
+}
