@@ -3,6 +3,8 @@ package certfile
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -77,17 +79,32 @@ func (s *Store) ServerConfig(nextProtos []string) *tls.Config {
 	if s.cfg.ClientCAFile == "" {
 		return base
 	}
-	base.ClientAuth = tls.RequireAndVerifyClientCert
-	base.ClientCAs = s.cur.Load().clientCA
-	// Each handshake gets the CA pool in force now: a reloaded
-	// client_ca_file applies to the next client.
-	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		c := base.Clone()
-		c.GetConfigForClient = nil
-		c.ClientCAs = s.cur.Load().clientCA
-		return c, nil
+	// The chain is checked against the CA pool in force at each handshake,
+	// so a reloaded client_ca_file applies to the next client. (The pool is
+	// not set as ClientCAs: http.Server keeps its own copy of the config.)
+	base.ClientAuth = tls.RequireAnyClientCert
+	base.VerifyConnection = func(cs tls.ConnectionState) error {
+		return s.verifyClient(cs.PeerCertificates)
 	}
 	return base
+}
+
+// verifyClient checks a client's chain against the client CAs in force.
+func (s *Store) verifyClient(chain []*x509.Certificate) error {
+	if len(chain) == 0 {
+		return errors.New("no client certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{
+		Roots: s.cur.Load().clientCA, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		return fmt.Errorf("client certificate: %w", err)
+	}
+	return nil
 }
 
 // Watch reads the files again whenever their directories change, until
