@@ -26,6 +26,11 @@ func FuzzParse(f *testing.F) {
 		"port: 1e400\nmetrics_port: -1\n" + minimal,
 		"? [a]\n: b\n",
 		"--- \n...\n",
+		"tls:\n  cert_file: a.crt\n" + minimal,
+		"tls: {cert_file: a, key_file: b, client_ca_file: c}\n" + minimal,
+		"admin:\n  listen: 127.0.0.1:9102\n  tls: {cert_file: a, key_file: b, client_ca_file: c}\n" + minimal,
+		"limits:\n  max_connections: -1\n  max_connections_per_ip: 64\n  max_header_bytes: 4096\n  read_header_timeout: 2s\n  idle_timeout: 1m\n" + minimal,
+		"limits: {max_connections: -2, max_header_bytes: 1, read_header_timeout: 0s}\n" + minimal,
 	} {
 		f.Add([]byte(s))
 	}

@@ -152,3 +152,47 @@ func firstOutcome(resp []byte) (Outcome, bool) {
 	}
 	return Malformed, true
 }
+
+// FuzzSplitBatch: SplitBatch never panics; on a valid JSON array it finds
+// the elements encoding/json finds, each element's bytes are that element,
+// and an object's id and error are the ones encoding/json reads.
+func FuzzSplitBatch(f *testing.F) {
+	for _, s := range []string{
+		`[{"jsonrpc":"2.0","id":1,"result":"0x1"},{"jsonrpc":"2.0","id":2,"error":{"code":-32000,"message":"m"}}]`,
+		`[]`, ` [ 1 , "a" , null , [ ] ] `, `[{"id":"x\"y"},{}]`, `[{"id":1,"id":2}]`, `[1,]`, `[`, `{}`,
+		`[{"error":{"code":1.5,"message":"m"},"id":null}]`, "[\"\xff\"]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, resp []byte) {
+		els, err := SplitBatch(resp)
+		var want []json.RawMessage
+		if json.Unmarshal(resp, &want) != nil {
+			return // not an array: SplitBatch may refuse or split what it can
+		}
+		if err != nil {
+			t.Fatalf("%q: valid array refused: %v", resp, err)
+		}
+		if len(els) != len(want) {
+			t.Fatalf("%q: %d elements, encoding/json finds %d", resp, len(els), len(want))
+		}
+		for i, el := range els {
+			if !bytes.Equal(el.Raw, bytes.TrimSpace(want[i])) {
+				t.Fatalf("%q: element %d is %q, encoding/json reads %q", resp, i, el.Raw, want[i])
+			}
+			checkElement(t, el)
+		}
+	})
+}
+
+// checkElement compares an object element's id and error with encoding/json.
+func checkElement(t *testing.T, el Element) {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if json.Unmarshal(el.Raw, &m) != nil || bytes.Count(el.Raw, []byte(`"id"`)) != 1 {
+		return // not an object, or a repeated or escaped key: who wins is not specified
+	}
+	if id, ok := m["id"]; ok && !bytes.Equal(id, el.ID) {
+		t.Fatalf("%q: id %q, encoding/json reads %q", el.Raw, el.ID, id)
+	}
+}

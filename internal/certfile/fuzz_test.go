@@ -1,0 +1,40 @@
+package certfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evmgate/evmgate/internal/certfile/certtest"
+)
+
+// FuzzFiles: whatever the certificate, key and CA files hold, reading them
+// never panics, and a refusal names one of the section's keys.
+func FuzzFiles(f *testing.F) {
+	ca := certtest.NewCA(f, "fuzz ca")
+	p := ca.Server(f, "fuzz")
+	f.Add(p.CertPEM, p.KeyPEM, ca.CertPEM)
+	f.Add(p.KeyPEM, p.CertPEM, []byte("x"))
+	f.Add(append(p.CertPEM, ca.CertPEM...), p.KeyPEM, []byte{})
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), []byte("-----BEGIN EC PRIVATE KEY-----\n-----END EC PRIVATE KEY-----\n"), ca.CertPEM)
+	dir := f.TempDir()
+	cfg := Config{CertFile: filepath.Join(dir, "c"), KeyFile: filepath.Join(dir, "k"), ClientCAFile: filepath.Join(dir, "ca")}
+	f.Fuzz(func(t *testing.T, cert, key, cas []byte) {
+		for path, data := range map[string][]byte{cfg.CertFile: cert, cfg.KeyFile: key, cfg.ClientCAFile: cas} {
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := read(cfg, "admin.tls")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "admin.tls.") {
+				t.Fatalf("error without its key: %v", err)
+			}
+			return
+		}
+		if l.cert == nil || l.cert.Leaf == nil || l.clientCA == nil {
+			t.Fatalf("accepted files without a certificate or CA: %+v", l)
+		}
+	})
+}
