@@ -13,26 +13,27 @@ import (
 
 // Environment of TestFuzzTargets.
 const (
-	envRun  = "EVMGATE_FUZZ"      // "1": run even outside CI
-	envTime = "EVMGATE_FUZZ_TIME" // fuzz time per target, as -fuzztime takes it
-	// defaultTime keeps the whole run near a minute on two busy cores: the
-	// build of each package's instrumented test binary costs more than this.
-	defaultTime = "3s"
-	// budget bounds the whole run, builds included.
-	budget = 8 * time.Minute
+	envRun    = "EVMGATE_FUZZ"        // "1": run even outside CI
+	envTime   = "EVMGATE_FUZZ_TIME"   // fuzz time per target, as -fuzztime takes it
+	envBudget = "EVMGATE_FUZZ_BUDGET" // the whole run, builds included
+	// defaultTime and defaultBudget keep the step near a minute and a half
+	// on two busy cores; most of it is building each package's test binary
+	// with coverage instrumentation (all its dependencies included).
+	defaultTime   = "3s"
+	defaultBudget = 90 * time.Second
 )
 
 // Every fuzz target of the module runs for EVMGATE_FUZZ_TIME (default 3s)
-// with one worker; a target that fails fails this test, and its input stays
-// in testdata/fuzz as a regression test.
+// with one worker, packages with the fewest dependencies first, within
+// EVMGATE_FUZZ_BUDGET (default 90s). A target that fails fails this test,
+// and its input stays in testdata/fuzz, where every later `go test` replays
+// it. Targets the budget does not reach are listed; their seed corpora run
+// in the ordinary tests anyway.
 func TestFuzzTargets(t *testing.T) {
 	if os.Getenv("CI") != "true" && os.Getenv(envRun) != "1" {
-		t.Skipf("fuzzing runs under CI=true or %s=1 (for %s each, or %s)", envRun, defaultTime, envTime)
+		t.Skipf("fuzzing runs under CI=true or %s=1 (%s per target: %s; whole run: %s)", envRun, defaultTime, envTime, envBudget)
 	}
-	fuzzTime := defaultTime
-	if v := os.Getenv(envTime); v != "" {
-		fuzzTime = v
-	}
+	fuzzTime, budget := settings(t)
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -44,31 +45,101 @@ func TestFuzzTargets(t *testing.T) {
 	if !slices.ContainsFunc(pkgs, func(p Package) bool { return p.Dir == "internal/jsonrpc" }) {
 		t.Fatalf("no fuzz target found in internal/jsonrpc under %s", root)
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), budget)
 	defer cancel()
-	bin, cache := t.TempDir(), t.TempDir()
-	start := time.Now()
-	for _, p := range pkgs {
-		exe := filepath.Join(bin, strings.ReplaceAll(p.Dir, "/", "_")+".test")
-		built := time.Now()
-		out, err := command(ctx, root, "go", "test", "-c", "-fuzz=.", "-o", exe, "./"+p.Dir).CombinedOutput()
-		if err != nil {
-			t.Fatalf("building %s for fuzzing: %v\n%s", p.Dir, err, out)
+	r := &run{t: t, ctx: ctx, root: root, fuzzTime: fuzzTime, bin: t.TempDir(), cache: t.TempDir()}
+	for _, p := range byDeps(ctx, root, pkgs) {
+		r.fuzz(p)
+	}
+	t.Logf("%d targets fuzzed in %v", r.done, time.Since(start).Round(time.Millisecond))
+	if len(r.missed) > 0 {
+		t.Logf("not reached within %s=%v: %s", envBudget, budget, strings.Join(r.missed, ", "))
+	}
+}
+
+func settings(t *testing.T) (string, time.Duration) {
+	fuzzTime, budget := defaultTime, defaultBudget
+	if v := os.Getenv(envTime); v != "" {
+		fuzzTime = v
+	}
+	if v := os.Getenv(envBudget); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("%s=%q: give a duration such as 5m", envBudget, v)
 		}
-		t.Logf("%s: built in %v", p.Dir, time.Since(built).Round(time.Millisecond))
-		for _, name := range p.Targets {
-			ran := time.Now()
-			out, err := command(ctx, filepath.Join(root, p.Dir), exe, "-test.run=^$", "-test.fuzz=^"+name+"$",
-				"-test.fuzztime="+fuzzTime, "-test.parallel=1", "-test.fuzzcachedir="+cache).CombinedOutput()
-			if err != nil {
-				t.Errorf("%s %s failed (its input is kept in %s/testdata/fuzz/%s; re-run with go test -run=%s ./%s): %v\n%s",
-					p.Dir, name, p.Dir, name, name, p.Dir, err, tail(out, 40))
-				continue
-			}
-			t.Logf("%s %s: %s in %v", p.Dir, name, lastExecs(out), time.Since(ran).Round(time.Millisecond))
+		budget = d
+	}
+	return fuzzTime, budget
+}
+
+type run struct {
+	t              *testing.T
+	ctx            context.Context
+	root, fuzzTime string
+	bin, cache     string
+	done           int
+	missed         []string
+}
+
+// fuzz builds one package's instrumented test binary and fuzzes each of its
+// targets in turn.
+func (r *run) fuzz(p Package) {
+	names := func() []string {
+		out := make([]string, len(p.Targets))
+		for i, n := range p.Targets {
+			out[i] = p.Dir + "." + n
+		}
+		return out
+	}
+	if r.ctx.Err() != nil {
+		r.missed = append(r.missed, names()...)
+		return
+	}
+	exe := filepath.Join(r.bin, strings.ReplaceAll(p.Dir, "/", "_")+".test")
+	built := time.Now()
+	out, err := command(r.ctx, r.root, "go", "test", "-c", "-fuzz=.", "-o", exe, "./"+p.Dir).CombinedOutput()
+	switch {
+	case r.ctx.Err() != nil:
+		r.missed = append(r.missed, names()...)
+		return
+	case err != nil:
+		r.t.Errorf("building %s for fuzzing: %v\n%s", p.Dir, err, out)
+		return
+	}
+	r.t.Logf("%s: built in %v", p.Dir, time.Since(built).Round(time.Millisecond))
+	for _, name := range p.Targets {
+		ran := time.Now()
+		out, err := command(r.ctx, filepath.Join(r.root, p.Dir), exe, "-test.run=^$", "-test.fuzz=^"+name+"$",
+			"-test.fuzztime="+r.fuzzTime, "-test.parallel=1", "-test.fuzzcachedir="+r.cache).CombinedOutput()
+		switch {
+		case r.ctx.Err() != nil && err != nil:
+			r.missed = append(r.missed, p.Dir+"."+name)
+		case err != nil:
+			r.t.Errorf("%s %s failed (its input is kept in %s/testdata/fuzz/%s; replay it with go test -run=%s ./%s): %v\n%s",
+				p.Dir, name, p.Dir, name, name, p.Dir, err, tail(out, 40))
+		default:
+			r.done++
+			r.t.Logf("%s %s: %s in %v", p.Dir, name, lastExecs(out), time.Since(ran).Round(time.Millisecond))
 		}
 	}
-	t.Logf("every target fuzzed in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// byDeps orders packages by how many packages their tests import: the
+// cheapest builds first.
+func byDeps(ctx context.Context, root string, pkgs []Package) []Package {
+	n := map[string]int{}
+	for _, p := range pkgs {
+		out, err := command(ctx, root, "go", "list", "-deps", "-test", "./"+p.Dir).Output()
+		if err != nil {
+			n[p.Dir] = 1 << 30
+			continue
+		}
+		n[p.Dir] = strings.Count(string(out), "\n")
+	}
+	out := slices.Clone(pkgs)
+	slices.SortStableFunc(out, func(a, b Package) int { return n[a.Dir] - n[b.Dir] })
+	return out
 }
 
 func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
