@@ -75,3 +75,18 @@ networks:
 		t.Fatalf("the same file needs a restart for %v", keys)
 	}
 }
+
+// TestReloadableListenerSections: tls and limits keys need a restart and
+// are named one by one.
+func TestReloadableListenerSections(t *testing.T) {
+	old := mustParse(t, reloadBase)
+	next := mustParse(t, reloadBase+"tls:\n  cert_file: a.crt\n  key_file: a.key\nlimits:\n  max_connections_per_ip: 64\n")
+	out, keys := Reloadable(old, next)
+	want := []string{"tls.cert_file", "tls.key_file", "limits.max_connections_per_ip"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	if out.TLS != old.TLS || out.Limits != old.Limits {
+		t.Fatalf("restart-only sections changed: %+v %+v", out.TLS, out.Limits)
+	}
+}
