@@ -1,8 +1,6 @@
 package certfile
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,15 +16,10 @@ func FuzzFiles(f *testing.F) {
 	f.Add(p.KeyPEM, p.CertPEM, []byte("x"))
 	f.Add(append(p.CertPEM, ca.CertPEM...), p.KeyPEM, []byte{})
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), []byte("-----BEGIN EC PRIVATE KEY-----\n-----END EC PRIVATE KEY-----\n"), ca.CertPEM)
-	dir := f.TempDir()
-	cfg := Config{CertFile: filepath.Join(dir, "c"), KeyFile: filepath.Join(dir, "k"), ClientCAFile: filepath.Join(dir, "ca")}
+	cfg := Config{CertFile: "c", KeyFile: "k", ClientCAFile: "ca"}
 	f.Fuzz(func(t *testing.T, cert, key, cas []byte) {
-		for path, data := range map[string][]byte{cfg.CertFile: cert, cfg.KeyFile: key, cfg.ClientCAFile: cas} {
-			if err := os.WriteFile(path, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		l, err := read(cfg, "admin.tls")
+		files := map[string][]byte{cfg.CertFile: cert, cfg.KeyFile: key, cfg.ClientCAFile: cas}
+		l, err := parse(cfg, "admin.tls", func(p string) ([]byte, error) { return files[p], nil })
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "admin.tls.") {
 				t.Fatalf("error without its key: %v", err)

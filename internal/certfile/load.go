@@ -20,12 +20,15 @@ type loaded struct {
 
 // read reads and checks the files of cfg. Every error names the key (under
 // prefix) and the fix.
-func read(cfg Config, prefix string) (*loaded, error) {
-	certPEM, err := readFile(cfg.CertFile, prefix+".cert_file")
+func read(cfg Config, prefix string) (*loaded, error) { return parse(cfg, prefix, os.ReadFile) }
+
+// parse checks the files of cfg as readFile returns them.
+func parse(cfg Config, prefix string, readFile func(string) ([]byte, error)) (*loaded, error) {
+	certPEM, err := fileOf(readFile, cfg.CertFile, prefix+".cert_file")
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := readFile(cfg.KeyFile, prefix+".key_file")
+	keyPEM, err := fileOf(readFile, cfg.KeyFile, prefix+".key_file")
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +44,7 @@ func read(cfg Config, prefix string) (*loaded, error) {
 	}
 	l := &loaded{cert: &pair, notAfter: pair.Leaf.NotAfter}
 	if cfg.ClientCAFile != "" {
-		caPEM, err := readFile(cfg.ClientCAFile, prefix+".client_ca_file")
+		caPEM, err := fileOf(readFile, cfg.ClientCAFile, prefix+".client_ca_file")
 		if err != nil {
 			return nil, err
 		}
@@ -53,8 +56,8 @@ func read(cfg Config, prefix string) (*loaded, error) {
 	return l, nil
 }
 
-func readFile(path, key string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+func fileOf(readFile func(string) ([]byte, error), path, key string) ([]byte, error) {
+	b, err := readFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%s: %s does not exist: check the path (relative paths start at the working directory)", key, path)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,11 @@ const (
 	// defaultTime and defaultBudget keep the step near a minute and a half
 	// on two busy cores; most of it is building each package's test binary
 	// with coverage instrumentation (all its dependencies included).
-	defaultTime   = "3s"
+	defaultTime   = "2s"
 	defaultBudget = 90 * time.Second
 )
 
-// Every fuzz target of the module runs for EVMGATE_FUZZ_TIME (default 3s)
+// Every fuzz target of the module runs for EVMGATE_FUZZ_TIME (default 2s)
 // with one worker, packages with the fewest dependencies first, within
 // EVMGATE_FUZZ_BUDGET (default 90s). A target that fails fails this test,
 // and its input stays in testdata/fuzz, where every later `go test` replays
@@ -125,21 +126,23 @@ func (r *run) fuzz(p Package) {
 	}
 }
 
-// byDeps orders packages by how many packages their tests import: the
-// cheapest builds first.
+// byDeps orders packages by how many packages they import, the cheapest
+// builds first; one `go list` answers for all of them.
 func byDeps(ctx context.Context, root string, pkgs []Package) []Package {
 	n := map[string]int{}
-	for _, p := range pkgs {
-		out, err := command(ctx, root, "go", "list", "-deps", "-test", "./"+p.Dir).Output()
-		if err != nil {
-			n[p.Dir] = 1 << 30
-			continue
+	out, err := command(ctx, root, "go", "list", "-f", "{{.Dir}} {{len .Deps}}", "./...").Output()
+	if err == nil {
+		for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+			dir, count, _ := strings.Cut(l, " ")
+			rel, err := filepath.Rel(root, dir)
+			if d, err2 := strconv.Atoi(count); err == nil && err2 == nil {
+				n[filepath.ToSlash(rel)] = d
+			}
 		}
-		n[p.Dir] = strings.Count(string(out), "\n")
 	}
-	out := slices.Clone(pkgs)
-	slices.SortStableFunc(out, func(a, b Package) int { return n[a.Dir] - n[b.Dir] })
-	return out
+	sorted := slices.Clone(pkgs)
+	slices.SortStableFunc(sorted, func(a, b Package) int { return n[a.Dir] - n[b.Dir] })
+	return sorted
 }
 
 func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
