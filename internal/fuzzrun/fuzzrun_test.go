@@ -126,17 +126,19 @@ func (r *run) fuzz(p Package) {
 	}
 }
 
-// byDeps orders packages by how many packages they import, the cheapest
-// builds first; one `go list` answers for all of them.
+// byDeps orders packages by how many packages their tests import, the
+// cheapest builds first; one `go list -test` answers for all of them (a
+// directory's largest count is its test binary's).
 func byDeps(ctx context.Context, root string, pkgs []Package) []Package {
 	n := map[string]int{}
-	out, err := command(ctx, root, "go", "list", "-f", "{{.Dir}} {{len .Deps}}", "./...").Output()
+	out, err := command(ctx, root, "go", "list", "-test", "-f", "{{len .Deps}} {{.Dir}}", "./...").Output()
 	if err == nil {
 		for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-			dir, count, _ := strings.Cut(l, " ")
+			count, dir, _ := strings.Cut(l, " ")
 			rel, err := filepath.Rel(root, dir)
 			if d, err2 := strconv.Atoi(count); err == nil && err2 == nil {
-				n[filepath.ToSlash(rel)] = d
+				rel = filepath.ToSlash(rel)
+				n[rel] = max(n[rel], d)
 			}
 		}
 	}
