@@ -38,19 +38,10 @@ func Wrap(ln net.Listener, o Options) net.Listener {
 		o.Metrics.add(o.Name, l)
 	}
 	if o.Max > 0 {
-		return &limited{Listener: netutil.LimitListener(l, o.Max), inner: l}
+		return netutil.LimitListener(l, o.Max)
 	}
 	return l
 }
-
-// limited is the total limit around a Listener; Unwrap reaches the counts.
-type limited struct {
-	net.Listener
-	inner *Listener
-}
-
-// Unwrap returns the per-IP counting listener.
-func (l *limited) Unwrap() *Listener { return l.inner }
 
 // Accept returns the next connection within the per-IP limit.
 func (l *Listener) Accept() (net.Conn, error) {
