@@ -73,7 +73,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	if g.conns, err = connlimit.NewMetrics(g.reg); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	if g.tls, err = loadTLS(cfg, log); err != nil {
+	if g.tls, err = loadTLS(cfg, log, g.reg); err != nil {
 		return nil, err
 	}
 	g.events = newEvents(log, m, cfg.LogRateLimit.D(), func(name string) *queued {

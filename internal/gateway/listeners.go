@@ -10,6 +10,7 @@ import (
 	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/connlimit"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // listenerTLS holds the certificates of the listeners; nil: plain HTTP.
@@ -20,8 +21,8 @@ type listenerTLS struct {
 }
 
 // loadTLS reads the certificate files of every listener with a tls:
-// section and watches them for changes.
-func loadTLS(cfg *config.Config, log *slog.Logger) (listenerTLS, error) {
+// section, watches them for changes and exports each certificate's expiry.
+func loadTLS(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (listenerTLS, error) {
 	var out listenerTLS
 	for _, l := range []struct {
 		c      certfile.Config
@@ -40,6 +41,9 @@ func loadTLS(cfg *config.Config, log *slog.Logger) (listenerTLS, error) {
 		if err == nil {
 			err = s.Watch()
 		}
+		if err == nil {
+			err = reg.Register(expiry(l.prefix, s))
+		}
 		if err != nil {
 			out.close()
 			if s != nil {
@@ -50,6 +54,15 @@ func loadTLS(cfg *config.Config, log *slog.Logger) (listenerTLS, error) {
 		*l.to = s
 	}
 	return out, nil
+}
+
+// expiry is the not-after time of the certificate a listener serves now.
+func expiry(prefix string, s *certfile.Store) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "evmgate_tls_certificate_expiry_timestamp_seconds",
+		Help:        "Not-after time of the certificate a listener serves (listener: the configuration section).",
+		ConstLabels: prometheus.Labels{"listener": prefix},
+	}, func() float64 { return float64(s.NotAfter().Unix()) })
 }
 
 func (t listenerTLS) close() {

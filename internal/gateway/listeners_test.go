@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/evmgate/evmgate/internal/certfile/certtest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // Every listener serves TLS from its own section, and the limits: section's
@@ -27,6 +28,10 @@ func TestListenersServeTLSAndLimits(t *testing.T) {
 	g := startGateway(t, fmt.Sprintf("tls: {cert_file: %q, key_file: %q}\nlimits: {max_header_bytes: 4096}\n"+
 		"engine:\n  enabled: true\n  jwt_secret: %s\n  nodes:\n    - url: %s\n  tls: {cert_file: %q, key_file: %q}\n",
 		rpcCert, rpcKey, secret, f[0].URL(), engCert, engKey)+netYAML("", nodesYAML("local_nodes", f...)))
+	n, err := testutil.GatherAndCount(g.Registry(), "evmgate_tls_certificate_expiry_timestamp_seconds")
+	if err != nil || n != 2 {
+		t.Errorf("certificate expiry series: %d, %v; want tls and engine.tls", n, err)
+	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	for _, c := range []struct{ url, cn string }{
 		{g.RPCURL() + "/health", "rpc"}, {g.MetricsURL() + "/health", "rpc"}, {g.EngineURL() + "/", "engine"},
