@@ -80,7 +80,11 @@ func startLimited(t *testing.T, node, limits string) limitedGateway {
 		fmt.Sprintf("networks:\n  - name: devnet\n    local_nodes:\n      - rpc_endpoint: %q\n", node))
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
-	t.Cleanup(func() { p.terminate(30 * time.Second) })
+	t.Cleanup(func() {
+		if code, took := p.terminate(30 * time.Second); code != 0 {
+			t.Errorf("exit code %d after SIGTERM (%v)", code, took)
+		}
+	})
 	return limitedGateway{rpc: "http://" + addr(rpcPort), metrics: "http://" + addr(metricsPort)}
 }
 
