@@ -1,0 +1,115 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"github.com/evmgate/evmgate/internal/cache"
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/logsplit"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// splitLogs answers an eth_getLogs call whose range the network's splitter
+// refuses or cuts into chunks, and reports whether it did; false: the call
+// goes to a node whole, the usual way.
+func (ex *exchange) splitLogs(ctx context.Context, c *jsonrpc.Call, body []byte) bool {
+	sp := ex.net.Logs
+	if sp == nil {
+		return false
+	}
+	plan := sp.Plan(c.Params, ex.net.Pool.View().Head)
+	if plan.Err != nil {
+		ex.writeError(plan.Err, c.ID)
+		return true
+	}
+	if len(plan.Chunks) == 0 {
+		return false
+	}
+	lf := &logFetch{ex: ex, plan: &plan, body: body, limit: ex.h.options().MaxAnswerBytes}
+	parts, err := sp.Run(ctx, &plan, int(lf.limit), lf.fetch)
+	ex.tries += int(lf.tries.Load())
+	if n, ok := lf.node.Load().(string); ok {
+		ex.node = n
+	}
+	var ae *logsplit.AnswerError
+	var je *jsonrpc.Error
+	switch {
+	case err == nil:
+		ex.writeBody(logsplit.Stitch(nil, parts, c.ID), "ok")
+	case errors.As(err, &ae):
+		var scan jsonrpc.ResponseScan
+		scan.Scan(ae.Answer, true)
+		ex.writeBody(scan.WithID(ae.Answer, c.ID), "rpc_error")
+	case errors.As(err, &je):
+		ex.writeError(je, c.ID)
+	case errors.Is(err, errClientGone):
+		ex.status = "client_gone"
+	default:
+		ex.waitFailed(ctx, c, err) // a timeout or a client gone, told as for any call
+	}
+	return true
+}
+
+// logFetch fetches the chunks of one eth_getLogs call, each through the
+// usual node choice and retries, finalized chunks through the cache.
+type logFetch struct {
+	ex    *exchange
+	plan  *logsplit.Plan
+	body  []byte // the client's request, sent for a plan of one whole chunk
+	limit int64
+	tries atomic.Int64
+	node  atomic.Value // string: the last node asked
+}
+
+var chunkIDs = []byte(`1`)
+
+// fetch asks a node for chunk ch; see logsplit.Fetch.
+func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error) {
+	req := lf.body
+	var cc cache.Call
+	cn := lf.ex.net.Cache
+	if !ch.Whole {
+		req = lf.plan.AppendRequest(make([]byte, 0, len(lf.body)+64), ch, chunkIDs)
+		if cn != nil {
+			if calls, _, perr := jsonrpc.Parse(req); perr == nil {
+				cc = cn.Prepare(&calls[0])
+				if out, ok := cn.Get(&cc, chunkIDs, nil); ok {
+					return out, nil
+				}
+			}
+		}
+	}
+	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID}
+	var resp []byte
+	err := sub.attempt(ctx, ch.To, func(n *upstream.Node) error {
+		lf.node.Store(n.Name)
+		tctx, cancel := n.TryContext(ctx, lf.ex.net.TryTimeout)
+		defer cancel()
+		out, err := n.CallLimit(tctx, req, lf.limit)
+		if err != nil {
+			return err
+		}
+		if e := jsonrpc.ErrorOf(out); e != nil && !logsplit.TooMany(e.Message) &&
+			upstream.Unavailable(e.Code, e.Message, n.Head() < lf.ex.net.Pool.View().Head) {
+			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New(e.Message)}
+		}
+		resp = out
+		return nil
+	})
+	lf.tries.Add(int64(sub.tries))
+	var je *jsonrpc.Error
+	if errors.As(err, &je) && je.Code == jsonrpc.CodeAnswerTooLarge {
+		return nil, errors.Join(logsplit.ErrTooLarge, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cc.Cacheable() {
+		cn.Put(&cc, resp)
+	}
+	return resp, nil
+}
+
+var _ logsplit.Fetch = (*logFetch)(nil).fetch
