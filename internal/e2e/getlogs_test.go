@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/evmgate/evmgate/internal/devnet"
+	"github.com/evmgate/evmgate/internal/fakenode"
 	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/evmgate/evmgate/internal/metrics"
 )
@@ -301,5 +303,101 @@ func TestGetLogsLimits(t *testing.T) {
 	ans.Result = nil
 	if err := json.Unmarshal(got, &ans); err != nil || ans.Result != nil || ans.Error.Code != -32050 {
 		t.Fatalf("a failed chunk gave %s, want the gateway's error and no result", got)
+	}
+}
+
+// rangeNode is a fake node whose chain is head blocks long with a log in
+// every fourth block, generated from the block number; it refuses an
+// eth_getLogs range over limit blocks the way geth and Infura do. Everything
+// else is the fake node's.
+type rangeNode struct {
+	*fakenode.Node
+	limit uint64
+	logs  atomic.Int64
+}
+
+func (rn *rangeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	var f logFilter
+	if json.Unmarshal(body, &f) != nil || f.Method != "eth_getLogs" {
+		r.Body = nopCloser{bytes.NewReader(body)}
+		rn.Node.ServeHTTP(w, r)
+		return
+	}
+	rn.logs.Add(1)
+	var id struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(body, &id)
+	block := func(v string) uint64 {
+		if v == "" || v == "latest" {
+			return rn.Head()
+		}
+		n, _ := strconv.ParseUint(strings.TrimPrefix(v, "0x"), 16, 64)
+		return n
+	}
+	from, to := block(f.Params[0].From), block(f.Params[0].To)
+	w.Header().Set("Content-Type", "application/json")
+	if to-from+1 > rn.limit {
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32005,"message":"query returned more than 10000 results"}}`, id.ID)
+		return
+	}
+	w.Write(rangeLogs(id.ID, from, to))
+}
+
+// rangeLogs is the rangeNode's answer over from..to.
+func rangeLogs(id []byte, from, to uint64) []byte {
+	out := append([]byte(`{"jsonrpc":"2.0","id":`), id...)
+	out = append(out, `,"result":[`...)
+	first := true
+	for b := from; b <= to; b++ {
+		if b%4 != 0 {
+			continue
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = fmt.Appendf(out, `{"address":"0x00000000000000000000000000000000000000aa","topics":["0x%064x"],"data":"0x%064x",`+
+			`"blockNumber":"0x%x","transactionHash":"0x%064x","transactionIndex":"0x0","blockHash":"0x%064x","logIndex":"0x0","removed":false}`,
+			b*7, b, b, b*13, b*17)
+	}
+	return append(out, "]}\n"...)
+}
+
+// TestGetLogs10000Blocks: eth_getLogs over 10,000 blocks equals the node's
+// own answer, split into chunks of 2,000 and, with chunks of 3,000 from a
+// node that refuses more than 2,000 blocks, bisected. A devnet mines about
+// a hundred blocks a second, so the chain here is a fake node's, generated
+// from the block number.
+func TestGetLogs10000Blocks(t *testing.T) {
+	fn, err := fakenode.Start(fakenode.Options{Name: "range", ChainID: 1337, Head: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fn.Close)
+	rn := &rangeNode{Node: fn, limit: 2000}
+	srv := httptest.NewServer(rn)
+	t.Cleanup(srv.Close)
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections()
+	want := rangeLogs([]byte(`7`), 0, 9999)
+	for _, chunk := range []int{2000, 3000} {
+		y := withNetworkKeys(gatewayYAML([]string{srv.URL}, gwOptions{}), fmt.Sprintf("logs_chunk_blocks: %d", chunk), "cache: false")
+		g := startGatewayLogged(t, y, testLog(t))
+		waitInSync(t, g, 10_000, "node0")
+		before := rn.logs.Load()
+		_, got := postRaw(t, hc, gatewayURL(g), logsCall("7", `{"fromBlock":"0x0","toBlock":"0x270f"}`))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("chunks of %d: the answer (%d bytes) differs from the node's (%d bytes)", chunk, len(got), len(want))
+		}
+		calls, bisect := rn.logs.Load()-before, getLogsEvents(t, g, "bisect")
+		t.Logf("chunks of %d: %d node calls, %v bisections, %d bytes", chunk, calls, bisect, len(got))
+		if chunk == 2000 && (calls != 5 || bisect != 0) || chunk == 3000 && (calls != 10 || bisect != 3) {
+			t.Fatalf("chunks of %d: %d calls, %v bisections", chunk, calls, bisect)
+		}
 	}
 }
