@@ -174,9 +174,9 @@ type logFilter struct {
 type limitProxy struct {
 	limit  uint64
 	failAt atomic.Uint64
-	logs          atomic.Int64 // eth_getLogs calls received
-	bodies        chan []byte  // the eth_getLogs bodies received (buffered)
-	rp            *httputil.ReverseProxy
+	logs   atomic.Int64 // eth_getLogs calls received
+	bodies chan []byte  // the eth_getLogs bodies received (buffered)
+	rp     *httputil.ReverseProxy
 }
 
 func startLimitProxy(t *testing.T, node string, limit uint64) (*limitProxy, string) {
