@@ -88,6 +88,7 @@ func newL2(cfg RedisConfig, m *Metrics) (*l2, error) {
 	opt.DialTimeout = max(cfg.Timeout, 250*time.Millisecond)
 	opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = cfg.Timeout, cfg.Timeout, cfg.Timeout
 	opt.MaxRetries = -1 // a miss is cheaper than a retry
+	opt.DialerRetries = 1
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &l2{cfg: cfg, rdb: redis.NewClient(opt), writes: make(chan l2Write, redisQueue), cancel: cancel, res: map[string]prometheus.Counter{}}
 	for _, r := range []string{"hit", "miss", "error", "skipped", "written", "full", "dropped"} {
