@@ -133,7 +133,7 @@ networks:
 	}
 
 	for key, bad := range map[string][2]string{
-		"cache.redis_url":                   {"  redis_url: " + srv.URL(), "  redis_url: http://127.0.0.1:1"},
+		"cache.redis_url":                    {"  redis_url: " + srv.URL(), "  redis_url: http://127.0.0.1:1"},
 		"networks[0].logs_split_concurrency": {"logs_split_concurrency: 2", "logs_split_concurrency: 100"},
 		"networks[0].logs_chunk_blocks":      {"logs_chunk_blocks: 10", "logs_chunk_blocks: 100"},
 	} {
