@@ -120,28 +120,43 @@ func TestAppendRequest(t *testing.T) {
 	}
 }
 
+// logsOf holds node answers as Run returns them.
+func logsOf(t testing.TB, answers ...[]byte) *Logs {
+	t.Helper()
+	l := &Logs{}
+	for _, a := range answers {
+		rs, re, ok := jsonrpc.ResultSpan(a)
+		if !ok {
+			t.Fatalf("no result in %s", a)
+		}
+		l.parts = append(l.parts, part{answer: a, rs: rs, re: re})
+		l.size += len(a)
+	}
+	return l
+}
+
 func answer(id string, logs ...string) []byte {
 	return []byte(`{"jsonrpc":"2.0","id":` + id + `,"result":[` + strings.Join(logs, ",") + "]}\n")
 }
 
-// TestStitch: the logs of every part, in order, in the first part's
+// TestAppendTo: the logs of every part, in order, in the first part's
 // envelope with the client's id, whatever the order of id and result.
-func TestStitch(t *testing.T) {
+func TestAppendTo(t *testing.T) {
 	t.Parallel()
 	parts := [][]byte{answer("1", `{"a":1}`, `{"a":2}`), answer("1"), answer("1", `{"a":3}`)}
-	got := string(Stitch(nil, parts, []byte(`"cli"`)))
+	got := string(logsOf(t, parts...).AppendTo(nil, []byte(`"cli"`)))
 	if want := `{"jsonrpc":"2.0","id":"cli","result":[{"a":1},{"a":2},{"a":3}]}` + "\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	if got := string(Stitch(nil, [][]byte{answer("1"), answer("1")}, []byte(`2`))); got != `{"jsonrpc":"2.0","id":2,"result":[]}`+"\n" {
+	if got := string(logsOf(t, answer("1"), answer("1")).AppendTo(nil, []byte(`2`))); got != `{"jsonrpc":"2.0","id":2,"result":[]}`+"\n" {
 		t.Fatalf("empty: %q", got)
 	}
 	resultFirst := [][]byte{[]byte(`{"result": [ {"b":1} ],"id":1,"jsonrpc":"2.0"}`), []byte(`{"result":[{"b":2}],"id":1,"jsonrpc":"2.0"}`)}
-	if got := string(Stitch(nil, resultFirst, []byte(`9`))); got != `{"result": [{"b":1},{"b":2}],"id":9,"jsonrpc":"2.0"}` {
+	if got := string(logsOf(t, resultFirst...).AppendTo(nil, []byte(`9`))); got != `{"result": [{"b":1},{"b":2}],"id":9,"jsonrpc":"2.0"}` {
 		t.Fatalf("result first: %q", got)
 	}
 	one := answer("1", `{"x":"y"}`)
-	if got := string(Stitch(nil, [][]byte{one}, []byte(`5`))); got != strings.Replace(string(one), `"id":1`, `"id":5`, 1) {
+	if got := string(logsOf(t, one).AppendTo(nil, []byte(`5`))); got != strings.Replace(string(one), `"id":1`, `"id":5`, 1) {
 		t.Fatalf("one part: %q", got)
 	}
 }
@@ -190,7 +205,7 @@ func TestRunBisects(t *testing.T) {
 	for b := range 1000 {
 		want = append(want, fmt.Sprintf(`{"blockNumber":"0x%x"}`, b))
 	}
-	if got, w := string(Stitch(nil, parts, []byte("1"))), string(answer("1", want...)); got != w {
+	if got, w := string(parts.AppendTo(nil, []byte("1"))), string(answer("1", want...)); got != w {
 		t.Fatalf("stitched answer differs:\n%.200s\n%.200s", got, w)
 	}
 	for _, c := range n.asked {
@@ -209,7 +224,7 @@ func TestRunFailsWhole(t *testing.T) {
 	p := s.Plan(params(`{"fromBlock":"0x0","toBlock":"0x63"}`), 2000)
 	n := &node{limit: 100, failAt: 55}
 	if parts, err := s.Run(context.Background(), &p, 1<<30, n.fetch); err == nil || parts != nil {
-		t.Fatalf("a failed chunk gave %d parts, err %v", len(parts), err)
+		t.Fatalf("a failed chunk gave %v, err %v", parts, err)
 	}
 	// A single block still too large: the node's own answer.
 	n = &node{limit: 0}
@@ -257,6 +272,24 @@ func TestTooMany(t *testing.T) {
 	} {
 		if TooMany(m) {
 			t.Errorf("%q seen as too many", m)
+		}
+	}
+}
+
+// TestWriteTo: written piece by piece, the answer is AppendTo's, of Size bytes.
+func TestWriteTo(t *testing.T) {
+	t.Parallel()
+	for _, parts := range [][][]byte{
+		{answer("1", `{"a":1}`), answer("1"), answer("1", `{"a":3}`, `{"a":4}`)},
+		{answer("1", `{"a":1}`)},
+		{[]byte(`{"result":[{"b":1}],"id":1}`), []byte(`{"result":[{"b":2}],"id":1}`)},
+	} {
+		l := logsOf(t, parts...)
+		var buf strings.Builder
+		n, err := l.WriteTo(&buf, []byte(`"x"`))
+		want := string(l.AppendTo(nil, []byte(`"x"`)))
+		if err != nil || buf.String() != want || n != len(want) || l.Size([]byte(`"x"`)) != len(want) {
+			t.Fatalf("WriteTo %q (%d, %v), Size %d; AppendTo %q", buf.String(), n, err, l.Size([]byte(`"x"`)), want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,15 +32,27 @@ func (e *AnswerError) Error() string {
 	return "error answer"
 }
 
+// Logs are the answers to a call's chunks, in block order.
+type Logs struct {
+	parts []part
+	size  int
+}
+
+// part is one chunk's answer and where its log array lies in it.
+type part struct {
+	answer []byte
+	rs, re int
+}
+
 // Run fetches the chunks of p, at most the network's concurrency at once,
 // cutting in two any chunk answered as too large, and returns every answer
 // in block order. The first failure cancels the others and is returned: no
 // partial answer. maxBytes bounds the answers held in all.
-func (s *Splitter) Run(ctx context.Context, p *Plan, maxBytes int, fetch Fetch) ([][]byte, error) {
+func (s *Splitter) Run(ctx context.Context, p *Plan, maxBytes int, fetch Fetch) (*Logs, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &run{s: s, fetch: fetch, maxBytes: int64(maxBytes)}
-	parts := make([][][]byte, len(p.Chunks))
+	parts := make([][]part, len(p.Chunks))
 	var (
 		next  atomic.Int64
 		wg    sync.WaitGroup
@@ -69,11 +82,11 @@ func (s *Splitter) Run(ctx context.Context, p *Plan, maxBytes int, fetch Fetch) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out [][]byte
+	l := &Logs{size: int(r.held.Load())}
 	for _, ps := range parts {
-		out = append(out, ps...)
+		l.parts = append(l.parts, ps...)
 	}
-	return out, nil
+	return l, nil
 }
 
 // run is one call's chunks in flight.
@@ -86,23 +99,26 @@ type run struct {
 
 // chunk fetches c, halving it while its answer is too large, and appends
 // its answers in block order to out.
-func (r *run) chunk(ctx context.Context, c Chunk, out [][]byte) ([][]byte, error) {
+func (r *run) chunk(ctx context.Context, c Chunk, out []part) ([]part, error) {
 	r.s.m.count(evChunk)
 	resp, err := r.fetch(ctx, c)
 	if err == nil {
-		if e := jsonrpc.ErrorOf(resp); e != nil {
-			if !TooMany(e.Message) || c.From >= c.To {
-				return nil, &AnswerError{Answer: resp}
+		rs, re, ok := jsonrpc.ResultSpan(resp)
+		switch {
+		case ok && resp[rs] == '[':
+			if r.held.Add(int64(len(resp))) > r.maxBytes {
+				return nil, jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: the logs of blocks "+
+					strconv.FormatUint(c.From, 10)+" and before are over max_answer_bytes ("+strconv.FormatInt(r.maxBytes, 10)+
+					" bytes): ask for a smaller block range or a narrower filter")
 			}
-			err = fmt.Errorf("%w: %s", ErrTooLarge, e.Message)
-		} else if res := jsonrpc.ResultValue(resp); len(res) == 0 || res[0] != '[' {
+			return append(out, part{answer: resp, rs: rs, re: re}), nil
+		case jsonrpc.ErrorOf(resp) == nil:
 			return nil, fmt.Errorf("eth_getLogs blocks %d-%d: the node's answer holds no log array: %.80q", c.From, c.To, resp)
-		} else if r.held.Add(int64(len(resp))) > r.maxBytes {
-			return nil, jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: the logs of blocks "+
-				strconv.FormatUint(c.From, 10)+" and before are over max_answer_bytes ("+strconv.FormatInt(r.maxBytes, 10)+
-				" bytes): ask for a smaller block range or a narrower filter")
+		}
+		if e := jsonrpc.ErrorOf(resp); !TooMany(e.Message) || c.From >= c.To {
+			return nil, &AnswerError{Answer: resp}
 		} else {
-			return append(out, resp), nil
+			err = fmt.Errorf("%w: %s", ErrTooLarge, e.Message)
 		}
 	}
 	if !errors.Is(err, ErrTooLarge) || c.From >= c.To {
@@ -117,54 +133,91 @@ func (r *run) chunk(ctx context.Context, c Chunk, out [][]byte) ([][]byte, error
 	return r.chunk(ctx, Chunk{From: mid + 1, To: c.To, ToRaw: c.ToRaw}, out)
 }
 
-// Stitch appends one answer holding the logs of every part, in order: the
-// first part's bytes with id in place of its id and, in place of its result,
-// one array of the parts' log bytes as the nodes wrote them. A single part
-// is that part with id.
-func Stitch(dst []byte, parts [][]byte, id []byte) []byte {
-	first := parts[0]
-	is, ie, okID := jsonrpc.IDSpan(first)
-	rs, re, okRes := jsonrpc.ResultSpan(first)
-	if !okID || !okRes {
-		return append(dst, first...)
+// AppendTo appends one answer holding the logs of every part, in order:
+// the first part's bytes with id in place of its id and, in place of its
+// result, one array of the parts' log bytes as the nodes wrote them. A
+// single part is that part with id.
+func (l *Logs) AppendTo(dst, id []byte) []byte {
+	if need := l.size + len(id); cap(dst)-len(dst) < need {
+		dst = append(make([]byte, 0, len(dst)+need), dst...)
 	}
-	size := len(first) + len(id)
-	for _, p := range parts[1:] {
-		size += len(p)
-	}
-	if cap(dst)-len(dst) < size {
-		dst = append(make([]byte, 0, len(dst)+size), dst...)
-	}
-	logs := func(dst []byte) []byte {
-		if len(parts) == 1 {
-			return append(dst, first[rs:re]...)
+	l.pieces(id, func(b []byte) { dst = append(dst, b...) })
+	return dst
+}
+
+// WriteTo writes the answer AppendTo makes to w, piece by piece, without
+// copying the logs.
+func (l *Logs) WriteTo(w io.Writer, id []byte) (int, error) {
+	var n int
+	var err error
+	l.pieces(id, func(b []byte) {
+		if err == nil {
+			var k int
+			k, err = w.Write(b)
+			n += k
 		}
-		dst = append(dst, '[')
-		empty := true
-		for _, p := range parts {
-			inner := bytes.TrimSpace(arrayInner(jsonrpc.ResultValue(p)))
-			if len(inner) == 0 {
-				continue
-			}
-			if !empty {
-				dst = append(dst, ',')
-			}
-			dst, empty = append(dst, inner...), false
+	})
+	return n, err
+}
+
+// Size is the length of the answer with id.
+func (l *Logs) Size(id []byte) int {
+	var n int
+	l.pieces(id, func(b []byte) { n += len(b) })
+	return n
+}
+
+var (
+	openArray  = []byte("[")
+	comma      = []byte(",")
+	closeArray = []byte("]")
+)
+
+// pieces hands out the answer's bytes in order.
+func (l *Logs) pieces(id []byte, emit func([]byte)) {
+	first := l.parts[0]
+	a := first.answer
+	is, ie, ok := jsonrpc.IDSpan(a)
+	if !ok {
+		emit(a)
+		return
+	}
+	if is < first.rs {
+		emit(a[:is])
+		emit(id)
+		emit(a[ie:first.rs])
+		l.logs(emit)
+		emit(a[first.re:])
+		return
+	}
+	emit(a[:first.rs])
+	l.logs(emit)
+	emit(a[first.re:is])
+	emit(id)
+	emit(a[ie:])
+}
+
+// logs hands out one array of every part's logs.
+func (l *Logs) logs(emit func([]byte)) {
+	if len(l.parts) == 1 {
+		p := l.parts[0]
+		emit(p.answer[p.rs:p.re])
+		return
+	}
+	emit(openArray)
+	empty := true
+	for _, p := range l.parts {
+		inner := bytes.TrimSpace(arrayInner(p.answer[p.rs:p.re]))
+		if len(inner) == 0 {
+			continue
 		}
-		return append(dst, ']')
+		if !empty {
+			emit(comma)
+		}
+		emit(inner)
+		empty = false
 	}
-	if is < rs {
-		dst = append(dst, first[:is]...)
-		dst = append(dst, id...)
-		dst = append(dst, first[ie:rs]...)
-		dst = logs(dst)
-		return append(dst, first[re:]...)
-	}
-	dst = append(dst, first[:rs]...)
-	dst = logs(dst)
-	dst = append(dst, first[re:is]...)
-	dst = append(dst, id...)
-	return append(dst, first[ie:]...)
+	emit(closeArray)
 }
 
 // arrayInner is what lies between an array's brackets.

@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/evmgate/evmgate/internal/cache"
@@ -28,7 +30,7 @@ func (ex *exchange) splitLogs(ctx context.Context, c *jsonrpc.Call, body []byte)
 		return false
 	}
 	lf := &logFetch{ex: ex, plan: &plan, body: body, limit: ex.h.options().MaxAnswerBytes}
-	parts, err := sp.Run(ctx, &plan, int(lf.limit), lf.fetch)
+	logs, err := sp.Run(ctx, &plan, int(lf.limit), lf.fetch)
 	ex.tries += int(lf.tries.Load())
 	if n, ok := lf.node.Load().(string); ok {
 		ex.node = n
@@ -37,7 +39,7 @@ func (ex *exchange) splitLogs(ctx context.Context, c *jsonrpc.Call, body []byte)
 	var je *jsonrpc.Error
 	switch {
 	case err == nil:
-		ex.writeBody(logsplit.Stitch(nil, parts, c.ID), "ok")
+		ex.writeLogs(logs, c.ID)
 	case errors.As(err, &ae):
 		var scan jsonrpc.ResponseScan
 		scan.Scan(ae.Answer, true)
@@ -50,6 +52,17 @@ func (ex *exchange) splitLogs(ctx context.Context, c *jsonrpc.Call, body []byte)
 		ex.waitFailed(ctx, c, err) // a timeout or a client gone, told as for any call
 	}
 	return true
+}
+
+// writeLogs answers with the stitched logs, written piece by piece from
+// the nodes' answers.
+func (ex *exchange) writeLogs(l *logsplit.Logs, id []byte) {
+	hdr := ex.w.Header()
+	hdr["Content-Type"] = jsonHeader
+	hdr["Content-Length"] = []string{strconv.Itoa(l.Size(id))}
+	ex.w.WriteHeader(http.StatusOK)
+	ex.status = "ok"
+	ex.size, _ = l.WriteTo(ex.w, id)
 }
 
 // logFetch fetches the chunks of one eth_getLogs call, each through the
