@@ -152,3 +152,30 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("%v written after Redis came back", redisResult(s, "written"))
 	}
 }
+
+// BenchmarkRedisHit is a lookup that misses memory and hits Redis (a 1 kB
+// answer over loopback), then keeps the entry in memory.
+func BenchmarkRedisHit(b *testing.B) {
+	srv := redistest.New(b)
+	srv.Start()
+	s, err := New(Config{MaxBytes: 64 << 20, MaxItemBytes: 64 << 10, Dedup: true,
+		Redis: &RedisConfig{URL: srv.URL(), Prefix: "b:", TTL: time.Hour, MaxBytes: 64 << 20, Timeout: time.Second}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	n := s.Network("main", final)
+	c := call(b, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x10",false]}`)
+	cc := n.Prepare(c)
+	n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"`+strings.Repeat("a", 1000)+`"}`))
+	if err := s.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.c.Invalidate(cc.Key)
+		if _, ok := n.Get(&cc, c.ID, nil); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
