@@ -296,6 +296,10 @@ func TestGetLogsLimits(t *testing.T) {
 	if c := p.logs.Load(); c != 0 {
 		t.Fatalf("the node got %d eth_getLogs calls for a refused range", c)
 	}
+	_, got = postRaw(t, hc, gw, "["+logsCall("1", `{"fromBlock":"0x1","toBlock":"0x29"}`)+`,{"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}]`)
+	if !bytes.Contains(got, []byte(`{"jsonrpc":"2.0","id":1,"error":{"code":-32005,`)) || !bytes.Contains(got, []byte(`"id":2,"result":"0x539"`)) || p.logs.Load() != 0 {
+		t.Fatalf("batch: %s (node calls %d), want the call refused and the other answered", got, p.logs.Load())
+	}
 	sameAsNode(t, hc, node, gw, `{"fromBlock":"0x1","toBlock":"0x28"}`)
 
 	p.failAt.Store(25)

@@ -54,6 +54,16 @@ func (ex *exchange) splitLogs(ctx context.Context, c *jsonrpc.Call, body []byte)
 	return true
 }
 
+// logsRefused is the error of a batch's eth_getLogs call over the
+// network's max_logs_block_range (nil: none). The calls of a batch are
+// not split: they go to the node with the batch.
+func (ex *exchange) logsRefused(c *jsonrpc.Call) *jsonrpc.Error {
+	if c.Method != "eth_getLogs" || ex.net.Logs == nil {
+		return nil
+	}
+	return ex.net.Logs.Plan(c.Params, ex.net.Pool.View().Head).Err
+}
+
 // writeLogs answers with the stitched logs, written piece by piece from
 // the nodes' answers.
 func (ex *exchange) writeLogs(l *logsplit.Logs, id []byte) {
