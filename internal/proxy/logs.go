@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/logsplit"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -88,22 +87,48 @@ type logFetch struct {
 
 var chunkIDs = []byte(`1`)
 
-// fetch asks a node for chunk ch; see logsplit.Fetch.
+// fetch answers chunk ch from the cache, from an identical chunk in flight
+// (another call over the same aligned range), or from a node; see
+// logsplit.Fetch.
 func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error) {
-	req := lf.body
-	var cc cache.Call
-	cn := lf.ex.net.Cache
-	if !ch.Whole {
-		req = lf.plan.AppendRequest(make([]byte, 0, len(lf.body)+64), ch, chunkIDs)
-		if cn != nil {
-			if calls, _, perr := jsonrpc.Parse(req); perr == nil {
-				cc = cn.Prepare(&calls[0])
-				if out, ok := cn.Get(&cc, chunkIDs, nil); ok {
-					return out, nil
-				}
-			}
-		}
+	if ch.Whole {
+		return lf.ask(ctx, ch, lf.body) // the whole call, kept and shared by cachedSingle
 	}
+	req := lf.plan.AppendRequest(make([]byte, 0, len(lf.body)+64), ch, chunkIDs)
+	cn := lf.ex.net.Cache
+	if cn == nil {
+		return lf.ask(ctx, ch, req)
+	}
+	calls, _, perr := jsonrpc.Parse(req)
+	if perr != nil {
+		return lf.ask(ctx, ch, req)
+	}
+	cc := cn.Prepare(&calls[0])
+	if out, ok := cn.Get(&cc, chunkIDs, nil); ok {
+		return out, nil
+	}
+	if !cc.Shared() {
+		return lf.ask(ctx, ch, req)
+	}
+	f, leader := cn.Join(&cc, uint8(lf.ex.class))
+	if !leader {
+		out, ok, err := f.Wait(ctx, cn, &cc, chunkIDs, nil)
+		if err != nil || ok {
+			return out, err
+		}
+		return lf.ask(ctx, ch, req) // the leader failed: ask by itself
+	}
+	resp, err := lf.ask(ctx, ch, req)
+	if err == nil {
+		cn.Put(&cc, resp)
+	}
+	cn.Finish(&cc, f, resp)
+	return resp, err
+}
+
+// ask sends req for chunk ch through the usual node choice and retries,
+// and returns the node's whole answer.
+func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]byte, error) {
 	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID}
 	var resp []byte
 	err := sub.attempt(ctx, ch.To, func(n *upstream.Node) error {
@@ -114,9 +139,12 @@ func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error
 		if err != nil {
 			return err
 		}
-		if e := jsonrpc.ErrorOf(out); e != nil && !logsplit.TooMany(e.Message) &&
-			upstream.Unavailable(e.Code, e.Message, n.Head() < lf.ex.net.Pool.View().Head) {
-			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New(e.Message)}
+		var scan jsonrpc.ResponseScan
+		if scan.Scan(out, true) == jsonrpc.Failure {
+			if e := jsonrpc.ErrorOf(out); e != nil && !logsplit.TooMany(e.Message) &&
+				upstream.Unavailable(e.Code, e.Message, n.Head() < lf.ex.net.Pool.View().Head) {
+				return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New(e.Message)}
+			}
 		}
 		resp = out
 		return nil
@@ -126,13 +154,7 @@ func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error
 	if errors.As(err, &je) && je.Code == jsonrpc.CodeAnswerTooLarge {
 		return nil, errors.Join(logsplit.ErrTooLarge, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if cc.Cacheable() {
-		cn.Put(&cc, resp)
-	}
-	return resp, nil
+	return resp, err
 }
 
 var _ logsplit.Fetch = (*logFetch)(nil).fetch
