@@ -14,6 +14,9 @@
 // transaction not yet mined is not missing), never a tag such as latest.
 //
 // Entries live in one in-memory store bounded in bytes (otter, whose
-// admission and eviction policy keeps the entries that are asked for). A
-// second level shared by replicas would sit behind the same Get and Put.
+// admission and eviction policy keeps the entries that are asked for).
+// With a Redis URL, Redis is a second level shared by replicas behind the
+// same Lookup and Put (redis.go): read on a memory miss, written in the
+// background, every entry with a TTL and the bytes written in one TTL
+// bounded across replicas by a counter in Redis. A Redis failure is a miss.
 package cache

@@ -85,6 +85,13 @@ func (n *Network) Lookup(c *Call) (Answer, bool) {
 		return Answer{}, false
 	}
 	e, ok := n.store.c.GetIfPresent(c.Key)
+	if !ok && n.store.l2 != nil {
+		if e = n.store.l2.get(c.Key); e != nil {
+			e.stats = c.stats
+			n.keep(c.Key, e, false)
+			ok = true
+		}
+	}
 	if !ok {
 		c.stats.misses.Inc()
 		return Answer{}, false
@@ -123,9 +130,17 @@ func (n *Network) Put(c *Call, resp []byte) bool {
 	if e == nil {
 		return false
 	}
-	e.stats.bytes.Add(float64(len(c.Key) + len(e.body)))
-	n.store.c.Set(c.Key, e)
+	n.keep(c.Key, e, true)
 	return true
+}
+
+// keep holds e in memory under key and, when toL2, queues it for Redis.
+func (n *Network) keep(key string, e *entry, toL2 bool) {
+	e.stats.bytes.Add(float64(len(key) + len(e.body)))
+	n.store.c.Set(key, e)
+	if toL2 && n.store.l2 != nil {
+		n.store.l2.put(key, e)
+	}
 }
 
 // cut copies resp without its id value; nil when resp has no id.

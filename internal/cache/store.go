@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -18,6 +19,8 @@ type Config struct {
 	MaxItemBytes int
 	// Dedup makes identical reads in flight share one upstream call.
 	Dedup bool
+	// Redis is the second level shared by replicas (nil: none).
+	Redis *RedisConfig
 }
 
 // entryOverhead is what an entry costs beyond its key and body: the entry
@@ -37,6 +40,7 @@ type entry struct {
 type Store struct {
 	cfg     Config
 	c       *otter.Cache[string, *entry]
+	l2      *l2 // nil: no second level
 	metrics *Metrics
 
 	mu    sync.Mutex // mu protects stats
@@ -69,11 +73,32 @@ func New(cfg Config, reg prometheus.Registerer) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	if cfg.Redis != nil {
+		if s.l2, err = newL2(*cfg.Redis, m); err != nil {
+			s.c.StopAllGoroutines()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
-// Close stops the store's background work.
-func (s *Store) Close() { s.c.StopAllGoroutines() }
+// Close stops the store's background work and drops what is still to be
+// written to Redis.
+func (s *Store) Close() {
+	s.c.StopAllGoroutines()
+	if s.l2 != nil {
+		s.l2.close()
+	}
+}
+
+// Flush waits until the answers kept so far are written to Redis (at once
+// without a second level).
+func (s *Store) Flush(ctx context.Context) error {
+	if s.l2 == nil {
+		return nil
+	}
+	return s.l2.flush(ctx)
+}
 
 // Network returns the cache of one network; final reports the network's
 // finalized block (ok false: unknown, so nothing that depends on it is kept).
@@ -122,6 +147,7 @@ type Metrics struct {
 	shared    *prometheus.CounterVec
 	evictions *prometheus.CounterVec
 	bytes     *prometheus.GaugeVec
+	redis     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -138,11 +164,14 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		bytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "evmgate_cache_bytes", Help: "Bytes of keys and answers held in the cache, by method.",
 		}, []string{"network", "method"}),
+		redis: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_cache_redis_total", Help: "Second-level (Redis) cache operations by result: hit, miss, error, skipped (Redis resting after an error), written, full (refused by redis_max_bytes), dropped (write queue full).",
+		}, []string{"result"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.lookups, m.shared, m.evictions, m.bytes} {
+	for _, c := range []prometheus.Collector{m.lookups, m.shared, m.evictions, m.bytes, m.redis} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("cache metrics: %w", err)
 		}

@@ -168,6 +168,20 @@ type Network struct {
 	// Cache: false turns the response cache and in-flight dedup off for
 	// this network. Default: cache.enabled.
 	Cache *bool `yaml:"cache"`
+	// MaxLogsBlockRange is the most blocks one eth_getLogs call may cover;
+	// a call over it is refused with an error naming the range and the
+	// limit. Default 0: no limit.
+	MaxLogsBlockRange uint64 `yaml:"max_logs_block_range"`
+	// LogsSplit cuts an eth_getLogs range longer than LogsChunkBlocks into
+	// chunks asked of the nodes in parallel and stitched back. Off, a call
+	// goes to one node whole (one call per call, for providers that bill
+	// per call). Default true.
+	LogsSplit *bool `yaml:"logs_split"`
+	// LogsChunkBlocks is the length of a chunk. Default 2000.
+	LogsChunkBlocks uint64 `yaml:"logs_chunk_blocks"`
+	// LogsSplitConcurrency is how many chunks of one call are asked at
+	// once. Default 4.
+	LogsSplitConcurrency int `yaml:"logs_split_concurrency"`
 	// RESTAPI serves the REST interface of the Infura web server beside
 	// JSON-RPC: GET /<name>/health, /blocknumber, /gasprice, POST
 	// /<name>/blockbynumber, /txbyblockandindex, the same under /<name>/ws/

@@ -16,12 +16,16 @@ const (
 	DefaultNetworkBlockDiff = 5
 	DefaultRPCTimeout       = 5 * time.Second
 	DefaultRPCRetries       = 2
-	DefaultDownAfter        = 3
-	DefaultMaxQueued        = 10000
-	DefaultFastTrackPerHigh = 2
-	DefaultLowShare         = 20
-	DefaultLowMaxWait       = 2 * time.Second
-	DefaultShutdownGrace    = 25 * time.Second
+	// DefaultLogsChunkBlocks and DefaultLogsSplitConcurrency shape the
+	// eth_getLogs chunks.
+	DefaultLogsChunkBlocks      = 2000
+	DefaultLogsSplitConcurrency = 4
+	DefaultDownAfter            = 3
+	DefaultMaxQueued            = 10000
+	DefaultFastTrackPerHigh     = 2
+	DefaultLowShare             = 20
+	DefaultLowMaxWait           = 2 * time.Second
+	DefaultShutdownGrace        = 25 * time.Second
 )
 
 // Default fills every unset key with its default.
@@ -86,6 +90,12 @@ func (n *Network) Default(top *Config) {
 	}
 	setIf(&n.Strategy, "", top.Strategy)
 	setIf(&n.DownAfter, 0, DefaultDownAfter)
+	if n.LogsSplit == nil {
+		t := true
+		n.LogsSplit = &t
+	}
+	setIf(&n.LogsChunkBlocks, 0, DefaultLogsChunkBlocks)
+	setIf(&n.LogsSplitConcurrency, 0, DefaultLogsSplitConcurrency)
 	setIf(&n.MaxConcurrency, 0, top.MaxConcurrency)
 	for _, tier := range [][]Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {
 		for i := range tier {

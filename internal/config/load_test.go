@@ -68,6 +68,9 @@ func TestStakeSquidExample(t *testing.T) {
 		SwitchToFallbackBlockThreshold: 10,
 		Strategy:                       DefaultStrategy,
 		DownAfter:                      DefaultDownAfter,
+		LogsSplit:                      ptr(true),
+		LogsChunkBlocks:                DefaultLogsChunkBlocks,
+		LogsSplitConcurrency:           DefaultLogsSplitConcurrency,
 	}
 	if !reflect.DeepEqual(main, wantMain) {
 		t.Errorf("mainnet:\n got %+v\nwant %+v", main, wantMain)
@@ -86,6 +89,9 @@ func TestStakeSquidExample(t *testing.T) {
 		RPCRetries:             ptr(5),
 		Strategy:               DefaultStrategy,
 		DownAfter:              DefaultDownAfter,
+		LogsSplit:              ptr(true),
+		LogsChunkBlocks:        DefaultLogsChunkBlocks,
+		LogsSplitConcurrency:   DefaultLogsSplitConcurrency,
 	}
 	if !reflect.DeepEqual(rop, wantRop) {
 		t.Errorf("ropsten:\n got %+v\nwant %+v", rop, wantRop)

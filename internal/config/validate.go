@@ -169,6 +169,12 @@ func (n *Network) validate(path string, p *problems) {
 	if n.MaxBlockAge < 0 {
 		p.add(path+".max_block_age", "%s is negative: use a duration such as \"60s\", or 0 to turn the check off", n.MaxBlockAge.D())
 	}
+	if n.LogsSplitConcurrency < 1 || n.LogsSplitConcurrency > 64 {
+		p.add(path+".logs_split_concurrency", "%d is out of range: use 1 to 64 chunks asked at once", n.LogsSplitConcurrency)
+	}
+	if n.MaxLogsBlockRange > 0 && n.LogsChunkBlocks > n.MaxLogsBlockRange {
+		p.add(path+".logs_chunk_blocks", "%d is over max_logs_block_range (%d): no call could be split; lower logs_chunk_blocks", n.LogsChunkBlocks, n.MaxLogsBlockRange)
+	}
 	if n.DownAfter < 1 {
 		p.add(path+".down_after", "must be at least 1 failed probe")
 	}

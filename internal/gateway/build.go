@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"github.com/evmgate/evmgate/internal/cache"
+	"github.com/evmgate/evmgate/internal/logsplit"
 	"net/http"
 	"slices"
 	"strings"
@@ -26,7 +27,8 @@ type network struct {
 	monitor *health.Monitor
 	queue   *queued
 	cache   *cache.Network // nil: no response cache for the network
-	mu      sync.Mutex     // mu serialises node set changes
+	logs    *logsplit.Splitter
+	mu      sync.Mutex // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -137,7 +139,14 @@ func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g
 	if err != nil {
 		return nil, err
 	}
-	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon)}, nil
+	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon), logs: g.splitter(n, mon)}, nil
+}
+
+// splitter bounds and splits the network's eth_getLogs calls.
+func (g *Gateway) splitter(n config.Network, mon *health.Monitor) *logsplit.Splitter {
+	return logsplit.New(n.Name, logsplit.Config{
+		MaxRange: n.MaxLogsBlockRange, Split: *n.LogsSplit, ChunkBlocks: n.LogsChunkBlocks, Concurrency: n.LogsSplitConcurrency,
+	}, mon.Finalized, g.logs)
 }
 
 // healthSettings are a network's probing settings.
@@ -154,7 +163,7 @@ func healthSettings(n config.Network) health.Settings {
 func (n *network) proxyNetwork() *proxy.Network {
 	return &proxy.Network{
 		Name: n.cfg.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
-		Paths: n.cfg.Paths, Cache: n.cache,
+		Paths: n.cfg.Paths, Cache: n.cache, Logs: n.logs,
 	}
 }
 

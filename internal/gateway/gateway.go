@@ -16,6 +16,7 @@ import (
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/connlimit"
 	"github.com/evmgate/evmgate/internal/engine"
+	"github.com/evmgate/evmgate/internal/logsplit"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/registry"
@@ -44,6 +45,7 @@ type Gateway struct {
 	retire   retirements                   // networks a reload removed, finishing their calls
 	attest   *attest.Verifier              // checks attested nodes' certificates
 	cache    *cache.Store                  // nil: cache.enabled is false
+	logs     *logsplit.Metrics             // the eth_getLogs splitters' counters
 	history  *history                      // the status page's charts
 
 	rpcLn, metricsLn   net.Listener
@@ -98,6 +100,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	}
 	var nets []*network
 	if err := g.buildCache(); err != nil {
+		return nil, err
+	}
+	if g.logs, err = logsplit.NewMetrics(g.reg); err != nil {
 		return nil, err
 	}
 	for _, nc := range cfg.Networks {

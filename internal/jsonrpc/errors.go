@@ -12,6 +12,9 @@ const (
 	CodeMethodNotFound = -32601
 	CodeInvalidParams  = -32602
 	CodeInternal       = -32603
+	// CodeLimitExceeded: the request is over a limit the gateway sets
+	// (EIP-1474), such as max_logs_block_range.
+	CodeLimitExceeded = -32005
 
 	// CodeNoNodes: no node of the network could answer the call.
 	CodeNoNodes = -32050

@@ -34,6 +34,10 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 			st.answers[i] = c.Err.AppendResponse(nil, c.ID)
 			continue
 		}
+		if e := ex.logsRefused(c); e != nil {
+			st.answers[i] = e.AppendResponse(nil, c.ID)
+			continue
+		}
 		st.pending = append(st.pending, i)
 		if h, ok := c.BlockNumber(); ok && h > minHead {
 			minHead = h

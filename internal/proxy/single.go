@@ -18,6 +18,9 @@ import (
 // single forwards one call. A result is streamed to the client as soon as
 // its first bytes are seen; errors are buffered and classified.
 func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
+	if c.Method == "eth_getLogs" && ex.splitLogs(ctx, c, body) {
+		return
+	}
 	minHead, _ := c.BlockNumber()
 	sendTx := jsonrpc.Info(c.Method).SendTx
 	err := ex.attempt(ctx, minHead, func(n *upstream.Node) error {
