@@ -86,6 +86,8 @@ func (n *Network) Default(top *Config) {
 	setIf(&n.Strategy, "", top.Strategy)
 	setIf(&n.DownAfter, 0, DefaultDownAfter)
 	setIf(&n.MaxConcurrency, 0, top.MaxConcurrency)
+	n.Hedge.Default()
+	n.CircuitBreaker.Default()
 	for _, tier := range [][]Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {
 		for i := range tier {
 			setIf(&tier[i].Weight, 0, 1)
