@@ -68,6 +68,8 @@ func TestStakeSquidExample(t *testing.T) {
 		SwitchToFallbackBlockThreshold: 10,
 		Strategy:                       DefaultStrategy,
 		DownAfter:                      DefaultDownAfter,
+		Hedge:                          defaultHedge(),
+		CircuitBreaker:                 defaultBreaker(),
 	}
 	if !reflect.DeepEqual(main, wantMain) {
 		t.Errorf("mainnet:\n got %+v\nwant %+v", main, wantMain)
@@ -86,6 +88,8 @@ func TestStakeSquidExample(t *testing.T) {
 		RPCRetries:             ptr(5),
 		Strategy:               DefaultStrategy,
 		DownAfter:              DefaultDownAfter,
+		Hedge:                  defaultHedge(),
+		CircuitBreaker:         defaultBreaker(),
 	}
 	if !reflect.DeepEqual(rop, wantRop) {
 		t.Errorf("ropsten:\n got %+v\nwant %+v", rop, wantRop)
