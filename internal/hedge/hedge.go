@@ -2,6 +2,7 @@ package hedge
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,7 +28,9 @@ type Policy struct {
 	set     Settings
 	network string
 	metrics *Metrics
-	times   sync.Map // key → *window
+
+	mu    sync.RWMutex // mu protects times
+	times map[key]*window
 }
 
 type key struct {
@@ -37,7 +40,7 @@ type key struct {
 
 // New returns the hedging policy of network. m may be nil.
 func New(network string, set Settings, m *Metrics) *Policy {
-	return &Policy{set: set, network: network, metrics: m}
+	return &Policy{set: set, network: network, metrics: m, times: map[key]*window{}}
 }
 
 // Hedgeable reports whether a call of method may be sent twice: a known
@@ -62,11 +65,13 @@ func Hedgeable(method string) bool {
 // Delay returns how long a try of method on n may take before a copy is
 // sent.
 func (p *Policy) Delay(n *upstream.Node, method string) time.Duration {
-	w, ok := p.times.Load(key{n, method})
-	if !ok {
+	p.mu.RLock()
+	w := p.times[key{n, method}]
+	p.mu.RUnlock()
+	if w == nil {
 		return p.set.MaxDelay
 	}
-	d, ok := w.(*window).quantile(p.set.Quantile)
+	d, ok := w.quantile(p.set.Quantile)
 	if !ok {
 		return p.set.MaxDelay
 	}
@@ -77,11 +82,18 @@ func (p *Policy) Delay(n *upstream.Node, method string) time.Duration {
 // answer's classification), or had taken when its try was given up.
 func (p *Policy) Observe(n *upstream.Node, method string, took time.Duration) {
 	k := key{n, method}
-	w, ok := p.times.Load(k)
-	if !ok {
-		w, _ = p.times.LoadOrStore(k, new(window))
+	p.mu.RLock()
+	w := p.times[k]
+	p.mu.RUnlock()
+	if w == nil {
+		p.mu.Lock()
+		if w = p.times[k]; w == nil {
+			w = new(window)
+			p.times[k] = w
+		}
+		p.mu.Unlock()
 	}
-	w.(*window).add(took)
+	w.add(took)
 }
 
 // Count records a hedge's outcome.
@@ -89,16 +101,13 @@ func (p *Policy) Count(o Outcome) { p.metrics.count(p.network, o) }
 
 // Forget drops the answer times of nodes not in keep.
 func (p *Policy) Forget(keep []*upstream.Node) {
-	p.times.Range(func(k, _ any) bool {
-		found := false
-		for _, n := range keep {
-			found = found || n == k.(key).n
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.times {
+		if !slices.Contains(keep, k.n) {
+			delete(p.times, k)
 		}
-		if !found {
-			p.times.Delete(k)
-		}
-		return true
-	})
+	}
 }
 
 // window is a decaying histogram of answer times on a log scale: bucket i

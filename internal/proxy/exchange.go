@@ -144,8 +144,7 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 		tryStart := time.Now()
 		err = try(n)
 		judged := err // what n is judged on: a hedged try may be answered by another node
-		var hr *hedgeResult
-		if errors.As(err, &hr) {
+		if hr, ok := err.(*hedgeResult); ok {
 			judged, err = hr.primary, hr.call
 		}
 		if judged != nil {

@@ -34,7 +34,8 @@ func errLost(n *upstream.Node) error {
 
 // race is a hedged call's tries (at most two).
 type race struct {
-	ex      *exchange
+	timeout time.Duration // per try
+	limit   int           // bytes held of an answer
 	body    []byte
 	answers chan *tryAnswer
 	pending int
@@ -49,7 +50,7 @@ func (r *race) start(ctx context.Context, n *upstream.Node) *tryAnswer {
 	r.pending++
 	go func() {
 		start := time.Now()
-		r.ex.open(tctx, n, r.body, a, true)
+		openTry(tctx, n, r.body, a, r.timeout, r.limit, true)
 		a.took = time.Since(start)
 		r.answers <- a
 	}()
@@ -63,7 +64,7 @@ func (r *race) start(ctx context.Context, n *upstream.Node) *tryAnswer {
 // (hedgeResult.primary).
 func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, minHead uint64) error {
 	p := ex.net.Hedge
-	r := &race{ex: ex, body: body, answers: make(chan *tryAnswer, 2)}
+	r := &race{timeout: ex.net.TryTimeout, limit: int(ex.h.options().MaxAnswerBytes), body: body, answers: make(chan *tryAnswer, 2)}
 	first := r.start(ctx, n)
 	var second, winner, held *tryAnswer
 	timer := time.NewTimer(p.Delay(n, c.Method))

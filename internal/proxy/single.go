@@ -72,7 +72,7 @@ type tryAnswer struct {
 
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {
 	var a tryAnswer
-	ex.open(ctx, n, body, &a, false)
+	openTry(ctx, n, body, &a, ex.net.TryTimeout, int(ex.h.options().MaxAnswerBytes), false)
 	defer a.close()
 	if a.err != nil {
 		return a.err
@@ -80,11 +80,13 @@ func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.
 	return ex.finish(&a, c, retriedTx)
 }
 
-// open sends body to n and reads the answer until it is classified. An
-// interruptible try may be cancelled while the node has not answered.
-func (ex *exchange) open(ctx context.Context, n *upstream.Node, body []byte, a *tryAnswer, interruptible bool) {
+// openTry sends body to n and reads the answer until it is classified,
+// holding at most limit bytes of it. An interruptible try may be cancelled
+// while the node has not answered. It takes no exchange: a hedged try runs
+// it in a goroutine of its own.
+func openTry(ctx context.Context, n *upstream.Node, body []byte, a *tryAnswer, timeout time.Duration, limit int, interruptible bool) {
 	a.n = n
-	a.tctx, a.cancel = n.TryContext(ctx, ex.net.TryTimeout)
+	a.tctx, a.cancel = n.TryContext(ctx, timeout)
 	tctx := a.tctx
 	if interruptible {
 		tctx = upstream.Interruptible(tctx)
@@ -96,7 +98,6 @@ func (ex *exchange) open(ctx context.Context, n *upstream.Node, body []byte, a *
 	}
 	a.resp = resp
 	a.bp = bufPool.Get().(*[]byte)
-	limit := int(ex.h.options().MaxAnswerBytes)
 	a.prefix, a.outcome, err = readPrefix(resp.Body, (*a.bp)[:0], limit, &a.scan)
 	if err != nil {
 		a.err = upstream.ReadError(a.tctx, n.Name, err)
