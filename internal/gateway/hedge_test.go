@@ -69,7 +69,7 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 // hedgeYAML is a network of the fakes, round robin so the slow node gets
 // its share, cache off so every call reaches a node.
 func hedgeYAML(hedge string, locals []*fakenode.Node, fallbacks ...*fakenode.Node) string {
-	extra := "    strategy: round_robin\n    cache: false\n    rpc_timeout: 2s\n" + hedge
+	extra := "    strategy: round_robin\n    cache: false\n    rpc_timeout: 3s\n" + hedge
 	tiers := []string{nodesYAML("local_nodes", locals...)}
 	if len(fallbacks) > 0 {
 		tiers = append(tiers, nodesYAML("fallback_nodes", fallbacks...))
@@ -81,7 +81,7 @@ func hedgeYAML(hedge string, locals []*fakenode.Node, fallbacks ...*fakenode.Nod
 // with hedging than without, and the hedges are counted.
 func TestHedgingCutsTheTail(t *testing.T) {
 	f := fakes(t, 2)
-	f[0].SetDelay(150 * time.Millisecond)
+	f[0].SetDelay(400 * time.Millisecond) // far above the fast node's answer time, even on a loaded machine
 	run := func(hedge string) ([]time.Duration, *gateway.Gateway) {
 		g := startGateway(t, hedgeYAML(hedge, f))
 		waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })

@@ -103,6 +103,14 @@ func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.
 			a.stop()
 		}
 	}
+	// The winner is served first; the cancelled loser is waited for after.
+	var answered error = errNotAnswered
+	if winner != nil {
+		answered = ex.finish(winner, c, false)
+		if winner != first {
+			ex.node = winner.n.Name
+		}
+	}
 	for ; r.pending > 0; r.pending-- {
 		a := <-r.answers // a cancelled loser: its slot is freed below
 		var ue *upstream.Error
@@ -111,13 +119,6 @@ func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.
 			p.Observe(a.n, c.Method, a.took)
 			a.n.ObserveAbandoned(a.took)
 			a.err = errLost(a.n)
-		}
-	}
-	var answered error = errNotAnswered
-	if winner != nil {
-		answered = ex.finish(winner, c, false)
-		if winner != first {
-			ex.node = winner.n.Name
 		}
 	}
 	outcome := func(a *tryAnswer) error {

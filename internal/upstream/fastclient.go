@@ -163,11 +163,12 @@ func (f *fastClient) roundTrip(ctx context.Context, watch bool, req *fasthttp.Re
 		if err != nil {
 			return nil, nil, err
 		}
+		err = pc.setDeadline(deadline)
 		var stop func() bool
 		if watch {
+			// After the deadline is set, so a cancellation always wins.
 			stop = context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
 		}
-		err = pc.setDeadline(deadline)
 		if err == nil {
 			err = req.Write(pc.bw)
 		}
