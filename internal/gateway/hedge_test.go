@@ -94,6 +94,7 @@ func TestHedgingCutsTheTail(t *testing.T) {
 	if p99hedged >= p99plain {
 		t.Errorf("hedged p99 %s is not below the unhedged p99 %s", p99hedged, p99plain)
 	}
+	t.Logf("hedges: %v", hedgeOutcomes(t, g))
 	won := sum(t, g, "evmgate_hedges_total", map[string]string{"network": "mainnet", "outcome": "won"})
 	if won == 0 {
 		t.Errorf("no hedge won: %v", hedgeOutcomes(t, g))
