@@ -73,8 +73,11 @@ func (s *Set) Close() {
 }
 
 // Forget drops the breakers of nodes not in keep (nodes removed from the
-// network), closing their gates.
+// network), closing their gates. A nil Set does nothing.
 func (s *Set) Forget(keep []*upstream.Node) {
+	if s == nil {
+		return
+	}
 	in := make(map[*upstream.Node]bool, len(keep))
 	for _, n := range keep {
 		in[n] = true

@@ -99,8 +99,12 @@ func (p *Policy) Observe(n *upstream.Node, method string, took time.Duration) {
 // Count records a hedge's outcome.
 func (p *Policy) Count(o Outcome) { p.metrics.count(p.network, o) }
 
-// Forget drops the answer times of nodes not in keep.
+// Forget drops the answer times of nodes not in keep (nodes removed from
+// the network). A nil Policy does nothing.
 func (p *Policy) Forget(keep []*upstream.Node) {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k := range p.times {
