@@ -81,11 +81,11 @@ func hedgeYAML(hedge string, locals []*fakenode.Node, fallbacks ...*fakenode.Nod
 // with hedging than without, and the hedges are counted.
 func TestHedgingCutsTheTail(t *testing.T) {
 	f := fakes(t, 2)
-	f[0].SetDelay(400 * time.Millisecond) // far above the fast node's answer time, even on a loaded machine
+	f[0].SetDelay(600 * time.Millisecond) // far above the fast node's answer time, even on a loaded machine
 	run := func(hedge string) ([]time.Duration, *gateway.Gateway) {
 		g := startGateway(t, hedgeYAML(hedge, f))
 		waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
-		return callTimes(t, g.RPCURL()+"/mainnet", 200, 8), g
+		return callTimes(t, g.RPCURL()+"/mainnet", 200, 10), g
 	}
 	plain, _ := run("")
 	hedged, g := run("    hedge: {enabled: true, min_delay: 5ms, max_delay: 30ms}\n")

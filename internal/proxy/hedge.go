@@ -32,19 +32,21 @@ func errLost(n *upstream.Node) error {
 	return &upstream.Error{Kind: upstream.KindCanceled, Node: n.Name, Err: errors.New("hedged: the other try answered first")}
 }
 
-// race is a hedged call's tries (at most two).
+// race is a hedged call's tries: the first, and the copy once sent.
 type race struct {
 	timeout time.Duration // per try
 	limit   int           // bytes held of an answer
 	body    []byte
 	answers chan *tryAnswer
 	pending int
+	first   *tryAnswer
+	second  *tryAnswer
 }
 
 // start opens a try on n in its own goroutine; its answer comes on
 // r.answers.
 func (r *race) start(ctx context.Context, n *upstream.Node) *tryAnswer {
-	a := &tryAnswer{}
+	a := &tryAnswer{n: n} // set here: the caller reads it while the try runs
 	tctx, stop := context.WithCancel(ctx)
 	a.stop = stop
 	r.pending++
@@ -63,42 +65,10 @@ func (r *race) start(ctx context.Context, n *upstream.Node) *tryAnswer {
 // and counted here; n is judged by the attempt loop on its own outcome
 // (hedgeResult.primary).
 func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, minHead uint64) error {
-	p := ex.net.Hedge
 	r := &race{timeout: ex.net.TryTimeout, limit: int(ex.h.options().MaxAnswerBytes), body: body, answers: make(chan *tryAnswer, 2)}
-	first := r.start(ctx, n)
-	var second, winner, held *tryAnswer
-	timer := time.NewTimer(p.Delay(n, c.Method))
-	defer timer.Stop()
-	timerC := timer.C
-	for r.pending > 0 && winner == nil {
-		select {
-		case <-timerC:
-			timerC = nil
-			m := ex.net.Pool.Pick([]*upstream.Node{n}, minHead)
-			if m == nil {
-				p.Count(hedge.NoNode)
-				continue
-			}
-			second = r.start(ctx, m)
-		case a := <-r.answers:
-			r.pending--
-			weak := a.err == nil && r.pending > 0 && ex.weak(a)
-			switch {
-			case a.err != nil:
-			case weak:
-				held = a // a better answer may still come from the other try
-			default:
-				winner = a
-			}
-			if a.err == nil {
-				p.Observe(a.n, c.Method, a.took)
-			}
-		}
-	}
-	if winner == nil {
-		winner = held
-	}
-	for _, a := range []*tryAnswer{first, second} {
+	r.first = r.start(ctx, n)
+	winner := ex.runRace(ctx, r, n, c, minHead)
+	for _, a := range []*tryAnswer{r.first, r.second} {
 		if a != nil && a != winner {
 			a.stop()
 		}
@@ -107,20 +77,73 @@ func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.
 	var answered error = errNotAnswered
 	if winner != nil {
 		answered = ex.finish(winner, c, false)
-		if winner != first {
+		if winner != r.first {
 			ex.node = winner.n.Name
 		}
 	}
+	ex.drainRace(ctx, r, c.Method)
+	return ex.settleRace(ctx, r, winner, answered)
+}
+
+// runRace waits for the first good answer, sending the copy when the
+// first try outlasts its delay. It returns the answer to serve: the first
+// good one, else a weak one, else nil when every try failed.
+func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *jsonrpc.Call, minHead uint64) *tryAnswer {
+	p := ex.net.Hedge
+	timer := time.NewTimer(p.Delay(n, c.Method))
+	defer timer.Stop()
+	timerC := timer.C
+	var held *tryAnswer // a weak answer kept while the other try may do better
+	for r.pending > 0 {
+		select {
+		case <-timerC:
+			timerC = nil
+			m := ex.net.Pool.Pick([]*upstream.Node{n}, minHead)
+			if m != nil && !ex.net.Pool.View().Eligible(m) {
+				// Pick fails open to nodes that are down; a copy is not
+				// worth a call there.
+				ex.net.Sched.Release(m)
+				m = nil
+			}
+			if m == nil {
+				p.Count(hedge.NoNode)
+				continue
+			}
+			r.second = r.start(ctx, m)
+		case a := <-r.answers:
+			r.pending--
+			weak := a.err == nil && r.pending > 0 && ex.weak(a)
+			if a.err != nil {
+				continue
+			}
+			p.Observe(a.n, c.Method, a.took)
+			if !weak {
+				return a
+			}
+			held = a
+		}
+	}
+	return held
+}
+
+// drainRace waits for the cancelled tries. One given up because the other
+// answered is not a failure of its node, but its node was at least that
+// slow: the time counts in its answer time.
+func (ex *exchange) drainRace(ctx context.Context, r *race, method string) {
 	for ; r.pending > 0; r.pending-- {
-		a := <-r.answers // a cancelled loser: its slot is freed below
+		a := <-r.answers
 		var ue *upstream.Error
 		if errors.As(a.err, &ue) && ue.Kind == upstream.KindCanceled && ctx.Err() == nil {
-			// Given up, not failed: it was at least this slow.
-			p.Observe(a.n, c.Method, a.took)
+			ex.net.Hedge.Observe(a.n, method, a.took)
 			a.n.ObserveAbandoned(a.took)
 			a.err = errLost(a.n)
 		}
 	}
+}
+
+// settleRace settles the copy's try and tells the attempt loop what became
+// of the call and of the first try.
+func (ex *exchange) settleRace(ctx context.Context, r *race, winner *tryAnswer, answered error) error {
 	outcome := func(a *tryAnswer) error {
 		switch {
 		case a == winner:
@@ -130,18 +153,17 @@ func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.
 		}
 		return nil // a complete answer, not served: its node did well
 	}
-	primary := outcome(first)
-	if second != nil {
-		ex.settleHedge(ctx, second, outcome(second), second == winner)
+	primary := outcome(r.first)
+	r.first.close()
+	if r.second != nil {
+		err := outcome(r.second)
+		r.second.close()
+		ex.settleHedge(ctx, r.second, err, r.second == winner)
 	}
-	first.close()
-	if second != nil {
-		second.close()
-	}
-	if winner == first || (winner == nil && second == nil) {
+	switch {
+	case winner == r.first, winner == nil && r.second == nil:
 		return primary
-	}
-	if winner == nil {
+	case winner == nil:
 		answered = primary // both failed: the attempt loop goes on
 	}
 	return &hedgeResult{primary: primary, call: answered}
