@@ -122,3 +122,38 @@ func TestBreakerKeepsAFlakyNodeOut(t *testing.T) {
 	}
 	t.Logf("requests at the open node during 20 calls (probes): %d", f[0].Requests()-before)
 }
+
+// TestReloadHedgeAndBreakers: a reload turns hedging on and the breakers
+// off; an open breaker that a reload retires lets its node back in at once.
+func TestReloadHedgeAndBreakers(t *testing.T) {
+	f := fakes(t, 2)
+	base := "    cache: false\n    rpc_retries: 2\n"
+	g := startGateway(t, netYAML(base+"    circuit_breaker: {failures: 1, failure_ratio: 0.1, cooldown: 1h}\n",
+		nodesYAML("local_nodes", f...)))
+	url := g.RPCURL() + "/mainnet"
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	if err := f[0].SetMode(fakenode.Status500); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failing node's breaker to open", func() bool {
+		post(t, url, blockNumber)
+		return breakerOf(t, g, f[0].Name) == "open"
+	})
+	if err := f[0].SetMode(fakenode.OK); err != nil {
+		t.Fatal(err)
+	}
+
+	reloadTo(t, g, netYAML(base+"    hedge: {enabled: true}\n    circuit_breaker: {enabled: false}\n",
+		nodesYAML("local_nodes", f...)))
+	var hedging bool
+	for _, n := range g.Status().Networks {
+		hedging = hedging || n.Name == "mainnet" && n.Hedging
+	}
+	if !hedging {
+		t.Error("hedging is not on after the reload")
+	}
+	if st := breakerOf(t, g, f[0].Name); st != "" {
+		t.Errorf("breaker after turning breakers off: %q, want none", st)
+	}
+	waitFor(t, "the node back in", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+}
