@@ -103,6 +103,7 @@ func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *j
 				// Pick fails open to nodes that are down; a copy is not
 				// worth a call there.
 				ex.net.Sched.Release(m)
+				m.EndTrial() // no call went: a half-open node waits for its trial
 				m = nil
 			}
 			if m == nil {
