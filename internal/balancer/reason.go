@@ -32,6 +32,9 @@ func reason(r Rules, head uint64, n *upstream.Node) string {
 	if !n.HasHead() {
 		return "no head yet"
 	}
+	if n.Gate() == upstream.GateOpen {
+		return "circuit breaker open: calls kept failing"
+	}
 	h := n.Head()
 	if h > head {
 		if h-head > r.NetworkBlockDiff {

@@ -39,9 +39,10 @@ func buildView(r Rules, nodes []*upstream.Node) *View {
 		v.Backup = append(v.Backup, tiers[t]...)
 	}
 	for _, n := range nodes {
-		// A node on another chain, or one that failed attestation, is
-		// never tried, not even when nothing else answers.
-		if st := n.State(); st != upstream.WrongChain && st != upstream.Unattested && !slices.Contains(v.Active, n) && !slices.Contains(v.Backup, n) {
+		// A node on another chain, one that failed attestation, or one
+		// whose circuit breaker is open, is never tried, not even when
+		// nothing else answers.
+		if st := n.State(); st != upstream.WrongChain && st != upstream.Unattested && n.Gate() != upstream.GateOpen && !slices.Contains(v.Active, n) && !slices.Contains(v.Backup, n) {
 			v.Rest = append(v.Rest, n)
 		}
 	}
@@ -72,7 +73,7 @@ func restRank(r Rules, head uint64, n *upstream.Node) int {
 }
 
 func eligible(r Rules, head uint64, n *upstream.Node) bool {
-	if n.State() != upstream.Up || !n.HasHead() {
+	if n.State() != upstream.Up || !n.HasHead() || n.Gate() == upstream.GateOpen {
 		return false
 	}
 	h := n.Head()

@@ -188,6 +188,11 @@ type Network struct {
 	// over the nodes' WebSockets, and the WebSocket /<name>/socket2socket.
 	// Default false: those paths are unknown networks, as without it.
 	RESTAPI bool `yaml:"rest_api"`
+	// Hedge sends a second copy of a slow read to another node (see Hedge).
+	Hedge Hedge `yaml:"hedge"`
+	// CircuitBreaker keeps a node whose calls keep failing out for a
+	// cool-down (see CircuitBreaker).
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
 }
 
 // Node is one upstream execution node.

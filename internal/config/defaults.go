@@ -97,6 +97,8 @@ func (n *Network) Default(top *Config) {
 	setIf(&n.LogsChunkBlocks, 0, DefaultLogsChunkBlocks)
 	setIf(&n.LogsSplitConcurrency, 0, DefaultLogsSplitConcurrency)
 	setIf(&n.MaxConcurrency, 0, top.MaxConcurrency)
+	n.Hedge.Default()
+	n.CircuitBreaker.Default()
 	for _, tier := range [][]Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {
 		for i := range tier {
 			setIf(&tier[i].Weight, 0, 1)

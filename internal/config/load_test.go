@@ -71,6 +71,8 @@ func TestStakeSquidExample(t *testing.T) {
 		LogsSplit:                      ptr(true),
 		LogsChunkBlocks:                DefaultLogsChunkBlocks,
 		LogsSplitConcurrency:           DefaultLogsSplitConcurrency,
+		Hedge:                          defaultHedge(),
+		CircuitBreaker:                 defaultBreaker(),
 	}
 	if !reflect.DeepEqual(main, wantMain) {
 		t.Errorf("mainnet:\n got %+v\nwant %+v", main, wantMain)
@@ -92,6 +94,8 @@ func TestStakeSquidExample(t *testing.T) {
 		LogsSplit:              ptr(true),
 		LogsChunkBlocks:        DefaultLogsChunkBlocks,
 		LogsSplitConcurrency:   DefaultLogsSplitConcurrency,
+		Hedge:                  defaultHedge(),
+		CircuitBreaker:         defaultBreaker(),
 	}
 	if !reflect.DeepEqual(rop, wantRop) {
 		t.Errorf("ropsten:\n got %+v\nwant %+v", rop, wantRop)

@@ -181,6 +181,8 @@ func (n *Network) validate(path string, p *problems) {
 	if n.MaxConcurrency < 0 {
 		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
 	}
+	n.Hedge.validate(path+".hedge", p)
+	n.CircuitBreaker.validate(path+".circuit_breaker", p)
 	n.validateNodes(path, p)
 }
 

@@ -42,6 +42,7 @@ type Node struct {
 	arrivals  map[string][]string
 	requests  atomic.Int64
 	calls     sync.Map // method -> *atomic.Int64
+	results   sync.Map // method -> string: a scripted result
 	bigBlock  []byte
 	addr      string
 	srv       *http.Server
@@ -155,6 +156,10 @@ func (n *Node) Calls(method string) int64 {
 	}
 	return 0
 }
+
+// SetResult makes the node answer every call of method with result (raw
+// JSON, e.g. `null` or `{"hash":"0x1"}`).
+func (n *Node) SetResult(method, result string) { n.results.Store(method, result) }
 
 // SetMode changes the node's behaviour. Refuse closes the listener; leaving
 // Refuse listens again on the same address.
@@ -275,6 +280,9 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 	}
 	fail := func(code int, msg string) []byte {
 		return jsonrpc.NewError(code, msg).AppendResponse(out, c.ID)
+	}
+	if r, found := n.results.Load(c.Method); found {
+		return ok(r.(string))
 	}
 	head := n.head.Load()
 	switch c.Method {

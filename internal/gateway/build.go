@@ -12,8 +12,10 @@ import (
 
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/breaker"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
+	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/sched"
@@ -22,13 +24,15 @@ import (
 
 // network is one network's runtime.
 type network struct {
-	cfg     config.Network
-	pool    *balancer.Pool
-	monitor *health.Monitor
-	queue   *queued
-	cache   *cache.Network // nil: no response cache for the network
-	logs    *logsplit.Splitter
-	mu      sync.Mutex // mu serialises node set changes
+	cfg      config.Network
+	pool     *balancer.Pool
+	monitor  *health.Monitor
+	queue    *queued
+	cache    *cache.Network // nil: no response cache for the network
+	logs     *logsplit.Splitter
+	hedge    *hedge.Policy // nil: hedging off
+	breakers *breaker.Set  // nil: circuit breakers off
+	mu       sync.Mutex    // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -139,7 +143,15 @@ func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g
 	if err != nil {
 		return nil, err
 	}
-	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon), logs: g.splitter(n, mon)}, nil
+	hp, err := g.hedging(n)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := g.breakers(n)
+	if err != nil {
+		return nil, err
+	}
+	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon), logs: g.splitter(n, mon), hedge: hp, breakers: bs}, nil
 }
 
 // splitter bounds and splits the network's eth_getLogs calls.
@@ -162,8 +174,8 @@ func healthSettings(n config.Network) health.Settings {
 // proxyNetwork is what the JSON-RPC handler serves of n.
 func (n *network) proxyNetwork() *proxy.Network {
 	return &proxy.Network{
-		Name: n.cfg.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
-		Paths: n.cfg.Paths, Cache: n.cache, Logs: n.logs,
+		Name: n.cfg.Name, Pool: n.pool, Health: n.observer(), Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
+		Paths: n.cfg.Paths, Cache: n.cache, Logs: n.logs, Hedge: n.hedge,
 	}
 }
 

@@ -270,6 +270,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	for _, n := range g.networks() {
 		n.queue.s.Close()
 		n.monitor.Close()
+		n.breakers.Close()
 		for _, nd := range n.pool.Nodes() {
 			nd.Close()
 		}

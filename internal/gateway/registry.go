@@ -97,6 +97,8 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 		gone = append(gone, u)
 	}
 	n.pool.SetNodes(next)
+	n.breakers.Forget(next)
+	n.hedge.Forget(next)
 	n.monitor.Sync()
 	n.queue.s.Kick()
 	for _, u := range gone {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/breaker"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/registry"
@@ -74,6 +75,8 @@ type keptNetwork struct {
 	n       *network
 	rules   *balancer.Rules // nil: unchanged
 	monitor *health.Monitor // the monitor it replaces, nil when kept
+	// breakers are the circuit breakers it replaces, nil when kept.
+	breakers *breaker.Set
 }
 
 // plan builds everything next needs and checks it, changing nothing.
@@ -133,7 +136,19 @@ func (g *Gateway) keep(o *network, nc config.Network, sc config.Scheduler) (kept
 	if err := schedConfig(sc).Validate(); err != nil {
 		return keptNetwork{}, fmt.Errorf("scheduler: %w", err)
 	}
-	k := keptNetwork{n: &network{cfg: nc, pool: o.pool, monitor: o.monitor, queue: o.queue}}
+	k := keptNetwork{n: &network{cfg: nc, pool: o.pool, monitor: o.monitor, queue: o.queue, hedge: o.hedge, breakers: o.breakers}}
+	var err error
+	if o.cfg.Hedge != nc.Hedge {
+		if k.n.hedge, err = g.hedging(nc); err != nil {
+			return keptNetwork{}, err
+		}
+	}
+	if !sameBreakers(o.cfg.CircuitBreaker, nc.CircuitBreaker) {
+		if k.n.breakers, err = g.breakers(nc); err != nil {
+			return keptNetwork{}, err
+		}
+		k.breakers = o.breakers
+	}
 	if ruleSettings(o.cfg) != ruleSettings(nc) {
 		r, err := rules(nc)
 		if err != nil {
@@ -148,6 +163,11 @@ func (g *Gateway) keep(o *network, nc config.Network, sc config.Scheduler) (kept
 	k.n.cache = g.networkCache(nc, k.n.monitor) // the same store: kept answers stay
 	k.n.logs = g.splitter(nc, k.n.monitor)
 	return k, nil
+}
+
+func sameBreakers(a, b config.CircuitBreaker) bool {
+	return a.On() == b.On() && a.Failures == b.Failures && a.FailureRatio == b.FailureRatio &&
+		a.Window == b.Window && a.Cooldown == b.Cooldown
 }
 
 // ruleSettings are the keys of a network that its selection rules read.
@@ -165,12 +185,16 @@ func (p *plan) discard() {
 		if k.monitor != nil {
 			k.n.monitor.Close()
 		}
+		if k.breakers != nil {
+			k.n.breakers.Close()
+		}
 	}
 }
 
 // dispose closes a network that never served.
 func (n *network) dispose() {
 	n.monitor.Close()
+	n.breakers.Close()
 	n.queue.s.Close()
 	for _, nd := range n.pool.Nodes() {
 		nd.Close()
@@ -205,6 +229,9 @@ func (g *Gateway) install(ctx context.Context, p *plan) {
 	for _, k := range p.kept {
 		if k.monitor != nil {
 			k.monitor.Close()
+		}
+		if k.breakers != nil {
+			k.breakers.Close() // its nodes' gates close; the new breakers judge from here
 		}
 	}
 	for _, n := range p.removed {

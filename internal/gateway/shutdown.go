@@ -53,6 +53,7 @@ func (rt *retirements) start(g *Gateway, n *network, budget time.Duration) {
 		ctx, cancel := context.WithTimeout(parent, budget)
 		defer cancel()
 		n.monitor.Close()
+		n.breakers.Close()
 		if g.ws != nil {
 			g.ws.DrainNetwork(ctx, n.pool)
 		}

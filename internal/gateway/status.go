@@ -39,6 +39,8 @@ type NetworkStatus struct {
 	Queue []QueueStatus `json:"queue"`
 	// WebSocket is the network's WebSocket clients and subscriptions.
 	WebSocket *ws.NetworkStats `json:"websocket,omitempty"`
+	// Hedging says whether slow reads get a second copy (hedge.enabled).
+	Hedging bool `json:"hedging"`
 }
 
 // QueueStatus is one priority class of a network's scheduler.
@@ -76,6 +78,9 @@ type NodeStatus struct {
 	// ErrorRate is the fraction of the node's tries that failed over the
 	// last minute (client cancels left out); absent without tries.
 	ErrorRate *float64 `json:"error_rate,omitempty"`
+	// Breaker is the node's circuit breaker: closed, open (no calls) or
+	// half_open (the next call is a trial); absent when breakers are off.
+	Breaker string `json:"breaker,omitempty"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -130,7 +135,7 @@ func (g *Gateway) Status() Status {
 func (g *Gateway) networkStatus(n *network) NetworkStatus {
 	v := n.pool.View()
 	ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String(),
-		Nodes: []NodeStatus{}, Queue: n.queue.Status()}
+		Nodes: []NodeStatus{}, Queue: n.queue.Status(), Hedging: n.hedge != nil}
 	if len(v.Active) == 0 {
 		ns.ServingTier = "none"
 	}
@@ -160,6 +165,7 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 			Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
 			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
 			Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
+			Breaker: n.breakerState(nd),
 		})
 	}
 	return ns
@@ -285,7 +291,7 @@ func (g *Gateway) snapshot() []metrics.Network {
 			mn.Nodes = append(mn.Nodes, metrics.Node{
 				Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), States: stateNames,
 				Head: nd.Head(), Behind: behind, Latency: nd.Latency().Seconds(), Load: nd.Load(),
-				InFlight: nd.InFlight(), Best: len(v.Active) > 0 && v.Active[0] == nd,
+				InFlight: nd.InFlight(), Best: len(v.Active) > 0 && v.Active[0] == nd, Breaker: n.breakerState(nd),
 			})
 			attestationMetrics(nd, &mn.Nodes[len(mn.Nodes)-1])
 		}

@@ -146,6 +146,26 @@ func (s *ResponseScan) ResultNull(prefix []byte) bool {
 	return bytes.HasPrefix(prefix[i:], []byte("null"))
 }
 
+// ResultEmpty reports whether the result Scan found is null, an empty
+// array or empty data ("0x"), as far as prefix shows it: what a node
+// answers for a block, log or code it does not have (yet).
+func (s *ResponseScan) ResultEmpty(prefix []byte) bool {
+	i := skipSpace(prefix, s.result)
+	if i >= len(prefix) || prefix[i] != ':' {
+		return false
+	}
+	i = skipSpace(prefix, i+1)
+	v := prefix[i:]
+	switch {
+	case bytes.HasPrefix(v, []byte("null")), bytes.HasPrefix(v, []byte(`"0x"`)):
+		return true
+	case len(v) > 0 && v[0] == '[':
+		j := skipSpace(v, 1)
+		return j < len(v) && v[j] == ']'
+	}
+	return false
+}
+
 // ID returns the span of the answer's "id" value when it came before the
 // result or error: the node's bytes for the id, which a node may have
 // re-encoded (Go's encoding/json escapes <, > and & in the strings it

@@ -28,6 +28,9 @@ type Node struct {
 	// passed, and the failures so far by reason.
 	Attested         *bool
 	AttestationFails map[string]uint64
+	// Breaker is the node's circuit breaker state (closed, half_open,
+	// open); "" when breakers are off.
+	Breaker string
 }
 
 var (
@@ -43,13 +46,14 @@ var (
 	descQueueCap = prometheus.NewDesc("evmgate_queue_capacity", "Calls a priority class may hold waiting (scheduler.max_queued_*).", []string{"network", "class"}, nil)
 	descEligible = prometheus.NewDesc("evmgate_network_eligible_nodes", "Nodes of the network a call may be sent to now (0: no eligible node, /ready answers 503).", []string{"network"}, nil)
 	descAttested = prometheus.NewDesc("evmgate_node_attested", "1 when the attested node's last certificate verification passed.", []string{"network", "rpc_endpoint"}, nil)
+	descBreaker  = prometheus.NewDesc("evmgate_node_breaker_state", "The node's circuit breaker: 0 closed, 1 half-open (next call is a trial), 2 open (no calls).", []string{"network", "rpc_endpoint"}, nil)
 	descAttFails = prometheus.NewDesc("evmgate_node_attestation_failures_total", "Failed attestation verifications of the node, by reason.", []string{"network", "rpc_endpoint", "reason"}, nil)
 )
 
 type stateCollector struct{ snapshot func() []Network }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible, descAttested, descAttFails} {
+	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible, descAttested, descAttFails, descBreaker} {
 		ch <- d
 	}
 }
@@ -74,6 +78,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descLoad, nd.Load, n.Name, nd.Name)
 			gauge(descInFlight, float64(nd.InFlight), n.Name, nd.Name)
 			gauge(descBest, b2f(nd.Best), n.Name, nd.Name)
+			if v, ok := breakerValues[nd.Breaker]; ok {
+				gauge(descBreaker, v, n.Name, nd.Name)
+			}
 			for _, s := range nd.States {
 				gauge(descState, b2f(s == nd.State), n.Name, nd.Name, nd.Tier, s)
 			}
@@ -93,3 +100,5 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+var breakerValues = map[string]float64{"closed": 0, "half_open": 1, "open": 2}

@@ -33,6 +33,8 @@ type exchange struct {
 	// fallback is an answer kept while a better one is sought on another
 	// node (a null by-hash lookup from a lagging node).
 	fallback []byte
+	// avoid is a node whose hedged copy failed: the next try goes elsewhere.
+	avoid *upstream.Node
 }
 
 func (ex *exchange) serve(ctx context.Context, body []byte) {
@@ -140,15 +142,25 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 		ex.tries++
 		ex.node = n.Name
 		tryStart := time.Now()
-		if err = try(n); err != nil {
-			err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
+		err = try(n)
+		judged := err // what n is judged on: a hedged try may be answered by another node
+		if hr, ok := err.(*hedgeResult); ok {
+			judged, err = hr.primary, hr.call
+		}
+		if judged != nil {
+			judged = budgetSpent(ctx, tryStart, ex.net.TryTimeout, judged)
 		}
 		ex.net.Sched.Release(n)
-		ex.net.Health.Observe(n, err)
-		ex.h.countTry(ex.net, n, err)
+		ex.net.Health.Observe(n, judged)
+		ex.h.countTry(ex.net, n, judged)
+		if ex.avoid != nil {
+			tried = append(tried, ex.avoid)
+			ex.avoid = nil
+		}
 		if err == nil {
 			return nil
 		}
+		err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
 		var ue *upstream.Error
 		if errors.As(err, &ue) {
 			switch ue.Kind {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/cache"
+	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/logsplit"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -49,6 +50,8 @@ type Network struct {
 	Cache *cache.Network // nil: no response cache nor in-flight dedup
 	// Logs bounds and splits eth_getLogs ranges (nil: calls pass whole).
 	Logs *logsplit.Splitter
+	// Hedge, when set, sends a second copy of a slow read to another node.
+	Hedge *hedge.Policy
 
 	sizer QueueSizer // Sched, when it reports queue lengths
 

@@ -9,21 +9,28 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"golang.org/x/crypto/sha3"
 )
 
 // single forwards one call. A result is streamed to the client as soon as
-// its first bytes are seen; errors are buffered and classified.
+// its first bytes are seen; errors are buffered and classified. On a
+// network that hedges, a read goes through tryHedged instead (hedge.go).
 func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	if c.Method == "eth_getLogs" && ex.splitLogs(ctx, c, body) {
 		return
 	}
 	minHead, _ := c.BlockNumber()
 	sendTx := jsonrpc.Info(c.Method).SendTx
+	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method)
 	err := ex.attempt(ctx, minHead, func(n *upstream.Node) error {
+		if hedged {
+			return ex.tryHedged(ctx, n, c, body, minHead)
+		}
 		return ex.trySingle(ctx, n, c, body, sendTx && ex.tries > 1)
 	})
 	if err == nil {
@@ -50,41 +57,96 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 // answers are classified, or whole, within it.
 const prefixSize = 4 << 10
 
+// tryAnswer is one try's answer, read until its prefix classifies it.
+type tryAnswer struct {
+	n       *upstream.Node
+	tctx    context.Context
+	cancel  context.CancelFunc
+	resp    *upstream.Response // nil when the try failed before an answer
+	bp      *[]byte            // the pooled buffer prefix was read into
+	prefix  []byte
+	scan    jsonrpc.ResponseScan
+	outcome jsonrpc.Outcome
+	err     error // the try failed before its answer was classified
+
+	took time.Duration // hedged tries: until classified, failed or given up
+	stop context.CancelFunc
+}
+
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {
-	tctx, cancel := n.TryContext(ctx, ex.net.TryTimeout)
-	defer cancel()
+	var a tryAnswer
+	openTry(ctx, n, body, &a, ex.net.TryTimeout, int(ex.h.options().MaxAnswerBytes), false)
+	defer a.close()
+	if a.err != nil {
+		return a.err
+	}
+	return ex.finish(&a, c, retriedTx)
+}
+
+// openTry sends body to n and reads the answer until it is classified,
+// holding at most limit bytes of it. An interruptible try may be cancelled
+// while the node has not answered. It takes no exchange: a hedged try runs
+// it in a goroutine of its own.
+func openTry(ctx context.Context, n *upstream.Node, body []byte, a *tryAnswer, timeout time.Duration, limit int, interruptible bool) {
+	a.n = n
+	a.tctx, a.cancel = n.TryContext(ctx, timeout)
+	tctx := a.tctx
+	if interruptible {
+		tctx = upstream.Interruptible(tctx)
+	}
 	resp, err := n.Do(tctx, body)
 	if err != nil {
-		return err
+		a.err = err
+		return
 	}
-	defer resp.Close()
-
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	limit := int(ex.h.options().MaxAnswerBytes)
-	var scan jsonrpc.ResponseScan
-	prefix, outcome, err := readPrefix(resp.Body, (*bp)[:0], limit, &scan)
+	a.resp = resp
+	a.bp = bufPool.Get().(*[]byte)
+	a.prefix, a.outcome, err = readPrefix(resp.Body, (*a.bp)[:0], limit, &a.scan)
 	if err != nil {
-		return upstream.ReadError(tctx, n.Name, err)
+		a.err = upstream.ReadError(a.tctx, n.Name, err)
 	}
-	switch outcome {
+}
+
+// close releases the answer, its buffer and its context.
+func (a *tryAnswer) close() {
+	if a.resp != nil {
+		a.resp.Close()
+		a.resp = nil
+	}
+	if a.bp != nil {
+		bufPool.Put(a.bp)
+		a.bp = nil
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.stop != nil {
+		a.stop()
+	}
+}
+
+// finish answers the client from a classified answer: a result is
+// streamed, an error is read whole and classified.
+func (ex *exchange) finish(a *tryAnswer, c *jsonrpc.Call, retriedTx bool) error {
+	n, prefix, limit := a.n, a.prefix, int(ex.h.options().MaxAnswerBytes)
+	switch a.outcome {
 	case jsonrpc.Result:
-		if jsonrpc.Info(c.Method).ByHash && n.Head() < ex.net.Pool.View().Head && scan.ResultNull(prefix) {
+		if jsonrpc.Info(c.Method).ByHash && n.Head() < ex.net.Pool.View().Head && a.scan.ResultNull(prefix) {
 			// A node behind the head may not have seen that block or
 			// transaction yet: ask a node at the head, keep this answer.
-			full, err := readRest(resp.Body, prefix, limit)
+			full, err := readRest(a.resp.Body, prefix, limit)
 			if err == nil {
-				ex.fallback = bytes.Clone(scan.WithID(full, c.ID))
+				ex.fallback = bytes.Clone(a.scan.WithID(full, c.ID))
 			}
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
 		}
-		return ex.stream(resp, prefix, &scan, c.ID)
+		return ex.stream(a.resp, prefix, &a.scan, c.ID)
 	case jsonrpc.Failure:
-		full, err := readRest(resp.Body, prefix, limit)
+		full, err := readRest(a.resp.Body, prefix, limit)
 		if err != nil {
-			return upstream.ReadError(tctx, n.Name, err)
+			return upstream.ReadError(a.tctx, n.Name, err)
 		}
-		return ex.rpcError(n, c, scan.WithID(full, c.ID), retriedTx)
+		return ex.rpcError(n, c, a.scan.WithID(full, c.ID), retriedTx)
 	case jsonrpc.NeedMore:
 		// The members before the result go on past the limit: the call's
 		// own doing (an id of that size), not the node's.

@@ -119,12 +119,14 @@ func (f *fastClient) do(ctx context.Context, node string, body []byte) (*Respons
 	f.prepare(req, body)
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	pc, err := f.roundTrip(req, resp, deadline)
+	_, watch := ctx.(*interruptCtx)
+	pc, stop, err := f.roundTrip(ctx, watch, req, resp, deadline)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return nil, classifyFast(ctx, node, deadline, err)
 	}
 	r := newFastResponse(resp, f.pool, pc)
+	r.stop = stop
 	if err := ctx.Err(); err != nil {
 		r.Close()
 		return nil, classify(ctx, node, err)
@@ -152,14 +154,21 @@ func (f *fastClient) prepare(req *fasthttp.Request, body []byte) {
 // A kept-alive connection that the node closed while it was idle fails
 // before any answer byte; the call then goes once more on a new one (the
 // node never saw it).
-func (f *fastClient) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (*pconn, error) {
+// With watch, a cancellation of ctx cuts the connection (its deadline is
+// moved to the past) until the returned stop is called.
+func (f *fastClient) roundTrip(ctx context.Context, watch bool, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (*pconn, func() bool, error) {
 	fresh := false
 	for {
 		pc, err := f.pool.get(deadline, fresh)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		err = pc.setDeadline(deadline)
+		var stop func() bool
+		if watch {
+			// After the deadline is set, so a cancellation always wins.
+			stop = context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
+		}
 		if err == nil {
 			err = req.Write(pc.bw)
 		}
@@ -174,15 +183,18 @@ func (f *fastClient) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, d
 			if err != nil {
 				resp.SetConnectionClose()
 			}
-			return pc, nil
+			return pc, stop, nil
 		}
 		if err == nil {
 			err = rerr
 		}
+		if stop != nil {
+			stop()
+		}
 		resp.CloseBodyStream()
 		f.pool.put(pc, false)
-		if !pc.reused || fresh || !stale(err) {
-			return nil, err
+		if !pc.reused || fresh || !stale(err) || ctx.Err() != nil {
+			return nil, nil, err
 		}
 		fresh = true
 	}

@@ -118,6 +118,7 @@ type Node struct {
 	state     atomic.Uint32
 	fails     atomic.Int32 // consecutive failures (probes and requests)
 	inFlight  atomic.Int64
+	gate      atomic.Uint32 // Gate: the circuit breaker's say
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
 	reason    atomic.Pointer[string] // why the node is in its state
@@ -182,8 +183,12 @@ func (n *Node) ChainID() uint64 { return n.chainID.Load() }
 // Failures returns the consecutive failures counted so far.
 func (n *Node) Failures() int { return int(n.fails.Load()) }
 
-// TryAcquire takes a worker slot when the node has one free.
+// TryAcquire takes a worker slot when the node has one free and its
+// circuit breaker lets a call through (see Gate).
 func (n *Node) TryAcquire() bool {
+	if n.gate.Load() != uint32(GateClosed) && !n.passGate() {
+		return false
+	}
 	if n.MaxConcurrency <= 0 {
 		n.inFlight.Add(1)
 		return true
@@ -191,6 +196,7 @@ func (n *Node) TryAcquire() bool {
 	for {
 		cur := n.inFlight.Load()
 		if cur >= int64(n.MaxConcurrency) {
+			n.EndTrial()
 			return false
 		}
 		if n.inFlight.CompareAndSwap(cur, cur+1) {
@@ -201,6 +207,9 @@ func (n *Node) TryAcquire() bool {
 
 // HasFreeSlot reports whether TryAcquire would succeed now.
 func (n *Node) HasFreeSlot() bool {
+	if g := n.gate.Load(); g == uint32(GateOpen) || g == uint32(GateTrial) {
+		return false
+	}
 	return n.MaxConcurrency <= 0 || n.inFlight.Load() < int64(n.MaxConcurrency)
 }
 

@@ -22,6 +22,7 @@ type Response struct {
 	body fastBody
 	pool *connPool
 	conn *pconn
+	stop func() bool // ends the watch of an interruptible try; nil when none
 }
 
 var responsePool = sync.Pool{New: func() any { return new(Response) }}
@@ -62,6 +63,9 @@ func (r *Response) Close() error {
 		}
 		// An answer without a length ends when the node closes.
 		reusable := r.body.eof && !r.fast.ConnectionClose() && r.fast.Header.ContentLength() >= -1
+		if r.stop != nil && !r.stop() {
+			reusable = false // cut by a cancellation: its deadline is in the past
+		}
 		err = r.fast.CloseBodyStream()
 		fasthttp.ReleaseResponse(r.fast)
 		r.pool.put(r.conn, reusable)
