@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -24,7 +25,7 @@ type batchState struct {
 func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte) {
 	st := &batchState{calls: calls, answers: make([][]byte, len(calls)), original: body}
 	ccs := ex.batchLookups(st)
-	var minHead uint64
+	var need balancer.Need
 	for i := range calls {
 		c := &calls[i]
 		if st.answers[i] != nil {
@@ -35,13 +36,13 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 			continue
 		}
 		st.pending = append(st.pending, i)
-		if h, ok := c.BlockNumber(); ok && h > minHead {
-			minHead = h
+		if h, ok := c.BlockNumber(); ok && h > need.MinHead {
+			need.MinHead = h
 		}
 	}
 	var err error
 	if len(st.pending) > 0 {
-		err = ex.attempt(ctx, minHead, func(n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
+		err = ex.attempt(ctx, need, func(n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
 	}
 	if errors.Is(err, errClientGone) {
 		ex.status = "client_gone"

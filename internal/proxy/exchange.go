@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -114,7 +115,7 @@ func (ex *exchange) done() {
 // fault moves to a different node, up to the network's retries, inside ctx.
 // try returns nil when the call is answered (successfully or with the
 // method's own error); its error otherwise.
-func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *upstream.Node) error) error {
+func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n *upstream.Node) error) error {
 	var triedBuf [8]*upstream.Node
 	tried := triedBuf[:0]
 	var failures []error
@@ -125,11 +126,11 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			}
 			ex.h.countRetry(ex.net)
 		}
-		n, err := ex.acquire(ctx, i > 0, tried, minHead)
+		n, err := ex.acquire(ctx, i > 0, tried, need)
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
 			tried = tried[:0]
-			n, err = ex.acquire(ctx, true, tried, minHead)
+			n, err = ex.acquire(ctx, true, tried, need)
 		}
 		if err != nil {
 			if len(failures) == 0 || !errors.Is(err, ErrNoNode) {

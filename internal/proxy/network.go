@@ -19,7 +19,7 @@ type Observer interface {
 // Scheduler grants a call a worker slot on a node in priority order.
 type Scheduler interface {
 	// Acquire waits for a node for the call and returns it with a slot held.
-	Acquire(ctx context.Context, class Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error)
+	Acquire(ctx context.Context, class Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error)
 	// Release returns the node's slot and lets waiting calls go.
 	Release(n *upstream.Node)
 }
@@ -56,8 +56,8 @@ type Network struct {
 // direct picks a node without queueing.
 type direct struct{ pool *balancer.Pool }
 
-func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
-	if n := d.pool.Pick(tried, minHead); n != nil {
+func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
+	if n := d.pool.Pick(tried, need); n != nil {
 		return n, nil
 	}
 	return nil, ErrNoNode

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"golang.org/x/crypto/sha3"
@@ -18,9 +19,10 @@ import (
 // single forwards one call. A result is streamed to the client as soon as
 // its first bytes are seen; errors are buffered and classified.
 func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
-	minHead, _ := c.BlockNumber()
+	var need balancer.Need
+	need.MinHead, _ = c.BlockNumber()
 	sendTx := jsonrpc.Info(c.Method).SendTx
-	err := ex.attempt(ctx, minHead, func(n *upstream.Node) error {
+	err := ex.attempt(ctx, need, func(n *upstream.Node) error {
 		return ex.trySingle(ctx, n, c, body, sendTx && ex.tries > 1)
 	})
 	if err == nil {
