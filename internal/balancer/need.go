@@ -1,17 +1,77 @@
 package balancer
 
-import "github.com/evmgate/evmgate/internal/upstream"
+import (
+	"slices"
+
+	"github.com/evmgate/evmgate/internal/upstream"
+)
 
 // Need is what a call asks of the node that serves it. The zero Need asks
 // nothing. It is passed by value down the pick path and never allocates.
 type Need struct {
 	// MinHead, when not 0, skips nodes whose head is below it (the call
-	// names that block). A MinHead beyond the network head is dropped: any
-	// node answers the same.
+	// names that block, or the client was already served that head). A
+	// MinHead beyond the network head is dropped: any node answers the same.
 	MinHead uint64
+	// Seen, when not 0, skips nodes whose head is below it: the highest
+	// head the client has been served, so its view never goes back. Beyond
+	// the network head it is taken as the network head.
+	Seen uint64
+	// State, when set, asks for a node that still holds the state at
+	// StateBlock (an archive node, or a full node whose window covers it).
+	// When no eligible node does, it is dropped: the call goes to any node,
+	// whose own answer is the client's.
+	State      bool
+	StateBlock uint64
+	// Node, when set, is the node the call must go to (the node that
+	// accepted the client's transaction). While it is not eligible or was
+	// already tried for the call, it is dropped.
+	Node *upstream.Node
+}
+
+// NeedState returns need asking also for the state at block; of several
+// state blocks the oldest is the strictest.
+func (need Need) NeedState(block uint64) Need {
+	if !need.State || block < need.StateBlock {
+		need.State, need.StateBlock = true, block
+	}
+	return need
 }
 
 // fits reports whether n meets the need, slots and tries aside.
 func (need Need) fits(n *upstream.Node) bool {
-	return need.MinHead == 0 || n.Head() >= need.MinHead
+	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || n.Head() >= need.Seen) &&
+		(!need.State || n.HasState(need.StateBlock)) &&
+		(need.Node == nil || n == need.Node)
+}
+
+// soft reports whether the need holds a part that relax may drop.
+func (need Need) soft() bool { return need.State || need.Node != nil }
+
+// relax drops the parts of need no eligible node can meet, whatever its
+// slots: such a call goes where it would without them. It reports false
+// when nothing was dropped (a node meets the need once it has a free slot:
+// the call waits for it).
+func (need Need) relax(v *View, tried []*upstream.Node) (Need, bool) {
+	if need.Node != nil && (!v.Eligible(need.Node) || slices.Contains(tried, need.Node) || !need.fits(need.Node)) {
+		need.Node = nil
+		return need, true
+	}
+	if need.State && !anyFits(v, tried, Need{MinHead: need.MinHead, Seen: need.Seen, State: true, StateBlock: need.StateBlock}) {
+		need.State = false
+		return need, true
+	}
+	return need, false
+}
+
+// anyFits reports whether an eligible node not yet tried meets need.
+func anyFits(v *View, tried []*upstream.Node, need Need) bool {
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if need.fits(n) && !slices.Contains(tried, n) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -145,8 +145,23 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	if need.MinHead > v.Head {
 		need.MinHead = 0 // a block beyond the network head: any node answers the same
 	}
-	ok := func(n *upstream.Node) bool { return accepts(n, tried, need) }
+	need.Seen = min(need.Seen, v.Head)
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
+	for {
+		if n := p.pick(v, tried, need, now); n != nil || !need.soft() {
+			return n
+		}
+		var dropped bool
+		if need, dropped = need.relax(v, tried); !dropped {
+			return nil
+		}
+	}
+}
+
+// pick takes a slot on the best node meeting need, serving tier first,
+// then the backup tiers, then any other node.
+func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64) *upstream.Node {
+	ok := func(n *upstream.Node) bool { return accepts(n, tried, need) }
 	for {
 		n := p.pickActive(v.strategy, v.Active, ok, tried, need, now)
 		if n == nil {

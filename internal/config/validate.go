@@ -174,6 +174,7 @@ func (n *Network) validate(path string, p *problems) {
 	if n.MaxConcurrency < 0 {
 		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
 	}
+	n.ConsistentReads.validate(path+".consistent_reads", p)
 	n.validateNodes(path, p)
 }
 
@@ -223,6 +224,7 @@ func (nd *Node) validate(path string, p *problems) {
 		}
 	}
 	nd.validateAttestation(path, p)
+	nd.validateState(path, p)
 	if nd.Weight < 0 {
 		p.add(path+".weight", "must be 1 or more")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/restapi"
@@ -26,7 +27,9 @@ type network struct {
 	monitor *health.Monitor
 	queue   *queued
 	cache   *cache.Network // nil: no response cache for the network
-	mu      sync.Mutex     // mu serialises node set changes
+	// consistent keeps named clients' reads consistent; nil: off.
+	consistent *consistent.Tracker
+	mu         sync.Mutex // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -112,6 +115,7 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Ve
 		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: wsURL,
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
 		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
+		State: stateMode(nd), StateWindow: nd.StateWindow,
 	}, nil
 }
 
@@ -137,7 +141,11 @@ func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g
 	if err != nil {
 		return nil, err
 	}
-	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon)}, nil
+	ct, err := consistentTracker(n, nil)
+	if err != nil {
+		return nil, fmt.Errorf("networks %q: %w", n.Name, err)
+	}
+	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon), consistent: ct}, nil
 }
 
 // healthSettings are a network's probing settings.
@@ -154,7 +162,7 @@ func healthSettings(n config.Network) health.Settings {
 func (n *network) proxyNetwork() *proxy.Network {
 	return &proxy.Network{
 		Name: n.cfg.Name, Pool: n.pool, Health: n.monitor, Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
-		Paths: n.cfg.Paths, Cache: n.cache,
+		Paths: n.cfg.Paths, Cache: n.cache, Consistent: n.consistent,
 	}
 }
 

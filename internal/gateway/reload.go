@@ -133,7 +133,11 @@ func (g *Gateway) keep(o *network, nc config.Network, sc config.Scheduler) (kept
 	if err := schedConfig(sc).Validate(); err != nil {
 		return keptNetwork{}, fmt.Errorf("scheduler: %w", err)
 	}
-	k := keptNetwork{n: &network{cfg: nc, pool: o.pool, monitor: o.monitor, queue: o.queue}}
+	ct, err := consistentTracker(nc, o)
+	if err != nil {
+		return keptNetwork{}, fmt.Errorf("networks %q: %w", nc.Name, err)
+	}
+	k := keptNetwork{n: &network{cfg: nc, pool: o.pool, monitor: o.monitor, queue: o.queue, consistent: ct}}
 	if ruleSettings(o.cfg) != ruleSettings(nc) {
 		r, err := rules(nc)
 		if err != nil {

@@ -76,6 +76,13 @@ type NodeStatus struct {
 	// ErrorRate is the fraction of the node's tries that failed over the
 	// last minute (client cancels left out); absent without tries.
 	ErrorRate *float64 `json:"error_rate,omitempty"`
+	// History is how much old state the node keeps: "archive", "full" or
+	// "unknown" (not configured and not detected yet). StateWindow is a
+	// full node's window in blocks; HistorySource says whether the history
+	// was "configured" or "detected".
+	History       string `json:"history"`
+	StateWindow   uint64 `json:"state_window,omitempty"`
+	HistorySource string `json:"history_source"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -161,6 +168,7 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
 			Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
 		})
+		setHistory(&ns.Nodes[len(ns.Nodes)-1], nd)
 	}
 	return ns
 }

@@ -36,9 +36,7 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 			continue
 		}
 		st.pending = append(st.pending, i)
-		if h, ok := c.BlockNumber(); ok && h > need.MinHead {
-			need.MinHead = h
-		}
+		need = ex.need(c, need)
 	}
 	var err error
 	if len(st.pending) > 0 {
@@ -135,9 +133,13 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el == nil:
 			still = append(still, i)
 		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
+			if upstream.StateMissing(el.Err.Message) {
+				n.LearnState(upstream.StateFull)
+			}
 			still = append(still, i)
 		default:
 			st.answers[i] = el.WithID(st.calls[i].ID)
+			ex.observeElement(n, &st.calls[i], el.Raw)
 		}
 	}
 	if whole && inOrder && len(still) == 0 && len(els) == len(st.calls) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -31,6 +32,15 @@ type exchange struct {
 	size   int
 	calls  int
 
+	// client names the client for consistent reads: the X-Client-ID header
+	// today, an API key's identity when the request carries one. "" is an
+	// anonymous client (no consistency kept). session is its state, when
+	// the network keeps consistent reads; readsHead says the request reads
+	// the chain at its head (the head served is then recorded).
+	client    string
+	session   *consistent.Client
+	readsHead bool
+
 	// fallback is an answer kept while a better one is sought on another
 	// node (a null by-hash lookup from a lagging node).
 	fallback []byte
@@ -39,6 +49,7 @@ type exchange struct {
 func (ex *exchange) serve(ctx context.Context, body []byte) {
 	calls, batch, perr := jsonrpc.Parse(body)
 	switch {
+	case !ex.openSession():
 	case perr != nil:
 		ex.fail(perr)
 	case !batch:
@@ -148,6 +159,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 		ex.net.Health.Observe(n, err)
 		ex.h.countTry(ex.net, n, err)
 		if err == nil {
+			ex.answered(n)
 			return nil
 		}
 		var ue *upstream.Error

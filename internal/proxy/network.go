@@ -6,6 +6,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/cache"
+	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,8 @@ type Network struct {
 	// prio-load-balancer serves POST / and POST /sim (see prio.go).
 	Paths []string
 	Cache *cache.Network // nil: no response cache nor in-flight dedup
+	// Consistent keeps each named client's reads consistent; nil: off.
+	Consistent *consistent.Tracker
 
 	sizer QueueSizer // Sched, when it reports queue lengths
 

@@ -19,8 +19,7 @@ import (
 // single forwards one call. A result is streamed to the client as soon as
 // its first bytes are seen; errors are buffered and classified.
 func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
-	var need balancer.Need
-	need.MinHead, _ = c.BlockNumber()
+	need := ex.need(c, balancer.Need{})
 	sendTx := jsonrpc.Info(c.Method).SendTx
 	err := ex.attempt(ctx, need, func(n *upstream.Node) error {
 		return ex.trySingle(ctx, n, c, body, sendTx && ex.tries > 1)
@@ -77,6 +76,7 @@ func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.
 			}
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
 		}
+		ex.observe(n, c, scan.ResultValue(prefix))
 		return ex.stream(resp, prefix, &scan, c.ID)
 	case jsonrpc.Failure:
 		full, err := readRest(resp.Body, prefix, limit)
@@ -203,6 +203,9 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		return nil
 	}
 	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
+		if upstream.StateMissing(e.Message) {
+			n.LearnState(upstream.StateFull) // a node whose history is detected is a full node
+		}
 		if ex.fallback == nil && upstream.Behind(e.Message) {
 			ex.fallback = bytes.Clone(full) // the node's own answer, if no node has the block
 		}

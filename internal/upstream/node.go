@@ -100,6 +100,12 @@ type Spec struct {
 	// WSTransport, when set, carries the calls whose context asks for the
 	// node's WebSocket (ViaWebSocket); other calls keep the HTTP client.
 	WSTransport http.RoundTripper
+	// State is the node's configured state mode: StateArchive or StateFull
+	// (archive: true|false), StateUnknown to detect it.
+	State StateMode
+	// StateWindow is how many blocks below its head a full node keeps
+	// state for (0: DefaultStateWindow).
+	StateWindow uint64
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -121,6 +127,7 @@ type Node struct {
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
 	reason    atomic.Pointer[string] // why the node is in its state
+	stateMode atomic.Uint32          // a StateMode: configured, or detected
 }
 
 // New returns a node with its HTTP client.
@@ -129,6 +136,7 @@ func New(spec Spec) *Node {
 		spec.Weight = 1
 	}
 	n := &Node{Spec: spec}
+	n.stateMode.Store(uint32(spec.State))
 	n.client = newClient(spec)
 	n.fast = newFastClient(spec)
 	if spec.WSTransport != nil {
@@ -248,6 +256,22 @@ func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) 
 	n.blockTime.Store(blockTime)
 	if n.head.Swap(head+1) != head+1 {
 		n.changed()
+	}
+}
+
+// SawHead raises the node's known head to head, which one of its answers
+// showed (an eth_blockNumber newer than its last probe). An unknown head
+// stays unknown: only probes make a node known.
+func (n *Node) SawHead(head uint64) {
+	for {
+		cur := n.head.Load()
+		if cur == 0 || head+1 <= cur {
+			return
+		}
+		if n.head.CompareAndSwap(cur, head+1) {
+			n.changed()
+			return
+		}
 	}
 }
 
