@@ -24,10 +24,10 @@ type spy struct {
 	prune  uint64
 	srv    *httptest.Server
 
-	mu        sync.Mutex // mu protects the counts
-	calls     map[string]int
-	oldState  int // state calls older than the window, the probe's aside
-	probes    int // state probes (the zero address)
+	mu       sync.Mutex // mu protects the counts
+	calls    map[string]int
+	oldState int // state calls older than the window, the probe's aside
+	probes   int // state probes (the zero address)
 }
 
 func startSpy(t testing.TB, target string, prune uint64) *spy {
