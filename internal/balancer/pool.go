@@ -146,6 +146,9 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 		need.MinHead = 0 // a block beyond the network head: any node answers the same
 	}
 	need.Seen = min(need.Seen, v.Head)
+	if need.Node != nil && !v.Eligible(need.Node) {
+		need.Node = nil // a pinned node out of rotation: as if unpinned
+	}
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	for {
 		if n := p.pick(v, tried, need, now); n != nil || !need.soft() {
