@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/evmgate/evmgate/internal/devnet"
 )
 
@@ -141,6 +142,40 @@ func TestClientHeadNeverGoesBack(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	t.Logf("alice's head went from %d to %d over 1000 calls", head, last)
+}
+
+// TestWebSocketConnectionHeadNeverGoesBack: over a WebSocket the
+// connection itself is the client, without any header.
+func TestWebSocketConnectionHeadNeverGoesBack(t *testing.T) {
+	net := startNet(t, devnet.Config{Nodes: 2})
+	mineIndexed(t, net)
+	g := startRoutingGateway(t, routingYAML("",
+		routeNode("node0", net.Nodes()[0].HTTPURL()), routeNode("node1", net.Nodes()[1].HTTPURL())))
+	net.Nodes()[1].Freeze()
+	mineTo(t, net, net.Head()+3)
+	head := net.Head()
+	waitInSync(t, g, head, "node0", "node1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := rpc.DialContext(ctx, strings.Replace(gatewayURL(g), "http://", "ws://", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var last uint64
+	for i := range 40 {
+		var h hexutil.Uint64
+		if err := c.CallContext(ctx, &h, "eth_blockNumber"); err != nil {
+			t.Fatal(err)
+		}
+		if uint64(h) < last {
+			t.Fatalf("call %d: the connection saw head %d after %d", i, h, last)
+		}
+		last = uint64(h)
+	}
+	if last != head {
+		t.Fatalf("the connection ended at head %d, want %d", last, head)
+	}
 }
 
 // batchHeadAs asks eth_blockNumber inside a batch, with a call at the head.
