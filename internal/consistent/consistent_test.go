@@ -97,3 +97,20 @@ func TestClientsExpire(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 	}
 }
+
+// BenchmarkClientCall is the per-call work of a named client: finding its
+// state, reading its head for the pick and recording the head served.
+func BenchmarkClientCall(b *testing.B) {
+	tr, _ := New(Settings{})
+	for i := range 10_000 {
+		tr.Client("client-" + time.Duration(i).String())
+	}
+	id := "client-" + time.Duration(5000).String()
+	b.ReportAllocs()
+	var h uint64
+	for b.Loop() {
+		c, _ := tr.Client(id)
+		h = c.Head() + 1
+		c.Served(h)
+	}
+}

@@ -77,3 +77,16 @@ func TestResultValue(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCallNeed is what routing reads of a call for its need: the
+// block, the state block and whether it reads the head.
+func BenchmarkCallNeed(b *testing.B) {
+	calls, _, _ := Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","latest"]}`))
+	c := &calls[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		c.BlockNumber()
+		c.StateBlock()
+		c.ReadsHead()
+	}
+}

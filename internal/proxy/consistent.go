@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/http"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -12,6 +13,18 @@ import (
 // ClientHeader names the client for consistent reads. An API key, when
 // the request carries one, names the client instead (see exchange.client).
 const ClientHeader = "X-Client-ID"
+
+// clientKey is ClientHeader in net/http's canonical form: reading the
+// header map with it directly allocates nothing.
+const clientKey = "X-Client-Id"
+
+// clientOf returns the client a request names ("" for none).
+func clientOf(h http.Header) string {
+	if v := h[clientKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // need returns need with the constraints of call c added: the block it
 // names, the state it reads, and the client's consistency.
