@@ -14,8 +14,10 @@ type Need struct {
 	// MinHead beyond the network head is dropped: any node answers the same.
 	MinHead uint64
 	// Seen, when not 0, skips nodes whose head is below it: the highest
-	// head the client has been served, so its view never goes back. Beyond
-	// the network head it is taken as the network head.
+	// head the client has been served, so its view never goes back. A
+	// node's head here is the highest it is known to have reached (its
+	// probe's or one its answers showed). Beyond every node's head it is
+	// taken as the highest head a node reached.
 	Seen uint64
 	// State, when set, asks for a node that still holds the state at
 	// StateBlock (an archive node, or a full node whose window covers it).
@@ -40,9 +42,25 @@ func (need Need) NeedState(block uint64) Need {
 
 // fits reports whether n meets the need, slots and tries aside.
 func (need Need) fits(n *upstream.Node) bool {
-	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || n.Head() >= need.Seen) &&
+	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || reached(n) >= need.Seen) &&
 		(!need.State || n.HasState(need.StateBlock)) &&
 		(need.Node == nil || n == need.Node)
+}
+
+// reached is the highest head n is known to have reached: its last probe's,
+// or a newer one its answers showed.
+func reached(n *upstream.Node) uint64 { return max(n.Head(), n.Shown()) }
+
+// topHead is the highest head any node that answers has reached, eligible
+// or not: a client's served head above it is out of every node's reach.
+func topHead(v *View) uint64 {
+	var top uint64
+	for _, set := range [3][]*upstream.Node{v.Active, v.Backup, v.Rest} {
+		for _, n := range set {
+			top = max(top, reached(n))
+		}
+	}
+	return top
 }
 
 // soft reports whether the need holds a part that relax may drop.

@@ -129,3 +129,32 @@ func TestPickNeedAllocatesNothing(t *testing.T) {
 		t.Fatalf("Pick with a need allocates %.1f times", allocs)
 	}
 }
+
+// A head the client was served stays out of reach of nodes below it when
+// the node that served it is out of rotation (syncing) or its probe raced
+// the answer and lowered its head.
+func TestPickSeenHeadBeyondRotation(t *testing.T) {
+	ahead := stateNode("ahead", 15, upstream.StateUnknown, 0, 0)
+	behind := stateNode("behind", 14, upstream.StateUnknown, 0, 0)
+	p := NewPool(rules(5, 5, false, 0), []*upstream.Node{ahead, behind})
+
+	ahead.SawHead(16)                          // an eth_blockNumber answer showed 16
+	ahead.ObserveHead(15, 0, time.Millisecond) // a probe sent earlier says 15
+	for range 10 {
+		if n := p.Pick(nil, Need{Seen: 16}); n != ahead {
+			t.Fatalf("probe raced the answer: Pick = %v, want ahead", n)
+		}
+		ahead.Release()
+	}
+	ahead.SetState(upstream.Syncing)
+	for range 10 {
+		if n := p.Pick(nil, Need{Seen: 16}); n != ahead {
+			t.Fatalf("syncing node holds the served head: Pick = %v, want ahead", n)
+		}
+		ahead.Release()
+	}
+	ahead.SetState(upstream.Down) // its heads are forgotten: the others serve
+	if n := p.Pick(nil, Need{Seen: 16}); n != behind {
+		t.Fatalf("the node that served is down: Pick = %v, want behind", n)
+	}
+}

@@ -145,7 +145,12 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	if need.MinHead > v.Head {
 		need.MinHead = 0 // a block beyond the network head: any node answers the same
 	}
-	need.Seen = min(need.Seen, v.Head)
+	if need.Seen > v.Head {
+		// Only a node out of rotation (syncing, just lowered by a probe
+		// that raced the answer) may have reached it: keep it, up to the
+		// highest head any node reached.
+		need.Seen = min(need.Seen, topHead(v))
+	}
 	if need.Node != nil && !v.Eligible(need.Node) {
 		need.Node = nil // a pinned node out of rotation: as if unpinned
 	}

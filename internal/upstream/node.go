@@ -128,6 +128,7 @@ type Node struct {
 	onChange  atomic.Pointer[func()]
 	reason    atomic.Pointer[string] // why the node is in its state
 	stateMode atomic.Uint32          // a StateMode: configured, or detected
+	shown     atomic.Uint64          // highest head + 1 an answer of the node showed; 0: none
 }
 
 // New returns a node with its HTTP client.
@@ -232,6 +233,7 @@ func (n *Node) SetState(s State) bool {
 	if old != s {
 		if s == Down || s == WrongChain || s == Unattested {
 			n.head.Store(0)
+			n.shown.Store(0)
 		}
 		n.changed()
 		return true
@@ -261,8 +263,16 @@ func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) 
 
 // SawHead raises the node's known head to head, which one of its answers
 // showed (an eth_blockNumber newer than its last probe). An unknown head
-// stays unknown: only probes make a node known.
+// stays unknown: only probes make a node known. The head shown is also
+// kept apart (Shown), where a probe answer that raced the call cannot
+// lower it.
 func (n *Node) SawHead(head uint64) {
+	for {
+		cur := n.shown.Load()
+		if head+1 <= cur || n.shown.CompareAndSwap(cur, head+1) {
+			break
+		}
+	}
 	for {
 		cur := n.head.Load()
 		if cur == 0 || head+1 <= cur {
@@ -273,6 +283,15 @@ func (n *Node) SawHead(head uint64) {
 			return
 		}
 	}
+}
+
+// Shown returns the highest head the node's answers showed (0: none since
+// it was last down).
+func (n *Node) Shown() uint64 {
+	if s := n.shown.Load(); s > 0 {
+		return s - 1
+	}
+	return 0
 }
 
 // Succeeded resets the failure count after a good probe or call.
