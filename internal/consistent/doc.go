@@ -10,6 +10,9 @@
 //     go back. The head is learnt cheaply at answer time: the answering
 //     node's known head, and the number itself in an eth_blockNumber answer
 //     (which also raises the node's known head, since the node showed it).
+//     A node out of rotation that reached that head still serves such a
+//     call before any node below it; only when no node has (the one that
+//     served it went down) do the nodes with the highest head serve.
 //   - its recent transactions (the last 8), each with the node that
 //     accepted it. For PinFor after sending, eth_getTransactionReceipt and
 //     eth_getTransactionByHash of that hash, and the client's
