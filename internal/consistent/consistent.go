@@ -104,9 +104,10 @@ type Client struct {
 
 // write is a transaction the client sent, and the node that took it.
 type write struct {
-	hash string
-	node *upstream.Node
-	at   time.Time
+	hash  string
+	node  *upstream.Node
+	at    time.Time
+	mined uint64 // the block its receipt named + 1; 0 while not seen mined
 }
 
 // Head returns the highest head the client has been served (0: none yet).
@@ -131,19 +132,36 @@ func (c *Client) Wrote(hash string, n *upstream.Node, now time.Time) {
 	c.mu.Unlock()
 }
 
-// PinnedTx returns the node that accepted the transaction with hash, while
-// its pin holds; nil otherwise.
-func (c *Client) PinnedTx(hash string, now time.Time) *upstream.Node {
+// PinnedTx returns, while the pin of the client's transaction with hash
+// holds, the node that accepted it and, once its receipt was seen, the
+// receipt's block (mined): a node whose head reached that block has it
+// too. n is nil for a transaction the client did not send, or once the
+// pin ended.
+func (c *Client) PinnedTx(hash string, now time.Time) (n *upstream.Node, block uint64, mined bool) {
 	hash = canonical(hash)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range c.writes {
 		w := &c.writes[i]
-		if w.node != nil && w.hash == hash && now.Sub(w.at) < c.pinFor {
-			return w.node
+		if w.node == nil || w.hash != hash || now.Sub(w.at) >= c.pinFor {
+			continue
+		}
+		return w.node, max(w.mined, 1) - 1, w.mined > 0
+	}
+	return nil, 0, false
+}
+
+// Mined records that the client's transaction with hash has a receipt in
+// block: from now on every node at that height has it too.
+func (c *Client) Mined(hash string, block uint64) {
+	hash = canonical(hash)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.writes {
+		if w := &c.writes[i]; w.node != nil && w.hash == hash {
+			w.mined = block + 1
 		}
 	}
-	return nil
 }
 
 // PinnedLast returns the node that accepted the client's newest

@@ -45,22 +45,26 @@ func TestPinsHoldForPinFor(t *testing.T) {
 	now := time.Now()
 	c.Wrote("0xAB01", a, now)
 	c.Wrote("0xcd02", b, now.Add(time.Second))
-	if n := c.PinnedTx("0xab01", now); n != a {
+	if n, _, _ := c.PinnedTx("0xab01", now); n != a {
 		t.Fatalf("PinnedTx(0xab01) = %v, want a (hex case aside)", n)
+	}
+	c.Mined("0xCD02", 77)
+	if n, block, mined := c.PinnedTx("0xcd02", now); n != b || block != 77 || !mined {
+		t.Fatalf("after its receipt: PinnedTx = %v, %d, %v; want b, mined at 77", n, block, mined)
 	}
 	if n := c.PinnedLast(now.Add(2 * time.Second)); n != b {
 		t.Fatalf("PinnedLast = %v, want b", n)
 	}
-	if n := c.PinnedTx("0xab01", now.Add(time.Minute)); n != nil {
+	if n, _, _ := c.PinnedTx("0xab01", now.Add(time.Minute)); n != nil {
 		t.Fatal("a pin outlived PinFor")
 	}
-	if n := c.PinnedTx("0xffff", now); n != nil {
+	if n, _, _ := c.PinnedTx("0xffff", now); n != nil {
 		t.Fatal("an unknown hash is pinned")
 	}
 	for i := range maxWrites {
 		c.Wrote("0x0"+strings.Repeat("1", i+1), b, now)
 	}
-	if n := c.PinnedTx("0xab01", now); n != nil {
+	if n, _, _ := c.PinnedTx("0xab01", now); n != nil {
 		t.Fatal("the table keeps more than maxWrites transactions")
 	}
 }

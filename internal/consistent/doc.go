@@ -18,11 +18,13 @@
 //     eth_getTransactionByHash of that hash, and the client's
 //     eth_getTransactionCount(…, "pending"), go to that node: the others
 //     may not have the transaction in their pool yet, nor its block.
-//     "Until the others have it" is bounded by time, not checked: a
-//     transaction reaches other pools within a second of gossip and its
-//     block every node within a slot or two of inclusion, so a pin of a
-//     minute covers it with room; a pinned node that goes out of rotation
-//     (down, lagging) or fails the call releases the pin for that call.
+//     "Until the others have it" is decided simply: once the node answered
+//     the receipt (Mined records its block) and the network head has
+//     reached that block, lookups go to any node at that height or above,
+//     which all hold the block. A pending transaction reaches other pools
+//     within a second of gossip, so the pin's bound of a minute covers it
+//     with room. A pinned node that goes out of rotation (down, lagging)
+//     or fails the call releases the pin for that call.
 //
 // The table of clients is an otter cache bounded by MaxClients, whose
 // entries expire TTL after their last call; a client id is at most

@@ -212,7 +212,8 @@ func signedTransfer(t *testing.T, net *devnet.Net, nonce uint64) *types.Transact
 // it builds a block). bob's lookups of it, and his pending nonce, go to
 // the node that took it, while an anonymous client's calls reach both
 // nodes and miss it on one. Once mined on that node alone (the other
-// frozen), bob's receipt lookups still never reach the other node.
+// frozen), bob's receipt lookups still never reach the other node; once
+// the other node has the receipt's block, they reach it again.
 func TestReadYourWrites(t *testing.T) {
 	net := startNet(t, devnet.Config{Nodes: 2})
 	mineIndexed(t, net)
@@ -282,6 +283,24 @@ func TestReadYourWrites(t *testing.T) {
 	}
 	if got := spies[other].count("eth_getTransactionReceipt") - before; got != 0 {
 		t.Fatalf("the node that has not seen the transaction got %d of bob's receipt lookups", got)
+	}
+
+	// Once the other node has the receipt's block, bob's lookups spread again.
+	if err := net.Nodes()[other].Unfreeze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, g, net.Head(), "node0", "node1")
+	waitUntil(t, 10*time.Second, "the receipt on the other node", func() bool {
+		return string(resultOf(t, postAs(t, hc, spies[other].URL(), "", receipt))) != "null"
+	})
+	before = spies[other].count("eth_getTransactionReceipt")
+	for i := range 10 {
+		if string(resultOf(t, postAs(t, hc, url, "bob", receipt))) == "null" {
+			t.Fatalf("receipt lookup %d after the other node caught up: bob gets null", i)
+		}
+	}
+	if spies[other].count("eth_getTransactionReceipt") == before {
+		t.Fatal("after the other node reached the receipt's block, bob's lookups still avoid it")
 	}
 }
 

@@ -69,7 +69,13 @@ func (ex *exchange) consistentNeed(c *jsonrpc.Call, need balancer.Need) balancer
 	}
 	switch c.Method {
 	case "eth_getTransactionReceipt", "eth_getTransactionByHash":
-		if n := s.PinnedTx(hashParam(c), time.Now()); n != nil {
+		// The node that took the transaction, until the network head has
+		// reached the block its receipt named: then every node at that
+		// height has it.
+		switch n, block, mined := s.PinnedTx(hashParam(c), time.Now()); {
+		case mined && block <= ex.net.Pool.View().Head:
+			need.MinHead = max(need.MinHead, block)
+		case n != nil:
 			need.Node = n
 		}
 	case "eth_getTransactionCount":
@@ -121,12 +127,17 @@ func (ex *exchange) observe(n *upstream.Node, c *jsonrpc.Call, result []byte) {
 		if len(result) > 2 && result[0] == '"' {
 			ex.session.Wrote(string(result[1:len(result)-1]), n, time.Now())
 		}
+	case c.Method == "eth_getTransactionReceipt" && len(result) > 0 && result[0] == '{':
+		// Mined: any node at the receipt's block has it now.
+		if b, ok := jsonrpc.ParseQuantity(jsonrpc.Member(result, "blockNumber")); ok {
+			ex.session.Mined(hashParam(c), b)
+		}
 	}
 }
 
 // observeElement is observe for one answer of a batch.
 func (ex *exchange) observeElement(n *upstream.Node, c *jsonrpc.Call, el []byte) {
-	if ex.session == nil || (c.Method != "eth_blockNumber" && !jsonrpc.Info(c.Method).SendTx) {
+	if ex.session == nil || (c.Method != "eth_blockNumber" && c.Method != "eth_getTransactionReceipt" && !jsonrpc.Info(c.Method).SendTx) {
 		return
 	}
 	var scan jsonrpc.ResponseScan
