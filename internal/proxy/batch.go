@@ -142,6 +142,9 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 			ex.observeElement(n, &st.calls[i], el.Raw)
 		}
 	}
+	if len(still) < len(st.pending) {
+		ex.answered(n) // some answers are n's, whatever node answers the rest
+	}
 	if whole && inOrder && len(still) == 0 && len(els) == len(st.calls) {
 		st.verbatim = resp
 	}

@@ -76,6 +76,13 @@ func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.
 			}
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
 		}
+		if ex.session != nil && c.Method == "eth_getTransactionReceipt" && scan.ResultValue(prefix) == nil {
+			// A named client's receipt is read whole: its block ends the pin
+			// of the client's transaction (see observe).
+			if prefix, err = readRest(resp.Body, prefix, limit); err != nil {
+				return upstream.ReadError(tctx, n.Name, err)
+			}
+		}
 		ex.observe(n, c, scan.ResultValue(prefix))
 		return ex.stream(resp, prefix, &scan, c.ID)
 	case jsonrpc.Failure:
