@@ -289,7 +289,11 @@ func TestReadYourWrites(t *testing.T) {
 	if err := net.Nodes()[other].Unfreeze(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitInSync(t, g, net.Head(), "node0", "node1")
+	otherName := fmt.Sprintf("node%d", other)
+	waitUntil(t, 15*time.Second, "the gateway to see the other node at the head", func() bool {
+		st, _ := nodeStatus(g, otherName)
+		return st.Eligible && st.Head == net.Head()
+	})
 	waitUntil(t, 10*time.Second, "the receipt on the other node", func() bool {
 		return string(resultOf(t, postAs(t, hc, spies[other].URL(), "", receipt))) != "null"
 	})
