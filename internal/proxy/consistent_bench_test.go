@@ -56,8 +56,8 @@ func BenchmarkForwardConsistent(b *testing.B) {
 // TestConsistentAnonymousCallsCostNothingMore: with a client table, a call
 // without X-Client-ID allocates what it did without one.
 func TestConsistentAnonymousCallsCostNothingMore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures allocations over many calls")
+	if testing.Short() || raceEnabled {
+		t.Skip("measures allocations over many calls (not comparable under -race)")
 	}
 	node := startReplayNode(t)
 	allocs := func(on bool) float64 {
