@@ -24,7 +24,7 @@ func BenchmarkPick(b *testing.B) {
 			p := benchPool(b, n)
 			b.ReportAllocs()
 			for b.Loop() {
-				nd := p.Pick(nil, 0)
+				nd := p.Pick(nil, Need{})
 				if nd == nil {
 					b.Fatal("no node")
 				}

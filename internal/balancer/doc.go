@@ -39,6 +39,17 @@
 // head first (outliers after them), then unknown, then down ones, skipping
 // only nodes on the wrong chain.
 //
+// A call's constraints come to Pick as a Need, passed by value: the block
+// it names (MinHead: only nodes that have it), the state it reads at an
+// old block (State: only nodes holding that state, an archive node or a
+// full node whose window below its head covers it), the highest head its
+// client has been served (Seen: consistent reads) and the node it is
+// pinned to (Node: read-your-writes). MinHead and Seen are hard (beyond
+// the network head they are dropped and capped); State and Node are
+// relaxed when no eligible node not yet tried could ever meet them, so the
+// call goes where it would without them — and kept, making the call wait,
+// when such a node is only busy.
+//
 // Pick allocates nothing with the built-in strategies: the per-call
 // predicate stays on the stack because they are called on their concrete
 // types. It reads the clock once and counts the call in the chosen node's

@@ -35,14 +35,14 @@ func TestPickTriedAndBackups(t *testing.T) {
 	}))
 	var tried []*upstream.Node
 	for _, want := range []string{"l1", "l2", "f1", "lag"} {
-		n := p.Pick(tried, 0)
+		n := p.Pick(tried, Need{})
 		if n == nil || n.Name != want {
 			t.Fatalf("tried [%s]: Pick = %v, want %s", names(tried), n, want)
 		}
 		n.Release()
 		tried = append(tried, n)
 	}
-	if n := p.Pick(tried, 0); n != nil {
+	if n := p.Pick(tried, Need{}); n != nil {
 		t.Fatalf("all tried: Pick = %s", n.Name)
 	}
 	if !p.CanPick(tried[:3]) || p.CanPick(tried) {
@@ -67,7 +67,7 @@ func TestPickMinHead(t *testing.T) {
 		{101, "behind"}, // beyond the head: any node answers the same
 	}
 	for _, tt := range tests {
-		n := p.Pick(nil, tt.minHead)
+		n := p.Pick(nil, Need{MinHead: tt.minHead})
 		if n == nil || n.Name != tt.want {
 			t.Errorf("minHead %d: Pick = %v, want %s", tt.minHead, n, tt.want)
 			continue
@@ -75,7 +75,7 @@ func TestPickMinHead(t *testing.T) {
 		n.Release()
 	}
 	tip := byName(t, p, "tip")
-	if n := p.Pick([]*upstream.Node{tip}, 99); n != nil {
+	if n := p.Pick([]*upstream.Node{tip}, Need{MinHead: 99}); n != nil {
 		t.Errorf("the only node with block 99 tried: Pick = %s", n.Name)
 	}
 }
@@ -110,15 +110,15 @@ func TestSlots(t *testing.T) {
 	p := NewPool(rules(5, 5, false, 0), buildAll([]nd{
 		local("a", 100).withMaxConcurrency(1), local("b", 100).withMaxConcurrency(1),
 	}))
-	first, second := p.Pick(nil, 0), p.Pick(nil, 0)
+	first, second := p.Pick(nil, Need{}), p.Pick(nil, Need{})
 	if first == nil || second == nil || first == second {
 		t.Fatalf("Pick = %v, %v", first, second)
 	}
-	if n := p.Pick(nil, 0); n != nil || p.CanPick(nil) {
+	if n := p.Pick(nil, Need{}); n != nil || p.CanPick(nil) {
 		t.Fatalf("every slot taken: Pick = %v", n)
 	}
 	second.Release()
-	if n := p.Pick(nil, 0); n != second {
+	if n := p.Pick(nil, Need{}); n != second {
 		t.Fatalf("after Release: Pick = %v, want %s", n, second.Name)
 	}
 }
@@ -138,7 +138,7 @@ func TestSlotsUnderContention(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 2000 {
-				n := p.Pick(nil, 0)
+				n := p.Pick(nil, Need{})
 				if n == nil {
 					continue
 				}
@@ -171,7 +171,7 @@ func TestPickAllocs(t *testing.T) {
 		p := NewPool(r, buildAll([]nd{local("a", 100), local("b", 100), local("c", 100), fallback("f", 100)}))
 		tried := []*upstream.Node{p.Nodes()[0]}
 		allocs := testing.AllocsPerRun(200, func() {
-			n := p.Pick(tried, 99)
+			n := p.Pick(tried, Need{MinHead: 99})
 			n.Release()
 		})
 		if allocs != 0 {
@@ -197,11 +197,11 @@ func TestCustomStrategy(t *testing.T) {
 	r.Strategy = otherStrategy{}
 	p := NewPool(r, buildAll([]nd{local("a", 100), local("b", 100), local("c", 100)}))
 	c := byName(t, p, "c")
-	if n := p.Pick(nil, 0); n != c {
+	if n := p.Pick(nil, Need{}); n != c {
 		t.Fatalf("Pick = %v, want c", n)
 	}
 	c.Release()
-	if n := p.Pick([]*upstream.Node{c}, 0); n == nil || n.Name != "b" {
+	if n := p.Pick([]*upstream.Node{c}, Need{}); n == nil || n.Name != "b" {
 		t.Fatalf("Pick = %v, want b", n)
 	}
 }

@@ -134,21 +134,44 @@ func (p *Pool) SetRules(rules Rules) {
 }
 
 // Pick chooses a node for a call. tried lists nodes already tried for this
-// call (they are avoided); minHead, when not 0, skips nodes whose head is
-// below it (the call names that block). The chosen node's worker slot is
+// call (they are avoided); need holds the call's routing constraints (see
+// Need). The chosen node's worker slot is
 // taken: the caller must Release it, and the call is counted in the node's
 // recent calls (its share in the status report). nil means no node can take
 // the call now.
 // Pick takes no lock and, with the built-in strategies, allocates nothing.
-func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
+func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	v := p.view.Load()
-	if minHead > v.Head {
-		minHead = 0 // a block beyond the network head: any node answers the same
+	if need.MinHead > v.Head {
+		need.MinHead = 0 // a block beyond the network head: any node answers the same
 	}
-	ok := func(n *upstream.Node) bool { return accepts(n, tried, minHead) }
+	if need.Seen > v.Head {
+		// Only a node out of rotation (syncing, just lowered by a probe
+		// that raced the answer) may have reached it: keep it, up to the
+		// highest head any node reached.
+		need.Seen = min(need.Seen, topHead(v))
+	}
+	if need.Node != nil && !v.Eligible(need.Node) {
+		need.Node = nil // a pinned node out of rotation: as if unpinned
+	}
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	for {
-		n := p.pickActive(v.strategy, v.Active, ok, tried, minHead, now)
+		if n := p.pick(v, tried, need, now); n != nil || !need.soft() {
+			return n
+		}
+		var dropped bool
+		if need, dropped = need.relax(v, tried); !dropped {
+			return nil
+		}
+	}
+}
+
+// pick takes a slot on the best node meeting need, serving tier first,
+// then the backup tiers, then any other node.
+func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64) *upstream.Node {
+	ok := func(n *upstream.Node) bool { return accepts(n, tried, need) }
+	for {
+		n := p.pickActive(v.strategy, v.Active, ok, tried, need, now)
 		if n == nil {
 			n = Best{}.Pick(v.Backup, ok)
 		}
@@ -170,7 +193,7 @@ func (p *Pool) Pick(tried []*upstream.Node, minHead uint64) *upstream.Node {
 // pickActive runs the strategy over the serving tier. The built-in
 // strategies are called on their concrete types, so ok stays on the stack;
 // another Strategy gets a predicate of its own.
-func (p *Pool) pickActive(st Strategy, active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, minHead uint64, now int64) *upstream.Node {
+func (p *Pool) pickActive(st Strategy, active []*upstream.Node, ok func(*upstream.Node) bool, tried []*upstream.Node, need Need, now int64) *upstream.Node {
 	switch s := st.(type) {
 	case P2C:
 		return s.pick(active, ok, now)
@@ -181,13 +204,13 @@ func (p *Pool) pickActive(st Strategy, active []*upstream.Node, ok func(*upstrea
 	case Best:
 		return s.Pick(active, ok)
 	}
-	t, m := slices.Clone(tried), minHead
-	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, m) })
+	t := slices.Clone(tried)
+	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, need) })
 }
 
 // accepts reports whether n can take a call now.
-func accepts(n *upstream.Node, tried []*upstream.Node, minHead uint64) bool {
-	return n.HasFreeSlot() && (minHead == 0 || n.Head() >= minHead) && !slices.Contains(tried, n)
+func accepts(n *upstream.Node, tried []*upstream.Node, need Need) bool {
+	return n.HasFreeSlot() && need.fits(n) && !slices.Contains(tried, n)
 }
 
 // CanPick reports whether Pick would find a node with a free slot,

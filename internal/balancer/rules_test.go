@@ -10,7 +10,7 @@ func TestSetRules(t *testing.T) {
 	count := func() map[string]int {
 		got := map[string]int{}
 		for range 20 {
-			n := p.Pick(nil, 0)
+			n := p.Pick(nil, Need{})
 			got[n.Name]++
 			n.Release()
 		}

@@ -182,7 +182,7 @@ func TestPoolSpreads(t *testing.T) {
 	p := NewPool(r, buildAll([]nd{local("a", 100), local("b", 100), fallback("f", 100)}))
 	got := map[string]int{}
 	for range 2000 {
-		n := p.Pick(nil, 0)
+		n := p.Pick(nil, Need{})
 		got[n.Name]++
 		n.Release()
 	}

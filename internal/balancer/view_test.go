@@ -151,7 +151,7 @@ func TestStakeSquidScenarios(t *testing.T) {
 			p := NewPool(tt.rules, buildAll(tt.nodes))
 			checkView(t, p.View(), tt.want)
 			if tt.want.active != "" {
-				n := p.Pick(nil, 0)
+				n := p.Pick(nil, Need{})
 				if n == nil || n != p.View().Active[0] {
 					t.Errorf("Pick with best = %v, want %s", n, p.View().Active[0].Name)
 				}
@@ -195,7 +195,7 @@ func TestLoadBalancePriority(t *testing.T) {
 			if got := names(p.View().Active); got != tt.want {
 				t.Errorf("Active = [%s], want [%s]", got, tt.want)
 			}
-			n := p.Pick(nil, 0) // best: the first by priority
+			n := p.Pick(nil, Need{}) // best: the first by priority
 			if n.Name != tt.want[:1] {
 				t.Errorf("Pick = %s, want %s", n.Name, tt.want[:1])
 			}
@@ -242,14 +242,14 @@ func TestFailOpenOrder(t *testing.T) {
 
 	var tried []*upstream.Node
 	for _, want := range []string{"stale", "syncing", "unknown", "down"} {
-		n := p.Pick(tried, 0)
+		n := p.Pick(tried, Need{})
 		if n == nil || n.Name != want {
 			t.Fatalf("after %s: Pick = %v, want %s", names(tried), n, want)
 		}
 		n.Release()
 		tried = append(tried, n)
 	}
-	if n := p.Pick(tried, 0); n != nil {
+	if n := p.Pick(tried, Need{}); n != nil {
 		t.Errorf("every node tried: Pick = %s, want nil", n.Name)
 	}
 	if p.CanPick(tried) {

@@ -193,6 +193,9 @@ type Network struct {
 	// CircuitBreaker keeps a node whose calls keep failing out for a
 	// cool-down (see CircuitBreaker).
 	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker"`
+	// ConsistentReads keeps each named client's reads consistent: the head
+	// never goes back, and a client reads its own transactions.
+	ConsistentReads ConsistentReads `yaml:"consistent_reads"`
 }
 
 // Node is one upstream execution node.
@@ -225,4 +228,10 @@ type Node struct {
 	// attestation bound to the certificate's key. prio-load-balancer's
 	// https://SEV_...@host and https://SGX_...@host URIs set it too.
 	Attestation *attest.Spec `yaml:"attestation"`
+	// Archive says whether the node keeps the state of every block (true)
+	// or only of recent ones (false). Unset: detected by a probe.
+	Archive *bool `yaml:"archive"`
+	// StateWindow is how many blocks below its head a full node keeps state
+	// for. Default 128 (go-ethereum's).
+	StateWindow uint64 `yaml:"state_window"`
 }

@@ -183,6 +183,7 @@ func (n *Network) validate(path string, p *problems) {
 	}
 	n.Hedge.validate(path+".hedge", p)
 	n.CircuitBreaker.validate(path+".circuit_breaker", p)
+	n.ConsistentReads.validate(path+".consistent_reads", p)
 	n.validateNodes(path, p)
 }
 
@@ -232,6 +233,7 @@ func (nd *Node) validate(path string, p *problems) {
 		}
 	}
 	nd.validateAttestation(path, p)
+	nd.validateState(path, p)
 	if nd.Weight < 0 {
 		p.add(path+".weight", "must be 1 or more")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/breaker"
 	"github.com/evmgate/evmgate/internal/config"
+	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/proxy"
@@ -32,7 +33,9 @@ type network struct {
 	logs     *logsplit.Splitter
 	hedge    *hedge.Policy // nil: hedging off
 	breakers *breaker.Set  // nil: circuit breakers off
-	mu       sync.Mutex    // mu serialises node set changes
+	// consistent keeps named clients' reads consistent; nil: off.
+	consistent *consistent.Tracker
+	mu         sync.Mutex // mu serialises node set changes
 }
 
 // rules turns a network's configuration into selection rules.
@@ -118,6 +121,7 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Ve
 		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: wsURL,
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
 		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
+		State: stateMode(nd), StateWindow: nd.StateWindow,
 	}, nil
 }
 
@@ -151,7 +155,12 @@ func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g
 	if err != nil {
 		return nil, err
 	}
-	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon), logs: g.splitter(n, mon), hedge: hp, breakers: bs}, nil
+	ct, err := consistentTracker(n, nil)
+	if err != nil {
+		return nil, fmt.Errorf("networks %q: %w", n.Name, err)
+	}
+	return &network{cfg: n, pool: pool, monitor: mon, queue: q, cache: g.networkCache(n, mon), logs: g.splitter(n, mon),
+		hedge: hp, breakers: bs, consistent: ct}, nil
 }
 
 // splitter bounds and splits the network's eth_getLogs calls.
@@ -175,7 +184,7 @@ func healthSettings(n config.Network) health.Settings {
 func (n *network) proxyNetwork() *proxy.Network {
 	return &proxy.Network{
 		Name: n.cfg.Name, Pool: n.pool, Health: n.observer(), Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
-		Paths: n.cfg.Paths, Cache: n.cache, Logs: n.logs, Hedge: n.hedge,
+		Paths: n.cfg.Paths, Cache: n.cache, Logs: n.logs, Hedge: n.hedge, Consistent: n.consistent,
 	}
 }
 

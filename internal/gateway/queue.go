@@ -82,8 +82,8 @@ func (q *queued) reconfigure(c config.Scheduler) error {
 }
 
 // Acquire waits in the call's class for a node with a free worker slot.
-func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
-	n, _, err := q.AcquireQueued(ctx, class, retry, tried, minHead)
+func (q *queued) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
+	n, _, err := q.AcquireQueued(ctx, class, retry, tried, need)
 	return n, err
 }
 
@@ -92,7 +92,7 @@ func (q *queued) Queued(class proxy.Class) int { return q.s.Len()[class] }
 
 // AcquireQueued is Acquire that also returns the length of the class's
 // queue the call joined (0: it did not wait).
-func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, int, error) {
+func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, int, error) {
 	if !q.pool.HasCandidate(tried) {
 		return nil, 0, proxy.ErrNoNode
 	}
@@ -104,7 +104,7 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 	}
 	var got *upstream.Node
 	queued, err := q.s.WaitQueued(ctx, class, retry, func() bool {
-		got = q.pool.Pick(tried, minHead)
+		got = q.pool.Pick(tried, need)
 		return got != nil
 	})
 	switch {

@@ -38,7 +38,7 @@ func BenchmarkQueuedAcquire(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		got, err := q.Acquire(ctx, sched.High, false, nil, 0)
+		got, err := q.Acquire(ctx, sched.High, false, nil, balancer.Need{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -135,6 +135,7 @@ func sameSpec(a, b upstream.Spec) bool {
 	return a.Name == b.Name && a.Network == b.Network && a.Tier == b.Tier && a.URL == b.URL && a.Source == b.Source &&
 		a.WSURL == b.WSURL && a.PrometheusURL == b.PrometheusURL && max(a.Weight, 1) == max(b.Weight, 1) &&
 		a.MaxConcurrency == b.MaxConcurrency && a.Gzip == b.Gzip && a.Timeout == b.Timeout &&
+		a.State == b.State && a.StateWindow == b.StateWindow &&
 		(a.Transport == nil) == (b.Transport == nil) && maps.EqualFunc(a.Headers, b.Headers, slices.Equal)
 }
 

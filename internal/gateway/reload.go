@@ -136,8 +136,11 @@ func (g *Gateway) keep(o *network, nc config.Network, sc config.Scheduler) (kept
 	if err := schedConfig(sc).Validate(); err != nil {
 		return keptNetwork{}, fmt.Errorf("scheduler: %w", err)
 	}
-	k := keptNetwork{n: &network{cfg: nc, pool: o.pool, monitor: o.monitor, queue: o.queue, hedge: o.hedge, breakers: o.breakers}}
-	var err error
+	ct, err := consistentTracker(nc, o)
+	if err != nil {
+		return keptNetwork{}, fmt.Errorf("networks %q: %w", nc.Name, err)
+	}
+	k := keptNetwork{n: &network{cfg: nc, pool: o.pool, monitor: o.monitor, queue: o.queue, hedge: o.hedge, breakers: o.breakers, consistent: ct}}
 	if o.cfg.Hedge != nc.Hedge {
 		if k.n.hedge, err = g.hedging(nc); err != nil {
 			return keptNetwork{}, err

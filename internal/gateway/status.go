@@ -81,6 +81,13 @@ type NodeStatus struct {
 	// Breaker is the node's circuit breaker: closed, open (no calls) or
 	// half_open (the next call is a trial); absent when breakers are off.
 	Breaker string `json:"breaker,omitempty"`
+	// History is how much old state the node keeps: "archive", "full" or
+	// "unknown" (not configured and not detected yet). StateWindow is a
+	// full node's window in blocks; HistorySource says whether the history
+	// was "configured" or "detected".
+	History       string `json:"history"`
+	StateWindow   uint64 `json:"state_window,omitempty"`
+	HistorySource string `json:"history_source"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -167,6 +174,7 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 			Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
 			Breaker: n.breakerState(nd),
 		})
+		setHistory(&ns.Nodes[len(ns.Nodes)-1], nd)
 	}
 	return ns
 }

@@ -12,6 +12,16 @@
 // lower median of the nodes' values, so one node cannot move it forward.
 // The response cache keeps by-number answers only at or below it.
 //
+// A node whose history is not configured (archive unset) is probed for
+// it: the balance of the zero address at head - 2*state_window. Reading
+// one account is the cheapest state access a node has, the zero address
+// exists on every chain, and twice the window keeps the answer from
+// flipping while blocks arrive during the probe. A result makes the node an
+// archive node, a missing-state error (upstream.StateMissing) a full node
+// keeping state_window blocks; any other answer leaves it as it was. The
+// probe runs while the node is undetected (and the chain is long enough),
+// then every 60 probe intervals.
+//
 // A node is marked down after down_after failed probes in a row, and its
 // last head is forgotten. Request outcomes feed the same state (Observe): a
 // refused connection marks the node down at once, and down_after failed

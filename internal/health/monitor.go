@@ -45,7 +45,8 @@ type Monitor struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	fin finality // the nodes' and the network's finalized block
+	fin   finality    // the nodes' and the network's finalized block
+	state stateProbes // when each node's old state was last probed
 }
 
 type prober struct {
@@ -108,6 +109,7 @@ func (m *Monitor) Sync() {
 			delete(m.probers, n)
 			delete(m.chainIDs, n)
 			m.fin.forget(n)
+			m.forgetState(n)
 		}
 	}
 	for _, n := range nodes {

@@ -84,6 +84,7 @@ func (m *Monitor) check(ctx context.Context, n *upstream.Node) error {
 	}
 	n.ObserveHead(head, blockTime, lat)
 	m.probeFinalized(ctx, n)
+	m.probeState(ctx, n)
 	switch {
 	case syncing:
 		m.setState(n, upstream.Syncing, "eth_syncing reports a sync in progress")

@@ -15,6 +15,9 @@ type MethodInfo struct {
 	// ByHash marks lookups by hash: a null answer from a node behind the
 	// network head may only mean it has not seen the block yet.
 	ByHash bool
+	// State marks methods that read the state at their block: a full node
+	// holds it only for recent blocks, an archive node for every block.
+	State bool
 }
 
 // methods is the table of known methods. Known names are interned so a call's
@@ -32,15 +35,15 @@ var methods = map[string]MethodInfo{
 	"eth_maxPriorityFeePerGas":                {BlockParam: -1},
 	"eth_blobBaseFee":                         {BlockParam: -1},
 	"eth_feeHistory":                          {BlockParam: 1},
-	"eth_getBalance":                          {BlockParam: 1},
-	"eth_getCode":                             {BlockParam: 1},
-	"eth_getTransactionCount":                 {BlockParam: 1},
-	"eth_getStorageAt":                        {BlockParam: 2},
-	"eth_getProof":                            {BlockParam: 2},
-	"eth_call":                                {BlockParam: 1},
-	"eth_estimateGas":                         {BlockParam: 1},
-	"eth_createAccessList":                    {BlockParam: 1},
-	"eth_simulateV1":                          {BlockParam: 1},
+	"eth_getBalance":                          {BlockParam: 1, State: true},
+	"eth_getCode":                             {BlockParam: 1, State: true},
+	"eth_getTransactionCount":                 {BlockParam: 1, State: true},
+	"eth_getStorageAt":                        {BlockParam: 2, State: true},
+	"eth_getProof":                            {BlockParam: 2, State: true},
+	"eth_call":                                {BlockParam: 1, State: true},
+	"eth_estimateGas":                         {BlockParam: 1, State: true},
+	"eth_createAccessList":                    {BlockParam: 1, State: true},
+	"eth_simulateV1":                          {BlockParam: 1, State: true},
 	"eth_getBlockByNumber":                    {BlockParam: 0},
 	"eth_getBlockByHash":                      {BlockParam: -1, ByHash: true},
 	"eth_getBlockReceipts":                    {BlockParam: 0},
@@ -65,14 +68,14 @@ var methods = map[string]MethodInfo{
 	"eth_config":                              {BlockParam: -1},
 	"eth_getStorageValues":                    {BlockParam: -1},
 	"debug_traceTransaction":                  {BlockParam: -1, ByHash: true},
-	"debug_traceBlockByNumber":                {BlockParam: 0},
+	"debug_traceBlockByNumber":                {BlockParam: 0, State: true},
 	"debug_traceBlockByHash":                  {BlockParam: -1, ByHash: true},
-	"debug_traceCall":                         {BlockParam: 1},
+	"debug_traceCall":                         {BlockParam: 1, State: true},
 	"debug_getRawBlock":                       {BlockParam: 0},
 	"debug_getRawHeader":                      {BlockParam: 0},
 	"debug_getRawReceipts":                    {BlockParam: 0},
 	"debug_getRawTransaction":                 {BlockParam: -1},
-	"trace_block":                             {BlockParam: 0},
+	"trace_block":                             {BlockParam: 0, State: true},
 	"trace_transaction":                       {BlockParam: -1, ByHash: true},
 	"txpool_content":                          {BlockParam: -1},
 	"txpool_contentFrom":                      {BlockParam: -1},
@@ -123,24 +126,67 @@ func Label(method string) string {
 // Routing uses it to send the call only to nodes that have that block.
 func (c *Call) BlockNumber() (n uint64, ok bool) {
 	info := Info(c.Method)
-	pos := info.BlockParam
 	if info.Filter {
-		pos = 0
+		return filterBlock(c.param(0))
 	}
-	if pos < 0 || len(c.Params) < 2 || c.Params[0] != '[' {
+	if info.BlockParam < 0 {
 		return 0, false
 	}
-	var val []byte
+	return blockRef(c.param(info.BlockParam))
+}
+
+// StateBlock returns the block whose state the call reads, when the
+// method reads state and its block parameter is a hex number.
+func (c *Call) StateBlock() (n uint64, ok bool) {
+	info := Info(c.Method)
+	if !info.State || info.BlockParam < 0 {
+		return 0, false
+	}
+	return blockRef(c.param(info.BlockParam))
+}
+
+// ReadsHead reports whether the call reads the chain at its head:
+// eth_blockNumber, and calls of a method with a block parameter that is
+// "latest" or "pending", or omitted (nodes then read "latest").
+func (c *Call) ReadsHead() bool {
+	if c.Method == "eth_blockNumber" {
+		return true
+	}
+	info := Info(c.Method)
+	if info.BlockParam < 0 || info.Filter {
+		return false
+	}
+	switch v := c.param(info.BlockParam); string(v) {
+	case "", `"latest"`, `"pending"`:
+		return true
+	}
+	return false
+}
+
+// IsPending reports whether the call's block parameter is "pending".
+func (c *Call) IsPending() bool {
+	info := Info(c.Method)
+	return info.BlockParam >= 0 && !info.Filter && string(c.param(info.BlockParam)) == `"pending"`
+}
+
+// FirstParam returns the first parameter's raw value (nil when absent).
+func (c *Call) FirstParam() []byte { return c.param(0) }
+
+// param returns the raw value of the parameter at pos, nil when the call
+// has fewer parameters or its params are not an array.
+func (c *Call) param(pos int) []byte {
+	if len(c.Params) < 2 || c.Params[0] != '[' {
+		return nil
+	}
 	idx := 0
 	i := skipSpace(c.Params, 1)
 	for i < len(c.Params) && c.Params[i] != ']' {
 		e, err := skipValue(c.Params, i)
 		if err != nil {
-			return 0, false
+			return nil
 		}
 		if idx == pos {
-			val = c.Params[i:e]
-			break
+			return c.Params[i:e]
 		}
 		idx++
 		i = skipSpace(c.Params, e)
@@ -148,10 +194,13 @@ func (c *Call) BlockNumber() (n uint64, ok bool) {
 			i = skipSpace(c.Params, i+1)
 		}
 	}
-	if info.Filter {
-		return filterBlock(val)
-	}
-	if len(val) > 0 && val[0] == '{' { // EIP-1898 {"blockNumber": "0x.."}
+	return nil
+}
+
+// blockRef reads a block parameter: a hex number, or an EIP-1898 object
+// {"blockNumber": "0x.."}.
+func blockRef(val []byte) (uint64, bool) {
+	if len(val) > 0 && val[0] == '{' {
 		var num []byte
 		_ = eachMember(val, func(k, v []byte) {
 			if string(k) == "blockNumber" {

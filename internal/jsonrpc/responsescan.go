@@ -166,6 +166,21 @@ func (s *ResponseScan) ResultEmpty(prefix []byte) bool {
 	return false
 }
 
+// ResultValue returns the result's raw value when prefix holds it whole,
+// nil otherwise.
+func (s *ResponseScan) ResultValue(prefix []byte) []byte {
+	i := skipSpace(prefix, s.result)
+	if i >= len(prefix) || prefix[i] != ':' {
+		return nil
+	}
+	i = skipSpace(prefix, i+1)
+	e, err := skipAny(prefix, i)
+	if err != nil || e > len(prefix) {
+		return nil
+	}
+	return prefix[i:e]
+}
+
 // ID returns the span of the answer's "id" value when it came before the
 // result or error: the node's bytes for the id, which a node may have
 // re-encoded (Go's encoding/json escapes <, > and & in the strings it

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -24,7 +25,7 @@ type batchState struct {
 func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte) {
 	st := &batchState{calls: calls, answers: make([][]byte, len(calls)), original: body}
 	ccs := ex.batchLookups(st)
-	var minHead uint64
+	var need balancer.Need
 	for i := range calls {
 		c := &calls[i]
 		if st.answers[i] != nil {
@@ -39,13 +40,11 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 			continue
 		}
 		st.pending = append(st.pending, i)
-		if h, ok := c.BlockNumber(); ok && h > minHead {
-			minHead = h
-		}
+		need = ex.need(c, need)
 	}
 	var err error
 	if len(st.pending) > 0 {
-		err = ex.attempt(ctx, minHead, func(n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
+		err = ex.attempt(ctx, need, func(n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
 	}
 	if errors.Is(err, errClientGone) {
 		ex.status = "client_gone"
@@ -138,10 +137,17 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el == nil:
 			still = append(still, i)
 		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
+			if upstream.StateMissing(el.Err.Message) {
+				n.LearnState(upstream.StateFull)
+			}
 			still = append(still, i)
 		default:
 			st.answers[i] = el.WithID(st.calls[i].ID)
+			ex.observeElement(n, &st.calls[i], el.Raw)
 		}
+	}
+	if len(still) < len(st.pending) {
+		ex.answered(n) // some answers are n's, whatever node answers the rest
 	}
 	if whole && inOrder && len(still) == 0 && len(els) == len(st.calls) {
 		st.verbatim = resp

@@ -174,7 +174,7 @@ func BenchmarkSelect(b *testing.B) {
 				Priority: []balancer.Criterion{balancer.ByChainhead, balancer.ByLatency}}, nodes)
 			b.ReportAllocs()
 			for b.Loop() {
-				n := pool.Pick(nil, 0)
+				n := pool.Pick(nil, balancer.Need{})
 				if n == nil {
 					b.Fatal("no node picked")
 				}

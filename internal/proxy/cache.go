@@ -27,7 +27,7 @@ var (
 func (ex *exchange) cachedSingle(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	cn := ex.net.Cache
 	cc := cn.Prepare(c)
-	if !cc.Shared() {
+	if !cc.Shared() || ex.pinned(c) {
 		ex.single(ctx, c, body)
 		return
 	}

@@ -15,4 +15,14 @@
 // client can cause (a cancel, an answer over the gateway's limit, its own
 // deadline running out, a 4xx for a body too large for the node) is never
 // counted against the node (health.Counts).
+//
+// Each call adds its constraints to the pick (balancer.Need): the block it
+// names, the old state it reads (sent only to nodes that hold it), and,
+// for a named client on a network with consistent reads, the highest head
+// that client was served and the node that took its transaction (package
+// consistent). A batch takes the strictest of its calls. The client is
+// exchange.client: the X-Client-ID header today, set in ServeHTTP (and
+// DoAs for WebSocket connections); an API key's identity is meant to set
+// the same field. Such calls of a named client skip in-flight dedup, since
+// their node is chosen for that client.
 package proxy

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -30,6 +32,15 @@ type exchange struct {
 	size   int
 	calls  int
 
+	// client names the client for consistent reads: the X-Client-ID header
+	// today, an API key's identity when the request carries one. "" is an
+	// anonymous client (no consistency kept). session is its state, when
+	// the network keeps consistent reads; readsHead says the request reads
+	// the chain at its head (the head served is then recorded).
+	client    string
+	session   *consistent.Client
+	readsHead bool
+
 	// fallback is an answer kept while a better one is sought on another
 	// node (a null by-hash lookup from a lagging node).
 	fallback []byte
@@ -40,6 +51,7 @@ type exchange struct {
 func (ex *exchange) serve(ctx context.Context, body []byte) {
 	calls, batch, perr := jsonrpc.Parse(body)
 	switch {
+	case !ex.openSession():
 	case perr != nil:
 		ex.fail(perr)
 	case !batch:
@@ -116,7 +128,7 @@ func (ex *exchange) done() {
 // fault moves to a different node, up to the network's retries, inside ctx.
 // try returns nil when the call is answered (successfully or with the
 // method's own error); its error otherwise.
-func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *upstream.Node) error) error {
+func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n *upstream.Node) error) error {
 	var triedBuf [8]*upstream.Node
 	tried := triedBuf[:0]
 	var failures []error
@@ -127,11 +139,11 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			}
 			ex.h.countRetry(ex.net)
 		}
-		n, err := ex.acquire(ctx, i > 0, tried, minHead)
+		n, err := ex.acquire(ctx, i > 0, tried, need)
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
 			tried = tried[:0]
-			n, err = ex.acquire(ctx, true, tried, minHead)
+			n, err = ex.acquire(ctx, true, tried, need)
 		}
 		if err != nil {
 			if len(failures) == 0 || !errors.Is(err, ErrNoNode) {
@@ -158,6 +170,7 @@ func (ex *exchange) attempt(ctx context.Context, minHead uint64, try func(n *ups
 			ex.avoid = nil
 		}
 		if err == nil {
+			ex.answered(n)
 			return nil
 		}
 		err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)

@@ -140,6 +140,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.prio = &prioWriter{ResponseWriter: w, start: start, class: ex.class, sizer: net.sizer}
 		ex.w = ex.prio
 	}
+	ex.client = clientOf(r.Header)
 	ex.reqID = r.Header.Get("X-Request-Id")
 	if !validRequestID(ex.reqID) {
 		ex.reqID = h.ids.next()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -64,10 +65,10 @@ func (r *race) start(ctx context.Context, n *upstream.Node) *tryAnswer {
 // served and the other try cancelled. The copy's node is released, judged
 // and counted here; n is judged by the attempt loop on its own outcome
 // (hedgeResult.primary).
-func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, minHead uint64) error {
+func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, need balancer.Need) error {
 	r := &race{timeout: ex.net.TryTimeout, limit: int(ex.h.options().MaxAnswerBytes), body: body, answers: make(chan *tryAnswer, 2)}
 	r.first = r.start(ctx, n)
-	winner := ex.runRace(ctx, r, n, c, minHead)
+	winner := ex.runRace(ctx, r, n, c, need)
 	for _, a := range []*tryAnswer{r.first, r.second} {
 		if a != nil && a != winner {
 			a.stop()
@@ -88,7 +89,7 @@ func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.
 // runRace waits for the first good answer, sending the copy when the
 // first try outlasts its delay. It returns the answer to serve: the first
 // good one, else a weak one, else nil when every try failed.
-func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *jsonrpc.Call, minHead uint64) *tryAnswer {
+func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *jsonrpc.Call, need balancer.Need) *tryAnswer {
 	p := ex.net.Hedge
 	timer := time.NewTimer(p.Delay(n, c.Method))
 	defer timer.Stop()
@@ -98,7 +99,7 @@ func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *j
 		select {
 		case <-timerC:
 			timerC = nil
-			m := ex.net.Pool.Pick([]*upstream.Node{n}, minHead)
+			m := ex.net.Pool.Pick([]*upstream.Node{n}, need)
 			if m != nil && !ex.net.Pool.View().Eligible(m) {
 				// Pick fails open to nodes that are down; a copy is not
 				// worth a call there.

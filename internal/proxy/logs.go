@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/logsplit"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -131,7 +132,7 @@ func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error
 func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]byte, error) {
 	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID}
 	var resp []byte
-	err := sub.attempt(ctx, ch.To, func(n *upstream.Node) error {
+	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To}, func(n *upstream.Node) error {
 		lf.node.Store(n.Name)
 		tctx, cancel := n.TryContext(ctx, lf.ex.net.TryTimeout)
 		defer cancel()

@@ -11,8 +11,14 @@ import (
 // notifications). Other transports (WebSocket) use it so every call takes the
 // same path: priority class, selection, retries and failover.
 func (h *Handler) Do(ctx context.Context, n *Network, body []byte, class Class, reqID string) []byte {
+	return h.DoAs(ctx, n, body, class, reqID, "")
+}
+
+// DoAs is Do for a named client: its reads are kept consistent (see
+// ClientHeader) when the network keeps consistent reads.
+func (h *Handler) DoAs(ctx context.Context, n *Network, body []byte, class Class, reqID, client string) []byte {
 	w := &memoryWriter{header: http.Header{}}
-	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID}
+	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID, client: client}
 	if ex.reqID == "" {
 		ex.reqID = h.ids.next()
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/cache"
+	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/logsplit"
 	"github.com/evmgate/evmgate/internal/sched"
@@ -21,7 +22,7 @@ type Observer interface {
 // Scheduler grants a call a worker slot on a node in priority order.
 type Scheduler interface {
 	// Acquire waits for a node for the call and returns it with a slot held.
-	Acquire(ctx context.Context, class Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error)
+	Acquire(ctx context.Context, class Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error)
 	// Release returns the node's slot and lets waiting calls go.
 	Release(n *upstream.Node)
 }
@@ -52,6 +53,8 @@ type Network struct {
 	Logs *logsplit.Splitter
 	// Hedge, when set, sends a second copy of a slow read to another node.
 	Hedge *hedge.Policy
+	// Consistent keeps each named client's reads consistent; nil: off.
+	Consistent *consistent.Tracker
 
 	sizer QueueSizer // Sched, when it reports queue lengths
 
@@ -62,8 +65,8 @@ type Network struct {
 // direct picks a node without queueing.
 type direct struct{ pool *balancer.Pool }
 
-func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
-	if n := d.pool.Pick(tried, minHead); n != nil {
+func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
+	if n := d.pool.Pick(tried, need); n != nil {
 		return n, nil
 	}
 	return nil, ErrNoNode

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -38,7 +39,7 @@ type QueueSizer interface {
 	// AcquireQueued is Acquire that also returns how many calls of the
 	// class waited when the call joined the queue, itself included (0: a
 	// worker slot was free at once).
-	AcquireQueued(ctx context.Context, class Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, int, error)
+	AcquireQueued(ctx context.Context, class Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, int, error)
 	// Queued returns how many calls of the class wait now.
 	Queued(class Class) int
 }
@@ -62,17 +63,17 @@ type prioWriter struct {
 }
 
 // acquire gets a worker slot on a node and notes when the try starts.
-func (p *prioWriter) acquire(ctx context.Context, net *Network, class Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
+func (p *prioWriter) acquire(ctx context.Context, net *Network, class Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
 	var n *upstream.Node
 	var err error
 	if p.sizer != nil {
 		var queued int
-		n, queued, err = p.sizer.AcquireQueued(ctx, class, retry, tried, minHead)
+		n, queued, err = p.sizer.AcquireQueued(ctx, class, retry, tried, need)
 		if !p.acquired {
 			p.queuedStart, p.acquired = queued, true
 		}
 	} else {
-		n, err = net.Sched.Acquire(ctx, class, retry, tried, minHead)
+		n, err = net.Sched.Acquire(ctx, class, retry, tried, need)
 	}
 	p.tryAt = time.Now()
 	return n, err
@@ -189,9 +190,9 @@ func servePrioGet(w http.ResponseWriter) {
 }
 
 // acquire gets a worker slot for the exchange's next try.
-func (ex *exchange) acquire(ctx context.Context, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
+func (ex *exchange) acquire(ctx context.Context, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
 	if ex.prio != nil {
-		return ex.prio.acquire(ctx, ex.net, ex.class, retry, tried, minHead)
+		return ex.prio.acquire(ctx, ex.net, ex.class, retry, tried, need)
 	}
-	return ex.net.Sched.Acquire(ctx, ex.class, retry, tried, minHead)
+	return ex.net.Sched.Acquire(ctx, ex.class, retry, tried, need)
 }

@@ -33,18 +33,18 @@ type sizedSched struct {
 	acquireRuns int
 }
 
-func (s *sizedSched) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, error) {
-	n, _, err := s.AcquireQueued(ctx, class, retry, tried, minHead)
+func (s *sizedSched) Acquire(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
+	n, _, err := s.AcquireQueued(ctx, class, retry, tried, need)
 	return n, err
 }
 
-func (s *sizedSched) AcquireQueued(_ context.Context, class proxy.Class, _ bool, tried []*upstream.Node, minHead uint64) (*upstream.Node, int, error) {
+func (s *sizedSched) AcquireQueued(_ context.Context, class proxy.Class, _ bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, int, error) {
 	s.gotClass = class
 	s.acquireRuns++
 	if s.err != nil {
 		return nil, 0, s.err
 	}
-	if n := s.pool.Pick(tried, minHead); n != nil {
+	if n := s.pool.Pick(tried, need); n != nil {
 		return n, s.start, nil
 	}
 	return nil, 0, proxy.ErrNoNode

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -24,12 +25,13 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	if c.Method == "eth_getLogs" && ex.splitLogs(ctx, c, body) {
 		return
 	}
-	minHead, _ := c.BlockNumber()
+	need := ex.need(c, balancer.Need{})
 	sendTx := jsonrpc.Info(c.Method).SendTx
-	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method)
-	err := ex.attempt(ctx, minHead, func(n *upstream.Node) error {
+	// A call pinned to one node (a client's own transaction) is not copied.
+	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil
+	err := ex.attempt(ctx, need, func(n *upstream.Node) error {
 		if hedged {
-			return ex.tryHedged(ctx, n, c, body, minHead)
+			return ex.tryHedged(ctx, n, c, body, need)
 		}
 		return ex.trySingle(ctx, n, c, body, sendTx && ex.tries > 1)
 	})
@@ -140,6 +142,15 @@ func (ex *exchange) finish(a *tryAnswer, c *jsonrpc.Call, retriedTx bool) error 
 			}
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
 		}
+		if ex.session != nil && c.Method == "eth_getTransactionReceipt" && a.scan.ResultValue(prefix) == nil {
+			// A named client's receipt is read whole: its block ends the pin
+			// of the client's transaction (see observe).
+			var err error
+			if prefix, err = readRest(a.resp.Body, prefix, limit); err != nil {
+				return upstream.ReadError(a.tctx, n.Name, err)
+			}
+		}
+		ex.observe(n, c, a.scan.ResultValue(prefix))
 		return ex.stream(a.resp, prefix, &a.scan, c.ID)
 	case jsonrpc.Failure:
 		full, err := readRest(a.resp.Body, prefix, limit)
@@ -266,6 +277,9 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		return nil
 	}
 	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
+		if upstream.StateMissing(e.Message) {
+			n.LearnState(upstream.StateFull) // a node whose history is detected is a full node
+		}
 		if ex.fallback == nil && upstream.Behind(e.Message) {
 			ex.fallback = bytes.Clone(full) // the node's own answer, if no node has the block
 		}

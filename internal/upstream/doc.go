@@ -17,4 +17,10 @@
 // the node's WebSocket transport when it has one. Health probes (package health) and request outcomes
 // (package proxy) write the rest of the live state; package balancer reads
 // it.
+//
+// A node's history (StateMode) says how much old state it keeps: archive
+// (all), full (StateWindow blocks below its head) or unknown. It is
+// configured, or learnt by the health probe and by missing-state errors
+// (StateMissing, the table of the messages clients send for it); HasState
+// answers for one block.
 package upstream

@@ -14,4 +14,7 @@ func (n *Node) Inherit(old *Node) {
 	n.state.Store(old.state.Load())
 	n.fails.Store(old.fails.Load())
 	n.chainID.Store(old.chainID.Load())
+	if n.Detected() && old.Detected() {
+		n.stateMode.Store(old.stateMode.Load())
+	}
 }

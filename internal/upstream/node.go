@@ -100,6 +100,12 @@ type Spec struct {
 	// WSTransport, when set, carries the calls whose context asks for the
 	// node's WebSocket (ViaWebSocket); other calls keep the HTTP client.
 	WSTransport http.RoundTripper
+	// State is the node's configured state mode: StateArchive or StateFull
+	// (archive: true|false), StateUnknown to detect it.
+	State StateMode
+	// StateWindow is how many blocks below its head a full node keeps
+	// state for (0: DefaultStateWindow).
+	StateWindow uint64
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -122,6 +128,8 @@ type Node struct {
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
 	reason    atomic.Pointer[string] // why the node is in its state
+	stateMode atomic.Uint32          // a StateMode: configured, or detected
+	shown     atomic.Uint64          // highest head + 1 an answer of the node showed; 0: none
 }
 
 // New returns a node with its HTTP client.
@@ -130,6 +138,7 @@ func New(spec Spec) *Node {
 		spec.Weight = 1
 	}
 	n := &Node{Spec: spec}
+	n.stateMode.Store(uint32(spec.State))
 	n.client = newClient(spec)
 	n.fast = newFastClient(spec)
 	if spec.WSTransport != nil {
@@ -233,6 +242,7 @@ func (n *Node) SetState(s State) bool {
 	if old != s {
 		if s == Down || s == WrongChain || s == Unattested {
 			n.head.Store(0)
+			n.shown.Store(0)
 		}
 		n.changed()
 		return true
@@ -258,6 +268,39 @@ func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) 
 	if n.head.Swap(head+1) != head+1 {
 		n.changed()
 	}
+}
+
+// SawHead raises the node's known head to head, which one of its answers
+// showed (an eth_blockNumber newer than its last probe). An unknown head
+// stays unknown: only probes make a node known. The head shown is also
+// kept apart (Shown), where a probe answer that raced the call cannot
+// lower it.
+func (n *Node) SawHead(head uint64) {
+	for {
+		cur := n.shown.Load()
+		if head+1 <= cur || n.shown.CompareAndSwap(cur, head+1) {
+			break
+		}
+	}
+	for {
+		cur := n.head.Load()
+		if cur == 0 || head+1 <= cur {
+			return
+		}
+		if n.head.CompareAndSwap(cur, head+1) {
+			n.changed()
+			return
+		}
+	}
+}
+
+// Shown returns the highest head the node's answers showed (0: none since
+// it was last down).
+func (n *Node) Shown() uint64 {
+	if s := n.shown.Load(); s > 0 {
+		return s - 1
+	}
+	return 0
 }
 
 // Succeeded resets the failure count after a good probe or call.

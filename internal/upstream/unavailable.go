@@ -48,7 +48,7 @@ func Unavailable(code int, message string, behindHead bool) bool {
 	if behindHead && containsAny(m, behindMessages) {
 		return true
 	}
-	return containsAny(m, unavailableMessages)
+	return containsAny(m, unavailableMessages) || containsAny(m, stateMessages)
 }
 
 // Behind reports whether a node error says the node lacks the block asked for.

@@ -20,11 +20,14 @@ import (
 // handler's) reads; one writer goroutine writes everything, answers and
 // notifications, in the order they were queued, so writes never interleave.
 type client struct {
-	s      *Server
-	ws     *websocket.Conn
-	net    *proxy.Network
-	hub    *subs.Hub
-	class  proxy.Class
+	s     *Server
+	ws    *websocket.Conn
+	net   *proxy.Network
+	hub   *subs.Hub
+	class proxy.Class
+	// id names the client for consistent reads: the upgrade request's
+	// X-Client-ID, else the connection itself.
+	id     string
 	ctx    context.Context // ends when the connection closes: cancels its calls
 	cancel context.CancelFunc
 	// readCtx ends only to force the connection shut when the peer does

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,6 +30,7 @@ type Server struct {
 
 	mu        sync.Mutex // protects clients, hubs, upstreams, closed, draining
 	clients   map[*client]struct{}
+	conns     atomic.Uint64 // connections opened: names anonymous clients
 	hubs      map[hubKey]*subs.Hub
 	upstreams map[string]*upstreamConn
 	closed    bool
@@ -82,6 +84,10 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 		return // Accept wrote the HTTP error
 	}
 	c := newClient(r.Context(), s, conn, n, s.hub(n), proxy.ClassOf(r.Header))
+	c.id = r.Header.Get(proxy.ClientHeader)
+	if c.id == "" {
+		c.id = "ws-" + strconv.FormatUint(s.conns.Add(1), 10) // the connection is the client
+	}
 	if !s.track(c) {
 		conn.Close(websocket.StatusGoingAway, "server shutting down")
 		return

@@ -1,0 +1,95 @@
+package balancer
+
+import (
+	"slices"
+
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// Need is what a call asks of the node that serves it. The zero Need asks
+// nothing. It is passed by value down the pick path and never allocates.
+type Need struct {
+	// MinHead, when not 0, skips nodes whose head is below it (the call
+	// names that block, or the client was already served that head). A
+	// MinHead beyond the network head is dropped: any node answers the same.
+	MinHead uint64
+	// Seen, when not 0, skips nodes whose head is below it: the highest
+	// head the client has been served, so its view never goes back. A
+	// node's head here is the highest it is known to have reached (its
+	// probe's or one its answers showed). Beyond every node's head it is
+	// taken as the highest head a node reached.
+	Seen uint64
+	// State, when set, asks for a node that still holds the state at
+	// StateBlock (an archive node, or a full node whose window covers it).
+	// When no eligible node does, it is dropped: the call goes to any node,
+	// whose own answer is the client's.
+	State      bool
+	StateBlock uint64
+	// Node, when set, is the node the call must go to (the node that
+	// accepted the client's transaction). While it is not eligible or was
+	// already tried for the call, it is dropped.
+	Node *upstream.Node
+}
+
+// NeedState returns need asking also for the state at block; of several
+// state blocks the oldest is the strictest.
+func (need Need) NeedState(block uint64) Need {
+	if !need.State || block < need.StateBlock {
+		need.State, need.StateBlock = true, block
+	}
+	return need
+}
+
+// fits reports whether n meets the need, slots and tries aside.
+func (need Need) fits(n *upstream.Node) bool {
+	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || reached(n) >= need.Seen) &&
+		(!need.State || n.HasState(need.StateBlock)) &&
+		(need.Node == nil || n == need.Node)
+}
+
+// reached is the highest head n is known to have reached: its last probe's,
+// or a newer one its answers showed.
+func reached(n *upstream.Node) uint64 { return max(n.Head(), n.Shown()) }
+
+// topHead is the highest head any node that answers has reached, eligible
+// or not: a client's served head above it is out of every node's reach.
+func topHead(v *View) uint64 {
+	var top uint64
+	for _, set := range [3][]*upstream.Node{v.Active, v.Backup, v.Rest} {
+		for _, n := range set {
+			top = max(top, reached(n))
+		}
+	}
+	return top
+}
+
+// soft reports whether the need holds a part that relax may drop.
+func (need Need) soft() bool { return need.State || need.Node != nil }
+
+// relax drops the parts of need no eligible node can meet, whatever its
+// slots: such a call goes where it would without them. It reports false
+// when nothing was dropped (a node meets the need once it has a free slot:
+// the call waits for it).
+func (need Need) relax(v *View, tried []*upstream.Node) (Need, bool) {
+	if need.Node != nil && (!v.Eligible(need.Node) || slices.Contains(tried, need.Node) || !need.fits(need.Node)) {
+		need.Node = nil
+		return need, true
+	}
+	if need.State && !anyFits(v, tried, Need{MinHead: need.MinHead, Seen: need.Seen, State: true, StateBlock: need.StateBlock}) {
+		need.State = false
+		return need, true
+	}
+	return need, false
+}
+
+// anyFits reports whether an eligible node not yet tried meets need.
+func anyFits(v *View, tried []*upstream.Node, need Need) bool {
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if need.fits(n) && !slices.Contains(tried, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
