@@ -50,6 +50,7 @@ func (c *Config) Default() {
 	c.WebSocket.Default()
 	c.Cache.Default()
 	c.Attestation.Default()
+	c.Access.Default()
 	if c.Engine.Enabled {
 		c.Engine.Default()
 	}

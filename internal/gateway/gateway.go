@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/config"
@@ -24,6 +25,7 @@ import (
 	"github.com/evmgate/evmgate/internal/ws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 )
 
 // Gateway is a running evmgate.
@@ -45,6 +47,9 @@ type Gateway struct {
 	attest   *attest.Verifier              // checks attested nodes' certificates
 	cache    *cache.Store                  // nil: cache.enabled is false
 	history  *history                      // the status page's charts
+	access   *access.Access                // who may call what, how often
+	// accessRedis is the client of shared rate limits and runtime keys.
+	accessRedis *redis.Client
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -105,6 +110,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("node registry: %w", err)
 	}
 	g.handler.SetNetworks(proxyNetworks(nets))
+	if err := g.buildAccess(); err != nil {
+		return nil, err
+	}
 	g.handler.Upgrade = g.ws.Upgrade
 	if g.rest, err = restapi.New(g.handler, restapi.Networks(cfg), g.reg); err != nil {
 		return nil, err
@@ -156,6 +164,9 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 	if len(g.networks()) > 0 {
 		if err := g.registry.Start(ctx); err != nil {
 			return fmt.Errorf("node registry: %w", err)
+		}
+		if err := g.startAccess(ctx); err != nil {
+			return err
 		}
 		if err := g.startAdmin(); err != nil {
 			return err
@@ -209,7 +220,7 @@ func (g *Gateway) RPCHandler() http.Handler {
 	}
 	mux.Handle("/", root)
 	if g.cfg.Admin.OnRPC && g.registry != nil {
-		admin := g.registry.Handler()
+		admin := g.registry.Handler(g.adminRoutes()...)
 		mux.Handle("/nodes", admin)
 		mux.Handle("/admin/", admin)
 	}
@@ -272,6 +283,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.ws.Close()
 	}
 	g.retire.stop()
+	g.closeAccess()
 	if g.engine != nil {
 		errs = append(errs, g.engine.Close())
 	}

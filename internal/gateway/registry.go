@@ -191,7 +191,7 @@ func (g *Gateway) startAdmin() error {
 		return fmt.Errorf("listening for the admin API (admin.listen): %w", err)
 	}
 	g.adminLn = ln
-	g.adminSrv = newServer(g.registry.Handler())
+	g.adminSrv = newServer(g.registry.Handler(g.adminRoutes()...))
 	g.serve(g.adminSrv, ln)
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/access"
 )
 
 // Do answers a JSON-RPC body (single call or batch) for network n the way an
@@ -12,7 +14,7 @@ import (
 // same path: priority class, selection, retries and failover.
 func (h *Handler) Do(ctx context.Context, n *Network, body []byte, class Class, reqID string) []byte {
 	w := &memoryWriter{header: http.Header{}}
-	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID}
+	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID, caller: access.CallerFrom(ctx)}
 	if ex.reqID == "" {
 		ex.reqID = h.ids.next()
 	}

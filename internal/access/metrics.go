@@ -1,0 +1,57 @@
+package access
+
+import (
+	"errors"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	refusedVec  *prometheus.CounterVec
+	byCode      map[int]prometheus.Counter
+	redisErrors prometheus.Counter
+}
+
+var refusalReasons = map[int]string{
+	jsonrpc.CodeUnauthorized:       "unauthorized",
+	jsonrpc.CodeForbidden:          "forbidden",
+	jsonrpc.CodeMethodNotOffered:   "method_not_offered",
+	jsonrpc.CodeRateLimited:        "rate_limited",
+	jsonrpc.CodeQuotaExceeded:      "quota_exceeded",
+	jsonrpc.CodeLimiterUnavailable: "limiter_unavailable",
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		refusedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_access_refused_total",
+			Help: "Calls refused before reaching a node, by reason.",
+		}, []string{"reason"}),
+		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "evmgate_access_redis_errors_total",
+			Help: "Shared rate-limit checks that Redis could not answer.",
+		}),
+		byCode: map[int]prometheus.Counter{},
+	}
+	for code, reason := range refusalReasons {
+		m.byCode[code] = m.refusedVec.WithLabelValues(reason)
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.refusedVec, m.redisErrors} {
+			if err := reg.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					return nil, err
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) refused(code int) {
+	if c := m.byCode[code]; c != nil {
+		c.Inc()
+	}
+}
