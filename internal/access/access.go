@@ -108,6 +108,13 @@ func (a *Access) SetConfig(cfg Config) error {
 	return nil
 }
 
+// HasKeys reports whether any API key is defined (live or revoked): only
+// then is /<network>/<key> read as a key in the path.
+func (a *Access) HasKeys() bool {
+	s := a.snap.Load()
+	return len(s.keys) > 0 || len(s.revoked) > 0
+}
+
 // Open reports whether any client may call without a key.
 func (a *Access) Open() bool { return !a.snap.Load().require }
 

@@ -96,3 +96,17 @@ func (h *Handler) Admit(ctx context.Context, n *Network, method string) *jsonrpc
 	_, e := a.Take(ctx, c, a.Cost(c, method))
 	return e
 }
+
+// Identify runs the checks that need no body for a request served outside
+// ServeHTTP (the REST routes): it answers a CORS preflight or a refusal
+// itself (ok false); otherwise it returns r's context carrying the caller.
+func (h *Handler) Identify(w http.ResponseWriter, r *http.Request, n *Network) (ctx context.Context, ok bool) {
+	c, ok := h.admitRequest(w, r, n, "")
+	if !ok {
+		return nil, false
+	}
+	if c == nil {
+		return r.Context(), true
+	}
+	return access.WithCaller(r.Context(), c), true
+}

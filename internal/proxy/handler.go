@@ -112,6 +112,9 @@ func (h *Handler) route(path string) (n *Network, name string, alias bool, key s
 	if n := nets[name]; n != nil {
 		return n, name, false, ""
 	}
+	if a := h.access.Load(); a == nil || !a.HasKeys() {
+		return nil, name, false, "" // no keys: /<network>/<anything> is unknown, as before
+	}
 	if n, key := splitKey(nets, name); n != nil {
 		return n, n.Name, false, key
 	}
