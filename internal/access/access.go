@@ -316,7 +316,7 @@ func (a *Access) Take(ctx context.Context, c *Caller, cost int) (time.Duration, 
 		}
 	}
 	if s.perIP.Rate > 0 && c.ip.IsValid() {
-		ch.add(bucket{id: "ip:" + c.ip.String(), limit: s.perIP})
+		ch.add(bucket{ip: c.ip, limit: s.perIP})
 	}
 	if ch.n == 0 && ch.quotaID == "" {
 		return 0, nil

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -10,9 +11,17 @@ import (
 
 // bucket is one token bucket a call takes from.
 type bucket struct {
-	id    string // "k:<name>", "t:<subject>" or "ip:<addr>"
-	who   string // what an error names: `API key "a"`, `client IP`
+	id    string     // "k:<name>" or "t:<subject>"; "" for a client IP's
+	ip    netip.Addr // the client IP of an IP bucket
 	limit Limit
+}
+
+// name is the bucket's shared (Redis) name.
+func (b *bucket) name() string {
+	if b.id == "" {
+		return "ip:" + b.ip.String()
+	}
+	return b.id
 }
 
 // charge is what one request takes: cost units from up to two buckets,
@@ -53,8 +62,9 @@ const maxLocalBuckets = 100_000
 
 // local keeps buckets and quotas in this process.
 type local struct {
-	mu      sync.Mutex // protects buckets, quotas
+	mu      sync.Mutex // protects buckets, ips, quotas
 	buckets map[string]*localBucket
+	ips     map[netip.Addr]*localBucket
 	quotas  map[string]*localQuota
 }
 
@@ -69,27 +79,37 @@ type localQuota struct {
 }
 
 func newLocal() *local {
-	return &local{buckets: map[string]*localBucket{}, quotas: map[string]*localQuota{}}
+	return &local{buckets: map[string]*localBucket{}, ips: map[netip.Addr]*localBucket{}, quotas: map[string]*localQuota{}}
 }
 
 func (l *local) bucket(b *bucket, now time.Time) *rate.Limiter {
-	lb := l.buckets[b.id]
+	var lb *localBucket
+	if b.id == "" {
+		lb = l.ips[b.ip]
+	} else {
+		lb = l.buckets[b.id]
+	}
 	if lb != nil && lb.limit == b.limit {
 		return lb.lim
 	}
-	if lb == nil && len(l.buckets) >= maxLocalBuckets {
-		l.sweep(now)
+	if lb == nil && len(l.buckets)+len(l.ips) >= maxLocalBuckets {
+		sweep(l.buckets, now)
+		sweep(l.ips, now)
 	}
 	lb = &localBucket{lim: rate.NewLimiter(rate.Limit(b.limit.Rate), b.limit.Burst), limit: b.limit}
-	l.buckets[b.id] = lb
+	if b.id == "" {
+		l.ips[b.ip] = lb
+	} else {
+		l.buckets[b.id] = lb
+	}
 	return lb.lim
 }
 
 // sweep drops buckets that are full again: forgetting them changes nothing.
-func (l *local) sweep(now time.Time) {
-	for id, lb := range l.buckets {
+func sweep[K comparable](m map[K]*localBucket, now time.Time) {
+	for id, lb := range m {
 		if lb.lim.TokensAt(now) >= float64(lb.limit.Burst) {
-			delete(l.buckets, id)
+			delete(m, id)
 		}
 	}
 }
@@ -97,6 +117,17 @@ func (l *local) sweep(now time.Time) {
 func (l *local) take(_ context.Context, c *charge, now time.Time) (outcome, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if c.n == 1 && c.quotaID == "" {
+		// One bucket: nothing to give back on a refusal.
+		lim := l.bucket(&c.buckets[0], now)
+		if lim.AllowN(now, c.cost) {
+			return outcome{ok: true}, nil
+		}
+		r := lim.ReserveN(now, c.cost)
+		d := r.DelayFrom(now)
+		r.CancelAt(now)
+		return outcome{retry: d}, nil
+	}
 	var rs [2]*rate.Reservation
 	for i := range c.n {
 		r := l.bucket(&c.buckets[i], now).ReserveN(now, c.cost)

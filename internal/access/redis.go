@@ -64,7 +64,7 @@ func (s *shared) take(ctx context.Context, c *charge, now time.Time) (outcome, e
 	args = append(args, c.cost, c.n, hasQuota)
 	for i := range c.n {
 		b := &c.buckets[i]
-		keys = append(keys, s.prefix+"rl:"+b.id)
+		keys = append(keys, s.prefix+"rl:"+b.name())
 		interval := int64(float64(time.Second/time.Microsecond) / b.limit.Rate)
 		args = append(args, interval, interval*int64(b.limit.Burst))
 	}
