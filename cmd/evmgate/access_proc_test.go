@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -23,6 +30,18 @@ func TestAccessAsProcess(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An ES256 key published in a JWKS file, and an RS256 key in a PEM file.
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	raw, _ := ecKey.PublicKey.Bytes()
+	enc := base64.RawURLEncoding.EncodeToString
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{"kty": "EC", "crv": "P-256", "kid": "k1", "x": enc(raw[1:33]), "y": enc(raw[33:])}}})
+	jwksFile := filepath.Join(dir, "jwks.json")
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	pemFile := filepath.Join(dir, "rsa.pem")
+	if os.WriteFile(jwksFile, jwks, 0o600) != nil || os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600) != nil {
+		t.Fatal("writing the key files")
+	}
 	rpcPort, metricsPort, adminPort := freePort(t), freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "evmgate.yaml")
 	yaml := `listen_addr: 127.0.0.1
@@ -42,6 +61,8 @@ access:
       limit: {rate: 0.2, burst: 4}
   jwt:
     hmac_secret_file: ` + secretFile + `
+    jwks_file: ` + jwksFile + `
+    public_key_files: [` + pemFile + `]
     audience: evmgate
 `
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
@@ -71,16 +92,23 @@ access:
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header, string(b)
 	}
-	sign := func(exp time.Time) string {
-		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "dapp", "aud": "evmgate", "exp": exp.Unix()}).
-			SignedString([]byte(secret))
+	signWith := func(m jwt.SigningMethod, key any, kid string, exp time.Time) string {
+		tok := jwt.NewWithClaims(m, jwt.MapClaims{"sub": "dapp", "aud": "evmgate", "exp": exp.Unix()})
+		if kid != "" {
+			tok.Header["kid"] = kid
+		}
+		s, err := tok.SignedString(key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	if code, _, body := post(base, "Authorization", "Bearer "+sign(time.Now().Add(time.Hour))); code != 200 {
-		t.Fatalf("token: %d %s", code, body)
+	sign := func(exp time.Time) string { return signWith(jwt.SigningMethodHS256, []byte(secret), "", exp) }
+	hour := time.Now().Add(time.Hour)
+	for _, tok := range []string{sign(hour), signWith(jwt.SigningMethodES256, ecKey, "k1", hour), signWith(jwt.SigningMethodRS256, rsaKey, "", hour)} {
+		if code, _, body := post(base, "Authorization", "Bearer "+tok); code != 200 {
+			t.Fatalf("token: %d %s", code, body)
+		}
 	}
 	if code, _, body := post(base, "Authorization", "Bearer "+sign(time.Now().Add(-time.Hour))); code != 401 ||
 		!strings.Contains(body, "the token is not valid: it expired (exp)") {

@@ -30,7 +30,12 @@ func accessYAML(f *fakenode.Node, stateFile, access string) string {
 	return nets + "admin:\n  on_rpc: true\n  state_file: " + stateFile + "\naccess:\n" + access
 }
 
+const slowKey = "slow-0123456789abcdef"
+
 const keysAccess = `  keys:
+    - name: slow
+      key: ` + slowKey + `
+      limit: {rate: 0.1, burst: 2}
     - name: alice
       key: ` + aliceKey + `
       networks: [mainnet]
@@ -170,6 +175,23 @@ func TestKeysOverWebSocket(t *testing.T) {
 	}
 	if e := wsCall(t, conn, `{"jsonrpc":"2.0","id":5,"method":"net_version","params":[]}`); e.Error.Code != -32071 || string(e.ID) != "5" {
 		t.Fatalf("a refused method over WebSocket: %+v", e)
+	}
+	// A connection is limited per message: "slow" has a burst of 2.
+	slow, _, err := websocket.Dial(ctx, wsURL(g.RPCURL())+"/mainnet/"+slowKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.CloseNow()
+	for range 2 {
+		if e := wsCall(t, slow, blockNumber); e.Result == nil {
+			t.Fatalf("within the burst over WebSocket: %+v", e)
+		}
+	}
+	if e := wsCall(t, slow, blockNumber); e.Error.Code != -32073 || !strings.Contains(e.Error.Message, `API key "slow"`) {
+		t.Fatalf("over the limit over WebSocket: %+v", e)
+	}
+	if v := metricValue(t, g.MetricsURL(), `evmgate_access_refused_total{reason="rate_limited"}`); v != "1" {
+		t.Errorf("rate_limited refusals counted: %q", v)
 	}
 }
 
