@@ -12,7 +12,7 @@ import (
 
 // redisLimitTimeout bounds one shared rate-limit check: a call must not
 // wait long on an unreachable Redis.
-const redisLimitTimeout = 250 * time.Millisecond
+const redisLimitTimeout = 500 * time.Millisecond
 
 // buildAccess sets up the client access checks of the JSON-RPC listener.
 func (g *Gateway) buildAccess() error {
