@@ -129,6 +129,10 @@ func (a *Access) serveCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec.Key = ""
+	if exp, _ := time.Parse(time.RFC3339, spec.Expires); spec.Expires != "" && !exp.After(time.Now()) {
+		writeJSON(w, http.StatusBadRequest, errBody("expires: "+spec.Expires+" is past: give a time to come, or none"))
+		return
+	}
 	h := Hash(secret)
 	sk := storedKey{Spec: spec, Hash: hex.EncodeToString(h[:]), Created: time.Now().UTC(), hash: h}
 	status, err := a.change(r.Context(), func(keys []storedKey) ([]storedKey, error) {
