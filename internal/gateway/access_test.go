@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/fakenode"
 )
 
@@ -263,5 +264,25 @@ func TestLocalRateLimitAnswers429(t *testing.T) {
 	wantRefusal(t, "over the burst", r, 429, -32073, `rate limit of API key "slow" exceeded`)
 	if ra := r.header.Get("Retry-After"); ra != "2" {
 		t.Errorf("Retry-After: got %q, want 2 (one token at 0.5/s)", ra)
+	}
+}
+
+func TestAccessReloaded(t *testing.T) {
+	f := fakes(t, 1)[0]
+	state := filepath.Join(t.TempDir(), "state.json")
+	g := startGateway(t, accessYAML(f, state, "  methods: {deny: [eth_chainId]}\n"))
+	if r := post(t, g.RPCURL()+"/mainnet", blockNumber); r.status != 200 {
+		t.Fatalf("open before the reload: %d %s", r.status, r.body)
+	}
+	next, err := config.Parse([]byte(accessYAML(f, state, keysAccess)), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, "no key after the reload", post(t, g.RPCURL()+"/mainnet", blockNumber), 401, -32070, "an API key is required")
+	if r := post(t, g.RPCURL()+"/mainnet/"+aliceKey, blockNumber); r.status != 200 {
+		t.Fatalf("alice after the reload: %d %s", r.status, r.body)
 	}
 }
