@@ -39,7 +39,7 @@ func errNotOffered(method string) *jsonrpc.Error {
 	return jsonrpc.NewError(jsonrpc.CodeMethodNotOffered, fmt.Sprintf("method %q is not offered on this endpoint", clip(method)))
 }
 
-// RateLimited is the refusal of a call over a limit.
+// errRateLimited is the refusal of a call over a limit.
 func errRateLimited(who string, retry time.Duration) *jsonrpc.Error {
 	e := jsonrpc.NewError(jsonrpc.CodeRateLimited,
 		fmt.Sprintf("rate limit of %s exceeded: retry in %s", who, retry.Round(time.Millisecond)))

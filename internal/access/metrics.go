@@ -34,18 +34,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		byCode: map[int]prometheus.Counter{},
 	}
+	if reg != nil {
+		// A second Access on one registry (tests) shares the first's collectors.
+		if err := reg.Register(m.refusedVec); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+			m.refusedVec = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+		if err := reg.Register(m.redisErrors); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+			m.redisErrors = are.ExistingCollector.(prometheus.Counter)
+		}
+	}
 	for code, reason := range refusalReasons {
 		m.byCode[code] = m.refusedVec.WithLabelValues(reason)
-	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.refusedVec, m.redisErrors} {
-			if err := reg.Register(c); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					return nil, err
-				}
-			}
-		}
 	}
 	return m, nil
 }
