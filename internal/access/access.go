@@ -34,6 +34,7 @@ type Access struct {
 	cfg     Config
 	runtime []storedKey // keys created through the admin API
 	store   keyStore    // nil: no runtime keys
+	nets    func() []string
 	warned  atomic.Bool // the fail-open warning was logged since Redis last answered
 	// redisDownUntil (unix ns): after a failure, the shared store is not
 	// asked until then.
@@ -75,6 +76,8 @@ type Options struct {
 	Prefix string // Redis key prefix, e.g. "evmgate:"
 	// Store keeps runtime keys (admin API); nil turns that off.
 	Store keyStore
+	// Networks names the served networks, to check a runtime key's.
+	Networks func() []string
 }
 
 // New builds access checks from a defaulted, validated configuration.
@@ -84,7 +87,7 @@ func New(cfg Config, opts Options, log *slog.Logger, reg prometheus.Registerer) 
 	if err != nil {
 		return nil, err
 	}
-	a := &Access{local: newLocal(), log: log.With("component", "access"), m: m, now: time.Now, store: opts.Store}
+	a := &Access{local: newLocal(), log: log.With("component", "access"), m: m, now: time.Now, store: opts.Store, nets: opts.Networks}
 	if cfg.SharedLimits && opts.Redis != nil {
 		a.shared = &shared{rdb: opts.Redis, prefix: opts.Prefix}
 	}

@@ -133,6 +133,15 @@ func (a *Access) serveCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errBody("expires: "+spec.Expires+" is past: give a time to come, or none"))
 		return
 	}
+	if a.nets != nil {
+		known := a.nets()
+		for _, n := range spec.Networks {
+			if !slices.Contains(known, n) {
+				writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("networks: no network is named %q: use one of %v", clip(n), known)))
+				return
+			}
+		}
+	}
 	h := Hash(secret)
 	sk := storedKey{Spec: spec, Hash: hex.EncodeToString(h[:]), Created: time.Now().UTC(), hash: h}
 	status, err := a.change(r.Context(), func(keys []storedKey) ([]storedKey, error) {

@@ -17,7 +17,7 @@ const redisLimitTimeout = 500 * time.Millisecond
 // buildAccess sets up the client access checks of the JSON-RPC listener.
 func (g *Gateway) buildAccess() error {
 	cfg := g.cfg
-	opts := access.Options{Prefix: cfg.Admin.RedisPrefix}
+	opts := access.Options{Prefix: cfg.Admin.RedisPrefix, Networks: g.Networks}
 	if cfg.Admin.RedisURL != "" {
 		o, err := redis.ParseURL(cfg.Admin.RedisURL)
 		if err != nil {

@@ -220,6 +220,10 @@ func TestRuntimeKeysThroughAdminAPI(t *testing.T) {
 	if r := post(t, base+"/sepolia/"+secret, blockNumber); r.status != 200 {
 		t.Fatalf("carol's new key: %d %s", r.status, r.body)
 	}
+	if status, out := admin("POST", "/admin/keys", `{"name":"dave","networks":["nosuch"]}`); status != 400 ||
+		!strings.Contains(fmt.Sprint(out["error"]), `no network is named "nosuch"`) {
+		t.Fatalf("a key for an unknown network: %d %v", status, out)
+	}
 	if status, _ := admin("POST", "/admin/keys", `{"name":"carol"}`); status != 409 {
 		t.Fatalf("a second carol: %d", status)
 	}
