@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/certfile"
@@ -78,6 +79,10 @@ type Config struct {
 
 	// Cache is the response cache and in-flight dedup of identical reads.
 	Cache cache.Settings `yaml:"cache"`
+
+	// Access says who may call what, how often: API keys, JWTs, method
+	// policy, rate limits, CORS. Without it the gateway is open.
+	Access access.Config `yaml:"access"`
 
 	// Attestation says where the collateral of attested nodes (nodes with
 	// an attestation: key, or prio-load-balancer's SEV_/SGX_ URIs) comes

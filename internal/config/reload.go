@@ -63,6 +63,10 @@ func Reloadable(old, next *Config) (*Config, []string) {
 		keys = append(keys, k...)
 		out.Limits = old.Limits
 	}
+	keep("access.shared_limits", old.Access.SharedLimits != next.Access.SharedLimits,
+		func() { out.Access.SharedLimits = old.Access.SharedLimits })
+	keep("access.redis_fail_mode", old.Access.RedisFailMode != next.Access.RedisFailMode,
+		func() { out.Access.RedisFailMode = old.Access.RedisFailMode })
 	if (len(old.Networks) == 0) != (len(next.Networks) == 0) {
 		keys = append(keys, "networks")
 		out.Networks = old.Networks

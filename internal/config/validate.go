@@ -97,6 +97,7 @@ func (c *Config) Validate() error {
 	if err := c.Attestation.Validate(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
+	c.validateAccess(&p)
 	if c.Engine.Enabled {
 		if err := c.Engine.Validate(); err != nil {
 			p = append(p, err.Error())

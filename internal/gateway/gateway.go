@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/config"
@@ -25,6 +26,7 @@ import (
 	"github.com/evmgate/evmgate/internal/ws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 )
 
 // Gateway is a running evmgate.
@@ -47,6 +49,9 @@ type Gateway struct {
 	cache    *cache.Store                  // nil: cache.enabled is false
 	logs     *logsplit.Metrics             // the eth_getLogs splitters' counters
 	history  *history                      // the status page's charts
+	access   *access.Access                // who may call what, how often
+	// accessRedis is the client of shared rate limits and runtime keys.
+	accessRedis *redis.Client
 
 	rpcLn, metricsLn   net.Listener
 	rpcSrv, metricsSrv *http.Server
@@ -118,6 +123,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("node registry: %w", err)
 	}
 	g.handler.SetNetworks(proxyNetworks(nets))
+	if err := g.buildAccess(); err != nil {
+		return nil, err
+	}
 	g.handler.Upgrade = g.ws.Upgrade
 	if g.rest, err = restapi.New(g.handler, restapi.Networks(cfg), g.reg); err != nil {
 		return nil, err
@@ -170,6 +178,9 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		if err := g.registry.Start(ctx); err != nil {
 			return fmt.Errorf("node registry: %w", err)
 		}
+		if err := g.startAccess(ctx); err != nil {
+			return err
+		}
 		if err := g.startAdmin(); err != nil {
 			return err
 		}
@@ -201,7 +212,7 @@ func (g *Gateway) RPCHandler() http.Handler {
 	}
 	mux.Handle("/", root)
 	if g.cfg.Admin.OnRPC && g.registry != nil {
-		admin := g.registry.Handler()
+		admin := g.registry.Handler(g.adminRoutes()...)
 		mux.Handle("/nodes", admin)
 		mux.Handle("/admin/", admin)
 	}
@@ -257,6 +268,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.ws.Close()
 	}
 	g.retire.stop()
+	g.closeAccess()
 	if g.engine != nil {
 		errs = append(errs, g.engine.Close())
 	}

@@ -194,7 +194,7 @@ func (g *Gateway) startAdmin() error {
 		return fmt.Errorf("listening for the admin API (admin.listen): %w", err)
 	}
 	g.adminLn = ln
-	g.adminSrv = g.newServer(g.registry.Handler(), g.tls.admin)
+	g.adminSrv = g.newServer(g.registry.Handler(g.adminRoutes()...), g.tls.admin)
 	g.serve(g.adminSrv, ln)
 	return nil
 }

@@ -52,6 +52,11 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) ([]string, er
 		if err != nil {
 			return restart, err
 		}
+		if g.access != nil {
+			if err := g.access.SetConfig(cfg.Access); err != nil {
+				return restart, err
+			}
+		}
 		g.install(ctx, p)
 	}
 	g.handler.SetOptions(proxyOptions(cfg))

@@ -29,6 +29,22 @@ const (
 	// CodeAnswerTooLarge: the node's answer is over what the gateway holds
 	// in memory (a batch's answer, an error answer).
 	CodeAnswerTooLarge = -32055
+
+	// CodeUnauthorized: no API key or token, or one that is wrong,
+	// expired or revoked (HTTP 401).
+	CodeUnauthorized = -32070
+	// CodeForbidden: the key may not call this network or method (HTTP 403).
+	CodeForbidden = -32071
+	// CodeMethodNotOffered: the method is not offered on this endpoint
+	// (method policy, HTTP 403).
+	CodeMethodNotOffered = -32072
+	// CodeRateLimited: over a rate limit; retry after Retry-After (HTTP 429).
+	CodeRateLimited = -32073
+	// CodeQuotaExceeded: the key's daily quota is used up (HTTP 429).
+	CodeQuotaExceeded = -32074
+	// CodeLimiterUnavailable: shared limits are fail-closed and Redis
+	// cannot be reached (HTTP 503).
+	CodeLimiterUnavailable = -32075
 )
 
 // Error is a JSON-RPC error object produced by the gateway itself.

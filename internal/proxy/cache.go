@@ -178,6 +178,9 @@ func (ex *exchange) batchLookups(st *batchState) []cache.Call {
 	ccs := make([]cache.Call, len(st.calls))
 	for i := range st.calls {
 		c := &st.calls[i]
+		if c.Err != nil {
+			continue // answered with its error, never from the cache
+		}
 		ccs[i] = cn.Prepare(c)
 		if out, ok := cn.Get(&ccs[i], c.ID, nil); ok {
 			st.answers[i] = out

@@ -19,11 +19,17 @@ const ClientHeader = "X-Client-ID"
 const clientKey = "X-Client-Id"
 
 // clientOf returns the client a request names ("" for none).
-func clientOf(h http.Header) string {
+func clientOf(h http.Header, key string) string {
+	var id string
 	if v := h[clientKey]; len(v) > 0 {
-		return v[0]
+		id = v[0]
 	}
-	return ""
+	if key == "" {
+		return id
+	}
+	// A key is a client of its own; X-Client-ID names one of its clients.
+	// A header value cannot hold a NUL, so no header alone names these.
+	return key + "\x00" + id
 }
 
 // need returns need with the constraints of call c added: the block it

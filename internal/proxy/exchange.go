@@ -10,6 +10,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/consistent"
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -23,6 +24,9 @@ type exchange struct {
 	start time.Time
 	class Class
 	reqID string
+	// caller is who sent the request (nil without access checks); its
+	// Name() is the client identity.
+	caller *access.Caller
 
 	// What the log line and metrics report.
 	method string
@@ -56,12 +60,20 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 		ex.fail(perr)
 	case !batch:
 		ex.calls, ex.method = 1, calls[0].Method
+		if e := ex.admitCalls(ctx, calls, false); e != nil {
+			ex.writeError(e, calls[0].ID)
+			break
+		}
 		ex.cachedSingle(ctx, &calls[0], body)
 	case len(calls) > ex.h.options().MaxBatchSize:
 		ex.fail(jsonrpc.NewError(jsonrpc.CodeBatchTooLarge, "batch of "+strconv.Itoa(len(calls))+
 			" calls is over max_batch_size "+strconv.Itoa(ex.h.options().MaxBatchSize)+": split it"))
 	default:
 		ex.calls, ex.method = len(calls), "batch"
+		if e := ex.admitCalls(ctx, calls, true); e != nil {
+			ex.writeError(e, nil)
+			break
+		}
 		ex.batch(ctx, calls, body)
 	}
 	ex.done()
@@ -117,11 +129,17 @@ func (ex *exchange) done() {
 	if ex.status == "gateway_error" {
 		level = slog.LevelWarn
 	}
-	ex.h.log.LogAttrs(context.Background(), level, "request completed",
+	attrs := [...]slog.Attr{
 		slog.String("req_id", ex.reqID), slog.String("network", ex.net.Name),
 		slog.String("method", ex.method), slog.Int("calls", ex.calls), slog.String("node", ex.node),
 		slog.Int("tries", ex.tries), slog.String("status", ex.status), slog.Int("size", ex.size),
-		slog.String("class", ex.class.String()), slog.Duration("duration", d))
+		slog.String("class", ex.class.String()), slog.Duration("duration", d), slog.String("key", ex.caller.Name()),
+	}
+	n := len(attrs)
+	if attrs[n-1].Value.String() == "" {
+		n-- // no key: the line as without access checks
+	}
+	ex.h.log.LogAttrs(context.Background(), level, "request completed", attrs[:n]...)
 }
 
 // attempt runs the retry loop around try: each failed try that is the node's

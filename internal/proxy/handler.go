@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/metrics"
 	"github.com/evmgate/evmgate/internal/sched"
@@ -41,6 +42,7 @@ type Handler struct {
 	tries    counterCache // evmgate_node_requests_total
 	networks atomic.Pointer[map[string]*Network]
 	aliases  atomic.Pointer[map[string]*Network] // by Network.Paths
+	access   atomic.Pointer[access.Access]       // nil: every client may call anything
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }
@@ -92,21 +94,31 @@ func (h *Handler) SetNetworks(networks []*Network) {
 // Network returns the network served at name.
 func (h *Handler) Network(name string) *Network { return (*h.networks.Load())[name] }
 
-// route finds the network of a path; alias reports one of its Paths.
-func (h *Handler) route(path string) (n *Network, name string, alias bool) {
+// route finds the network of a path; alias reports one of its Paths;
+// key is an API key in the path (/<network>/<key>).
+func (h *Handler) route(path string) (n *Network, name string, alias bool, key string) {
 	if a := h.aliases.Load(); a != nil && len(*a) > 0 {
 		if n := (*a)[path]; n != nil {
-			return n, n.Name, true
+			return n, n.Name, true, ""
 		}
 	}
 	name = strings.Trim(path, "/")
 	nets := *h.networks.Load()
 	if name == "" && len(nets) == 1 {
 		for _, n := range nets {
-			return n, "", false
+			return n, "", false, ""
 		}
 	}
-	return nets[name], name, false
+	if n := nets[name]; n != nil {
+		return n, name, false, ""
+	}
+	if a := h.access.Load(); a == nil || !a.HasKeys() {
+		return nil, name, false, "" // no keys: /<network>/<anything> is unknown, as before
+	}
+	if n, key := splitKey(nets, name); n != nil {
+		return n, n.Name, false, key
+	}
+	return nil, name, false, ""
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -114,13 +126,20 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	net, name, alias := h.route(r.URL.Path)
+	net, name, alias, pathKey := h.route(r.URL.Path)
 	if net == nil {
 		h.unknownNetwork(w, name)
 		return
 	}
+	caller, ok := h.admitRequest(w, r, net, pathKey)
+	if !ok {
+		return
+	}
 	if r.Method != http.MethodPost {
 		if h.Upgrade != nil && r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			if caller != nil {
+				r = r.WithContext(access.WithCaller(r.Context(), caller))
+			}
 			h.Upgrade(w, r, net)
 			return
 		}
@@ -135,12 +154,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	ex := exchange{h: h, net: net, w: w, start: start, class: ClassOf(r.Header)}
+	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(r.Header), caller: caller}
 	if alias {
 		ex.prio = &prioWriter{ResponseWriter: w, start: start, class: ex.class, sizer: net.sizer}
 		ex.w = ex.prio
 	}
-	ex.client = clientOf(r.Header)
+	ex.client = clientOf(r.Header, caller.Name())
 	ex.reqID = r.Header.Get("X-Request-Id")
 	if !validRequestID(ex.reqID) {
 		ex.reqID = h.ids.next()
@@ -230,8 +249,14 @@ func HTTPStatus(code int) (status int, ok bool) {
 		return http.StatusBadRequest, true
 	case jsonrpc.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge, true
-	case jsonrpc.CodeOverloaded:
+	case jsonrpc.CodeOverloaded, jsonrpc.CodeRateLimited, jsonrpc.CodeQuotaExceeded:
 		return http.StatusTooManyRequests, true
+	case jsonrpc.CodeUnauthorized:
+		return http.StatusUnauthorized, true
+	case jsonrpc.CodeForbidden, jsonrpc.CodeMethodNotOffered:
+		return http.StatusForbidden, true
+	case jsonrpc.CodeLimiterUnavailable:
+		return http.StatusServiceUnavailable, true
 	case jsonrpc.CodeTimeout:
 		return http.StatusGatewayTimeout, true
 	case jsonrpc.CodeNoNodes:

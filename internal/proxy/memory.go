@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/access"
 )
 
 // Do answers a JSON-RPC body (single call or batch) for network n the way an
@@ -18,7 +20,7 @@ func (h *Handler) Do(ctx context.Context, n *Network, body []byte, class Class, 
 // ClientHeader) when the network keeps consistent reads.
 func (h *Handler) DoAs(ctx context.Context, n *Network, body []byte, class Class, reqID, client string) []byte {
 	w := &memoryWriter{header: http.Header{}}
-	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID, client: client}
+	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID, client: client, caller: access.CallerFrom(ctx)}
 	if ex.reqID == "" {
 		ex.reqID = h.ids.next()
 	}

@@ -12,10 +12,19 @@ import (
 // maxRequestBytes bounds an admin request body.
 const maxRequestBytes = 64 << 10
 
-// Handler serves the admin API (routes in doc.go). When a token is
-// configured, every route requires it.
-func (r *Registry) Handler() http.Handler {
+// Route is one more admin API route served beside the node routes.
+type Route struct {
+	Pattern string // an http.ServeMux pattern, e.g. "/admin/keys"
+	Handler http.Handler
+}
+
+// Handler serves the admin API (routes in doc.go) and extra. When a token
+// is configured, every route requires it.
+func (r *Registry) Handler(extra ...Route) http.Handler {
 	mux := http.NewServeMux()
+	for _, e := range extra {
+		mux.Handle(e.Pattern, e.Handler)
+	}
 	mux.HandleFunc("GET /nodes", r.serveLegacyList)
 	mux.HandleFunc("POST /nodes", r.serveAdd)
 	mux.HandleFunc("DELETE /nodes", r.serveRemove)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -96,6 +97,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
+	if rt == nil || rt.rpc != "" { // health stays open, for load balancers
+		ctx, ok := h.next.Identify(w, r, net)
+		if !ok {
+			return
+		}
+		r = r.WithContext(ctx)
+	}
 	if rt == nil {
 		h.socket(w, r, net)
 		return
@@ -138,7 +146,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, net *proxy.Netwo
 	if overWS {
 		ctx = upstream.ViaWebSocket(ctx)
 	}
-	out := h.next.Do(ctx, net, callBody(rt.rpc, params), proxy.ClassOf(r.Header), "")
+	out := h.next.Do(ctx, net, callBody(rt.rpc, params), access.CallerFrom(ctx).Class(r.Header), "")
 	if out == nil {
 		return 0 // the client went away
 	}

@@ -106,6 +106,9 @@ func (c *client) subscription(call *jsonrpc.Call) ([]byte, *clientSub) {
 	if call.Method == "eth_unsubscribe" {
 		return c.unsubscribe(call), nil
 	}
+	if e := c.s.h.Admit(c.ctx, c.network(), call.Method); e != nil {
+		return e.AppendResponse(nil, call.ID), nil
+	}
 	if !c.reserve() {
 		e := &jsonrpc.Error{Code: -32005, Message: "limit exceeded: this connection has " +
 			strconv.Itoa(c.s.cfg.MaxSubscriptionsPerConnection) + " subscriptions (websocket.max_subscriptions_per_connection): unsubscribe first or open another connection"}

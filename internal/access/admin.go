@@ -1,0 +1,243 @@
+package access
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// syncInterval is how often runtime keys are re-read from the store, so
+// every replica sees another's changes.
+const syncInterval = 2 * time.Second
+
+// Start reads the runtime keys and keeps re-reading them until ctx ends.
+// It returns at once when no store is set.
+func (a *Access) Start(ctx context.Context) error {
+	if a.store == nil {
+		return nil
+	}
+	if err := a.sync(ctx); err != nil {
+		return fmt.Errorf("reading runtime API keys: %w", err)
+	}
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		t := time.NewTicker(syncInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := a.sync(ctx); err != nil && ctx.Err() == nil {
+					a.log.Warn("runtime API keys not re-read", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Close stops re-reading the runtime keys and waits for it.
+func (a *Access) Close() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+}
+
+func (a *Access) sync(ctx context.Context) error {
+	keys, err := a.store.load(ctx)
+	if err != nil {
+		return err
+	}
+	return a.setRuntime(keys)
+}
+
+func (a *Access) setRuntime(keys []storedKey) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, err := build(a.cfg, keys)
+	if err != nil {
+		return err
+	}
+	a.runtime = keys
+	a.snap.Store(s)
+	return nil
+}
+
+// keyView is a key as the admin API shows it: never the secret, nor its hash.
+type keyView struct {
+	KeySpec
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked,omitempty"`
+	Source  string    `json:"source"` // "config" or "runtime"
+	// Key is the secret, shown once: when created or rotated.
+	Key string `json:"key,omitempty"`
+}
+
+// Handler serves the key routes of the admin API: GET/POST /admin/keys,
+// POST /admin/keys/{name}/rotate, DELETE /admin/keys/{name}.
+func (a *Access) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/keys", a.serveList)
+	mux.HandleFunc("POST /admin/keys", a.serveCreate)
+	mux.HandleFunc("POST /admin/keys/{name}/rotate", a.serveRotate)
+	mux.HandleFunc("DELETE /admin/keys/{name}", a.serveRevoke)
+	return mux
+}
+
+func (a *Access) serveList(w http.ResponseWriter, _ *http.Request) {
+	a.mu.Lock()
+	out := make([]keyView, 0, len(a.cfg.Keys)+len(a.runtime))
+	for _, k := range a.cfg.Keys {
+		k.Key, k.KeySHA256 = "", ""
+		out = append(out, keyView{KeySpec: k, Source: "config"})
+	}
+	for _, k := range a.runtime {
+		out = append(out, keyView{KeySpec: k.Spec, Created: k.Created, Revoked: k.Revoked, Source: "runtime"})
+	}
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+}
+
+func (a *Access) serveCreate(w http.ResponseWriter, r *http.Request) {
+	if a.store == nil {
+		writeJSON(w, http.StatusConflict, errBody("runtime keys need admin.state_file or admin.redis_url: set one, or define keys under access.keys"))
+		return
+	}
+	var spec KeySpec
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err == nil {
+		err = json.Unmarshal(b, &spec)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errBody("the body is not a key's JSON settings: "+err.Error()))
+		return
+	}
+	secret := NewSecret()
+	spec.Key, spec.KeySHA256 = secret, ""
+	if errs := spec.validate(); len(errs) > 0 {
+		writeJSON(w, http.StatusBadRequest, errBody(errs[0].key+": "+errs[0].msg))
+		return
+	}
+	spec.Key = ""
+	if exp, _ := time.Parse(time.RFC3339, spec.Expires); spec.Expires != "" && !exp.After(time.Now()) {
+		writeJSON(w, http.StatusBadRequest, errBody("expires: "+spec.Expires+" is past: give a time to come, or none"))
+		return
+	}
+	if a.nets != nil {
+		known := a.nets()
+		for _, n := range spec.Networks {
+			if !slices.Contains(known, n) {
+				writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("networks: no network is named %q: use one of %v", clip(n), known)))
+				return
+			}
+		}
+	}
+	h := Hash(secret)
+	sk := storedKey{Spec: spec, Hash: hex.EncodeToString(h[:]), Created: time.Now().UTC(), hash: h}
+	status, err := a.change(r.Context(), func(keys []storedKey) ([]storedKey, error) {
+		if a.named(keys, spec.Name) {
+			return nil, errConflict
+		}
+		return append(keys, sk), nil
+	})
+	if err != nil {
+		writeJSON(w, status, errBody(err.Error()))
+		return
+	}
+	a.log.Info("api key created", "key", spec.Name)
+	writeJSON(w, http.StatusCreated, keyView{KeySpec: spec, Created: sk.Created, Source: "runtime", Key: secret})
+}
+
+var (
+	errConflict = errors.New("a key of that name exists: choose another name, or rotate it")
+	errNoKey    = errors.New("no runtime key of that name (keys of the configuration file change there)")
+)
+
+// named reports whether a live key of the file or of keys has name.
+func (a *Access) named(keys []storedKey, name string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.ContainsFunc(a.cfg.Keys, func(k KeySpec) bool { return k.Name == name }) ||
+		slices.ContainsFunc(keys, func(k storedKey) bool { return k.Spec.Name == name && !k.Revoked })
+}
+
+func (a *Access) serveRotate(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	secret := NewSecret()
+	h := Hash(secret)
+	var view keyView
+	status, err := a.change(r.Context(), func(keys []storedKey) ([]storedKey, error) {
+		i := slices.IndexFunc(keys, func(k storedKey) bool { return k.Spec.Name == name && !k.Revoked })
+		if i < 0 {
+			return nil, errNoKey
+		}
+		old := keys[i]
+		old.Revoked = true
+		keys[i] = storedKey{Spec: old.Spec, Hash: hex.EncodeToString(h[:]), Created: time.Now().UTC(), hash: h}
+		view = keyView{KeySpec: old.Spec, Created: keys[i].Created, Source: "runtime", Key: secret}
+		return append(keys, old), nil
+	})
+	if err != nil {
+		writeJSON(w, status, errBody(err.Error()))
+		return
+	}
+	a.log.Info("api key rotated", "key", name)
+	writeJSON(w, http.StatusOK, view)
+}
+
+func (a *Access) serveRevoke(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	status, err := a.change(r.Context(), func(keys []storedKey) ([]storedKey, error) {
+		i := slices.IndexFunc(keys, func(k storedKey) bool { return k.Spec.Name == name && !k.Revoked })
+		if i < 0 {
+			return nil, errNoKey
+		}
+		keys[i].Revoked = true
+		return keys, nil
+	})
+	if err != nil {
+		writeJSON(w, status, errBody(err.Error()))
+		return
+	}
+	a.log.Info("api key revoked", "key", name)
+	writeJSON(w, http.StatusOK, map[string]string{"revoked": name})
+}
+
+// change updates the stored keys and applies them here at once.
+func (a *Access) change(ctx context.Context, f func([]storedKey) ([]storedKey, error)) (int, error) {
+	if a.store == nil {
+		return http.StatusConflict, errors.New("runtime keys need admin.state_file or admin.redis_url")
+	}
+	keys, err := a.store.update(ctx, f)
+	switch {
+	case errors.Is(err, errConflict):
+		return http.StatusConflict, err
+	case errors.Is(err, errNoKey):
+		return http.StatusNotFound, err
+	case err != nil:
+		return http.StatusServiceUnavailable, fmt.Errorf("the key store is unavailable: %w", err)
+	}
+	if err := a.setRuntime(keys); err != nil {
+		return http.StatusInternalServerError, err
+	}
+	return 0, nil
+}
+
+func errBody(msg string) map[string]string { return map[string]string{"error": msg} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

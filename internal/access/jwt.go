@@ -1,0 +1,268 @@
+package access
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// verifier checks tokens against the configured keys.
+type verifier struct {
+	hmac   []byte
+	public []crypto.PublicKey          // from PEM files: tried in turn
+	byKID  map[string]crypto.PublicKey // from the JWKS file
+	parser *jwt.Parser
+}
+
+// claims are a token's settings: the same as a key's.
+type claims struct {
+	jwt.RegisteredClaims
+	Name        string         `json:"name"`
+	Networks    []string       `json:"networks"`
+	Methods     MethodPolicy   `json:"methods"`
+	Class       string         `json:"class"`
+	Limit       Limit          `json:"limit"`
+	DailyQuota  int64          `json:"daily_quota"`
+	Costs       map[string]int `json:"costs"`
+	CORSOrigins []string       `json:"cors_origins"`
+}
+
+func newVerifier(c JWTConfig) (*verifier, error) {
+	v := &verifier{byKID: map[string]crypto.PublicKey{}}
+	var methods []string
+	if c.HMACSecretFile != "" {
+		b, err := os.ReadFile(c.HMACSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("access.jwt.hmac_secret_file: %w", err)
+		}
+		v.hmac = []byte(strings.TrimSpace(string(b)))
+		if len(v.hmac) < 32 {
+			return nil, fmt.Errorf("access.jwt.hmac_secret_file: the secret is %d bytes: use at least 32 (e.g. openssl rand -hex 32)", len(v.hmac))
+		}
+		methods = append(methods, "HS256")
+	}
+	for i, f := range c.PublicKeyFiles {
+		k, err := readPublicKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("access.jwt.public_key_files[%d]: %w", i, err)
+		}
+		v.public = append(v.public, k)
+	}
+	if c.JWKSFile != "" {
+		b, err := os.ReadFile(c.JWKSFile)
+		if err == nil {
+			v.byKID, err = parseJWKS(b)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("access.jwt.jwks_file: %w", err)
+		}
+	}
+	if len(v.public) > 0 || len(v.byKID) > 0 {
+		methods = append(methods, "RS256", "ES256")
+	}
+	leeway, _ := time.ParseDuration(c.Leeway)
+	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithLeeway(leeway), jwt.WithExpirationRequired()}
+	if c.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(c.Issuer))
+	}
+	if c.Audience != "" {
+		opts = append(opts, jwt.WithAudience(c.Audience))
+	}
+	v.parser = jwt.NewParser(opts...)
+	return v, nil
+}
+
+func looksLikeJWT(s string) bool { return strings.Count(s, ".") == 2 }
+
+// verify checks a token and returns the key its claims describe.
+func (v *verifier) verify(token string) (*Key, *jsonrpc.Error) {
+	var cl claims
+	_, err := v.parser.ParseWithClaims(token, &cl, v.keyFor)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	name := cl.Name
+	if name == "" {
+		name = cl.Subject
+	}
+	if name == "" {
+		return nil, jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+"it has neither sub nor name")
+	}
+	spec := KeySpec{Name: name, Networks: cl.Networks, Methods: cl.Methods, Class: cl.Class,
+		Limit: cl.Limit, DailyQuota: cl.DailyQuota, Costs: cl.Costs, CORSOrigins: cl.CORSOrigins}
+	if e := spec.Limit.validate(); e != "" {
+		return nil, jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+"claim limit: "+e)
+	}
+	k, err := compile(spec, "t:")
+	if err != nil {
+		return nil, jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+"claim class: use fast_track, high or low")
+	}
+	return k, nil
+}
+
+// keyFor picks the verification key for a token's algorithm and kid.
+func (v *verifier) keyFor(t *jwt.Token) (any, error) {
+	switch t.Method.Alg() {
+	case "HS256":
+		return v.hmac, nil
+	}
+	if kid, _ := t.Header["kid"].(string); kid != "" {
+		if k, ok := v.byKID[kid]; ok {
+			return k, nil
+		}
+	}
+	var set jwt.VerificationKeySet
+	for _, k := range v.public {
+		if keyFits(t.Method.Alg(), k) {
+			set.Keys = append(set.Keys, k)
+		}
+	}
+	if len(set.Keys) == 0 && len(v.byKID) > 0 {
+		for _, k := range v.byKID {
+			if keyFits(t.Method.Alg(), k) {
+				set.Keys = append(set.Keys, k)
+			}
+		}
+	}
+	if len(set.Keys) == 0 {
+		return nil, errors.New("no key for the token's algorithm")
+	}
+	return set, nil
+}
+
+func keyFits(alg string, k crypto.PublicKey) bool {
+	switch k.(type) {
+	case *rsa.PublicKey:
+		return alg == "RS256"
+	case *ecdsa.PublicKey:
+		return alg == "ES256"
+	}
+	return false
+}
+
+// tokenError names what is wrong with a token, never the token.
+func tokenError(err error) *jsonrpc.Error {
+	why := "it does not verify"
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		why = "it is malformed"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		why = "it expired (exp)"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		why = "it has no exp claim"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		why = "it is not valid yet (nbf)"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		why = "its audience (aud) is not this gateway's"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		why = "its issuer (iss) is not the expected one"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		why = "its signature does not verify with the configured keys (algorithms HS256, RS256, ES256)"
+	}
+	return jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+why)
+}
+
+func readPublicKey(file string) (crypto.PublicKey, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("no PEM block: give a PEM public key (-----BEGIN PUBLIC KEY-----)")
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		if rk, err2 := x509.ParsePKCS1PublicKey(blk.Bytes); err2 == nil {
+			return rk, nil
+		}
+		return nil, fmt.Errorf("not a public key: %w", err)
+	}
+	if !keyFits("RS256", k) && !keyFits("ES256", k) {
+		return nil, errors.New("not an RSA or ECDSA key")
+	}
+	return k, nil
+}
+
+// jwk is one key of a JWKS.
+type jwk struct {
+	Kty string `json:"kty"`
+	Kid string `json:"kid"`
+	Crv string `json:"crv"`
+	N   string `json:"n"`
+	E   string `json:"e"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+}
+
+// parseJWKS reads the RSA and P-256 keys of a JSON Web Key Set by kid.
+func parseJWKS(b []byte) (map[string]crypto.PublicKey, error) {
+	var set struct {
+		Keys []jwk `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &set); err != nil {
+		return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
+	}
+	out := map[string]crypto.PublicKey{}
+	for i, k := range set.Keys {
+		pk, err := k.public()
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		if pk == nil {
+			continue // another kind of key: not ours to use
+		}
+		kid := k.Kid
+		if kid == "" {
+			kid = fmt.Sprintf("#%d", i)
+		}
+		out[kid] = pk
+	}
+	if len(out) == 0 {
+		return nil, errors.New("holds no RSA or P-256 key")
+	}
+	return out, nil
+}
+
+func (k *jwk) public() (crypto.PublicKey, error) {
+	dec := base64.RawURLEncoding.DecodeString
+	switch k.Kty {
+	case "RSA":
+		n, err1 := dec(k.N)
+		e, err2 := dec(k.E)
+		if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
+			return nil, errors.New("RSA key with a bad n or e")
+		}
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
+	case "EC":
+		if k.Crv != "P-256" {
+			return nil, nil
+		}
+		x, err1 := dec(k.X)
+		y, err2 := dec(k.Y)
+		if err1 != nil || err2 != nil || len(x) != 32 || len(y) != 32 {
+			return nil, errors.New("P-256 key with a bad x or y")
+		}
+		raw := append(append([]byte{4}, x...), y...)
+		pk, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+		if err != nil {
+			return nil, errors.New("P-256 key whose point is not on the curve")
+		}
+		return pk, nil
+	}
+	return nil, nil
+}

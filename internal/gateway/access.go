@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/access"
+	"github.com/evmgate/evmgate/internal/registry"
+	"github.com/redis/go-redis/v9"
+)
+
+// redisLimitTimeout bounds one shared rate-limit check: a call must not
+// wait long on an unreachable Redis.
+const redisLimitTimeout = 500 * time.Millisecond
+
+// buildAccess sets up the client access checks of the JSON-RPC listener.
+func (g *Gateway) buildAccess() error {
+	cfg := g.cfg
+	opts := access.Options{Prefix: cfg.Admin.RedisPrefix, Networks: g.Networks}
+	if cfg.Admin.RedisURL != "" {
+		o, err := redis.ParseURL(cfg.Admin.RedisURL)
+		if err != nil {
+			return fmt.Errorf("access: admin.redis_url: %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisLimitTimeout, redisLimitTimeout, redisLimitTimeout
+		o.MaxRetries = -1 // a retry doubles the wait of every call while Redis is down
+		g.accessRedis = redis.NewClient(o)
+		opts.Redis = g.accessRedis
+		opts.Store = access.NewRedisStore(g.accessRedis, cfg.Admin.RedisPrefix)
+	} else if cfg.Admin.StateFile != "" {
+		opts.Store = access.NewFileStore(cfg.Admin.StateFile + ".keys")
+	}
+	a, err := access.New(cfg.Access, opts, g.log, g.reg)
+	if err != nil {
+		return err
+	}
+	g.access = a
+	g.handler.SetAccess(a)
+	return nil
+}
+
+// startAccess reads the runtime keys and logs, once, whether the gateway
+// is open.
+func (g *Gateway) startAccess(ctx context.Context) error {
+	if g.access == nil {
+		return nil
+	}
+	if err := g.access.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	if g.access.Open() {
+		g.log.Info("client access is open: no API key or token is required (configure access.keys or access.jwt to require one)")
+	} else {
+		g.log.Info("client access requires an API key or a token")
+	}
+	return nil
+}
+
+func (g *Gateway) closeAccess() {
+	if g.access != nil {
+		g.access.Close()
+	}
+	if g.accessRedis != nil {
+		_ = g.accessRedis.Close()
+	}
+}
+
+// adminRoutes are the admin API routes served beside the node routes.
+func (g *Gateway) adminRoutes() []registry.Route {
+	if g.access == nil {
+		return nil
+	}
+	h := g.access.Handler()
+	return []registry.Route{{Pattern: "/admin/keys", Handler: h}, {Pattern: "/admin/keys/", Handler: h}}
+}
+
+// Access returns the client access checks (nil before New).
+func (g *Gateway) Access() *access.Access { return g.access }
