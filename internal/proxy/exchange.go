@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/consistent"
-	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
