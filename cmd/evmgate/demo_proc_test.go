@@ -146,13 +146,3 @@ func sendTransfer(ctx context.Context, t *testing.T, client *ethclient.Client, h
 		}
 	}
 }
-
-func grepLines(text, substr string) string {
-	var out []string
-	for line := range strings.SplitSeq(text, "\n") {
-		if strings.Contains(line, substr) {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
-}
