@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -260,8 +261,13 @@ func checkPodFitsConfig(t *testing.T, o *objects, ec evmgateContainer, cfg *conf
 		probe *corev1.Probe
 		path  string
 	}{{"readinessProbe", ec.c.ReadinessProbe, "/ready"}, {"livenessProbe", ec.c.LivenessProbe, "/health"}} {
-		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "rpc" {
-			t.Errorf("%s: %s must be GET %s on port rpc", ec.where, p.name, p.path)
+		scheme := corev1.URISchemeHTTP
+		if cfg.TLS.Enabled() {
+			scheme = corev1.URISchemeHTTPS // the kubelet does not verify the certificate
+		}
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "rpc" ||
+			cmp.Or(p.probe.HTTPGet.Scheme, corev1.URISchemeHTTP) != scheme {
+			t.Errorf("%s: %s must be GET %s on port rpc over %s", ec.where, p.name, p.path, scheme)
 		}
 	}
 	grace := ec.w.pod.Spec.TerminationGracePeriodSeconds

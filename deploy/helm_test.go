@@ -25,6 +25,7 @@ const chartDir = "helm/evmgate"
 var chartCases = []struct {
 	name, values string
 	secrets      secretData
+	tls          bool           // the Secrets of tlsAccessSecrets too
 	want         map[string]int // kinds and counts the rendering must hold
 }{
 	{
@@ -47,6 +48,13 @@ var chartCases = []struct {
 			"REDIS_PASSWORD":      "test-redis-password",
 		}},
 		want: map[string]int{"ConfigMap": 1, "Deployment": 1, "Service": 1},
+	},
+	{
+		name:   "tls-access",
+		values: "ci/tls-access-values.yaml",
+		tls:    true,
+		want: map[string]int{"ConfigMap": 1, "Deployment": 2, "Service": 2,
+			"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1, "ServiceMonitor": 1},
 	},
 }
 
@@ -72,7 +80,11 @@ func TestHelmChart(t *testing.T) {
 			o := parseObjects(t, "chart "+c.name, []byte(manifest))
 			checkWorkloads(t, o)
 			checkReferences(t, o)
-			if n := checkConfigs(t, o, c.secrets.withRendered(o)); n == 0 {
+			secrets := c.secrets
+			if c.tls {
+				secrets = tlsAccessSecrets(t, "evmgate-keys")
+			}
+			if n := checkConfigs(t, o, secrets.withRendered(o)); n == 0 {
 				t.Error("no evmgate container")
 			}
 			if !maps.Equal(o.counts(), c.want) {
