@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -14,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/evmgate/evmgate/internal/access"
+	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/config"
 )
 
@@ -106,6 +110,7 @@ func checkConfigs(t *testing.T, o *objects, secrets secretData) int {
 			continue
 		}
 		validateProcess(t, ec.where, file, env)
+		checkMountedFiles(t, ec.where, cfg)
 		checkPodFitsConfig(t, o, ec, cfg)
 		n++
 	}
@@ -306,4 +311,26 @@ func checkRedisTarget(t *testing.T, o *objects, where, raw string) {
 		return
 	}
 	t.Errorf("%s: redis_url host %s is no Service of these manifests", where, u.Hostname())
+}
+
+// checkMountedFiles reads what the gateway reads at start-up beside its
+// configuration and `evmgate validate` does not: the certificates of every
+// tls: section and the JWT keys, from where the volume mounts put them.
+func checkMountedFiles(t *testing.T, where string, cfg *config.Config) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	for _, l := range []struct {
+		c      certfile.Config
+		prefix string
+	}{{cfg.TLS, "tls"}, {cfg.Admin.TLS, "admin.tls"}, {cfg.Engine.TLS, "engine.tls"}} {
+		if !l.c.Enabled() {
+			continue
+		}
+		if _, err := certfile.New(l.c, l.prefix, log); err != nil {
+			t.Errorf("%s: %v", where, err)
+		}
+	}
+	if _, err := access.New(cfg.Access, access.Options{}, log, prometheus.NewRegistry()); err != nil {
+		t.Errorf("%s: %v", where, err)
+	}
 }
