@@ -124,6 +124,7 @@ func TestHelmChartRefuses(t *testing.T) {
 		{"limits wrong type", "limits:\n  max_connections: many", "max_connections"},
 		{"limits bad duration", "limits:\n  idle_timeout: 2 minutes", "idle_timeout"},
 		{"limits unknown key", "limits:\n  max_conns: 5", "max_conns"},
+		{"redis maxmemory not a size", "redis:\n  maxmemory: 1 gig", "maxmemory"},
 		{"chart-owned access in config", "config:\n  access:\n    require_key: true", "config"},
 	}
 	for _, c := range cases {

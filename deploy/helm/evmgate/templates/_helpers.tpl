@@ -84,6 +84,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.cache.redis }}
 {{- if not $redis }}{{ fail "cache.redis: needs a Redis: set redis.enabled (one run by this chart) or redis.url (your own)" }}{{ end }}
 {{- $_ = set $cache "redis_url" $redis }}
+{{- if and .Values.redis.enabled (not (hasKey $cache "redis_max_bytes")) }}{{ $_ = set $cache "redis_max_bytes" 134217728 }}{{ end }}
 {{- end }}
 {{- $_ = set $cfg "cache" $cache }}
 {{- end }}
