@@ -83,6 +83,7 @@ func TestHelmChart(t *testing.T) {
 			secrets := c.secrets
 			if c.tls {
 				secrets = tlsAccessSecrets(t, "evmgate-keys")
+				checkHTTPSScrapes(t, o)
 			}
 			if n := checkConfigs(t, o, secrets.withRendered(o)); n == 0 {
 				t.Error("no evmgate container")

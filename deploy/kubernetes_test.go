@@ -84,6 +84,7 @@ func TestKubernetesTLSOverlay(t *testing.T) {
 	o := parseObjects(t, "kubernetes/tls", stream)
 	checkWorkloads(t, o)
 	checkReferences(t, o)
+	checkHTTPSScrapes(t, o)
 	secrets := tlsAccessSecrets(t, "evmgate-secrets")
 	secrets["evmgate-secrets"]["PROVIDER_A_KEY"] = plainSecrets["evmgate-secrets"]["PROVIDER_A_KEY"]
 	if n := checkConfigs(t, o, secrets.withRendered(o)); n == 0 {

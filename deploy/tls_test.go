@@ -53,3 +53,16 @@ func tlsAccessSecrets(t *testing.T, env string) secretData {
 		},
 	}
 }
+
+// checkHTTPSScrapes checks that every ServiceMonitor scrapes over HTTPS with
+// a tlsConfig, as the metrics port serves TLS when tls: is set.
+func checkHTTPSScrapes(t *testing.T, o *objects) {
+	t.Helper()
+	for _, m := range o.serviceMonitors {
+		for _, e := range m.Spec.Endpoints {
+			if e.Scheme != "https" || e.TLSConfig == nil {
+				t.Errorf("%s: ServiceMonitor %s endpoint %s: scheme %q, want https with a tlsConfig", o.name, m.Metadata.Name, e.Port, e.Scheme)
+			}
+		}
+	}
+}
