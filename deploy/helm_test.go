@@ -125,6 +125,7 @@ func TestHelmChartRefuses(t *testing.T) {
 		{"limits wrong type", "limits:\n  max_connections: many", "max_connections"},
 		{"limits bad duration", "limits:\n  idle_timeout: 2 minutes", "idle_timeout"},
 		{"limits unknown key", "limits:\n  max_conns: 5", "max_conns"},
+		{"access values while off", "access:\n  keys:\n    - name: a\n      key: ${A_KEY}", "set access.enabled: true"},
 		{"redis maxmemory not a size", "redis:\n  maxmemory: 1 gig", "maxmemory"},
 		{"chart-owned access in config", "config:\n  access:\n    require_key: true", "config"},
 	}

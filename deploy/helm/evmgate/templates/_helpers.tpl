@@ -78,7 +78,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- with .Values.limits }}{{ $_ = set $cfg "limits" . }}{{ end }}
 {{- $redis := include "evmgate.redisURL" . }}
 {{- with $redis }}{{ $_ = set $cfg "redis_url" . }}{{ end }}
-{{- if .Values.access.enabled }}{{ $_ = set $cfg "access" (include "evmgate.access" (list . $redis) | fromYaml) }}{{ end }}
+{{- if .Values.access.enabled }}{{ $_ = set $cfg "access" (include "evmgate.access" (list . $redis) | fromYaml) }}
+{{- else if or .Values.access.keys .Values.access.sharedLimits .Values.access.config .Values.access.jwt.configMap .Values.access.jwt.secret }}
+{{- fail "access: keys, sharedLimits, jwt or config are set but access.enabled is false: set access.enabled: true to apply them" }}
+{{- end }}
 {{- if or .Values.cache.config .Values.cache.redis }}
 {{- $cache := deepCopy .Values.cache.config }}
 {{- if .Values.cache.redis }}
