@@ -1,7 +1,9 @@
 package deploy_test
 
 import (
+	"cmp"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -13,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/evmgate/evmgate/internal/access"
+	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/config"
 )
 
@@ -105,6 +110,7 @@ func checkConfigs(t *testing.T, o *objects, secrets secretData) int {
 			continue
 		}
 		validateProcess(t, ec.where, file, env)
+		checkMountedFiles(t, ec.where, cfg)
 		checkPodFitsConfig(t, o, ec, cfg)
 		n++
 	}
@@ -260,8 +266,13 @@ func checkPodFitsConfig(t *testing.T, o *objects, ec evmgateContainer, cfg *conf
 		probe *corev1.Probe
 		path  string
 	}{{"readinessProbe", ec.c.ReadinessProbe, "/ready"}, {"livenessProbe", ec.c.LivenessProbe, "/health"}} {
-		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "rpc" {
-			t.Errorf("%s: %s must be GET %s on port rpc", ec.where, p.name, p.path)
+		scheme := corev1.URISchemeHTTP
+		if cfg.TLS.Enabled() {
+			scheme = corev1.URISchemeHTTPS // the kubelet does not verify the certificate
+		}
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "rpc" ||
+			cmp.Or(p.probe.HTTPGet.Scheme, corev1.URISchemeHTTP) != scheme {
+			t.Errorf("%s: %s must be GET %s on port rpc over %s", ec.where, p.name, p.path, scheme)
 		}
 	}
 	grace := ec.w.pod.Spec.TerminationGracePeriodSeconds
@@ -300,4 +311,26 @@ func checkRedisTarget(t *testing.T, o *objects, where, raw string) {
 		return
 	}
 	t.Errorf("%s: redis_url host %s is no Service of these manifests", where, u.Hostname())
+}
+
+// checkMountedFiles reads what the gateway reads at start-up beside its
+// configuration and `evmgate validate` does not: the certificates of every
+// tls: section and the JWT keys, from where the volume mounts put them.
+func checkMountedFiles(t *testing.T, where string, cfg *config.Config) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	for _, l := range []struct {
+		c      certfile.Config
+		prefix string
+	}{{cfg.TLS, "tls"}, {cfg.Admin.TLS, "admin.tls"}, {cfg.Engine.TLS, "engine.tls"}} {
+		if !l.c.Enabled() {
+			continue
+		}
+		if _, err := certfile.New(l.c, l.prefix, log); err != nil {
+			t.Errorf("%s: %v", where, err)
+		}
+	}
+	if _, err := access.New(cfg.Access, access.Options{}, log, prometheus.NewRegistry()); err != nil {
+		t.Errorf("%s: %v", where, err)
+	}
 }

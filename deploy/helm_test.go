@@ -25,6 +25,7 @@ const chartDir = "helm/evmgate"
 var chartCases = []struct {
 	name, values string
 	secrets      secretData
+	tls          bool           // the Secrets of tlsAccessSecrets too
 	want         map[string]int // kinds and counts the rendering must hold
 }{
 	{
@@ -47,6 +48,13 @@ var chartCases = []struct {
 			"REDIS_PASSWORD":      "test-redis-password",
 		}},
 		want: map[string]int{"ConfigMap": 1, "Deployment": 1, "Service": 1},
+	},
+	{
+		name:   "tls-access",
+		values: "ci/tls-access-values.yaml",
+		tls:    true,
+		want: map[string]int{"ConfigMap": 1, "Deployment": 2, "Service": 2,
+			"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1, "ServiceMonitor": 1},
 	},
 }
 
@@ -72,7 +80,12 @@ func TestHelmChart(t *testing.T) {
 			o := parseObjects(t, "chart "+c.name, []byte(manifest))
 			checkWorkloads(t, o)
 			checkReferences(t, o)
-			if n := checkConfigs(t, o, c.secrets.withRendered(o)); n == 0 {
+			secrets := c.secrets
+			if c.tls {
+				secrets = tlsAccessSecrets(t, "evmgate-keys")
+				checkHTTPSScrapes(t, o)
+			}
+			if n := checkConfigs(t, o, secrets.withRendered(o)); n == 0 {
 				t.Error("no evmgate container")
 			}
 			if !maps.Equal(o.counts(), c.want) {
@@ -99,6 +112,22 @@ func TestHelmChartRefuses(t *testing.T) {
 		{"nothing to deploy", "networks: []", "nothing to deploy"},
 		{"engine without jwt", "engine:\n  enabled: true\n  nodes:\n    - url: http://10.0.0.5:8551", "engine.jwtSecret.name"},
 		{"engine without nodes", "engine:\n  enabled: true\n  jwtSecret:\n    name: jwt", "engine.nodes"},
+		{"tls without secret", "tls:\n  enabled: true", "tls.secretName"},
+		{"tls enabled not a boolean", "tls:\n  enabled: \"yes\"", "enabled"},
+		{"admin client CA without TLS", "admin:\n  enabled: true\n  tls:\n    clientCA:\n      secretName: ca", "admin.tls.enabled"},
+		{"plain API key", "access:\n  enabled: true\n  keys:\n    - name: a\n      key: sk-plain-text", "key"},
+		{"API key without secret", "access:\n  enabled: true\n  keys:\n    - name: a", "keys"},
+		{"bad key hash", "access:\n  enabled: true\n  keys:\n    - name: a\n      key_sha256: abc", "key_sha256"},
+		{"unknown fail mode", "access:\n  redisFailMode: maybe", "redisFailMode"},
+		{"shared limits without redis", "access:\n  enabled: true\n  sharedLimits: true", "access.sharedLimits: needs a Redis"},
+		{"cache redis without redis", "cache:\n  redis: true", "cache.redis: needs a Redis"},
+		{"jwt keys without source", "access:\n  enabled: true\n  jwt:\n    jwksKey: jwks.json", "access.jwt.configMap"},
+		{"limits wrong type", "limits:\n  max_connections: many", "max_connections"},
+		{"limits bad duration", "limits:\n  idle_timeout: 2 minutes", "idle_timeout"},
+		{"limits unknown key", "limits:\n  max_conns: 5", "max_conns"},
+		{"access values while off", "access:\n  keys:\n    - name: a\n      key: ${A_KEY}", "set access.enabled: true"},
+		{"redis maxmemory not a size", "redis:\n  maxmemory: 1 gig", "maxmemory"},
+		{"chart-owned access in config", "config:\n  access:\n    require_key: true", "config"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -52,3 +52,47 @@ func TestKubernetesManifests(t *testing.T) {
 		})
 	}
 }
+
+// TestKubernetesTLSOverlay checks kubernetes/ with kubernetes/tls/ applied
+// on top: the overlay's objects replace those of the same file name, and the
+// result passes the same checks, its configuration loaded with the TLS
+// certificates and JWT keys mounted from their Secrets.
+func TestKubernetesTLSOverlay(t *testing.T) {
+	t.Parallel()
+	overlay, err := filepath.Glob(filepath.Join("kubernetes", "tls", "*.yaml"))
+	if err != nil || len(overlay) == 0 {
+		t.Fatalf("no manifests in kubernetes/tls: %v", err)
+	}
+	files := overlay
+	base, _ := filepath.Glob(filepath.Join("kubernetes", "*.yaml"))
+	for _, f := range base {
+		if _, err := os.Stat(filepath.Join("kubernetes", "tls", filepath.Base(f))); os.IsNotExist(err) {
+			files = append(files, f)
+		}
+	}
+	var stream []byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kubeconform(t, f, data) == 0 {
+			t.Errorf("%s holds no resource", f)
+		}
+		stream = append(append(stream, "\n---\n"...), data...)
+	}
+	o := parseObjects(t, "kubernetes/tls", stream)
+	checkWorkloads(t, o)
+	checkReferences(t, o)
+	checkHTTPSScrapes(t, o)
+	secrets := tlsAccessSecrets(t, "evmgate-secrets")
+	secrets["evmgate-secrets"]["PROVIDER_A_KEY"] = plainSecrets["evmgate-secrets"]["PROVIDER_A_KEY"]
+	if n := checkConfigs(t, o, secrets.withRendered(o)); n == 0 {
+		t.Error("no evmgate container")
+	}
+	cm := o.configMap("evmgate-config")
+	if cm == nil || !strings.Contains(cm.Data["evmgate.yaml"], "cert_file: /etc/evmgate-tls/rpc/tls.crt") {
+		t.Error("the overlay's ConfigMap did not replace the base one")
+	}
+	t.Logf("kubernetes/tls: %s", o.kinds())
+}

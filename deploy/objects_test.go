@@ -45,6 +45,8 @@ type serviceMonitor struct {
 			Path          string `json:"path"`
 			Interval      string `json:"interval"`
 			ScrapeTimeout string `json:"scrapeTimeout"`
+			Scheme        string `json:"scheme"`
+			TLSConfig     any    `json:"tlsConfig"`
 		} `json:"endpoints"`
 	} `json:"spec"`
 }

@@ -183,3 +183,53 @@ func waitFor(t *testing.T, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestWatchSecretVolumeSwap: a Kubernetes Secret volume (kubernetes.io/tls,
+// as cert-manager renews it) holds tls.crt -> ..data/tls.crt, and an update
+// writes a new timestamped directory, points ..data_tmp at it and renames
+// ..data_tmp over ..data; the files themselves never change. The watched
+// directory sees the rename and the new certificate is served.
+func TestWatchSecretVolumeSwap(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "test ca")
+	version := func(name string, p certtest.Pair) {
+		sub := filepath.Join(dir, name)
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for file, data := range map[string][]byte{"tls.crt": p.CertPEM, "tls.key": p.KeyPEM, "ca.crt": ca.CertPEM} {
+			if err := os.WriteFile(filepath.Join(sub, file), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink(name, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..2026_12_07_01_00_00.1", ca.Server(t, "first"))
+	for _, f := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		if err := os.Symlink(filepath.Join("..data", f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), ClientCAFile: filepath.Join(dir, "ca.crt")}
+	s, err := New(cfg, "admin.tls", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Watch(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	version("..2026_12_07_02_00_00.2", ca.Server(t, "renewed"))
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_12_07_01_00_00.1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return s.cur.Load().cert.Leaf.Subject.CommonName == "renewed" })
+	if s.Reads() < 2 {
+		t.Fatalf("reads %d after the swap", s.Reads())
+	}
+}
