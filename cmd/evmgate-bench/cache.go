@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -33,8 +34,9 @@ type cacheFlags struct {
 //     through evmgate (round robin, cache off) with hedging off and on,
 //     with the copies it sent.
 //
-// Each run prints one JSON line on stdout and a readable line on stderr.
-func cacheBench(args []string, stdout, stderr io.Writer) error {
+// Each run prints one JSON line on stdout and a readable line on stderr;
+// an interrupt stops the scenario after the run in progress.
+func cacheBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cache", flag.ContinueOnError)
 	f := cacheFlags{}
 	fs.IntVar(&f.clients, "c", 16, "concurrent clients of the hit and hedge runs")
@@ -78,6 +80,9 @@ func cacheBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "configurations and logs in %s\n", f.dir)
 	emit := func(r Result) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopped: %w", context.Cause(ctx))
+		}
 		printResult(stderr, r)
 		if r.UpstreamPerCall != nil || len(r.Hedges) > 0 {
 			fmt.Fprintf(stderr, "  node calls per client call %s  hedges %v\n", optionalPtr(r.UpstreamPerCall), r.Hedges)

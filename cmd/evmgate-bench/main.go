@@ -44,7 +44,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "load":
 		return load(args, stdout, stderr)
 	case "cache":
-		return cacheBench(args, stdout, stderr)
+		return cacheBench(ctx, args, stdout, stderr)
 	case "serve":
 		return serve(ctx, args, stderr)
 	case "ports":
