@@ -49,18 +49,8 @@ func cacheBench(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, v := range strings.Split(*dedup, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > maxClients {
-			return fmt.Errorf("-dedup-c %q: use client counts from 1 to %d, comma-separated", *dedup, maxClients)
-		}
-		f.dedupClients = append(f.dedupClients, n)
-	}
-	if f.rounds < 1 || f.rounds > 5 {
-		return fmt.Errorf("-rounds %d: use 1 to 5", f.rounds)
-	}
-	if f.duration <= 0 || f.duration > 20*time.Second {
-		return fmt.Errorf("-d %s: use a duration above 0 and up to 20s", f.duration)
+	if err := f.check(*dedup); err != nil {
+		return err
 	}
 	if f.dir == "" {
 		d, err := os.MkdirTemp("", "evmgate-cache-bench.")
@@ -95,6 +85,24 @@ func cacheBench(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return s.runAll(emit)
+}
+
+// check reads the dedup client counts and checks the flags' bounds.
+func (f *cacheFlags) check(dedup string) error {
+	for _, v := range strings.Split(dedup, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > maxClients {
+			return fmt.Errorf("-dedup-c %q: use client counts from 1 to %d, comma-separated", dedup, maxClients)
+		}
+		f.dedupClients = append(f.dedupClients, n)
+	}
+	if f.rounds < 1 || f.rounds > 5 {
+		return fmt.Errorf("-rounds %d: use 1 to 5", f.rounds)
+	}
+	if f.duration <= 0 || f.duration > 20*time.Second {
+		return fmt.Errorf("-d %s: use a duration above 0 and up to 20s", f.duration)
+	}
+	return nil
 }
 
 func optionalPtr(v *float64) string {

@@ -312,22 +312,7 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 	case "web3_clientVersion":
 		return ok(`"` + n.Name + `"`)
 	case "eth_getBlockByNumber":
-		num, has := c.BlockNumber()
-		if has && num > head {
-			return ok(`null`)
-		}
-		params := string(c.Params)
-		if n.finalized > 0 && (strings.Contains(params, `"finalized"`) || strings.Contains(params, `"safe"`)) {
-			return ok(smallBlock(n.finalized))
-		}
-		if has && strings.HasSuffix(params, `,false]`) {
-			// Transaction hashes only: a header-sized answer.
-			return ok(smallBlock(num))
-		}
-		if n.bigBlock != nil && !strings.Contains(params, `"latest",false`) {
-			return ok(string(n.bigBlock))
-		}
-		return ok(`{"number":"0x` + strconv.FormatUint(head, 16) + `","timestamp":"0x` + strconv.FormatInt(time.Now().Unix(), 16) + `"}`)
+		return ok(n.block(c, head))
 	case "eth_getBalance":
 		if num, has := c.BlockNumber(); has && num > head {
 			return fail(-32000, "header not found")
@@ -350,6 +335,27 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 		return ok(`"0xsent"`)
 	}
 	return fail(jsonrpc.CodeMethodNotFound, "the method "+c.Method+" does not exist/is not available")
+}
+
+// block answers eth_getBlockByNumber: null above the head, a header for the
+// "finalized" tag or for hashes only, else the big block when there is one.
+func (n *Node) block(c *jsonrpc.Call, head uint64) string {
+	num, has := c.BlockNumber()
+	if has && num > head {
+		return `null`
+	}
+	params := string(c.Params)
+	if n.finalized > 0 && (strings.Contains(params, `"finalized"`) || strings.Contains(params, `"safe"`)) {
+		return smallBlock(n.finalized)
+	}
+	if has && strings.HasSuffix(params, `,false]`) {
+		// Transaction hashes only: a header-sized answer.
+		return smallBlock(num)
+	}
+	if n.bigBlock != nil && !strings.Contains(params, `"latest",false`) {
+		return string(n.bigBlock)
+	}
+	return `{"number":"0x` + strconv.FormatUint(head, 16) + `","timestamp":"0x` + strconv.FormatInt(time.Now().Unix(), 16) + `"}`
 }
 
 // smallBlock is a header-sized block answer of number num.
