@@ -112,3 +112,45 @@ func TestServeRunsTheGatewayWithProfiling(t *testing.T) {
 		t.Fatal("serve accepted a profiling address that is not loopback")
 	}
 }
+
+func TestFakesNameFinalizedAndCountCalls(t *testing.T) {
+	sc := startCommand(t, "fakes", "-n", "1", "-head", "1000", "-finalized", "900", "-big", "2000")
+	if !sc.Scan() {
+		t.Fatal("no fake node")
+	}
+	node := sc.Text()
+	if got := post(t, node, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["finalized",false]}`); !strings.Contains(got, `"number":"0x384"`) {
+		t.Fatalf("finalized block: %s", got)
+	}
+	if got := post(t, node, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x1",false]}`); !strings.Contains(got, `"number":"0x1"`) || len(got) > 1000 {
+		t.Fatalf("header of block 1: %s", got)
+	}
+	if got := post(t, node, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x1",true]}`); len(got) < 1000 {
+		t.Fatalf("full block 1 is %d bytes, want the -big size", len(got))
+	}
+	if got := post(t, node, `{"jsonrpc":"2.0","id":1,"method":"fakenode_calls","params":["eth_getBlockByNumber"]}`); !strings.Contains(got, `"result":"0x3"`) {
+		t.Fatalf("calls of eth_getBlockByNumber: %s", got)
+	}
+	for _, args := range [][]string{
+		{"fakes", "-head", "10", "-finalized", "11"},
+		{"fakes", "-slow-every", "-1"},
+		{"fakes", "-slow", "1m"},
+	} {
+		if err := runCommand(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+func TestCacheFlagsAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"cache", "-dedup-c", "0"},
+		{"cache", "-dedup-c", "x"},
+		{"cache", "-rounds", "9"},
+		{"cache", "-d", "1m"},
+	} {
+		if err := runCommand(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

@@ -4,6 +4,7 @@
 //	evmgate-bench fakes -n 2                  run fake nodes, print their URLs, serve until killed
 //	evmgate-bench load -url URL[,URL] -workload blockNumber -c 16 -d 6s [-pid PID] [-node-pid PID]
 //	evmgate-bench load -profile staged -url URL -workload restBlockNumber [-stages …] [-time-scale 0.3]
+//	evmgate-bench cache -d 3s -rounds 2      the cache scenario: hits, dedup and hedging, end to end
 //	evmgate-bench serve -config FILE -pprof 127.0.0.1:PORT   the gateway in-process, with pprof
 //	evmgate-bench ports -n 3                  print free loopback ports
 //	evmgate-bench report results.jsonl        markdown tables of load runs
@@ -26,5 +27,13 @@
 // JSON-RPC message, one at a time. bench/load-profile.sh runs it over the
 // REST API's three paths against the demo; docs/load-profile.md has
 // figures.
+// The cache command runs a whole scenario by itself: it starts fake nodes
+// and gateways as processes of its own binary, measures cache hits of a
+// finalized header and a 100 KB block against the nodes direct and against
+// evmgate without a cache, in-flight dedup of a read at "latest" (node
+// calls per client call, counted by the nodes), and hedging with one node
+// slow on a fraction of its calls (p50, p99 and the copies counted on the
+// gateway's /metrics), then stops every process by its PID.
+//
 // bench/run.sh runs the whole comparison; docs/benchmarks.md has figures.
 package main

@@ -48,6 +48,13 @@ type Result struct {
 	NodeCPUus     float64 `json:"node_cpu_us,omitempty"`
 	ClientCPUus   float64 `json:"client_cpu_us"`
 	FirstError    string  `json:"first_error,omitempty"`
+	// The cache scenario ("evmgate-bench cache") also has its part (hit,
+	// dedup, hedge), the node-side calls of the workload's method per
+	// client call over the whole run (warm-up included), and the hedged
+	// copies the gateway sent during it, by outcome.
+	Scenario        string             `json:"scenario,omitempty"`
+	UpstreamPerCall *float64           `json:"upstream_per_call,omitempty"`
+	Hedges          map[string]float64 `json:"hedges,omitempty"`
 	// A staged run ("-profile staged") also has its scales and stages;
 	// Clients is then its most users.
 	Profile   string        `json:"profile,omitempty"`

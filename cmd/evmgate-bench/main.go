@@ -26,10 +26,11 @@ const usage = `usage:
   evmgate-bench fakes [-n 2] [-big 100000]      fake nodes on 127.0.0.1; prints URLs, serves until killed
   evmgate-bench load -url URL[,URL] -workload NAME -c 16 -d 6s [-pid PID] [-node-pid PID] [-label L]
   evmgate-bench load -profile staged -url URL -workload NAME [-stages 10s:10,30s:200,…] [-time-scale 0.3] [-user-scale 1]
+  evmgate-bench cache [-c 16] [-dedup-c 16,64] [-d 3s] [-rounds 1]   the cache, dedup and hedging scenario, end to end
   evmgate-bench serve -config FILE [-pprof 127.0.0.1:6060]
   evmgate-bench ports [-n 1]
   evmgate-bench report [-base haproxy] FILE...
-workloads: blockNumber, batch10, block100k (POST, or a message to a ws:// URL), restBlockNumber (GET)
+workloads: blockNumber, batch10, block, balance, block100k (POST, or a message to a ws:// URL), restBlockNumber (GET)
 `
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +43,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fakes(ctx, args, stdout)
 	case "load":
 		return load(args, stdout, stderr)
+	case "cache":
+		return cacheBench(ctx, args, stdout, stderr)
 	case "serve":
 		return serve(ctx, args, stderr)
 	case "ports":
@@ -60,7 +63,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func load(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	urls := fs.String("url", "", "target URL(s), comma-separated, http:// or ws://; 127.0.0.1 only")
-	name := fs.String("workload", "blockNumber", "blockNumber, batch10, block100k or restBlockNumber")
+	name := fs.String("workload", "blockNumber", "blockNumber, batch10, block, balance, block100k or restBlockNumber")
 	profile := fs.String("profile", "closed", "closed: -c clients for -d after -warmup; staged: users ramp through -stages")
 	stages := fs.String("stages", defaultStages, "staged: DURATION:USERS,… each stage ramps the users linearly to its USERS")
 	timeScale := fs.Float64("time-scale", 0.3, "staged: multiply every stage's duration (0.3: the default stages last 72s)")

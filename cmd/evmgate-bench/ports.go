@@ -18,21 +18,32 @@ func ports(args []string, stdout io.Writer) error {
 	if *n < 1 || *n > 64 {
 		return fmt.Errorf("-n %d: use 1 to 64", *n)
 	}
+	ps, err := freePorts(*n)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		fmt.Fprintln(stdout, p)
+	}
+	return nil
+}
+
+// freePorts returns n distinct TCP ports that are free on 127.0.0.1 now.
+func freePorts(n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
 	}()
-	for range *n {
+	out := make([]int, 0, n)
+	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return fmt.Errorf("finding a free port: %w", err)
+			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
 	}
-	for _, ln := range lns {
-		fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return nil
+	return out, nil
 }

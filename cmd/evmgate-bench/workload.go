@@ -42,6 +42,20 @@ var workloads = []workload{
 		Results: 1,
 	},
 	{
+		// A header-sized block (transaction hashes only): with the fake
+		// nodes' -finalized, a finalized block the cache keeps.
+		Name:    "block",
+		Body:    []byte(`{"jsonrpc":"2.0","id":5,"method":"eth_getBlockByNumber","params":["0x1",false]}`),
+		Results: 1,
+	},
+	{
+		// A read at "latest": never kept, but identical calls in flight
+		// together share one upstream call.
+		Name:    "balance",
+		Body:    []byte(`{"jsonrpc":"2.0","id":6,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","latest"]}`),
+		Results: 1,
+	},
+	{
 		Name:    "block100k",
 		Body:    []byte(`{"jsonrpc":"2.0","id":7,"method":"eth_getBlockByNumber","params":["0x1",true]}`),
 		Results: 1,

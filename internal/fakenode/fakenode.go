@@ -44,6 +44,9 @@ type Node struct {
 	calls     sync.Map // method -> *atomic.Int64
 	results   sync.Map // method -> string: a scripted result
 	bigBlock  []byte
+	finalized uint64 // 0: the "finalized" tag is answered like any other block
+	slowEvery int64  // every slowEvery-th request waits slowDelay (0: none)
+	slowDelay time.Duration
 	addr      string
 	srv       *http.Server
 	mu        sync.Mutex // mu protects ln
@@ -58,6 +61,13 @@ type Options struct {
 	ChainID  uint64
 	Head     uint64
 	BigBlock int // size in bytes of eth_getBlockByNumber answers (0: small)
+	// Finalized is the block the node answers for the "finalized" and
+	// "safe" tags, as a small header (0: those tags get the usual answer).
+	Finalized uint64
+	// SlowEvery makes every SlowEvery-th request wait SlowDelay before it
+	// is answered: a node slow on a fraction of its calls (0: never).
+	SlowEvery int
+	SlowDelay time.Duration
 }
 
 // Start runs a fake node on 127.0.0.1 on a free port.
@@ -69,6 +79,7 @@ func Start(o Options) (*Node, error) {
 	n := &Node{Name: o.Name, ln: ln, addr: ln.Addr().String(), hangStop: make(chan struct{})}
 	n.chainID.Store(o.ChainID)
 	n.head.Store(o.Head)
+	n.finalized, n.slowEvery, n.slowDelay = o.Finalized, int64(o.SlowEvery), o.SlowDelay
 	if o.BigBlock > 0 {
 		n.bigBlock = makeBigBlock(o.BigBlock)
 	}
@@ -203,7 +214,7 @@ func (n *Node) count(method string) {
 
 // ServeHTTP answers JSON-RPC.
 func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n.requests.Add(1)
+	nth := n.requests.Add(1)
 	switch Mode(n.mode.Load()) {
 	case Hang:
 		select {
@@ -228,7 +239,11 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if d := time.Duration(n.delay.Load()); d > 0 {
+	d := time.Duration(n.delay.Load())
+	if n.slowEvery > 0 && nth%n.slowEvery == 0 {
+		d += n.slowDelay
+	}
+	if d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -297,13 +312,7 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 	case "web3_clientVersion":
 		return ok(`"` + n.Name + `"`)
 	case "eth_getBlockByNumber":
-		if num, has := c.BlockNumber(); has && num > head {
-			return ok(`null`)
-		}
-		if n.bigBlock != nil && !strings.Contains(string(c.Params), `"latest",false`) {
-			return ok(string(n.bigBlock))
-		}
-		return ok(`{"number":"0x` + strconv.FormatUint(head, 16) + `","timestamp":"0x` + strconv.FormatInt(time.Now().Unix(), 16) + `"}`)
+		return ok(n.block(c, head))
 	case "eth_getBalance":
 		if num, has := c.BlockNumber(); has && num > head {
 			return fail(-32000, "header not found")
@@ -311,6 +320,11 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 		return ok(`"0xde0b6b3a7640000"`)
 	case "eth_call":
 		return fail(3, "execution reverted")
+	case "fakenode_calls":
+		// How many calls of the method named in params reached this node:
+		// the node-side count a benchmark in another process reads.
+		m := strings.Trim(string(c.Params), `[]" `)
+		return ok(`"0x` + strconv.FormatInt(n.Calls(m), 16) + `"`)
 	case "flashbots_validateBuilderSubmissionV3", "flashbots_validateBuilderSubmissionV4":
 		// A block builder's validation node answers null for a valid block.
 		return ok(`null`)
@@ -321,6 +335,33 @@ func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {
 		return ok(`"0xsent"`)
 	}
 	return fail(jsonrpc.CodeMethodNotFound, "the method "+c.Method+" does not exist/is not available")
+}
+
+// block answers eth_getBlockByNumber: null above the head, a header for the
+// "finalized" tag or for hashes only, else the big block when there is one.
+func (n *Node) block(c *jsonrpc.Call, head uint64) string {
+	num, has := c.BlockNumber()
+	if has && num > head {
+		return `null`
+	}
+	params := string(c.Params)
+	if n.finalized > 0 && (strings.Contains(params, `"finalized"`) || strings.Contains(params, `"safe"`)) {
+		return smallBlock(n.finalized)
+	}
+	if has && strings.HasSuffix(params, `,false]`) {
+		// Transaction hashes only: a header-sized answer.
+		return smallBlock(num)
+	}
+	if n.bigBlock != nil && !strings.Contains(params, `"latest",false`) {
+		return string(n.bigBlock)
+	}
+	return `{"number":"0x` + strconv.FormatUint(head, 16) + `","timestamp":"0x` + strconv.FormatInt(time.Now().Unix(), 16) + `"}`
+}
+
+// smallBlock is a header-sized block answer of number num.
+func smallBlock(num uint64) string {
+	return `{"number":"0x` + strconv.FormatUint(num, 16) + `","hash":"0x` + strings.Repeat("ef", 32) +
+		`","parentHash":"0x` + strings.Repeat("01", 32) + `","timestamp":"0x6553f100","transactions":[]}`
 }
 
 // makeBigBlock returns a block-shaped JSON object of about size bytes.
