@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/certfile/certtest"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/devnet"
 	"github.com/evmgate/evmgate/internal/gateway"
@@ -33,8 +34,9 @@ type family struct {
 
 // Every metric name and matcher label the dashboard and the rules use is
 // exported by a running gateway with WebSocket subscriptions, the Engine API
-// multiplexer and a dead node, after a little traffic; and README.md lists
-// every metric the gateway registers.
+// multiplexer, hedging, circuit breakers, an admin listener on TLS and a
+// dead node, after a little traffic; and README.md lists every metric the
+// gateway registers.
 func TestMetricsOfARunningGateway(t *testing.T) {
 	families := runningGatewayFamilies(t)
 	t.Run("used names are exported", func(t *testing.T) {
@@ -111,7 +113,8 @@ func checkSelector(t *testing.T, families map[string]family, recorded map[string
 }
 
 // runningGatewayFamilies runs a devnet of three nodes (one stopped), a
-// gateway in front of it with the Engine API multiplexer, sends traffic
+// gateway in front of it with the Engine API multiplexer, hedging, circuit
+// breakers and the admin API served over TLS, sends traffic
 // through HTTP, WebSocket and the Engine API, and returns what the gateway
 // exports: the families of its /metrics scrape, plus every registered
 // descriptor (labelled metrics appear in a scrape only once used).
@@ -136,7 +139,10 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 	if err := os.WriteFile(secretPath, []byte(hex.EncodeToString(secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startGateway(t, ctx, gatewayYAML(n, secretPath))
+	certFile, keyFile := certtest.NewCA(t, "monitoring test ca").Server(t, "admin").Write(t, t.TempDir(), "admin")
+	g := startGateway(t, ctx, gatewayYAML(n, secretPath)+
+		fmt.Sprintf("admin:\n  listen: 127.0.0.1:0\n  token: %s\n  tls: {cert_file: %q, key_file: %q}\n",
+			hex.EncodeToString(secret[:16]), certFile, keyFile))
 
 	httpTraffic(t, g.RPCURL()+"/devnet")
 	wsTraffic(t, ctx, n, strings.Replace(g.RPCURL(), "http://", "ws://", 1)+"/devnet")
@@ -155,7 +161,8 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 func gatewayYAML(n *devnet.Net, engineSecret string) string {
 	var b strings.Builder
 	b.WriteString("log_level: WARN\nlog_requests: false\nnetworks:\n  - name: devnet\n    chain_id: 1337\n")
-	b.WriteString("    local_poll_interval: 100ms\n    rpc_timeout: 2s\n    down_after: 1\n    local_nodes:\n")
+	b.WriteString("    local_poll_interval: 100ms\n    rpc_timeout: 2s\n    down_after: 1\n")
+	b.WriteString("    hedge: {enabled: true}\n    circuit_breaker: {failures: 10, failure_ratio: 0.5, window: 10s, cooldown: 5s}\n    local_nodes:\n")
 	nodes := n.Nodes()
 	for _, nd := range nodes[:2] {
 		fmt.Fprintf(&b, "      - name: %s\n        rpc_endpoint: %q\n        ws_endpoint: %q\n", nd.Name(), nd.HTTPURL(), nd.WSURL())
