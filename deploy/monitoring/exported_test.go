@@ -21,6 +21,7 @@ import (
 	"github.com/evmgate/evmgate/internal/certfile/certtest"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/devnet"
+	"github.com/evmgate/evmgate/internal/fakenode"
 	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,8 +35,8 @@ type family struct {
 
 // Every metric name and matcher label the dashboard and the rules use is
 // exported by a running gateway with WebSocket subscriptions, the Engine API
-// multiplexer, hedging, circuit breakers, an admin listener on TLS and a
-// dead node, after a little traffic; and README.md lists every metric the
+// multiplexer, a hedged network with a slow node, circuit breakers, an
+// admin listener on TLS and a dead node, after a little traffic; and README.md lists every metric the
 // gateway registers.
 func TestMetricsOfARunningGateway(t *testing.T) {
 	families := runningGatewayFamilies(t)
@@ -140,13 +141,14 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 		t.Fatal(err)
 	}
 	certFile, keyFile := certtest.NewCA(t, "monitoring test ca").Server(t, "admin").Write(t, t.TempDir(), "admin")
-	g := startGateway(t, ctx, gatewayYAML(n, secretPath)+
+	g := startGateway(t, ctx, gatewayYAML(n, secretPath, hedgedNetworkYAML(t))+
 		fmt.Sprintf("admin:\n  listen: 127.0.0.1:0\n  token: %s\n  tls: {cert_file: %q, key_file: %q}\n",
 			hex.EncodeToString(secret[:16]), certFile, keyFile))
 
 	httpTraffic(t, g.RPCURL()+"/devnet")
 	wsTraffic(t, ctx, n, strings.Replace(g.RPCURL(), "http://", "ws://", 1)+"/devnet")
 	engineTraffic(t, ctx, n, g.EngineURL(), secret)
+	hedgeTraffic(t, g.RPCURL()+"/hedged", g.MetricsURL())
 	waitScrape(t, g.MetricsURL(), "evmgate_ws_disconnects_total{")
 
 	families := scrapeFamilies(t, g.MetricsURL())
@@ -158,7 +160,7 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 	return families
 }
 
-func gatewayYAML(n *devnet.Net, engineSecret string) string {
+func gatewayYAML(n *devnet.Net, engineSecret, moreNetworks string) string {
 	var b strings.Builder
 	b.WriteString("log_level: WARN\nlog_requests: false\nnetworks:\n  - name: devnet\n    chain_id: 1337\n")
 	b.WriteString("    local_poll_interval: 100ms\n    rpc_timeout: 2s\n    down_after: 1\n")
@@ -168,6 +170,7 @@ func gatewayYAML(n *devnet.Net, engineSecret string) string {
 		fmt.Fprintf(&b, "      - name: %s\n        rpc_endpoint: %q\n        ws_endpoint: %q\n", nd.Name(), nd.HTTPURL(), nd.WSURL())
 	}
 	fmt.Fprintf(&b, "    fallback_nodes:\n      - name: %s\n        rpc_endpoint: %q\n", nodes[2].Name(), nodes[2].HTTPURL())
+	b.WriteString(moreNetworks)
 	fmt.Fprintf(&b, "engine:\n  enabled: true\n  jwt_secret: %s\n  nodes:\n", engineSecret)
 	for _, nd := range nodes {
 		fmt.Fprintf(&b, "    - url: %q\n      jwt_secret: %s\n", nd.AuthURL(), nd.JWTSecretPath())
@@ -193,6 +196,44 @@ func startGateway(t *testing.T, ctx context.Context, yaml string) *gateway.Gatew
 		}
 	})
 	return g
+}
+
+// hedgedNetworkYAML is a network of two fake nodes, one slow, taken in
+// turn, with hedging after at most 30ms: every call that goes to the slow
+// node first gets a copy on the fast one. A devnet node cannot be made slow.
+func hedgedNetworkYAML(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("  - name: hedged\n    chain_id: 1\n    local_poll_interval: 100ms\n    rpc_timeout: 3s\n")
+	b.WriteString("    strategy: round_robin\n    cache: false\n    hedge: {enabled: true, min_delay: 5ms, max_delay: 30ms}\n    local_nodes:\n")
+	for i, delay := range []time.Duration{300 * time.Millisecond, 0} {
+		f, err := fakenode.Start(fakenode.Options{Name: fmt.Sprintf("fake%d", i), ChainID: 1, Head: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(f.Close)
+		f.SetDelay(delay)
+		fmt.Fprintf(&b, "      - name: %s\n        rpc_endpoint: %q\n", f.Name, f.URL())
+	}
+	return b.String()
+}
+
+// hedgeTraffic calls the hedged network until a hedge is counted; in turn
+// the slow node gets every other call, so it takes a few calls.
+func hedgeTraffic(t *testing.T, url, metricsURL string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(scrape(t, metricsURL), "\nevmgate_hedges_total{") {
+		if time.Now().After(deadline) {
+			t.Fatal("no evmgate_hedges_total sample after 30s of calls to the hedged network")
+		}
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 }
 
 // httpTraffic sends calls of every status a client can cause: answered,
