@@ -141,7 +141,8 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 		t.Fatal(err)
 	}
 	certFile, keyFile := certtest.NewCA(t, "monitoring test ca").Server(t, "admin").Write(t, t.TempDir(), "admin")
-	g := startGateway(t, ctx, gatewayYAML(n, secretPath, hedgedNetworkYAML(t))+
+	failing, failingYAML := failingNetworkYAML(t)
+	g := startGateway(t, ctx, gatewayYAML(n, secretPath, hedgedNetworkYAML(t)+failingYAML)+
 		fmt.Sprintf("admin:\n  listen: 127.0.0.1:0\n  token: %s\n  tls: {cert_file: %q, key_file: %q}\n",
 			hex.EncodeToString(secret[:16]), certFile, keyFile))
 
@@ -149,6 +150,7 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 	wsTraffic(t, ctx, n, strings.Replace(g.RPCURL(), "http://", "ws://", 1)+"/devnet")
 	engineTraffic(t, ctx, n, g.EngineURL(), secret)
 	hedgeTraffic(t, g.RPCURL()+"/hedged", g.MetricsURL())
+	breakerTraffic(t, g.RPCURL()+"/failing", g.MetricsURL(), failing)
 	waitScrape(t, g.MetricsURL(), "evmgate_ws_disconnects_total{")
 
 	families := scrapeFamilies(t, g.MetricsURL())
@@ -218,6 +220,54 @@ func hedgedNetworkYAML(t *testing.T) string {
 	return b.String()
 }
 
+// failingNetworkYAML is a network of one fake node whose breaker opens
+// after three failed calls.
+func failingNetworkYAML(t *testing.T) (*fakenode.Node, string) {
+	t.Helper()
+	f, err := fakenode.Start(fakenode.Options{Name: "fake2", ChainID: 1, Head: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, fmt.Sprintf("  - name: failing\n    chain_id: 1\n    local_poll_interval: 100ms\n    rpc_timeout: 3s\n    cache: false\n"+
+		"    rpc_retries: 2\n    circuit_breaker: {failures: 3, failure_ratio: 0.5, window: 10s, cooldown: 10m}\n"+
+		"    local_nodes:\n      - name: %s\n        rpc_endpoint: %q\n", f.Name, f.URL())
+}
+
+// breakerTraffic calls the failing network until its node answers, stops
+// the node, and calls on until the breaker's transition is counted: the
+// only node of a network is still tried when down, up to three times a call.
+func breakerTraffic(t *testing.T, url, metricsURL string, f *fakenode.Node) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for postStatus(t, url) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the failing network's node did not answer within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := f.SetMode(fakenode.Refuse); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(scrape(t, metricsURL), "\nevmgate_breaker_transitions_total{") {
+		if time.Now().After(deadline) {
+			t.Fatal("no evmgate_breaker_transitions_total sample after 30s of calls to a refusing node")
+		}
+		postStatus(t, url)
+	}
+}
+
+func postStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // hedgeTraffic calls the hedged network until a hedge is counted; in turn
 // the slow node gets every other call, so it takes a few calls.
 func hedgeTraffic(t *testing.T, url, metricsURL string) {
@@ -227,12 +277,7 @@ func hedgeTraffic(t *testing.T, url, metricsURL string) {
 		if time.Now().After(deadline) {
 			t.Fatal("no evmgate_hedges_total sample after 30s of calls to the hedged network")
 		}
-		resp, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		postStatus(t, url)
 	}
 }
 
