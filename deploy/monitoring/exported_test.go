@@ -35,9 +35,9 @@ type family struct {
 
 // Every metric name and matcher label the dashboard and the rules use is
 // exported by a running gateway with WebSocket subscriptions, the Engine API
-// multiplexer, a hedged network with a slow node, circuit breakers, an
-// admin listener on TLS and a dead node, after a little traffic; and README.md lists every metric the
-// gateway registers.
+// multiplexer, a hedged network with a slow node, a circuit breaker that
+// opens, an admin listener on TLS and a dead node, after a little traffic;
+// and README.md lists every metric the gateway registers.
 func TestMetricsOfARunningGateway(t *testing.T) {
 	families := runningGatewayFamilies(t)
 	t.Run("used names are exported", func(t *testing.T) {
@@ -114,9 +114,10 @@ func checkSelector(t *testing.T, families map[string]family, recorded map[string
 }
 
 // runningGatewayFamilies runs a devnet of three nodes (one stopped), a
-// gateway in front of it with the Engine API multiplexer, hedging, circuit
-// breakers and the admin API served over TLS, sends traffic
-// through HTTP, WebSocket and the Engine API, and returns what the gateway
+// gateway in front of it with the Engine API multiplexer and the admin API
+// served over TLS, plus a hedged network of a slow and a fast fake node and
+// a network whose only node fails; sends traffic through HTTP, WebSocket
+// and the Engine API, hedges and opens the breaker, and returns what the gateway
 // exports: the families of its /metrics scrape, plus every registered
 // descriptor (labelled metrics appear in a scrape only once used).
 func runningGatewayFamilies(t *testing.T) map[string]family {
@@ -165,8 +166,7 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 func gatewayYAML(n *devnet.Net, engineSecret, moreNetworks string) string {
 	var b strings.Builder
 	b.WriteString("log_level: WARN\nlog_requests: false\nnetworks:\n  - name: devnet\n    chain_id: 1337\n")
-	b.WriteString("    local_poll_interval: 100ms\n    rpc_timeout: 2s\n    down_after: 1\n")
-	b.WriteString("    hedge: {enabled: true}\n    circuit_breaker: {failures: 10, failure_ratio: 0.5, window: 10s, cooldown: 5s}\n    local_nodes:\n")
+	b.WriteString("    local_poll_interval: 100ms\n    rpc_timeout: 2s\n    down_after: 1\n    local_nodes:\n")
 	nodes := n.Nodes()
 	for _, nd := range nodes[:2] {
 		fmt.Fprintf(&b, "      - name: %s\n        rpc_endpoint: %q\n        ws_endpoint: %q\n", nd.Name(), nd.HTTPURL(), nd.WSURL())
