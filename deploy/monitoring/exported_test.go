@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/certfile/certtest"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/devnet"
+	"github.com/evmgate/evmgate/internal/fakenode"
 	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -33,8 +35,9 @@ type family struct {
 
 // Every metric name and matcher label the dashboard and the rules use is
 // exported by a running gateway with WebSocket subscriptions, the Engine API
-// multiplexer and a dead node, after a little traffic; and README.md lists
-// every metric the gateway registers.
+// multiplexer, a hedged network with a slow node, a circuit breaker that
+// opens, an admin listener on TLS and a dead node, after a little traffic;
+// and README.md lists every metric the gateway registers.
 func TestMetricsOfARunningGateway(t *testing.T) {
 	families := runningGatewayFamilies(t)
 	t.Run("used names are exported", func(t *testing.T) {
@@ -111,8 +114,10 @@ func checkSelector(t *testing.T, families map[string]family, recorded map[string
 }
 
 // runningGatewayFamilies runs a devnet of three nodes (one stopped), a
-// gateway in front of it with the Engine API multiplexer, sends traffic
-// through HTTP, WebSocket and the Engine API, and returns what the gateway
+// gateway in front of it with the Engine API multiplexer and the admin API
+// served over TLS, plus a hedged network of a slow and a fast fake node and
+// a network whose only node fails; sends traffic through HTTP, WebSocket
+// and the Engine API, hedges and opens the breaker, and returns what the gateway
 // exports: the families of its /metrics scrape, plus every registered
 // descriptor (labelled metrics appear in a scrape only once used).
 func runningGatewayFamilies(t *testing.T) map[string]family {
@@ -136,11 +141,17 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 	if err := os.WriteFile(secretPath, []byte(hex.EncodeToString(secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startGateway(t, ctx, gatewayYAML(n, secretPath))
+	certFile, keyFile := certtest.NewCA(t, "monitoring test ca").Server(t, "admin").Write(t, t.TempDir(), "admin")
+	failing, failingYAML := failingNetworkYAML(t)
+	g := startGateway(t, ctx, gatewayYAML(n, secretPath, hedgedNetworkYAML(t)+failingYAML)+
+		fmt.Sprintf("admin:\n  listen: 127.0.0.1:0\n  token: %s\n  tls: {cert_file: %q, key_file: %q}\n",
+			hex.EncodeToString(secret[:16]), certFile, keyFile))
 
 	httpTraffic(t, g.RPCURL()+"/devnet")
 	wsTraffic(t, ctx, n, strings.Replace(g.RPCURL(), "http://", "ws://", 1)+"/devnet")
 	engineTraffic(t, ctx, n, g.EngineURL(), secret)
+	hedgeTraffic(t, g.RPCURL()+"/hedged", g.MetricsURL())
+	breakerTraffic(t, g.RPCURL()+"/failing", g.MetricsURL(), failing)
 	waitScrape(t, g.MetricsURL(), "evmgate_ws_disconnects_total{")
 
 	families := scrapeFamilies(t, g.MetricsURL())
@@ -152,7 +163,7 @@ func runningGatewayFamilies(t *testing.T) map[string]family {
 	return families
 }
 
-func gatewayYAML(n *devnet.Net, engineSecret string) string {
+func gatewayYAML(n *devnet.Net, engineSecret, moreNetworks string) string {
 	var b strings.Builder
 	b.WriteString("log_level: WARN\nlog_requests: false\nnetworks:\n  - name: devnet\n    chain_id: 1337\n")
 	b.WriteString("    local_poll_interval: 100ms\n    rpc_timeout: 2s\n    down_after: 1\n    local_nodes:\n")
@@ -161,6 +172,7 @@ func gatewayYAML(n *devnet.Net, engineSecret string) string {
 		fmt.Fprintf(&b, "      - name: %s\n        rpc_endpoint: %q\n        ws_endpoint: %q\n", nd.Name(), nd.HTTPURL(), nd.WSURL())
 	}
 	fmt.Fprintf(&b, "    fallback_nodes:\n      - name: %s\n        rpc_endpoint: %q\n", nodes[2].Name(), nodes[2].HTTPURL())
+	b.WriteString(moreNetworks)
 	fmt.Fprintf(&b, "engine:\n  enabled: true\n  jwt_secret: %s\n  nodes:\n", engineSecret)
 	for _, nd := range nodes {
 		fmt.Fprintf(&b, "    - url: %q\n      jwt_secret: %s\n", nd.AuthURL(), nd.JWTSecretPath())
@@ -186,6 +198,87 @@ func startGateway(t *testing.T, ctx context.Context, yaml string) *gateway.Gatew
 		}
 	})
 	return g
+}
+
+// hedgedNetworkYAML is a network of two fake nodes, one slow, taken in
+// turn, with hedging after at most 30ms: every call that goes to the slow
+// node first gets a copy on the fast one. A devnet node cannot be made slow.
+func hedgedNetworkYAML(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("  - name: hedged\n    chain_id: 1\n    local_poll_interval: 100ms\n    rpc_timeout: 3s\n")
+	b.WriteString("    strategy: round_robin\n    cache: false\n    hedge: {enabled: true, min_delay: 5ms, max_delay: 30ms}\n    local_nodes:\n")
+	for i, delay := range []time.Duration{300 * time.Millisecond, 0} {
+		f, err := fakenode.Start(fakenode.Options{Name: fmt.Sprintf("fake%d", i), ChainID: 1, Head: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(f.Close)
+		f.SetDelay(delay)
+		fmt.Fprintf(&b, "      - name: %s\n        rpc_endpoint: %q\n", f.Name, f.URL())
+	}
+	return b.String()
+}
+
+// failingNetworkYAML is a network of one fake node whose breaker opens
+// after three failed calls.
+func failingNetworkYAML(t *testing.T) (*fakenode.Node, string) {
+	t.Helper()
+	f, err := fakenode.Start(fakenode.Options{Name: "fake2", ChainID: 1, Head: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f, fmt.Sprintf("  - name: failing\n    chain_id: 1\n    local_poll_interval: 100ms\n    rpc_timeout: 3s\n    cache: false\n"+
+		"    rpc_retries: 2\n    circuit_breaker: {failures: 3, failure_ratio: 0.5, window: 10s, cooldown: 10m}\n"+
+		"    local_nodes:\n      - name: %s\n        rpc_endpoint: %q\n", f.Name, f.URL())
+}
+
+// breakerTraffic calls the failing network until its node answers, stops
+// the node, and calls on until the breaker's transition is counted: the
+// only node of a network is still tried when down, up to three times a call.
+func breakerTraffic(t *testing.T, url, metricsURL string, f *fakenode.Node) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for postStatus(t, url) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the failing network's node did not answer within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := f.SetMode(fakenode.Refuse); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(scrape(t, metricsURL), "\nevmgate_breaker_transitions_total{") {
+		if time.Now().After(deadline) {
+			t.Fatal("no evmgate_breaker_transitions_total sample after 30s of calls to a refusing node")
+		}
+		postStatus(t, url)
+	}
+}
+
+func postStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// hedgeTraffic calls the hedged network until a hedge is counted; in turn
+// the slow node gets every other call, so it takes a few calls.
+func hedgeTraffic(t *testing.T, url, metricsURL string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(scrape(t, metricsURL), "\nevmgate_hedges_total{") {
+		if time.Now().After(deadline) {
+			t.Fatal("no evmgate_hedges_total sample after 30s of calls to the hedged network")
+		}
+		postStatus(t, url)
+	}
 }
 
 // httpTraffic sends calls of every status a client can cause: answered,

@@ -438,3 +438,49 @@ func TestStatusPageShowsNodeDown(t *testing.T) {
 		t.Errorf("fake1 turned red %v after it stopped, want within 2s", took)
 	}
 }
+
+// A node whose breaker is closed shows no breaker badge; once its breaker
+// opens it gets a red "breaker open" badge beside its state, which on a
+// phone takes its own line; the network's heading says that it hedges.
+func TestStatusPageShowsBreaker(t *testing.T) {
+	ctx := browser(t)
+	f := fakes(t, 1)
+	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 2\n    hedge: {enabled: true}\n"+
+		"    circuit_breaker: {failures: 3, failure_ratio: 0.5, window: 10s, cooldown: 10m}\n",
+		nodesYAML("local_nodes", f...)))
+	do(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(g.MetricsURL()+"/status/page"))
+	waitJS(t, ctx, "fake0 serving", `document.querySelector('tr[data-node="fake0"]')?.dataset.state === 'serving'`)
+	if b := eval[string](t, ctx, `document.querySelector('tr[data-node="fake0"]').dataset.breaker`); b != "closed" {
+		t.Errorf("fake0's row: data-breaker %q, want closed", b)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('tr[data-node="fake0"] .badge.breaker').length`); n != 0 {
+		t.Errorf("fake0 with its breaker closed shows %d breaker badges, want none", n)
+	}
+	if h := eval[string](t, ctx, `document.querySelector('section.net h2 small').textContent`); h != "chain 1 · hedged" {
+		t.Errorf("network heading %q, want it to say the network is hedged", h)
+	}
+
+	if err := f[0].SetMode(fakenode.Refuse); err != nil {
+		t.Fatal(err)
+	}
+	// The only node is still tried when down (fail open): each call tries
+	// it up to three times, so the failures come in a burst.
+	waitFor(t, "fake0's breaker open", func() bool {
+		post(t, g.RPCURL()+"/mainnet", blockNumber)
+		return breakerOf(t, g, f[0].Name) == "open"
+	})
+	waitJS(t, ctx, "fake0's breaker badge", `document.querySelector('tr[data-node="fake0"] .badge.breaker')?.textContent === 'breaker open'`)
+	colour := eval[string](t, ctx, `getComputedStyle(document.querySelector('tr[data-node="fake0"] .badge.breaker')).backgroundColor`)
+	if colour != red {
+		t.Errorf("fake0's breaker badge is %s, want red %s", colour, red)
+	}
+	checkContrast(t, ctx)
+
+	do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	waitJS(t, ctx, "the phone layout", `getComputedStyle(document.querySelector('table.nodes tr')).display === 'grid'`)
+	if overlap := eval[bool](t, ctx, `(() => { const [a, b] = document.querySelectorAll('tr[data-node="fake0"] .badge');
+		const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+		return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom; })()`); overlap {
+		t.Errorf("on a phone fake0's state and breaker badges overlap")
+	}
+}
