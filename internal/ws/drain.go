@@ -32,12 +32,21 @@ func (s *Server) Drain(ctx context.Context) {
 	}
 }
 
+// removedReason is the close reason of a removed network's connections.
+const removedReason = "network removed from the configuration"
+
 // DrainNetwork ends the client connections of a network that a
 // configuration reload removed (the network that pool served), as Drain
 // does, then closes its subscription hub. It returns once every connection
 // has its close frame queued, or ctx ended.
 func (s *Server) DrainNetwork(ctx context.Context, pool *balancer.Pool) {
-	s.goAway(ctx, pool, "network removed from the configuration", "network_removed")
+	s.mu.Lock()
+	if s.removed == nil {
+		s.removed = map[*balancer.Pool]struct{}{}
+	}
+	s.removed[pool] = struct{}{}
+	s.mu.Unlock()
+	s.goAway(ctx, pool, removedReason, "network_removed")
 	var hubs []*subs.Hub
 	s.mu.Lock()
 	for k, h := range s.hubs {

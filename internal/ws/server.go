@@ -28,8 +28,12 @@ type Server struct {
 	m    *metrics
 	subm *subs.Metrics
 
-	mu        sync.Mutex // protects clients, hubs, upstreams, closed, draining
-	clients   map[*client]struct{}
+	mu      sync.Mutex // protects clients, hubs, upstreams, removed, closed, draining
+	clients map[*client]struct{}
+	// removed are the pools of networks a reload removed: a connection
+	// whose upgrade began before the removal and ended after it is sent
+	// away like those the removal found.
+	removed   map[*balancer.Pool]struct{}
 	conns     atomic.Uint64 // connections opened: names anonymous clients
 	hubs      map[hubKey]*subs.Hub
 	upstreams map[string]*upstreamConn
@@ -88,8 +92,8 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 	if c.id == "" {
 		c.id = "ws-" + strconv.FormatUint(s.conns.Add(1), 10) // the connection is the client
 	}
-	if !s.track(c) {
-		conn.Close(websocket.StatusGoingAway, "server shutting down")
+	if reason := s.track(c); reason != "" {
+		conn.Close(websocket.StatusGoingAway, reason)
 		return
 	}
 	s.m.connections.WithLabelValues(n.Name).Inc()
@@ -113,14 +117,18 @@ func (s *Server) admit() (reason, msg string) {
 	return "", ""
 }
 
-func (s *Server) track(c *client) bool {
+// track adds c to the open connections, or says why it may not stay.
+func (s *Server) track(c *client) (refused string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return "server shutting down"
+	}
+	if _, ok := s.removed[c.net.Pool]; ok {
+		return removedReason
 	}
 	s.clients[c] = struct{}{}
-	return true
+	return ""
 }
 
 func (s *Server) untrack(c *client) {
