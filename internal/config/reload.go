@@ -39,30 +39,12 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	if nextAdmin.RedisURL == next.RedisURL && old.Admin.RedisURL == old.RedisURL {
 		nextAdmin.RedisURL = old.Admin.RedisURL // redis_url's copy: named once, as redis_url
 	}
-	if k := changedKeys("admin.", old.Admin, nextAdmin); len(k) > 0 {
-		keys = append(keys, k...)
-		out.Admin = old.Admin
-	}
-	if k := changedKeys("engine.", old.Engine, next.Engine); len(k) > 0 {
-		keys = append(keys, k...)
-		out.Engine = old.Engine
-	}
-	if k := changedKeys("websocket.", old.WebSocket, next.WebSocket); len(k) > 0 {
-		keys = append(keys, k...)
-		out.WebSocket = old.WebSocket
-	}
-	if k := changedKeys("cache.", old.Cache, next.Cache); len(k) > 0 {
-		keys = append(keys, k...)
-		out.Cache = old.Cache
-	}
-	if k := changedKeys("tls.", old.TLS, next.TLS); len(k) > 0 {
-		keys = append(keys, k...)
-		out.TLS = old.TLS
-	}
-	if k := changedKeys("limits.", old.Limits, next.Limits); len(k) > 0 {
-		keys = append(keys, k...)
-		out.Limits = old.Limits
-	}
+	keys = restartOnly(keys, "admin.", old.Admin, nextAdmin, &out.Admin)
+	keys = restartOnly(keys, "engine.", old.Engine, next.Engine, &out.Engine)
+	keys = restartOnly(keys, "websocket.", old.WebSocket, next.WebSocket, &out.WebSocket)
+	keys = restartOnly(keys, "cache.", old.Cache, next.Cache, &out.Cache)
+	keys = restartOnly(keys, "tls.", old.TLS, next.TLS, &out.TLS)
+	keys = restartOnly(keys, "limits.", old.Limits, next.Limits, &out.Limits)
 	keep("access.shared_limits", old.Access.SharedLimits != next.Access.SharedLimits,
 		func() { out.Access.SharedLimits = old.Access.SharedLimits })
 	keep("access.redis_fail_mode", old.Access.RedisFailMode != next.Access.RedisFailMode,
@@ -72,6 +54,16 @@ func Reloadable(old, next *Config) (*Config, []string) {
 		out.Networks = old.Networks
 	}
 	return &out, keys
+}
+
+// restartOnly keeps a section that only a restart can change: when next
+// differs from old, *dst gets old back and the changed keys are added to keys.
+func restartOnly[T any](keys []string, prefix string, old, next T, dst *T) []string {
+	k := changedKeys(prefix, old, next)
+	if len(k) > 0 {
+		*dst = old
+	}
+	return append(keys, k...)
 }
 
 // changedKeys names the fields of two values of one struct type that
