@@ -173,9 +173,12 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 		ex.node = n.Name
 		tryStart := time.Now()
 		err = try(n)
-		judged := err // what n is judged on: a hedged try may be answered by another node
+		judged, by := err, n // what n is judged on, and the node that answered: a hedged try may be answered by another node
 		if hr, ok := err.(*hedgeResult); ok {
 			judged, err = hr.primary, hr.call
+			if hr.by != nil {
+				by = hr.by
+			}
 		}
 		if judged != nil {
 			judged = budgetSpent(ctx, tryStart, ex.net.TryTimeout, judged)
@@ -188,7 +191,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 			ex.avoid = nil
 		}
 		if err == nil {
-			ex.answered(n)
+			ex.answered(by)
 			return nil
 		}
 		err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)

@@ -14,10 +14,12 @@ import (
 
 // hedgeResult is what a hedged try tells the attempt loop: primary is the
 // first try's own outcome, on which its node is judged; call is the call's
-// (nil: answered, by either try).
+// (nil: answered, by either try); by is the node whose answer was served
+// (nil: none was).
 type hedgeResult struct {
 	primary error
 	call    error
+	by      *upstream.Node
 }
 
 func (r *hedgeResult) Error() string {
@@ -168,7 +170,11 @@ func (ex *exchange) settleRace(ctx context.Context, r *race, winner *tryAnswer, 
 	case winner == nil:
 		answered = primary // both failed: the attempt loop goes on
 	}
-	return &hedgeResult{primary: primary, call: answered}
+	hr := &hedgeResult{primary: primary, call: answered}
+	if winner != nil {
+		hr.by = winner.n
+	}
+	return hr
 }
 
 // errNotAnswered marks a race that produced no answer to serve.

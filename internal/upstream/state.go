@@ -87,16 +87,21 @@ var stateMessages = []string{
 	"missing trie node",
 	"historical state unavailable",
 	"historical state not available",
-	"state is not available",
 	"no state available",
 	"is missing from the db",
 	"world state unavailable",
-	"is pruned",
+	"state at block #",
 	"running with state pruning",
 }
 
 // StateMissing reports whether a node's error message says it lacks the
 // state of the block asked for.
 func StateMissing(message string) bool {
-	return containsAny(strings.ToLower(message), stateMessages)
+	m := strings.ToLower(message)
+	if containsAny(m, stateMessages) {
+		return true
+	}
+	// go-ethereum's path scheme names the root between the words.
+	i := strings.Index(m, "state 0x")
+	return i >= 0 && strings.Contains(m[i:], " is not available")
 }
