@@ -18,8 +18,8 @@ const ClientHeader = "X-Client-ID"
 // header map with it directly allocates nothing.
 const clientKey = "X-Client-Id"
 
-// clientOf returns the client a request names ("" for none).
-func clientOf(h http.Header, key string) string {
+// ClientOf returns the client a request names ("" for none).
+func ClientOf(h http.Header, key string) string {
 	var id string
 	if v := h[clientKey]; len(v) > 0 {
 		id = v[0]

@@ -21,8 +21,9 @@
 // for a named client on a network with consistent reads, the highest head
 // that client was served and the node that took its transaction (package
 // consistent). A batch takes the strictest of its calls. The client is
-// exchange.client: the X-Client-ID header today, set in ServeHTTP (and
-// DoAs for WebSocket connections); an API key's identity is meant to set
-// the same field. Such calls of a named client skip in-flight dedup, since
+// exchange.client (ClientOf): the caller's API key when it has one, with
+// its X-Client-ID header naming one of the key's clients, set in ServeHTTP
+// (and DoAs for WebSocket connections, where the connection names a client
+// that sends no header). Such calls of a named client skip in-flight dedup, since
 // their node is chosen for that client.
 package proxy

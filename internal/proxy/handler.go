@@ -159,7 +159,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.prio = &prioWriter{ResponseWriter: w, start: start, class: ex.class, sizer: net.sizer}
 		ex.w = ex.prio
 	}
-	ex.client = clientOf(r.Header, caller.Name())
+	if net.Consistent != nil {
+		ex.client = ClientOf(r.Header, caller.Name())
+	}
 	ex.reqID = r.Header.Get("X-Request-Id")
 	if !validRequestID(ex.reqID) {
 		ex.reqID = h.ids.next()

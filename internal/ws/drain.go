@@ -40,12 +40,6 @@ const removedReason = "network removed from the configuration"
 // does, then closes its subscription hub. It returns once every connection
 // has its close frame queued, or ctx ended.
 func (s *Server) DrainNetwork(ctx context.Context, pool *balancer.Pool) {
-	s.mu.Lock()
-	if s.removed == nil {
-		s.removed = map[*balancer.Pool]struct{}{}
-	}
-	s.removed[pool] = struct{}{}
-	s.mu.Unlock()
 	s.goAway(ctx, pool, removedReason, "network_removed")
 	var hubs []*subs.Hub
 	s.mu.Lock()

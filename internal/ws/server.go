@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/subs"
@@ -87,10 +88,14 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 		s.m.rejected.WithLabelValues("handshake").Inc()
 		return // Accept wrote the HTTP error
 	}
-	c := newClient(r.Context(), s, conn, n, s.hub(n), proxy.ClassOf(r.Header))
-	c.id = r.Header.Get(proxy.ClientHeader)
+	// The caller's key caps the class and names the client, as over HTTP.
+	caller := access.CallerFrom(r.Context())
+	c := newClient(r.Context(), s, conn, n, s.hub(n), caller.Class(r.Header))
+	c.id = proxy.ClientOf(r.Header, caller.Name())
 	if c.id == "" {
-		c.id = "ws-" + strconv.FormatUint(s.conns.Add(1), 10) // the connection is the client
+		// The connection is the client; a header value cannot hold a NUL,
+		// so no X-Client-ID names it.
+		c.id = "\x00ws-" + strconv.FormatUint(s.conns.Add(1), 10)
 	}
 	if reason := s.track(c); reason != "" {
 		conn.Close(websocket.StatusGoingAway, reason)
@@ -124,7 +129,10 @@ func (s *Server) track(c *client) (refused string) {
 	if s.closed {
 		return "server shutting down"
 	}
-	if _, ok := s.removed[c.net.Pool]; ok {
+	// A connection whose upgrade began before a reload removed its
+	// network and ended after it is sent away like those the removal
+	// found: the handler no longer serves its network.
+	if now := s.h.Network(c.net.Name); now == nil || now.Pool != c.net.Pool {
 		return removedReason
 	}
 	s.clients[c] = struct{}{}
