@@ -28,7 +28,7 @@ func TestHedgeAndBreakerAsProcess(t *testing.T) {
 		"    hedge:\n      enabled: true\n      quantile: 0.9\n      min_delay: 5ms\n      max_delay: 20ms\n"+
 		"    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n        name: slow\n      - rpc_endpoint: "+f[1].URL()+"\n        name: fast\n"+
 		"  - name: solo\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
-		"    circuit_breaker:\n      failures: 2\n      failure_ratio: 0.5\n      window: 5s\n      cooldown: 200ms\n"+
+		"    circuit_breaker:\n      failures: 2\n      failure_ratio: 0.5\n      window: 5s\n      cooldown: 3s\n"+
 		"    local_nodes:\n      - rpc_endpoint: "+f[2].URL()+"\n        name: solo-node\n")
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)

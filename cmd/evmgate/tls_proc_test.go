@@ -86,6 +86,8 @@ networks:
 	if resp, err := noCert.Get(adminURL); err == nil {
 		resp.Body.Close()
 		t.Fatalf("admin API without a client certificate: %d, want the handshake refused", resp.StatusCode)
+	} else if !strings.Contains(err.Error(), "tls: ") {
+		t.Fatalf("admin API without a client certificate: %v, want a TLS alert from the server", err)
 	}
 	pair := clients.Client(t, "operator")
 	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)

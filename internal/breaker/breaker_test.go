@@ -41,7 +41,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // TestBreakerCycle: failures open it, the cool-down makes it half-open with
 // room for one trial, and the trial's outcome closes or reopens it.
 func TestBreakerCycle(t *testing.T) {
-	s := newSet(t, breaker.Settings{Failures: 3, Ratio: 0.5, Window: 10 * time.Second, Cooldown: 20 * time.Millisecond})
+	s := newSet(t, breaker.Settings{Failures: 3, Ratio: 0.5, Window: 10 * time.Second, Cooldown: 500 * time.Millisecond})
 	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1/"})
 	for range 5 {
 		s.Observe(n, nil)

@@ -42,7 +42,7 @@ func breakerOf(t *testing.T, g *gateway.Gateway, node string) string {
 func TestBreakerOpensOnRefusedPortAndCloses(t *testing.T) {
 	f := fakes(t, 1)
 	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 2\n"+
-		"    circuit_breaker: {failures: 3, failure_ratio: 0.5, window: 10s, cooldown: 300ms}\n",
+		"    circuit_breaker: {failures: 3, failure_ratio: 0.5, window: 10s, cooldown: 3s}\n",
 		nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
 	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
