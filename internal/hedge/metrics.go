@@ -15,7 +15,8 @@ const (
 	Lost
 	// Failed: the copy's try failed (its node is judged on it).
 	Failed
-	// NoNode: the delay passed but no other node had a free slot.
+	// NoNode: the delay passed but no other node had a free slot (or calls
+	// were waiting for one).
 	NoNode
 	numOutcomes
 )

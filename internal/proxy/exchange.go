@@ -50,6 +50,8 @@ type exchange struct {
 	fallback []byte
 	// avoid is a node whose hedged copy failed: the next try goes elsewhere.
 	avoid *upstream.Node
+	// tried are the nodes the call's earlier tries went to (for a copy).
+	tried []*upstream.Node
 }
 
 func (ex *exchange) serve(ctx context.Context, body []byte) {
@@ -172,6 +174,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 		ex.tries++
 		ex.node = n.Name
 		tryStart := time.Now()
+		ex.tried = tried
 		err = try(n)
 		judged, by := err, n // what n is judged on, and the node that answered: a hedged try may be answered by another node
 		if hr, ok := err.(*hedgeResult); ok {

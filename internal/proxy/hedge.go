@@ -9,6 +9,7 @@ import (
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -101,7 +102,12 @@ func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *j
 		select {
 		case <-timerC:
 			timerC = nil
-			m := ex.net.Pool.Pick([]*upstream.Node{n}, need)
+			if ex.queued() {
+				// A copy never takes a slot a waiting call could have.
+				p.Count(hedge.NoNode)
+				continue
+			}
+			m := ex.net.Pool.Pick(append(ex.tried[:len(ex.tried):len(ex.tried)], n), need)
 			if m != nil && !ex.net.Pool.View().Eligible(m) {
 				// Pick fails open to nodes that are down; a copy is not
 				// worth a call there.
@@ -221,4 +227,18 @@ func (ex *exchange) weak(a *tryAnswer) bool {
 		return e != nil && upstream.Unavailable(e.Code, e.Message, a.n.Head() < ex.net.Pool.View().Head)
 	}
 	return !(len(bytes.TrimSpace(a.prefix)) == 0)
+}
+
+// queued reports whether calls of any class wait for a worker slot on the
+// exchange's network.
+func (ex *exchange) queued() bool {
+	if ex.net.sizer == nil {
+		return false
+	}
+	for cl := Class(0); cl < sched.NumClasses; cl++ {
+		if ex.net.sizer.Queued(cl) > 0 {
+			return true
+		}
+	}
+	return false
 }
