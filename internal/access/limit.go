@@ -57,7 +57,7 @@ type limiter interface {
 }
 
 // maxLocalBuckets bounds the local buckets; past it, full (idle) buckets
-// are dropped.
+// are dropped, then per-IP ones (see local.bucket).
 const maxLocalBuckets = 100_000
 
 // local keeps buckets and quotas in this process.
@@ -66,6 +66,7 @@ type local struct {
 	buckets map[string]*localBucket
 	ips     map[netip.Addr]*localBucket
 	quotas  map[string]*localQuota
+	swept   time.Time // the last sweep: at most one a second
 }
 
 type localBucket struct {
@@ -92,9 +93,20 @@ func (l *local) bucket(b *bucket, now time.Time) *rate.Limiter {
 	if lb != nil && lb.limit == b.limit {
 		return lb.lim
 	}
-	if lb == nil && len(l.buckets)+len(l.ips) >= maxLocalBuckets {
+	if lb == nil && len(l.buckets)+len(l.ips) >= maxLocalBuckets && now.Sub(l.swept) >= time.Second {
+		// A sweep reads every bucket under the lock: once a second at most.
+		// When forgetting full buckets is not enough (a flood of new client
+		// addresses), per-IP buckets are dropped in map order down to 90 %
+		// of the bound: a forgotten client only gets its burst again.
+		l.swept = now
 		sweep(l.buckets, now)
 		sweep(l.ips, now)
+		for ip := range l.ips {
+			if len(l.buckets)+len(l.ips) < maxLocalBuckets*9/10 {
+				break
+			}
+			delete(l.ips, ip)
+		}
 	}
 	lb = &localBucket{lim: rate.NewLimiter(rate.Limit(b.limit.Rate), b.limit.Burst), limit: b.limit}
 	if b.id == "" {
