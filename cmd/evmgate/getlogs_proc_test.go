@@ -123,11 +123,17 @@ networks:
 	rpc(t, url, `{"jsonrpc":"2.0","id":3,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","0x10"]}`)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
+	var keys []string
 	eventually(t, 20*time.Second, "an answer written to Redis under proc:", func() bool {
 		rpc(t, url, `{"jsonrpc":"2.0","id":3,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","0x10"]}`)
-		keys, err := rdb.Keys(context.Background(), "proc:e:*").Result()
+		var err error
+		keys, err = rdb.Keys(context.Background(), "proc:e:*").Result()
 		return err == nil && len(keys) > 0
 	})
+	// redis_ttl: 10m bounds the entry's life.
+	if ttl, err := rdb.TTL(context.Background(), keys[0]).Result(); err != nil || ttl <= 0 || ttl > 10*time.Minute {
+		t.Fatalf("TTL of %s: %v %v, want within redis_ttl (10m)", keys[0], ttl, err)
+	}
 	if code, took := p.terminate(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
 	}
