@@ -138,7 +138,7 @@ func (ex *exchange) done() {
 		slog.String("class", ex.class.String()), slog.Duration("duration", d), slog.String("key", ex.caller.Name()),
 	}
 	n := len(attrs)
-	if attrs[n-1].Value.String() == "" {
+	if ex.caller.Name() == "" {
 		n-- // no key: the line as without access checks
 	}
 	ex.h.log.LogAttrs(context.Background(), level, "request completed", attrs[:n]...)
@@ -183,8 +183,14 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 				by = hr.by
 			}
 		}
+		same := err == judged
 		if judged != nil {
 			judged = budgetSpent(ctx, tryStart, ex.net.TryTimeout, judged)
+		}
+		if same {
+			err = judged
+		} else if err != nil {
+			err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
 		}
 		ex.net.Sched.Release(n)
 		ex.net.Health.Observe(n, judged)
@@ -197,7 +203,6 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 			ex.answered(by)
 			return nil
 		}
-		err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
 		var ue *upstream.Error
 		if errors.As(err, &ue) {
 			switch ue.Kind {
