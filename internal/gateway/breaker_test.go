@@ -127,7 +127,10 @@ func TestBreakerKeepsAFlakyNodeOut(t *testing.T) {
 // off; an open breaker that a reload retires lets its node back in at once.
 func TestReloadHedgeAndBreakers(t *testing.T) {
 	f := fakes(t, 2)
-	base := "    cache: false\n    rpc_retries: 2\n"
+	// Health never takes the node out here (down_after), and calls take
+	// turns: otherwise a probe may see the failing node first, health
+	// drops it and no call ever reaches its breaker.
+	base := "    cache: false\n    rpc_retries: 2\n    strategy: round_robin\n    down_after: 1000\n"
 	g := startGateway(t, netYAML(base+"    circuit_breaker: {failures: 1, failure_ratio: 0.1, cooldown: 1h}\n",
 		nodesYAML("local_nodes", f...)))
 	url := g.RPCURL() + "/mainnet"
