@@ -199,17 +199,42 @@ func (c *Caller) Name() string {
 }
 
 // Class is the priority class of c's call carrying h (see Key.Class).
-func (c *Caller) Class(h http.Header) sched.Class {
+func (c *Caller) Class(h Header) sched.Class {
 	if c == nil {
-		return sched.ClassFromHeader(h)
+		return sched.ClassFrom(h)
 	}
 	return c.Key.Class(h)
 }
+
+// Header reads a request header's first value ("" when absent):
+// http.Header, or a reader of another server's request.
+type Header interface{ Get(key string) string }
+
+// Request is what the checks read of a client request.
+type Request interface {
+	Header
+	// Values are all the values of a header (X-Forwarded-For, Forwarded).
+	Values(key string) []string
+	// RemoteAddr is the address of the connection's peer.
+	RemoteAddr() netip.Addr
+}
+
+// stdRequest is a net/http request as a Request.
+type stdRequest struct{ r *http.Request }
+
+func (s stdRequest) Get(key string) string      { return s.r.Header.Get(key) }
+func (s stdRequest) Values(key string) []string { return s.r.Header.Values(key) }
+func (s stdRequest) RemoteAddr() netip.Addr     { return addrOf(s.r.RemoteAddr) }
 
 // Identify finds who sends r to network; pathKey is a key found in the
 // URL path ("" when none). A refusal is a ready JSON-RPC error whose code
 // maps to 401 or 403.
 func (a *Access) Identify(r *http.Request, network, pathKey string) (*Caller, *jsonrpc.Error) {
+	return a.IdentifyRequest(stdRequest{r}, network, pathKey)
+}
+
+// IdentifyRequest is Identify for a request of any server.
+func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *jsonrpc.Error) {
 	s := a.snap.Load()
 	c := &Caller{}
 	if s.perIP.Rate > 0 {
@@ -217,10 +242,10 @@ func (a *Access) Identify(r *http.Request, network, pathKey string) (*Caller, *j
 	}
 	secret, bearer := pathKey, false
 	if secret == "" {
-		secret = r.Header.Get("X-API-Key")
+		secret = r.Get("X-API-Key")
 	}
 	if secret == "" {
-		if v, ok := cutBearer(r.Header.Get("Authorization")); ok {
+		if v, ok := cutBearer(r.Get("Authorization")); ok {
 			secret, bearer = v, true
 		}
 	}

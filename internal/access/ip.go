@@ -2,7 +2,6 @@ package access
 
 import (
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -10,12 +9,12 @@ import (
 // clientIP is the peer's address, or, when the peer is a trusted proxy,
 // the nearest untrusted address its X-Forwarded-For or Forwarded header
 // names.
-func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := addrOf(r.RemoteAddr)
+func clientIP(r Request, trusted []netip.Prefix) netip.Addr {
+	peer := r.RemoteAddr()
 	if !isTrusted(peer, trusted) {
 		return peer
 	}
-	hops := forwardedFor(r.Header)
+	hops := forwardedFor(r)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(hops[i])
 		if err != nil {
@@ -53,7 +52,7 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 
 // forwardedFor lists the addresses of X-Forwarded-For, else of Forwarded's
 // for= parameters, nearest client first.
-func forwardedFor(h http.Header) []string {
+func forwardedFor(h Request) []string {
 	var out []string
 	if v := h.Values("X-Forwarded-For"); len(v) > 0 {
 		for _, line := range v {

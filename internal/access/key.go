@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/sched"
@@ -77,8 +76,8 @@ func compile(s KeySpec, bucketPrefix string) (*Key, error) {
 
 // Class returns the priority class of a call carrying h: the key's class
 // when the headers ask for none, capped at the key's class otherwise.
-func (k *Key) Class(h http.Header) sched.Class {
-	asked := sched.ClassFromHeader(h)
+func (k *Key) Class(h Header) sched.Class {
+	asked := sched.ClassFrom(h)
 	if k == nil || !k.hasClass {
 		return asked
 	}

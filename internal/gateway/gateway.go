@@ -22,6 +22,7 @@ import (
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/restapi"
+	"github.com/evmgate/evmgate/internal/rpcserver"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/evmgate/evmgate/internal/ws"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,17 +54,18 @@ type Gateway struct {
 	// accessRedis is the client of shared rate limits and runtime keys.
 	accessRedis *redis.Client
 
-	rpcLn, metricsLn   net.Listener
-	rpcSrv, metricsSrv *http.Server
-	registry           *registry.Registry
-	adminLn            net.Listener
-	adminSrv           *http.Server
-	engine             *engine.Mux
-	engineLn           net.Listener
-	engineSrv          *http.Server
-	tls                listenerTLS        // certificates of the listeners that serve TLS
-	conns              *connlimit.Metrics // the JSON-RPC listener's connections
-	wg                 sync.WaitGroup
+	rpcLn, metricsLn net.Listener
+	rpcSrv           *rpcserver.Server
+	metricsSrv       *http.Server
+	registry         *registry.Registry
+	adminLn          net.Listener
+	adminSrv         *http.Server
+	engine           *engine.Mux
+	engineLn         net.Listener
+	engineSrv        *http.Server
+	tls              listenerTLS        // certificates of the listeners that serve TLS
+	conns            *connlimit.Metrics // the JSON-RPC listener's connections
+	wg               sync.WaitGroup
 }
 
 // New builds the gateway from a validated configuration. Nothing listens
@@ -193,8 +195,8 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 	wg.Wait()
 	g.history.start(g.read)
 
-	g.rpcSrv = g.newServer(g.RPCHandler(), g.tls.rpc)
-	g.serve(g.rpcSrv, g.limitRPC(g.rpcLn))
+	g.rpcSrv = g.newRPCServer()
+	g.serveRPC(g.rpcSrv, g.limitRPC(g.rpcLn))
 	if g.metricsLn != nil {
 		g.metricsSrv = g.newServer(g.adminMux(true), g.tls.rpc)
 		g.serve(g.metricsSrv, g.metricsLn)
@@ -256,7 +258,10 @@ func (g *Gateway) Close(ctx context.Context) error {
 			g.ws.Drain(ctx) // WebSocket connections are hijacked: Shutdown does not wait for them
 		}
 	}()
-	for _, srv := range []*http.Server{g.rpcSrv, g.metricsSrv, g.engineSrv, g.adminSrv} {
+	if g.rpcSrv != nil {
+		errs = append(errs, g.rpcSrv.Shutdown(ctx))
+	}
+	for _, srv := range []*http.Server{g.metricsSrv, g.engineSrv, g.adminSrv} {
 		if srv != nil {
 			errs = append(errs, srv.Shutdown(ctx))
 		}

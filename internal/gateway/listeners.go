@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"net"
@@ -10,7 +11,9 @@ import (
 	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/connlimit"
+	"github.com/evmgate/evmgate/internal/rpcserver"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 )
 
 // listenerTLS holds the certificates of the listeners; nil: plain HTTP.
@@ -73,6 +76,13 @@ func (t listenerTLS) close() {
 	}
 }
 
+// A request must be read within readTimeout and its answer written within
+// writeTimeout.
+const (
+	readTimeout  = 60 * time.Second
+	writeTimeout = 120 * time.Second
+)
+
 // newServer is an http.Server with the limits: section's header limits and
 // timeouts; with certs, it serves TLS (HTTP/2 offered beside HTTP/1.1,
 // which WebSocket upgrades use).
@@ -82,8 +92,8 @@ func (g *Gateway) newServer(h http.Handler, certs *certfile.Store) *http.Server 
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: l.ReadHeaderTimeout.D(),
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       l.IdleTimeout.D(),
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
@@ -92,6 +102,46 @@ func (g *Gateway) newServer(h http.Handler, certs *certfile.Store) *http.Server 
 		srv.TLSConfig = certs.ServerConfig(nil)
 	}
 	return srv
+}
+
+// newRPCServer is the JSON-RPC listener's server: JSON-RPC calls on
+// fasthttp's server (proxy.Handler.ServeFast), everything else on net/http
+// with RPCHandler.
+func (g *Gateway) newRPCServer() *rpcserver.Server {
+	l := g.cfg.Limits
+	l.Default()
+	o := rpcserver.Options{
+		ReadHeaderTimeout: l.ReadHeaderTimeout.D(),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       l.IdleTimeout.D(),
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		MaxBodyBytes:      func() int { return int(g.handler.BodyLimit()) },
+		Error:             g.handler.ServeFastError,
+		Log:               g.log,
+	}
+	if g.tls.rpc != nil {
+		o.TLS = g.tls.rpc.ServerConfig(nil)
+	}
+	adminOnRPC := g.cfg.Admin.OnRPC && g.registry != nil
+	fast := func(ctx *fasthttp.RequestCtx) bool {
+		if adminOnRPC {
+			if p := ctx.Path(); string(p) == "/nodes" || bytes.HasPrefix(p, []byte("/admin/")) {
+				return false
+			}
+		}
+		return g.handler.ServeFast(ctx)
+	}
+	return rpcserver.New(fast, g.newServer(g.RPCHandler(), nil), o)
+}
+
+// serveRPC serves the JSON-RPC listener until Close.
+func (g *Gateway) serveRPC(srv *rpcserver.Server, ln net.Listener) {
+	g.wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	})
 }
 
 // limitRPC bounds the JSON-RPC listener's connections, in total and per

@@ -38,14 +38,20 @@ func (h *Handler) admitRequest(w http.ResponseWriter, r *http.Request, n *Networ
 	}
 	c, e := a.Identify(r, n.Name, pathKey)
 	a.AllowOrigin(w, r, n.Name, c)
-	if e != nil {
-		out := e.AppendResponse(make([]byte, 0, 192), nil)
-		w.Header()["Content-Type"] = jsonHeader
-		w.WriteHeader(statusOf(e))
-		_, _ = w.Write(out)
-		return nil, false
+	return c, refuse(w, e)
+}
+
+// refuse answers a request whose caller access refused (e not nil); it
+// reports whether the request may go on.
+func refuse(w http.ResponseWriter, e *jsonrpc.Error) bool {
+	if e == nil {
+		return true
 	}
-	return c, true
+	out := e.AppendResponse(make([]byte, 0, 192), nil)
+	w.Header()["Content-Type"] = jsonHeader
+	w.WriteHeader(statusOf(e))
+	_, _ = w.Write(out)
+	return false
 }
 
 // admitCalls applies the method policy and the rate limits to the calls

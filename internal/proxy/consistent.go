@@ -2,9 +2,10 @@ package proxy
 
 import (
 	"bytes"
-	"net/http"
+	"strings"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -19,13 +20,10 @@ const ClientHeader = "X-Client-ID"
 const clientKey = "X-Client-Id"
 
 // ClientOf returns the client a request names ("" for none).
-func ClientOf(h http.Header, key string) string {
-	var id string
-	if v := h[clientKey]; len(v) > 0 {
-		id = v[0]
-	}
+func ClientOf(h access.Header, key string) string {
+	id := h.Get(clientKey)
 	if key == "" {
-		return id
+		return strings.Clone(id) // it may be a fast request's bytes
 	}
 	// A key is a client of its own; X-Client-ID names one of its clients.
 	// A header value cannot hold a NUL, so no header alone names these.

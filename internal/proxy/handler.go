@@ -69,6 +69,9 @@ func (h *Handler) SetOptions(opts Options) {
 
 func (h *Handler) options() *Options { return h.opts.Load() }
 
+// BodyLimit is the largest request body served now (max_body_bytes).
+func (h *Handler) BodyLimit() int64 { return h.options().MaxBodyBytes }
+
 // SetNetworks replaces the served networks.
 func (h *Handler) SetNetworks(networks []*Network) {
 	m := make(map[string]*Network, len(networks))
@@ -155,30 +158,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(r.Header), caller: caller}
-	if alias {
-		ex.prio = &prioWriter{ResponseWriter: w, start: start, class: ex.class, sizer: net.sizer}
-		ex.w = ex.prio
-	}
 	if net.Consistent != nil {
 		ex.client = ClientOf(r.Header, caller.Name())
 	}
-	ex.reqID = r.Header.Get("X-Request-Id")
-	if !validRequestID(ex.reqID) {
-		ex.reqID = h.ids.next()
-	}
-	w.Header()["X-Request-Id"] = []string{ex.reqID}
-
+	ex.begin(alias, r.Header.Get("X-Request-Id"))
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	opts := h.options()
-	body, err := readBody(r, opts.MaxBodyBytes, (*bp)[:0])
+	body, err := readBody(r, h.options().MaxBodyBytes, (*bp)[:0])
 	*bp = body[:0]
+	ex.run(r.Context(), body, err)
+}
+
+// begin readies the exchange of a POST whose network and caller are
+// known: the prio-load-balancer headers on such a path, the request ID.
+func (ex *exchange) begin(alias bool, reqID string) {
+	if alias {
+		ex.prio = &prioWriter{ResponseWriter: ex.w, start: ex.start, class: ex.class, sizer: ex.net.sizer}
+		ex.w = ex.prio
+	}
+	ex.reqID = reqID
+	if !validRequestID(ex.reqID) {
+		ex.reqID = ex.h.ids.next()
+	}
+	if fw, ok := ex.w.(*fastWriter); ok {
+		fw.setRequestID(ex.reqID)
+	} else {
+		ex.w.Header()["X-Request-Id"] = []string{ex.reqID}
+	}
+}
+
+// run serves a request's body (or answers the error reading it) within
+// request_timeout.
+func (ex *exchange) run(parent context.Context, body []byte, err error) {
 	if err != nil {
 		ex.fail(err)
 		ex.done()
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), opts.RequestTimeout)
+	ctx, cancel := context.WithTimeout(parent, ex.h.options().RequestTimeout)
 	defer cancel()
 	ex.serve(ctx, body)
 }

@@ -51,7 +51,10 @@ func (c Class) String() string {
 // X-Fast-Track is "true" or "1" (case-insensitive), else High when
 // X-High-Priority (or the legacy high_prio) is, else Low. Fast-track wins
 // when both are set.
-func ClassFromHeader(h http.Header) Class {
+func ClassFromHeader(h http.Header) Class { return ClassFrom(h) }
+
+// ClassFrom is ClassFromHeader over any reader of request headers.
+func ClassFrom[H interface{ Get(key string) string }](h H) Class {
 	if headerTrue(h.Get(HeaderFastTrack)) {
 		return FastTrack
 	}

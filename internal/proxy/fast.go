@@ -1,0 +1,211 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/evmgate/evmgate/internal/access"
+	"github.com/evmgate/evmgate/internal/sched"
+	"github.com/valyala/fasthttp"
+)
+
+// ServeFast serves a JSON-RPC POST that fasthttp's server read (see
+// internal/rpcserver). It reports false, having written nothing, for the
+// requests net/http serves: other methods, paths that are not a network's
+// own, and every request while client access checks are on.
+//
+// The answer is the same as ServeHTTP's; one thing differs: a client that
+// closes its connection is not noticed while its call runs, which then
+// ends within request_timeout as if it had stayed.
+func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
+	if !ctx.IsPost() {
+		return false
+	}
+	start := time.Now()
+	net, _, alias, pathKey := h.route(b2s(ctx.Path()))
+	if net == nil {
+		return false
+	}
+	w := getFastWriter(ctx)
+	defer putFastWriter(w)
+	req := fastRequest{ctx}
+	var caller *access.Caller
+	if a := h.access.Load(); a != nil {
+		c, e := a.IdentifyRequest(req, net.Name, pathKey)
+		a.AllowOriginOf(w, req.Get("Origin"), net.Name, c)
+		if !refuse(w, e) {
+			return true
+		}
+		caller = c
+	}
+	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(req), caller: caller}
+	if net.Consistent != nil {
+		ex.client = ClientOf(req, caller.Name())
+	}
+	ex.begin(alias, strings.Clone(req.Get("X-Request-Id")))
+	body, err := ctx.PostBody(), error(nil)
+	if int64(len(body)) > h.options().MaxBodyBytes {
+		err = errTooLarge
+	}
+	ex.run(context.Background(), body, err)
+	w.finish()
+	return true
+}
+
+// ServeFastError answers a request fasthttp's server could not read, as
+// net/http's server and ServeHTTP answer the same request.
+func (h *Handler) ServeFastError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		net, _, alias, _ := h.route(b2s(ctx.Path()))
+		if net == nil {
+			break
+		}
+		w := getFastWriter(ctx)
+		defer putFastWriter(w)
+		ex := exchange{h: h, net: net, w: w, start: time.Now(), class: sched.ClassFrom(fastRequest{ctx})}
+		ex.begin(alias, "")
+		ex.run(context.Background(), nil, errTooLarge)
+		w.finish()
+		ctx.SetConnectionClose()
+		return
+	case errors.As(err, &small):
+		plainError(ctx, http.StatusRequestHeaderFieldsTooLarge)
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		plainError(ctx, http.StatusRequestTimeout)
+		return
+	}
+	plainError(ctx, http.StatusBadRequest)
+}
+
+// plainError answers as net/http's server does a request it cannot read.
+func plainError(ctx *fasthttp.RequestCtx, status int) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(http.StatusText(status))
+	ctx.SetConnectionClose()
+}
+
+// fastRequest is a request of fasthttp's server as access.Request. The
+// strings Get returns live as long as the request: what outlives it is
+// copied (ClientOf, validRequestID's caller).
+type fastRequest struct{ ctx *fasthttp.RequestCtx }
+
+func (f fastRequest) Get(key string) string { return b2s(f.ctx.Request.Header.Peek(key)) }
+
+func (f fastRequest) Values(key string) []string {
+	var out []string
+	for _, v := range f.ctx.Request.Header.PeekAll(key) {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+func (f fastRequest) RemoteAddr() netip.Addr {
+	a, _ := netip.AddrFromSlice(f.ctx.RemoteIP())
+	return a.Unmap()
+}
+
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// fastWriter is an http.ResponseWriter over fasthttp's response: the
+// exchange writes to it as to net/http's. Headers are copied into the
+// response at WriteHeader; the body is held by fasthttp, which writes it
+// with its length once the call is answered.
+type fastWriter struct {
+	ctx   *fasthttp.RequestCtx
+	hdr   http.Header
+	reqID [1]string // backing of X-Request-Id
+	wrote bool
+}
+
+var fastWriters = sync.Pool{New: func() any { return &fastWriter{hdr: make(http.Header, 4)} }}
+
+func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
+	w := fastWriters.Get().(*fastWriter)
+	w.ctx = ctx
+	return w
+}
+
+func putFastWriter(w *fastWriter) {
+	clear(w.hdr)
+	w.ctx, w.wrote, w.reqID[0] = nil, false, ""
+	fastWriters.Put(w)
+}
+
+func (w *fastWriter) setRequestID(id string) {
+	w.reqID[0] = id
+	w.hdr["X-Request-Id"] = w.reqID[:]
+}
+
+func (w *fastWriter) Header() http.Header { return w.hdr }
+
+func (w *fastWriter) WriteHeader(status int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	rh := &w.ctx.Response.Header
+	for k, vs := range w.hdr {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue // fasthttp writes them from the body it holds
+		case "Content-Type":
+			if len(vs) > 0 {
+				rh.SetContentType(vs[0])
+			}
+			continue
+		}
+		for _, v := range vs {
+			rh.Add(k, v)
+		}
+	}
+	w.ctx.SetStatusCode(status)
+}
+
+func (w *fastWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.ctx.Response.AppendBody(p)
+	return len(p), nil
+}
+
+// ReadFrom appends all of r to the body (io.Copy's path).
+func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			_, _ = w.Write(buf[:n])
+			total += int64(n)
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// finish writes the headers of an exchange that wrote nothing.
+func (w *fastWriter) finish() {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+}

@@ -1,0 +1,154 @@
+package rpcserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Fast serves a request on the fast path. It reports false, having written
+// nothing, when the request is for the net/http server.
+type Fast func(ctx *fasthttp.RequestCtx) bool
+
+// Options are the limits both servers apply.
+type Options struct {
+	ReadHeaderTimeout time.Duration // from the first byte to the end of the header
+	ReadTimeout       time.Duration // the whole request
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration // between requests on a kept-alive connection
+	MaxHeaderBytes    int
+	// MaxBodyBytes is the largest request body read now (it may change
+	// on a configuration reload).
+	MaxBodyBytes func() int
+	// Error answers a request fasthttp could not read (a body over
+	// MaxBodyBytes, a header over MaxHeaderBytes, a malformed request).
+	Error func(ctx *fasthttp.RequestCtx, err error)
+	// TLS, when set, is the listener's TLS configuration.
+	TLS *tls.Config
+	Log *slog.Logger
+}
+
+// Server is the JSON-RPC listener's server.
+type Server struct {
+	fast    *fasthttp.Server
+	std     *http.Server
+	handoff *handoff
+	tls     *tls.Config
+	serving sync.WaitGroup
+}
+
+// New returns a server that serves fast requests with fast and hands the
+// others to std (whose Handler serves them; its timeouts and header limit
+// are set from o).
+func New(fast Fast, std *http.Server, o Options) *Server {
+	s := &Server{std: std, handoff: newHandoff(), tls: o.TLS}
+	if s.tls != nil {
+		s.tls = s.tls.Clone()
+		s.tls.NextProtos = []string{"http/1.1"} // both servers speak HTTP/1.1 on this port
+	}
+	std.ReadHeaderTimeout, std.ReadTimeout = o.ReadHeaderTimeout, o.ReadTimeout
+	std.WriteTimeout, std.IdleTimeout, std.MaxHeaderBytes = o.WriteTimeout, o.IdleTimeout, o.MaxHeaderBytes
+	std.TLSConfig = nil // the connections it gets are already decrypted
+	s.fast = &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if isUpgrade(&ctx.Request.Header) || !fast(ctx) {
+				s.handOver(ctx)
+			}
+		},
+		ErrorHandler: o.Error,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: o.ReadTimeout, MaxRequestBodySize: o.MaxBodyBytes()}
+		},
+		// ReadTimeout runs from a request's first byte: the header must
+		// come within it (HeaderReceived then gives the body its own).
+		ReadTimeout:           o.ReadHeaderTimeout,
+		WriteTimeout:          o.WriteTimeout,
+		IdleTimeout:           o.IdleTimeout,
+		ReadBufferSize:        o.MaxHeaderBytes,
+		MaxRequestBodySize:    o.MaxBodyBytes(),
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		KeepHijackedConns:     true,
+		CloseOnShutdown:       true,
+		Logger:                fastLogger{o.Log},
+	}
+	return s
+}
+
+// Serve serves ln until Shutdown; it returns http.ErrServerClosed then.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		_ = s.std.Serve(s.handoff) // ends with ErrServerClosed when Shutdown closes the hand-off
+	}()
+	err := s.fast.Serve(ln)
+	if err == nil {
+		return http.ErrServerClosed
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, closes the idle ones and waits,
+// until ctx ends, for the requests in flight on both servers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var stdErr error
+	done := make(chan struct{})
+	go func() { defer close(done); stdErr = s.std.Shutdown(ctx) }()
+	err := s.fast.ShutdownWithContext(ctx)
+	<-done
+	s.serving.Wait()
+	return errors.Join(err, stdErr)
+}
+
+// isUpgrade reports a WebSocket upgrade request.
+func isUpgrade(h *fasthttp.RequestHeader) bool {
+	return len(h.Peek("Upgrade")) > 0
+}
+
+// handOver gives the connection of ctx, with the request already read, to
+// the net/http server.
+func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
+	ctx.Request.Header.Del("Expect") // a 100 Continue was already sent, when asked for
+	var raw bytes.Buffer
+	if _, err := ctx.Request.WriteTo(&raw); err != nil {
+		ctx.Error("cannot serve this request", fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		s.handoff.give(&replayConn{Conn: c, r: io.MultiReader(&raw, c)})
+	})
+}
+
+// replayConn is a connection whose request was read by the fast server:
+// its reader gives those bytes again, then the rest of the connection.
+type replayConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// fastLogger writes fasthttp's own messages (a connection that broke) at
+// debug level.
+type fastLogger struct{ log *slog.Logger }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	if l.log != nil && l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("rpc server", "msg", fmt.Sprintf(format, args...))
+	}
+}
