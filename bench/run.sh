@@ -5,7 +5,7 @@
 # through evmgate, HAProxy and no proxy. Prints markdown tables
 # (docs/benchmarks.md).
 #
-#   bench/run.sh                     # about 4 minutes on 2 cores
+#   bench/run.sh                     # about 5 minutes on 2 cores
 #   ROUNDS=1 DURATION=3s bench/run.sh
 #   LATENCY=0 bench/run.sh           # without the one-client runs
 #
