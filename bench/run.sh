@@ -149,7 +149,8 @@ haproxy -db -f "$OUT/haproxy.cfg" >"$OUT/haproxy.log" 2>&1 &
 HAPROXY_PID=$!
 PIDS+=("$HAPROXY_PID")
 wait_for rpc_ok "$HAPROXY_URL"
-if ! curl -sf -m 2 "$EVMGATE_METRICS" | grep -q '^go_memstats_mallocs_total '; then
+# Read whole, then searched: grep -q ending a pipe early would fail curl.
+if ! grep -q '^go_memstats_mallocs_total ' <<<"$(curl -sf -m 2 "$EVMGATE_METRICS")"; then
   echo "evmgate's /metrics has no go_memstats_mallocs_total: allocs/req cannot be measured" >&2
   exit 1
 fi
