@@ -56,7 +56,7 @@ mapfile -t PORTS < <("$BENCH" ports -n 2)
 
 nodes=""
 for n in "${NODES[@]}"; do nodes+="      - rpc_endpoint: $n"$'\n'; done
-sed -e "s|@PORT@|${PORTS[0]}|" -e "s|@LOG_REQUESTS@|$LOG_REQUESTS|" "$ROOT/bench/evmgate.yaml.tmpl" |
+sed -e "s|@PORT@|${PORTS[0]}|" -e "s|@METRICS_PORT@|-1|" -e "s|@LOG_REQUESTS@|$LOG_REQUESTS|" "$ROOT/bench/evmgate.yaml.tmpl" |
   awk -v nodes="${nodes%$'\n'}" '{ if ($0 == "@NODES@") print nodes; else print }' >"$OUT/evmgate.yaml"
 
 PPROF=http://127.0.0.1:${PORTS[1]}

@@ -2,7 +2,7 @@
 // load generator and the fake nodes it runs against.
 //
 //	evmgate-bench fakes -n 2                  run fake nodes, print their URLs, serve until killed
-//	evmgate-bench load -url URL[,URL] -workload blockNumber -c 16 -d 6s [-pid PID] [-node-pid PID]
+//	evmgate-bench load -url URL[,URL] -workload blockNumber -c 16 -d 6s [-pid PID] [-node-pid PID] [-metrics URL]
 //	evmgate-bench load -profile staged -url URL -workload restBlockNumber [-stages …] [-time-scale 0.3]
 //	evmgate-bench cache -d 3s -rounds 2      the cache scenario: hits, dedup and hedging, end to end
 //	evmgate-bench serve -config FILE -pprof 127.0.0.1:PORT   the gateway in-process, with pprof
@@ -16,6 +16,10 @@
 // and end within the measured window, after a warm-up. Given the proxy's
 // PID (and the fake nodes' PID), the CPU time each process used in the
 // window, read from /proc/PID/stat, is divided by the requests answered.
+// Given the proxy's /metrics URL, its go_memstats_mallocs_total is read at
+// both ends of the window and divided the same way: the whole process's
+// heap allocations per request. The report puts one-client runs in a table
+// of their own, with each proxy's p50 minus the direct path's.
 //
 // With -profile staged the users instead ramp linearly through stages, as
 // k6's stages do; the default is the staged load the Infura web server was

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,10 @@ type loadConfig struct {
 	Timeout  time.Duration
 	ProxyPID int // 0: not measured
 	NodePID  int // 0: not measured
+	// MetricsURL is the proxy's Prometheus /metrics, whose
+	// go_memstats_mallocs_total is read at both ends of the window ("": not
+	// measured).
+	MetricsURL string
 }
 
 // Result is what one run measured. CPU figures are per request, in µs.
@@ -48,6 +53,9 @@ type Result struct {
 	NodeCPUus     float64 `json:"node_cpu_us,omitempty"`
 	ClientCPUus   float64 `json:"client_cpu_us"`
 	FirstError    string  `json:"first_error,omitempty"`
+	// AllocsPerReq is the heap objects the whole proxy process allocated
+	// during the window per call answered (0: not measured).
+	AllocsPerReq float64 `json:"allocs_per_req,omitempty"`
 	// The cache scenario ("evmgate-bench cache") also has its part (hit,
 	// dedup, hedge), the node-side calls of the workload's method per
 	// client call over the whole run (warm-up included), and the hedged
@@ -163,7 +171,13 @@ func run(cfg loadConfig) (Result, error) {
 		}()
 	}
 	time.Sleep(cfg.Warmup)
-	before, err := sample(cfg)
+	// The allocation counter is scraped just outside the CPU clocks, so
+	// that the scrape's own work is not counted as the proxy's CPU.
+	mallocsBefore, err := mallocs(cfg)
+	var before snapshot
+	if err == nil {
+		before, err = sample(cfg)
+	}
 	if err != nil {
 		phase.Store(stopped)
 		wg.Wait()
@@ -173,11 +187,21 @@ func run(cfg loadConfig) (Result, error) {
 	time.Sleep(cfg.Duration)
 	phase.Store(stopped)
 	after, err := sample(cfg)
+	mallocsAfter, err2 := mallocs(cfg)
 	wg.Wait()
-	if err != nil {
+	if err = cmp.Or(err, err2); err != nil {
 		return Result{}, err
 	}
+	before.mallocs, after.mallocs = mallocsBefore, mallocsAfter
 	return summarise(cfg, stats, before, after), nil
+}
+
+// mallocs reads the proxy's allocation counter, if it is measured.
+func mallocs(cfg loadConfig) (float64, error) {
+	if cfg.MetricsURL == "" {
+		return 0, nil
+	}
+	return scrapeCounter(cfg.MetricsURL, mallocsMetric)
 }
 
 // drive is one closed-loop client: send, wait for the answer, send again.
@@ -216,6 +240,7 @@ func drive(c caller, w *workload, phase *atomic.Int32, st *clientStats) {
 type snapshot struct {
 	at                time.Time
 	proxy, node, self time.Duration
+	mallocs           float64 // the proxy's go_memstats_mallocs_total
 }
 
 func sample(cfg loadConfig) (snapshot, error) {
@@ -267,6 +292,9 @@ func summarise(cfg loadConfig, stats []clientStats, before, after snapshot) Resu
 		r.NodeCPUus = per(after.node - before.node)
 	}
 	r.ClientCPUus = per(after.self - before.self)
+	if cfg.MetricsURL != "" {
+		r.AllocsPerReq = (after.mallocs - before.mallocs) / float64(r.Requests)
+	}
 	return r
 }
 

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,5 +188,80 @@ func TestLoadRefusesUnboundedRuns(t *testing.T) {
 		if err := runCommand(context.Background(), args, &out, &out); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+func TestRunReadsAllocationsAtBothEnds(t *testing.T) {
+	f, err := fakenode.Start(fakenode.Options{Name: "f", ChainID: 1, Head: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	tg, err := parseTarget(f.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each scrape reports 1,000 more allocations than the one before.
+	var scrapes atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE go_memstats_mallocs_total counter\ngo_memstats_mallocs_total %d\n", 1000*scrapes.Add(1))
+	}))
+	t.Cleanup(srv.Close)
+	w, err := workloadByName("blockNumber")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := run(loadConfig{
+		Label: "evmgate", Targets: []target{tg}, Workload: w, Clients: 1, MetricsURL: srv.URL + "/metrics",
+		Warmup: 20 * time.Millisecond, Duration: 150 * time.Millisecond, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scrapes.Load() != 2 || r.Requests == 0 {
+		t.Fatalf("%d scrapes, %d requests; want 2 scrapes", scrapes.Load(), r.Requests)
+	}
+	if want := 1000 / float64(r.Requests); r.AllocsPerReq != want {
+		t.Fatalf("allocs/req %v, want %v", r.AllocsPerReq, want)
+	}
+	srv.Close()
+	if _, err := run(loadConfig{
+		Label: "evmgate", Targets: []target{tg}, Workload: w, Clients: 1, MetricsURL: srv.URL + "/metrics",
+		Duration: 50 * time.Millisecond, Timeout: 5 * time.Second,
+	}); err == nil {
+		t.Fatal("no error when the metrics listener is gone")
+	}
+}
+
+func TestReportLatencyAndAllocations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	lines := `{"label":"haproxy","workload":"blockNumber","clients":16,"requests":9,"rps":20000,"p50_us":500,"p99_us":2000,"proxy_cpu_us":25}
+{"label":"evmgate","workload":"blockNumber","clients":16,"requests":9,"rps":10000,"p50_us":900,"p99_us":4000,"proxy_cpu_us":60,"allocs_per_req":41.25}
+{"label":"haproxy","workload":"blockNumber","clients":1,"requests":9,"rps":4000,"p50_us":240.4,"p99_us":700}
+{"label":"evmgate","workload":"blockNumber","clients":1,"requests":9,"rps":3000,"p50_us":310.25,"p99_us":900,"allocs_per_req":40}
+{"label":"direct","workload":"blockNumber","clients":1,"requests":9,"rps":8000,"p50_us":120,"p99_us":400}
+{"label":"direct","workload":"blockNumber","clients":1,"requests":9,"rps":6000,"p50_us":150,"p99_us":800}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runCommand(context.Background(), []string{"report", path}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| blockNumber | 16 | evmgate | 10000 | 0.90 | 4.00 | 0 | 60.0 | 41.2 |",
+		"| blockNumber | 16 | haproxy | 20000 | 0.50 | 2.00 | 0 | 25.0 | – |",
+		"| workload | c | target | req/s | p50 ms | p99 ms | errors | added p50 ms over direct |",
+		"| blockNumber | 1 | haproxy | 4000 | 0.240 | 0.700 | 0 | 0.120 |",
+		"| blockNumber | 1 | evmgate | 3000 | 0.310 | 0.900 | 0 | 0.190 |",
+		"| blockNumber | 1 | direct | 8000 | 0.120 | 0.400 | 0 | – |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "| blockNumber | 1 | evmgate | 0.") {
+		t.Errorf("a one-client run is in the ratio table:\n%s", out.String())
 	}
 }

@@ -24,7 +24,7 @@ func main() {
 
 const usage = `usage:
   evmgate-bench fakes [-n 2] [-big 100000]      fake nodes on 127.0.0.1; prints URLs, serves until killed
-  evmgate-bench load -url URL[,URL] -workload NAME -c 16 -d 6s [-pid PID] [-node-pid PID] [-label L]
+  evmgate-bench load -url URL[,URL] -workload NAME -c 16 -d 6s [-pid PID] [-node-pid PID] [-metrics URL] [-label L]
   evmgate-bench load -profile staged -url URL -workload NAME [-stages 10s:10,30s:200,…] [-time-scale 0.3] [-user-scale 1]
   evmgate-bench cache [-c 16] [-dedup-c 16,64] [-d 3s] [-rounds 1]   the cache, dedup and hedging scenario, end to end
   evmgate-bench serve -config FILE [-pprof 127.0.0.1:6060]
@@ -76,10 +76,16 @@ func load(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.IntVar(&cfg.ProxyPID, "pid", 0, "closed: PID of the proxy whose CPU time to measure")
 	fs.IntVar(&cfg.NodePID, "node-pid", 0, "closed: PID of the fake nodes whose CPU time to measure")
+	metrics := fs.String("metrics", "", "closed: the proxy's http://127.0.0.1:PORT/metrics, to count its allocations per call")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var err error
+	if *metrics != "" {
+		if cfg.MetricsURL, err = parseMetricsURL(*metrics); err != nil {
+			return err
+		}
+	}
 	if cfg.Targets, err = parseTargets(*urls); err != nil {
 		return err
 	}
@@ -137,8 +143,8 @@ func printResult(w io.Writer, r Result) {
 				r.Label, r.Workload, s.Stage, s.Seconds, s.UsersFrom, s.UsersTo, s.RPS, s.P50us/1000, s.P95us/1000, s.P99us/1000, s.Errors)
 		}
 	} else {
-		fmt.Fprintf(w, "%-12s %-11s c=%-3d %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  proxy %s µs/req  node %s µs/req\n",
-			r.Label, r.Workload, r.Clients, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors, optional(r.ProxyCPUus), optional(r.NodeCPUus))
+		fmt.Fprintf(w, "%-12s %-11s c=%-3d %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  errors %d  proxy %s µs/req  node %s µs/req  allocs/req %s\n",
+			r.Label, r.Workload, r.Clients, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors, optional(r.ProxyCPUus), optional(r.NodeCPUus), optional(r.AllocsPerReq))
 	}
 	if r.FirstError != "" {
 		fmt.Fprintln(w, "  first error:", r.FirstError)

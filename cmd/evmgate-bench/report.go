@@ -12,12 +12,15 @@ import (
 
 // report reads the JSON lines that load runs wrote and prints them as
 // markdown: one table of the runs, then the ratios of each label to the base
-// label (HAProxy) for the same workload and concurrency. When a target ran
+// label (HAProxy) for the same workload and concurrency, then the one-client
+// runs as a latency table of their own, with each proxy's added p50 over the
+// direct label's. When a target ran
 // several rounds, its fastest round stands for it: on a shared machine other
 // work only ever slows a round down, so the fastest is the least disturbed.
 func report(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	base := fs.String("base", "haproxy", "label the others are compared with")
+	direct := fs.String("direct", "direct", "label of the runs without a proxy, for the one-client latency table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,22 +35,56 @@ func report(args []string, stdout io.Writer) error {
 	if len(results) == 0 {
 		return fmt.Errorf("no results: give the JSON-lines files that load runs wrote")
 	}
-	var closed, staged []Result
+	var closed, single, staged []Result
 	for _, r := range results {
-		if r.Profile == "staged" {
+		switch {
+		case r.Profile == "staged":
 			staged = append(staged, r)
-		} else {
+		case r.Clients == 1:
+			single = append(single, r)
+		default:
 			closed = append(closed, r)
 		}
 	}
+	sep := ""
 	if len(closed) > 0 {
 		closed = fastestRounds(closed)
 		writeRuns(stdout, closed)
 		fmt.Fprintln(stdout)
 		writeRatios(stdout, closed, *base)
+		sep = "\n"
 	}
-	writeStaged(stdout, staged)
+	if len(single) > 0 {
+		fmt.Fprint(stdout, sep)
+		writeLatency(stdout, fastestRounds(single), *direct)
+		sep = "\n"
+	}
+	if len(staged) > 0 {
+		fmt.Fprint(stdout, sep)
+		writeStaged(stdout, staged)
+	}
 	return nil
+}
+
+// writeLatency prints one-client runs: what a lone caller waits, and how
+// much of it each proxy adds to the direct path's p50.
+func writeLatency(w io.Writer, rs []Result, direct string) {
+	directs := map[string]Result{}
+	for _, r := range rs {
+		if r.Label == direct {
+			directs[r.Workload] = r
+		}
+	}
+	fmt.Fprintf(w, "| workload | c | target | req/s | p50 ms | p99 ms | errors | added p50 ms over %s |\n", direct)
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		added := "–"
+		if d, ok := directs[r.Workload]; ok && r.Label != direct && d.Requests > 0 && r.Requests > 0 {
+			added = strconv.FormatFloat((r.P50us-d.P50us)/1000, 'f', 3, 64)
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.3f | %.3f | %d | %s |\n",
+			r.Workload, r.Clients, r.Label, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors, added)
+	}
 }
 
 // writeStaged prints each staged run as a table of its stages.
@@ -95,12 +132,12 @@ func readResults(path string) ([]Result, error) {
 }
 
 func writeRuns(w io.Writer, rs []Result) {
-	fmt.Fprintln(w, "| workload | c | target | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | node CPU µs/req | client CPU µs/req | bytes/req |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| workload | c | target | req/s | p50 ms | p99 ms | errors | proxy CPU µs/req | allocs/req | node CPU µs/req | client CPU µs/req | bytes/req |")
+	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.2f | %.2f | %d | %s | %s | %.0f | %d |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %.0f | %.2f | %.2f | %d | %s | %s | %s | %.0f | %d |\n",
 			r.Workload, r.Clients, r.Label, r.RPS, r.P50us/1000, r.P99us/1000, r.Errors,
-			optional(r.ProxyCPUus), optional(r.NodeCPUus), r.ClientCPUus, r.BytesPerReq)
+			optional(r.ProxyCPUus), optional(r.AllocsPerReq), optional(r.NodeCPUus), r.ClientCPUus, r.BytesPerReq)
 	}
 }
 
