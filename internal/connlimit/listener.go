@@ -122,3 +122,12 @@ func clientKey(a net.Addr) string {
 	}
 	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
+
+// CloseWrite half-closes the connection when the one it wraps can (a
+// server answering early then waits for the client to stop sending).
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

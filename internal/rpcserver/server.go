@@ -65,7 +65,12 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 				s.handOver(ctx)
 			}
 		},
-		ErrorHandler: o.Error,
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			o.Error(ctx, err)
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				linger(ctx)
+			}
+		},
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: o.ReadTimeout, MaxRequestBodySize: o.MaxBodyBytes()}
 		},
@@ -112,6 +117,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-done
 	s.serving.Wait()
 	return errors.Join(err, stdErr)
+}
+
+// lingerTime bounds how long an early answer waits for the client to
+// stop sending a body the server will not read.
+const lingerTime = 500 * time.Millisecond
+
+// linger answers a request whose body is not read (over the size limit)
+// the way net/http's server does: the answer is written at once, the
+// connection half-closed, and what the client still sends is read and
+// dropped for a while, so that the client reads the answer instead of
+// losing it to a reset.
+func linger(ctx *fasthttp.RequestCtx) {
+	c := ctx.Conn()
+	ctx.SetConnectionClose()
+	_ = c.SetWriteDeadline(time.Now().Add(lingerTime))
+	if _, err := ctx.Response.WriteTo(c); err != nil {
+		return
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite() // fasthttp's own write of the answer now fails, unseen
+	}
+	ctx.Response.Reset()
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<20))
 }
 
 // isUpgrade reports a WebSocket upgrade request.
