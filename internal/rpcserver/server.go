@@ -45,6 +45,8 @@ type Server struct {
 	handoff *handoff
 	tls     *tls.Config
 	serving sync.WaitGroup
+
+	readHeaderTimeout time.Duration
 }
 
 // New returns a server that serves fast requests with fast and hands the
@@ -54,11 +56,16 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 	s := &Server{std: std, handoff: newHandoff(), tls: o.TLS}
 	if s.tls != nil {
 		s.tls = s.tls.Clone()
-		s.tls.NextProtos = []string{"http/1.1"} // both servers speak HTTP/1.1 on this port
+		// HTTP/2 goes to net/http's server, HTTP/1.1 to the fast one.
+		s.tls.NextProtos = []string{"h2", "http/1.1"}
 	}
 	std.ReadHeaderTimeout, std.ReadTimeout = o.ReadHeaderTimeout, o.ReadTimeout
 	std.WriteTimeout, std.IdleTimeout, std.MaxHeaderBytes = o.WriteTimeout, o.IdleTimeout, o.MaxHeaderBytes
-	std.TLSConfig = nil // the connections it gets are already decrypted
+	// The connections it gets are decrypted already, or (HTTP/2) TLS
+	// connections whose handshake is done: without a TLSConfig of its
+	// own, net/http serves HTTP/2 on those.
+	std.TLSConfig = nil
+	s.readHeaderTimeout = o.ReadHeaderTimeout
 	s.fast = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if isUpgrade(&ctx.Request.Header) || !fast(ctx) {
@@ -93,7 +100,7 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 // Serve serves ln until Shutdown; it returns http.ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.tls != nil {
-		ln = tls.NewListener(ln, s.tls)
+		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, s.handoff.give)
 	}
 	s.serving.Add(1)
 	go func() {
