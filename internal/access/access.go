@@ -236,9 +236,9 @@ func (a *Access) Identify(r *http.Request, network, pathKey string) (*Caller, *j
 // IdentifyRequest is Identify for a request of any server.
 func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *jsonrpc.Error) {
 	s := a.snap.Load()
-	c := &Caller{}
+	c := anonymous
 	if s.perIP.Rate > 0 {
-		c.ip = clientIP(r, s.trusted)
+		c = &Caller{ip: clientIP(r, s.trusted)}
 	}
 	secret, bearer := pathKey, false
 	if secret == "" {
@@ -268,9 +268,16 @@ func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *
 		a.m.refused(e.Code)
 		return nil, e
 	}
+	if c == anonymous {
+		return &Caller{Key: k}, nil
+	}
 	c.Key = k
 	return c, nil
 }
+
+// anonymous is the caller without a key where no per-IP limit applies;
+// it is never changed.
+var anonymous = &Caller{}
 
 func (s *snapshot) lookup(secret string, now time.Time) (*Key, *jsonrpc.Error) {
 	h := Hash(secret)

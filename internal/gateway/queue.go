@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -102,11 +103,12 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 			slog.Bool("retry", retry), slog.Int("queue_fast_track", l[sched.FastTrack]),
 			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
-	var got *upstream.Node
-	queued, err := q.s.WaitQueued(ctx, class, retry, func() bool {
-		got = q.pool.Pick(tried, need)
-		return got != nil
-	})
+	p := picks.Get().(*pick)
+	p.pool, p.tried, p.need = q.pool, tried, need
+	queued, err := q.s.WaitFor(ctx, class, retry, p)
+	got := p.got
+	*p = pick{}
+	picks.Put(p)
 	switch {
 	case err == nil:
 		return got, queued, nil
@@ -118,6 +120,23 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 		return nil, queued, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
 	}
 	return nil, queued, err
+}
+
+// pick takes a node for a waiting call; pooled, so that waiting for a
+// slot allocates nothing.
+type pick struct {
+	pool  *balancer.Pool
+	tried []*upstream.Node
+	need  balancer.Need
+	got   *upstream.Node
+}
+
+var picks = sync.Pool{New: func() any { return new(pick) }}
+
+// Try implements sched.Trier.
+func (p *pick) Try() bool {
+	p.got = p.pool.Pick(p.tried, p.need)
+	return p.got != nil
 }
 
 // Release frees the node's slot and lets the next waiting call go.

@@ -30,7 +30,11 @@ func (c *Call) IsNotification() bool { return c.ID == nil && c.Err == nil }
 // invalid element of a batch only marks that call. When a single call is
 // invalid, the error comes back with that call, whose ID is kept when it is
 // a valid id so the answer can carry it.
-func Parse(body []byte) (calls []Call, batch bool, err *Error) {
+func Parse(body []byte) (calls []Call, batch bool, err *Error) { return ParseAppend(nil, body) }
+
+// ParseAppend is Parse that appends the calls to dst (a caller's own
+// room for a single call saves an allocation).
+func ParseAppend(dst []Call, body []byte) (calls []Call, batch bool, err *Error) {
 	i := skipSpace(body, 0)
 	if i == len(body) {
 		return nil, false, NewError(CodeParseError, "parse error: the request body is empty")
@@ -48,9 +52,12 @@ func Parse(body []byte) (calls []Call, batch bool, err *Error) {
 	}
 	if !batch {
 		c := parseCall(body[i:end])
-		return []Call{c}, false, c.Err
+		return append(dst, c), false, c.Err
 	}
-	calls = make([]Call, 0, 8)
+	calls = dst
+	if cap(calls) < 8 {
+		calls = make([]Call, 0, 8)
+	}
 	for i = skipSpace(body, i+1); i < end-1; {
 		e, _ := skipValue(body, i) // already validated
 		calls = append(calls, parseCall(body[i:e]))

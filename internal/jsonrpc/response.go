@@ -79,7 +79,10 @@ func (e *Element) WithID(id []byte) []byte {
 }
 
 // SplitBatch splits a complete batch response into its elements.
-func SplitBatch(resp []byte) ([]Element, error) {
+func SplitBatch(resp []byte) ([]Element, error) { return SplitBatchAppend(nil, resp) }
+
+// SplitBatchAppend is SplitBatch that appends the elements to dst.
+func SplitBatchAppend(dst []Element, resp []byte) ([]Element, error) {
 	i := skipSpace(resp, 0)
 	if i == len(resp) || resp[i] != '[' {
 		return nil, errSyntax
@@ -88,7 +91,7 @@ func SplitBatch(resp []byte) ([]Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Element
+	out := dst
 	for i = skipSpace(resp, i+1); i < end-1; {
 		e, err := skipAny(resp, i)
 		if err != nil {

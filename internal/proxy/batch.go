@@ -18,12 +18,26 @@ type batchState struct {
 	pending  []int    // calls still to be answered by a node
 	verbatim []byte   // the node's whole answer, when it can be passed through as is
 	original []byte   // the client's body
+
+	// Room for a batch of up to smallBatch calls, which then allocates
+	// none of the above.
+	answerBuf  [smallBatch][]byte
+	pendingBuf [smallBatch]int
+	matchBuf   [smallBatch]*jsonrpc.Element
+	elementBuf [smallBatch]jsonrpc.Element
 }
+
+const smallBatch = 16
 
 // batch forwards a batch: one upstream batch to one node, and only the calls
 // that node could not serve go to another.
 func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte) {
-	st := &batchState{calls: calls, answers: make([][]byte, len(calls)), original: body}
+	st := &batchState{calls: calls, original: body}
+	if len(calls) <= smallBatch {
+		st.answers, st.pending = st.answerBuf[:len(calls)], st.pendingBuf[:0]
+	} else {
+		st.answers, st.pending = make([][]byte, len(calls)), make([]int, 0, len(calls))
+	}
 	ccs := ex.batchLookups(st)
 	var need balancer.Need
 	for i := range calls {
@@ -120,7 +134,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		st.pending = st.pending[:0] // nothing was due: nodes answer such a batch with an empty body
 		return nil
 	}
-	els, err := jsonrpc.SplitBatch(resp)
+	els, err := jsonrpc.SplitBatchAppend(st.elementBuf[:0], resp)
 	if err != nil {
 		if e := jsonrpc.ErrorOf(resp); e != nil {
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("batch refused: " + e.Message)}
@@ -129,7 +143,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	}
 	matched, inOrder := match(st, els)
 	behind := n.Head() < ex.net.Pool.View().Head
-	still := st.pending[:0:0]
+	still := st.pending[:0] // filtered in place: still is never ahead of k
 	for k, i := range st.pending {
 		el := matched[k]
 		switch {
@@ -163,7 +177,12 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 // the ids line up byte for byte (the common case), otherwise by id, also
 // when the node re-encoded it.
 func match(st *batchState, els []jsonrpc.Element) (matched []*jsonrpc.Element, inOrder bool) {
-	matched = make([]*jsonrpc.Element, len(st.pending))
+	if len(st.pending) <= smallBatch {
+		matched = st.matchBuf[:len(st.pending)]
+		clear(matched)
+	} else {
+		matched = make([]*jsonrpc.Element, len(st.pending))
+	}
 	inOrder = true
 	k := 0
 	for p, i := range st.pending {

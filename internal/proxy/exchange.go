@@ -52,10 +52,15 @@ type exchange struct {
 	avoid *upstream.Node
 	// tried are the nodes the call's earlier tries went to (for a copy).
 	tried []*upstream.Node
+
+	// Room that saves allocations: the calls of a single call's request,
+	// the nodes tried.
+	callBuf  [1]jsonrpc.Call
+	triedBuf [8]*upstream.Node
 }
 
 func (ex *exchange) serve(ctx context.Context, body []byte) {
-	calls, batch, perr := jsonrpc.Parse(body)
+	calls, batch, perr := jsonrpc.ParseAppend(ex.callBuf[:0], body)
 	switch {
 	case !ex.openSession():
 	case perr != nil:
@@ -149,8 +154,7 @@ func (ex *exchange) done() {
 // try returns nil when the call is answered (successfully or with the
 // method's own error); its error otherwise.
 func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n *upstream.Node) error) error {
-	var triedBuf [8]*upstream.Node
-	tried := triedBuf[:0]
+	tried := ex.triedBuf[:0]
 	var failures []error
 	for i := 0; i <= ex.net.Retries; i++ {
 		if i > 0 {

@@ -127,10 +127,11 @@ type fastWriter struct {
 	ctx   *fasthttp.RequestCtx
 	hdr   http.Header
 	reqID [1]string // backing of X-Request-Id
+	idBuf []byte    // room for a request id made here
 	wrote bool
 }
 
-var fastWriters = sync.Pool{New: func() any { return &fastWriter{hdr: make(http.Header, 4)} }}
+var fastWriters = sync.Pool{New: func() any { return &fastWriter{hdr: make(http.Header, 4), idBuf: make([]byte, 0, 32)} }}
 
 func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
 	w := fastWriters.Get().(*fastWriter)

@@ -176,11 +176,17 @@ func (ex *exchange) begin(alias bool, reqID string) {
 		ex.prio = &prioWriter{ResponseWriter: ex.w, start: ex.start, class: ex.class, sizer: ex.net.sizer}
 		ex.w = ex.prio
 	}
+	fw, fast := ex.w.(*fastWriter)
+	if fast && !validRequestID(reqID) {
+		// The id lives in the writer's room for as long as the request.
+		fw.idBuf = ex.h.ids.appendNext(fw.idBuf[:0])
+		reqID = b2s(fw.idBuf)
+	}
 	ex.reqID = reqID
 	if !validRequestID(ex.reqID) {
 		ex.reqID = ex.h.ids.next()
 	}
-	if fw, ok := ex.w.(*fastWriter); ok {
+	if fast {
 		fw.setRequestID(ex.reqID)
 	} else {
 		ex.w.Header()["X-Request-Id"] = []string{ex.reqID}

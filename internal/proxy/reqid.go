@@ -20,8 +20,11 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
 }
 
-func (r *requestIDs) next() string {
-	return r.prefix + strconv.FormatUint(r.n.Add(1), 36)
+func (r *requestIDs) next() string { return string(r.appendNext(nil)) }
+
+// appendNext appends the next id to b.
+func (r *requestIDs) appendNext(b []byte) []byte {
+	return strconv.AppendUint(append(b, r.prefix...), r.n.Add(1), 36)
 }
 
 // validRequestID accepts a client's X-Request-ID when it is short and plain.

@@ -23,7 +23,7 @@ const (
 type waiter struct {
 	prev, next *waiter
 	ctx        context.Context
-	try        func() bool
+	try        Trier
 	ready      chan struct{} // capacity 1: one token per grant or close
 	queuedAt   time.Time     // when Wait queued it (for OnGrant)
 	since      time.Time     // age used for promotion and ordering
@@ -156,7 +156,7 @@ func (s *Scheduler) dispatch() {
 			w.state = stateDropped
 			continue
 		}
-		if !w.try() {
+		if !w.try.Try() {
 			failures++
 			if failures > s.cfg.lookahead {
 				return

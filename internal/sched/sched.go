@@ -90,6 +90,22 @@ func (s *Scheduler) Wait(ctx context.Context, class Class, retry bool, try func(
 // granted at once, 1 when it was the only one waiting in its class. (These
 // are the sizes prio-load-balancer reports in X-PrioLB-QueueSizeStart.)
 func (s *Scheduler) WaitQueued(ctx context.Context, class Class, retry bool, try func() bool) (int, error) {
+	return s.WaitFor(ctx, class, retry, TryFunc(try))
+}
+
+// Trier tries to take a slot: Try reports whether it did. A Scheduler
+// calls it with its lock held.
+type Trier interface{ Try() bool }
+
+// TryFunc is a function as a Trier.
+type TryFunc func() bool
+
+// Try calls f.
+func (f TryFunc) Try() bool { return f() }
+
+// WaitFor is WaitQueued with a Trier: a caller that keeps its Trier in
+// pooled memory waits without allocating.
+func (s *Scheduler) WaitFor(ctx context.Context, class Class, retry bool, try Trier) (int, error) {
 	if class >= NumClasses {
 		return 0, fmt.Errorf("sched: waiting for a slot: unknown class %d", class)
 	}
@@ -122,13 +138,13 @@ func (s *Scheduler) WaitQueued(ctx context.Context, class Class, retry bool, try
 // error when the call was granted without blocking, with the time it spent
 // queued. queued is the class's queue length once the call joined it (0 on
 // the fast path).
-func (s *Scheduler) enter(ctx context.Context, class Class, retry bool, try func() bool) (w *waiter, waited time.Duration, queued int, err error) {
+func (s *Scheduler) enter(ctx context.Context, class Class, retry bool, try Trier) (w *waiter, waited time.Duration, queued int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, 0, 0, ErrClosed
 	}
-	if s.total == 0 && try() {
+	if s.total == 0 && try.Try() {
 		s.stats.Granted[class]++
 		return nil, 0, 0, nil
 	}
