@@ -124,7 +124,7 @@ type Node struct {
 	state     atomic.Uint32
 	fails     atomic.Int32 // consecutive failures (probes and requests)
 	inFlight  atomic.Int64
-	gate      atomic.Uint32 // Gate: the circuit breaker's say
+	gate      atomic.Uint64 // Gate (the circuit breaker's say) and the calls out (see admit)
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
 	reason    atomic.Pointer[string] // why the node is in its state
@@ -193,9 +193,10 @@ func (n *Node) ChainID() uint64 { return n.chainID.Load() }
 func (n *Node) Failures() int { return int(n.fails.Load()) }
 
 // TryAcquire takes a worker slot when the node has one free and its
-// circuit breaker lets a call through (see Gate).
+// circuit breaker lets a call through (see Gate). The call's outcome must
+// then be reported once: Settle, through the breaker, or EndTrial.
 func (n *Node) TryAcquire() bool {
-	if n.gate.Load() != uint32(GateClosed) && !n.passGate() {
+	if !n.admit() {
 		return false
 	}
 	if n.MaxConcurrency <= 0 {
@@ -205,7 +206,7 @@ func (n *Node) TryAcquire() bool {
 	for {
 		cur := n.inFlight.Load()
 		if cur >= int64(n.MaxConcurrency) {
-			n.EndTrial()
+			n.EndTrial() // no call went: a trial is given back
 			return false
 		}
 		if n.inFlight.CompareAndSwap(cur, cur+1) {
@@ -216,7 +217,7 @@ func (n *Node) TryAcquire() bool {
 
 // HasFreeSlot reports whether TryAcquire would succeed now.
 func (n *Node) HasFreeSlot() bool {
-	if g := n.gate.Load(); g == uint32(GateOpen) || g == uint32(GateTrial) {
+	if !n.passable() {
 		return false
 	}
 	return n.MaxConcurrency <= 0 || n.inFlight.Load() < int64(n.MaxConcurrency)
