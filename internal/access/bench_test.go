@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // BenchmarkKeyAndLimit is the per-call cost on the request path: find the
@@ -47,5 +49,33 @@ func BenchmarkOpen(b *testing.B) {
 		c, _ := a.Identify(r, "mainnet", "")
 		_ = a.Method(c, "mainnet", "eth_call")
 		_, _ = a.Take(ctx, c, a.Cost(c, "eth_call"))
+	}
+}
+
+// BenchmarkJWTVerify is the per-call cost of a bearer token: identify the
+// caller from a signed token with claims, per algorithm and key source.
+func BenchmarkJWTVerify(b *testing.B) {
+	f := newJWTFixture(b)
+	claims := jwt.MapClaims{"networks": []string{"mainnet"}, "class": "high",
+		"limit": map[string]any{"rate": 100, "burst": 200}, "methods": map[string]any{"deny": []string{"debug_*"}}}
+	for _, c := range []struct {
+		name string
+		tok  string
+	}{
+		{"HS256", f.sign(b, jwt.SigningMethodHS256, f.hmac, claims, "")},
+		{"RS256", f.sign(b, jwt.SigningMethodRS256, f.rsa, claims, "")},
+		{"ES256", f.sign(b, jwt.SigningMethodES256, f.ec, claims, "")},
+		{"ES256-kid", f.sign(b, jwt.SigningMethodES256, f.jwks, claims, "k1")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/mainnet", nil)
+			r.Header.Set("Authorization", "Bearer "+c.tok)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, e := f.a.Identify(r, "mainnet", ""); e != nil {
+					b.Fatal(e)
+				}
+			}
+		})
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,12 +22,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// verifier checks tokens against the configured keys.
+// verifier checks tokens against the configured keys. It is built with
+// the access configuration (at start and on every reload, which reads the
+// key files again) and holds everything a token is checked with: the
+// parser with its options and, per algorithm, the key or key set to try,
+// ready to hand to the parser as they are.
 type verifier struct {
 	hmac   []byte
 	public []crypto.PublicKey          // from PEM files: tried in turn
 	byKID  map[string]crypto.PublicKey // from the JWKS file
 	parser *jwt.Parser
+
+	hs256 any // the HMAC secret; nil without one
+	rs256 any // the RS256 keys as a jwt.VerificationKeySet; nil: none
+	es256 any // the ES256 keys, the same
 }
 
 // claims are a token's settings: the same as a key's.
@@ -83,7 +93,34 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 		opts = append(opts, jwt.WithAudience(c.Audience))
 	}
 	v.parser = jwt.NewParser(opts...)
+	if v.hmac != nil {
+		v.hs256 = v.hmac
+	}
+	v.rs256, v.es256 = v.keySet("RS256"), v.keySet("ES256")
 	return v, nil
+}
+
+// keySet gathers the keys tried for a token of alg that names no known
+// kid: the PEM keys of its kind, else the JWKS keys of its kind (in kid
+// order). nil when there are none.
+func (v *verifier) keySet(alg string) any {
+	var set jwt.VerificationKeySet
+	for _, k := range v.public {
+		if keyFits(alg, k) {
+			set.Keys = append(set.Keys, k)
+		}
+	}
+	if len(set.Keys) == 0 {
+		for _, kid := range slices.Sorted(maps.Keys(v.byKID)) {
+			if k := v.byKID[kid]; keyFits(alg, k) {
+				set.Keys = append(set.Keys, k)
+			}
+		}
+	}
+	if len(set.Keys) == 0 {
+		return nil
+	}
+	return set
 }
 
 func looksLikeJWT(s string) bool { return strings.Count(s, ".") == 2 }
@@ -116,33 +153,27 @@ func (v *verifier) verify(token string) (*Key, *jsonrpc.Error) {
 
 // keyFor picks the verification key for a token's algorithm and kid.
 func (v *verifier) keyFor(t *jwt.Token) (any, error) {
+	var set any
 	switch t.Method.Alg() {
 	case "HS256":
-		return v.hmac, nil
+		return v.hs256, nil
+	case "RS256":
+		set = v.rs256
+	case "ES256":
+		set = v.es256
 	}
 	if kid, _ := t.Header["kid"].(string); kid != "" {
 		if k, ok := v.byKID[kid]; ok {
 			return k, nil
 		}
 	}
-	var set jwt.VerificationKeySet
-	for _, k := range v.public {
-		if keyFits(t.Method.Alg(), k) {
-			set.Keys = append(set.Keys, k)
-		}
-	}
-	if len(set.Keys) == 0 && len(v.byKID) > 0 {
-		for _, k := range v.byKID {
-			if keyFits(t.Method.Alg(), k) {
-				set.Keys = append(set.Keys, k)
-			}
-		}
-	}
-	if len(set.Keys) == 0 {
-		return nil, errors.New("no key for the token's algorithm")
+	if set == nil {
+		return nil, errNoJWTKey
 	}
 	return set, nil
 }
+
+var errNoJWTKey = errors.New("no key for the token's algorithm")
 
 func keyFits(alg string, k crypto.PublicKey) bool {
 	switch k.(type) {

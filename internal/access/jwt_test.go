@@ -29,7 +29,7 @@ type jwtFixture struct {
 	a    *Access
 }
 
-func newJWTFixture(t *testing.T) *jwtFixture {
+func newJWTFixture(t testing.TB) *jwtFixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &jwtFixture{hmac: []byte(strings.Repeat("s", 40))}
@@ -65,7 +65,7 @@ func newJWTFixture(t *testing.T) *jwtFixture {
 	return f
 }
 
-func (f *jwtFixture) sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
+func (f *jwtFixture) sign(t testing.TB, m jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
 	t.Helper()
 	base := jwt.MapClaims{"iss": "https://issuer.example", "aud": "evmgate", "sub": "dapp-1",
 		"exp": time.Now().Add(time.Hour).Unix()}

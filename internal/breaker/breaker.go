@@ -45,17 +45,34 @@ func New(network string, set Settings, log *slog.Logger, m *Metrics) *Set {
 	return &Set{network: network, set: set, log: log, metrics: m}
 }
 
-// Observe feeds a try's outcome on n (err nil: success) to n's breaker.
+// Observe feeds a try's outcome on n (err nil: success) to n's breaker and
+// reports the call's outcome to n (upstream.Node.Settle): every call n
+// admitted must reach Observe once, or EndTrial when no call went. A nil
+// Set only reports the outcome to n.
+//
+// Only calls placed while the breaker was closed count in its window, and
+// only the trial decides a half-open breaker: the outcome of a call placed
+// before the breaker opened, ending while it is open or half-open, is no
+// verdict (gobreaker's own rule for calls of an older generation).
 func (s *Set) Observe(n *upstream.Node, err error) {
+	verdict := err == nil || health.Counts(err)
+	if s == nil {
+		n.Settle(verdict)
+		return
+	}
 	b := s.of(n)
-	switch {
-	case err == nil:
-		_, _ = b.cb.Execute(succeed)
-	case health.Counts(err):
-		_, _ = b.cb.Execute(func() (struct{}, error) { return struct{}{}, err })
-	default:
-		// No verdict: a half-open node waits for another trial.
-		n.EndTrial()
+	// Settling and judging under one lock: no other outcome of the node
+	// opens the breaker between the gate read and the verdict.
+	b.judge.Lock()
+	defer b.judge.Unlock()
+	switch n.Settle(verdict) {
+	case upstream.GateClosed, upstream.GateTrial:
+		switch {
+		case err == nil:
+			_, _ = b.cb.Execute(succeed)
+		case verdict:
+			_, _ = b.cb.Execute(func() (struct{}, error) { return struct{}{}, err })
+		}
 	}
 }
 
@@ -102,6 +119,7 @@ type breaker struct {
 	s     *Set
 	node  *upstream.Node
 	cb    *gobreaker.CircuitBreaker[struct{}]
+	judge sync.Mutex // judge serialises Observe's outcomes on the node
 	mu    sync.Mutex // mu protects timer
 	timer *time.Timer
 }

@@ -135,3 +135,78 @@ func TestCloseLetsNodesBe(t *testing.T) {
 		t.Fatal("a closed set opened a breaker")
 	}
 }
+
+// openWithOlderCall admits a call on a fresh node, then opens the breaker
+// with another call's failure and waits for the cool-down: the first call
+// is still out when the node turns half-open.
+func openWithOlderCall(t *testing.T) (*breaker.Set, *upstream.Node) {
+	t.Helper()
+	s := newSet(t, breaker.Settings{Failures: 1, Ratio: 0.5, Window: time.Minute, Cooldown: 10 * time.Millisecond})
+	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1/"})
+	if !n.TryAcquire() { // the older call
+		t.Fatal("a closed node refused a call")
+	}
+	if !n.TryAcquire() {
+		t.Fatal("a closed node refused a second call")
+	}
+	n.Release()
+	s.Observe(n, refused)
+	if g := n.Gate(); g != upstream.GateOpen {
+		t.Fatalf("after a failure: %s, want open", g)
+	}
+	eventually(t, "half-open after the cool-down", func() bool { return n.Gate() == upstream.GateHalfOpen })
+	return s, n
+}
+
+// TestOlderCallLeavesTrialBe: a call placed before the breaker opened that
+// ends without a verdict while the node is half-open neither ends the
+// trial nor lets a second trial through beside it.
+func TestOlderCallLeavesTrialBe(t *testing.T) {
+	s, n := openWithOlderCall(t)
+	n.Release() // the older call's try ends
+	trials := 0
+	if n.TryAcquire() {
+		trials++
+	}
+	s.Observe(n, canceled) // the older call's outcome: no verdict
+	if n.TryAcquire() {
+		trials++
+	}
+	if trials != 1 {
+		t.Fatalf("%d trials admitted at once, want 1", trials)
+	}
+	if n.TryAcquire() || n.HasFreeSlot() {
+		t.Fatal("a half-open node took a call beside its trial")
+	}
+	n.Release()
+	s.Observe(n, nil)
+	if g := n.Gate(); g != upstream.GateClosed {
+		t.Fatalf("after a good trial: %s, want closed", g)
+	}
+}
+
+// TestOlderCallIsNoVerdict: the outcome of a call placed before the breaker
+// opened is not taken for the trial's, good or bad.
+func TestOlderCallIsNoVerdict(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{{"success", nil}, {"failure", refused}} {
+		t.Run(c.name, func(t *testing.T) {
+			s, n := openWithOlderCall(t)
+			n.Release()
+			s.Observe(n, c.err)
+			if g := n.Gate(); g != upstream.GateHalfOpen {
+				t.Fatalf("after an older call's outcome: %s, want half_open", g)
+			}
+			if !n.TryAcquire() {
+				t.Fatal("no trial once the older call ended")
+			}
+			n.Release()
+			s.Observe(n, refused)
+			if g := n.Gate(); g != upstream.GateOpen {
+				t.Fatalf("after a failed trial: %s, want open", g)
+			}
+		})
+	}
+}

@@ -29,6 +29,11 @@
 // The state machine is sony/gobreaker's. Its state is mirrored on the node
 // (upstream.Node.Gate), which is what selection reads: the balancer's view
 // leaves an open node out, and TryAcquire lets exactly one trial call
-// through a half-open node. A timer per open breaker ends its cool-down, so
-// a node comes back even when no call asks for it.
+// through a half-open node. The node counts the calls it admitted until
+// their outcome reaches Observe; a half-open node takes its trial only when
+// none is out, so the outcome of a call placed before the breaker opened is
+// never taken for the trial's, and only the trial's own outcome ends it.
+// Such older outcomes are no verdict at all while the breaker is open or
+// half-open. A timer per open breaker ends its cool-down, so a node comes
+// back even when no call asks for it.
 package breaker

@@ -37,7 +37,10 @@ func (g *Gateway) breakers(n config.Network) (*breaker.Set, error) {
 	}, g.log.With("network", n.Name), m), nil
 }
 
-// outcomes passes a try's outcome to health, then to the node's breaker.
+// outcomes passes a try's outcome to health, then to the node's breaker,
+// which reports it to the node even when breakers are off (a nil Set): a
+// node counts its calls out, and a breaker turned on by a reload must
+// find that count right.
 type outcomes struct {
 	monitor  *health.Monitor
 	breakers *breaker.Set
@@ -52,9 +55,6 @@ func (o outcomes) Observe(n *upstream.Node, err error) {
 func (n *network) observer() interface {
 	Observe(*upstream.Node, error)
 } {
-	if n.breakers == nil {
-		return n.monitor
-	}
 	return outcomes{monitor: n.monitor, breakers: n.breakers}
 }
 

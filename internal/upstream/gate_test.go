@@ -49,3 +49,42 @@ func TestGate(t *testing.T) {
 		t.Errorf("view rebuilds asked: %d, want 2", changes)
 	}
 }
+
+// TestTrialWaitsForOlderCalls: a half-open node takes its trial only once
+// the calls placed before are reported, so an older call's outcome is
+// never taken for the trial's.
+func TestTrialWaitsForOlderCalls(t *testing.T) {
+	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1/"})
+	if !n.TryAcquire() { // placed while closed
+		t.Fatal("a closed node refused a call")
+	}
+	n.SetGate(upstream.GateOpen)
+	n.SetGate(upstream.GateHalfOpen)
+	n.Release()
+	if n.TryAcquire() || n.HasFreeSlot() {
+		t.Fatal("a half-open node took a trial while an older call was out")
+	}
+	if g := n.Settle(false); g != upstream.GateHalfOpen {
+		t.Fatalf("the older call was judged under %s, want half_open (no verdict)", g)
+	}
+	if !n.HasFreeSlot() || !n.TryAcquire() {
+		t.Fatal("no trial once the older call was reported")
+	}
+	if n.TryAcquire() {
+		t.Fatal("a half-open node took a second trial")
+	}
+	n.Release()
+	if g := n.Settle(true); g != upstream.GateTrial {
+		t.Fatalf("the trial was judged under %s", g)
+	}
+	if n.Gate() != upstream.GateTrial {
+		t.Fatal("a trial with a verdict gave its gate back before the breaker's decision")
+	}
+	n.SetGate(upstream.GateClosed)
+	if !n.TryAcquire() {
+		t.Fatal("a closed node refused a call")
+	}
+	if g := n.Settle(true); g != upstream.GateClosed {
+		t.Fatalf("a call placed while closed was judged under %s", g)
+	}
+}

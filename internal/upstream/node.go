@@ -124,12 +124,13 @@ type Node struct {
 	state     atomic.Uint32
 	fails     atomic.Int32 // consecutive failures (probes and requests)
 	inFlight  atomic.Int64
-	gate      atomic.Uint32 // Gate: the circuit breaker's say
+	gate      atomic.Uint64 // Gate (the circuit breaker's say) and the calls out (see admit)
 	chainID   atomic.Uint64
 	onChange  atomic.Pointer[func()]
 	reason    atomic.Pointer[string] // why the node is in its state
 	stateMode atomic.Uint32          // a StateMode: configured, or detected
 	shown     atomic.Uint64          // highest head + 1 an answer of the node showed; 0: none
+	sawAt     atomic.Int64           // Now() when an answer last raised head (SawHead)
 }
 
 // New returns a node with its HTTP client.
@@ -193,9 +194,10 @@ func (n *Node) ChainID() uint64 { return n.chainID.Load() }
 func (n *Node) Failures() int { return int(n.fails.Load()) }
 
 // TryAcquire takes a worker slot when the node has one free and its
-// circuit breaker lets a call through (see Gate).
+// circuit breaker lets a call through (see Gate). The call's outcome must
+// then be reported once: Settle, through the breaker, or EndTrial.
 func (n *Node) TryAcquire() bool {
-	if n.gate.Load() != uint32(GateClosed) && !n.passGate() {
+	if !n.admit() {
 		return false
 	}
 	if n.MaxConcurrency <= 0 {
@@ -205,7 +207,7 @@ func (n *Node) TryAcquire() bool {
 	for {
 		cur := n.inFlight.Load()
 		if cur >= int64(n.MaxConcurrency) {
-			n.EndTrial()
+			n.EndTrial() // no call went: a trial is given back
 			return false
 		}
 		if n.inFlight.CompareAndSwap(cur, cur+1) {
@@ -216,7 +218,7 @@ func (n *Node) TryAcquire() bool {
 
 // HasFreeSlot reports whether TryAcquire would succeed now.
 func (n *Node) HasFreeSlot() bool {
-	if g := n.gate.Load(); g == uint32(GateOpen) || g == uint32(GateTrial) {
+	if !n.passable() {
 		return false
 	}
 	return n.MaxConcurrency <= 0 || n.inFlight.Load() < int64(n.MaxConcurrency)
@@ -258,6 +260,9 @@ func (n *Node) SetLoad(l float64) { n.load.Store(math.Float64bits(l)) }
 
 // ObserveHead records a probe's head, block time and latency. The latency
 // is smoothed (EWMA, alpha 0.3) so one slow probe does not flip the order.
+// A probe sent before an answer of the node showed a newer head (SawHead)
+// raced that answer: its lower head is not taken, so one new block
+// rebuilds the view once, not once more down and once more up.
 func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) {
 	if old := n.latency.Load(); old == 0 {
 		n.latency.Store(int64(latency))
@@ -265,16 +270,22 @@ func (n *Node) ObserveHead(head uint64, blockTime int64, latency time.Duration) 
 		n.latency.Store(int64(0.7*float64(old) + 0.3*float64(latency)))
 	}
 	n.blockTime.Store(blockTime)
-	if n.head.Swap(head+1) != head+1 {
-		n.changed()
+	for {
+		cur := n.head.Load()
+		if cur == head+1 || cur > head+1 && Now()-int64(latency) < n.sawAt.Load() {
+			return
+		}
+		if n.head.CompareAndSwap(cur, head+1) {
+			n.changed()
+			return
+		}
 	}
 }
 
 // SawHead raises the node's known head to head, which one of its answers
 // showed (an eth_blockNumber newer than its last probe). An unknown head
 // stays unknown: only probes make a node known. The head shown is also
-// kept apart (Shown), where a probe answer that raced the call cannot
-// lower it.
+// kept apart (Shown), which no later probe lowers.
 func (n *Node) SawHead(head uint64) {
 	for {
 		cur := n.shown.Load()
@@ -287,6 +298,7 @@ func (n *Node) SawHead(head uint64) {
 		if cur == 0 || head+1 <= cur {
 			return
 		}
+		n.sawAt.Store(Now()) // before the head: a racing probe sees both
 		if n.head.CompareAndSwap(cur, head+1) {
 			n.changed()
 			return
