@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -123,13 +126,30 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // exchange writes to it as to net/http's. Headers are copied into the
 // response at WriteHeader; the body is held by fasthttp, which writes it
 // with its length once the call is answered.
+//
+// A node's answer longer than directMin, or of unknown length, is not
+// held: it goes straight to the client's connection as it arrives (see
+// Stream), and that connection is closed after it.
 type fastWriter struct {
 	ctx   *fasthttp.RequestCtx
 	hdr   http.Header
 	reqID [1]string // backing of X-Request-Id
 	idBuf []byte    // room for a request id made here
 	wrote bool
+
+	streamLen int64         // set by Stream: the length of the answer to come (-1: unknown)
+	stream    bool          // the next WriteHeader starts a direct answer
+	direct    *bufio.Writer // the client's connection, during a direct answer
+	chunked   bool
+	err       error // the direct answer's write failed
 }
+
+// directMin is the longest answer held in memory before it is written.
+const directMin = 1 << 20
+
+// directWriteTimeout bounds the writing of a direct answer (the server's
+// own write timeout does not see it).
+const directWriteTimeout = 120 * time.Second
 
 var fastWriters = sync.Pool{New: func() any { return &fastWriter{hdr: make(http.Header, 4), idBuf: make([]byte, 0, 32)} }}
 
@@ -142,6 +162,7 @@ func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
 func putFastWriter(w *fastWriter) {
 	clear(w.hdr)
 	w.ctx, w.wrote, w.reqID[0] = nil, false, ""
+	w.stream, w.streamLen, w.direct, w.chunked, w.err = false, 0, nil, false, nil
 	fastWriters.Put(w)
 }
 
@@ -173,13 +194,59 @@ func (w *fastWriter) WriteHeader(status int) {
 		}
 	}
 	w.ctx.SetStatusCode(status)
+	if w.stream {
+		w.startDirect()
+	}
 }
+
+// Stream announces that the body to come is a node's answer of length
+// bytes (-1: unknown), written as it arrives.
+func (w *fastWriter) Stream(length int64) {
+	if !w.wrote && (length < 0 || length > directMin) {
+		w.stream, w.streamLen = true, length
+	}
+}
+
+// startDirect writes the answer's head to the connection; the body
+// follows in Write, chunked when its length is unknown.
+func (w *fastWriter) startDirect() {
+	rh := &w.ctx.Response.Header
+	rh.SetContentLength(int(w.streamLen)) // -1: chunked
+	rh.SetConnectionClose()
+	c := w.ctx.Conn()
+	_ = c.SetWriteDeadline(time.Now().Add(directWriteTimeout))
+	w.direct = directWriters.Get().(*bufio.Writer)
+	w.direct.Reset(c)
+	w.chunked = w.streamLen < 0
+	_, w.err = w.direct.Write(rh.Header())
+}
+
+var directWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 
 func (w *fastWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	w.ctx.Response.AppendBody(p)
+	if w.direct == nil {
+		w.ctx.Response.AppendBody(p)
+		return len(p), nil
+	}
+	if w.err != nil || len(p) == 0 {
+		return 0, w.err
+	}
+	if w.chunked {
+		var size [20]byte
+		_, w.err = w.direct.Write(append(strconv.AppendInt(size[:0], int64(len(p)), 16), '\r', '\n'))
+	}
+	if w.err == nil {
+		_, w.err = w.direct.Write(p)
+	}
+	if w.chunked && w.err == nil {
+		_, w.err = w.direct.WriteString("\r\n")
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
 	return len(p), nil
 }
 
@@ -204,9 +271,25 @@ func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// finish writes the headers of an exchange that wrote nothing.
+// finish writes the headers of an exchange that wrote nothing, or ends a
+// direct answer: the connection is then taken from fasthttp's server,
+// which writes nothing more, and closed.
 func (w *fastWriter) finish() {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.direct == nil {
+		return
+	}
+	if w.chunked && w.err == nil {
+		_, w.err = w.direct.WriteString("0\r\n\r\n")
+	}
+	if w.err == nil {
+		w.err = w.direct.Flush()
+	}
+	w.direct.Reset(nil)
+	directWriters.Put(w.direct)
+	w.direct = nil
+	w.ctx.HijackSetNoResponse(true)
+	w.ctx.Hijack(func(c net.Conn) { c.Close() })
 }

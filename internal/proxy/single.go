@@ -245,6 +245,9 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 	if length > 0 {
 		hdr["Content-Length"] = contentLength(length)
 	}
+	if s, ok := ex.w.(streamer); ok && (resp.ContentLength < 0 || int64(len(prefix)) < resp.ContentLength) {
+		s.Stream(length)
+	}
 	ex.w.WriteHeader(http.StatusOK)
 	ex.status = "ok"
 	w, _ := ex.w.Write(head)
@@ -267,6 +270,10 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 	}
 	return nil
 }
+
+// streamer is a response writer told that the body to come is a node's
+// answer of a given length (-1: unknown), copied as it arrives.
+type streamer interface{ Stream(length int64) }
 
 // rpcError handles a node's JSON-RPC error answer: errors meaning "not on this
 // node now" are retried elsewhere; the method's own errors go to the client.
