@@ -1,0 +1,147 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/fakenode"
+)
+
+// pacedNode answers as a fake node does, but sends an answer longer than
+// 1 KiB in two halves: the second only once release is closed. With
+// fixedLength it announces the length (as geth does), otherwise the
+// answer is chunked.
+type pacedNode struct {
+	f           *fakenode.Node
+	fixedLength bool
+	release     chan struct{}
+	srv         *http.Server
+	url         string
+}
+
+func startPacedNode(t *testing.T, f *fakenode.Node, fixedLength bool) *pacedNode {
+	t.Helper()
+	p := &pacedNode{f: f, fixedLength: fixedLength, release: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv = &http.Server{Handler: p}
+	go p.srv.Serve(ln)
+	t.Cleanup(func() { p.srv.Close() })
+	p.url = "http://" + ln.Addr().String()
+	return p
+}
+
+func (p *pacedNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	p.f.ServeHTTP(rec, r)
+	out := rec.Body.Bytes()
+	w.Header().Set("Content-Type", "application/json")
+	if p.fixedLength {
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	if len(out) <= 1024 {
+		w.Write(out)
+		return
+	}
+	half := len(out) / 2
+	w.Write(out[:half])
+	w.(http.Flusher).Flush()
+	select {
+	case <-p.release:
+	case <-r.Context().Done():
+		return
+	}
+	w.Write(out[half:])
+}
+
+// TestLargeAnswerGoesOutAsItArrives: an answer over 1 MiB, with its length
+// announced or chunked, reaches the client as the node sends it (the
+// client reads its first half while the node still holds the second), is
+// byte for byte the node's answer with the client's id, and the
+// connection closes after it; the next call is served.
+func TestLargeAnswerGoesOutAsItArrives(t *testing.T) {
+	result := `"0x` + strings.Repeat("ab", 1500<<10) + `"` // about 3 MB
+	for _, fixed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fixed_length=%v", fixed), func(t *testing.T) {
+			f := fakes(t, 1)[0]
+			f.SetResult("eth_getCode", result)
+			p := startPacedNode(t, f, fixed)
+			g := startGateway(t, netYAML("    cache: false\n    rpc_timeout: 30s\n",
+				fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", p.url)))
+			url := g.RPCURL() + "/mainnet"
+			waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+
+			call := `{"jsonrpc":"2.0","id":"me","method":"eth_getCode","params":["0x00000000000000000000000000000000000000aa","latest"]}`
+			resp, err := http.Post(url, "application/json", strings.NewReader(call))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != 200 || !resp.Close {
+				t.Fatalf("status %d, Connection: close %v", resp.StatusCode, resp.Close)
+			}
+			if fixed && resp.ContentLength < int64(len(result)) {
+				t.Errorf("Content-Length %d for a %d-byte result", resp.ContentLength, len(result))
+			}
+			br := bufio.NewReader(resp.Body)
+			first := make([]byte, 1<<20)
+			if _, err := io.ReadFull(br, first); err != nil {
+				t.Fatalf("reading the first MiB while the node holds the rest: %v", err)
+			}
+			close(p.release)
+			rest, err := io.ReadAll(br)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := `{"jsonrpc":"2.0","id":"me","result":` + result + `}`
+			if got := string(first) + string(rest); got != want {
+				t.Fatalf("answer of %d bytes differs from the node's %d bytes", len(got), len(want))
+			}
+			if r := post(t, url, blockNumber); r.status != 200 || !strings.Contains(r.body, `"result"`) {
+				t.Errorf("the next call: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+// TestSmallAnswerKeepsTheConnection: answers held in memory keep the
+// connection alive: many calls on one connection.
+func TestSmallAnswerKeepsTheConnection(t *testing.T) {
+	f := fakes(t, 1)
+	g := startGateway(t, netYAML("    cache: false\n", nodesYAML("local_nodes", f...)))
+	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+	c, err := net.Dial("tcp", strings.TrimPrefix(g.RPCURL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 20 {
+		req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/mainnet", strings.NewReader(blockNumber))
+		req.Header.Set("Content-Type", "application/json")
+		if err := req.Write(c); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Close || !bytes.Contains(b, []byte(`"result"`)) || resp.Header.Get("X-Request-Id") == "" {
+			t.Fatalf("answer %d: %d close=%v %s %v", i, resp.StatusCode, resp.Close, b, resp.Header)
+		}
+	}
+}
