@@ -182,3 +182,101 @@ func TestBurstFromOneKeyLeavesAnotherServed(t *testing.T) {
 		t.Fatalf("the burst was never limited: %v", burst)
 	}
 }
+
+// TestPacedBurstAndAnotherKeysLatency: one key sends 20 times its limit
+// (1,000 calls/s against 50/s) in windows that alternate with quiet ones,
+// while a steady client of another key calls throughout. Every one of the
+// steady client's calls is answered, and the burst is limited; the steady
+// client's p99 in the burst windows against the quiet ones is reported
+// (median over the windows of each kind), not asserted: a timing bound
+// would fail on a busy machine.
+func TestPacedBurstAndAnotherKeysLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement of about 10 s")
+	}
+	f := fakes(t, 1)[0]
+	g := startGateway(t, accessYAML(f, filepath.Join(t.TempDir(), "s"), `  keys:
+    - name: bursty
+      key: `+aliceKey+`
+      limit: {rate: 50, burst: 50}
+    - name: calm
+      key: calm-0123456789abcdef
+`))
+	const windows, window, rate = 5, time.Second, 1000
+	calmURL, burstURL := g.RPCURL()+"/mainnet/calm-0123456789abcdef", g.RPCURL()+"/mainnet/"+aliceKey
+	calm := &http.Client{Timeout: 10 * time.Second}
+	defer calm.CloseIdleConnections()
+	call := func(c *http.Client, url string) int {
+		resp, err := c.Post(url, "application/json", strings.NewReader(blockNumber))
+		if err != nil {
+			return -1
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// burst sends rate calls/s from two paced senders until stop.
+	burst := func(stop <-chan struct{}, counts *[2]atomic.Int64) *sync.WaitGroup {
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				c := &http.Client{Timeout: 10 * time.Second}
+				defer c.CloseIdleConnections()
+				next := time.Now()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if call(c, burstURL) == http.StatusTooManyRequests {
+						counts[1].Add(1)
+					} else {
+						counts[0].Add(1)
+					}
+					next = next.Add(2 * time.Second / rate)
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d) // pacing the sender, not waiting for an event
+					}
+				}
+			})
+		}
+		return &wg
+	}
+	p99s := [2][]time.Duration{} // quiet, burst
+	var counts [2]atomic.Int64
+	for w := range 2 * windows {
+		on := w%2 == 1
+		stop := make(chan struct{})
+		var senders *sync.WaitGroup
+		if on {
+			senders = burst(stop, &counts)
+		}
+		var lat []time.Duration
+		for end := time.Now().Add(window); time.Now().Before(end); {
+			s := time.Now()
+			if code := call(calm, calmURL); code != 200 {
+				t.Fatalf("the steady key's call got %d", code)
+			}
+			lat = append(lat, time.Since(s))
+			time.Sleep(2 * time.Millisecond) // a steady client
+		}
+		close(stop)
+		if senders != nil {
+			senders.Wait()
+		}
+		slices.Sort(lat)
+		k := 0
+		if on {
+			k = 1
+		}
+		p99s[k] = append(p99s[k], lat[len(lat)*99/100])
+	}
+	if counts[1].Load() == 0 {
+		t.Fatalf("the burst was never limited: %d served", counts[0].Load())
+	}
+	med := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	quiet, busy := med(p99s[0]), med(p99s[1])
+	t.Logf("steady key p99, median of %d windows: %s quiet, %s during the other key's burst (%+.0f %%); burst: %d served, %d refused with 429",
+		windows, quiet, busy, 100*(float64(busy)/float64(quiet)-1), counts[0].Load(), counts[1].Load())
+}
