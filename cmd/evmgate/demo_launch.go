@@ -44,6 +44,9 @@ func demoCmd(args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := lockDemoBuild(bin); err != nil {
+		return err
+	}
 	build := exec.Command(goBin, "build", "-tags", "demo", "-o", bin, "./cmd/evmgate")
 	build.Dir = root
 	build.Stdout, build.Stderr = stderr, stderr
