@@ -36,7 +36,7 @@ func demoCmd(args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	goBin, err := exec.LookPath("go")
+	goBin, err := goTool()
 	if err != nil {
 		return fmt.Errorf("the demo is built from %s with the Go toolchain, and `go` is not on PATH: install Go or add it to PATH (%v)", root, err)
 	}
@@ -54,6 +54,21 @@ func demoCmd(args []string, _, stderr io.Writer) error {
 		return fmt.Errorf("building the demo in %s (go build -tags demo -o %s ./cmd/evmgate): %w", root, bin, err)
 	}
 	return runDemo(bin, append([]string{"demo"}, args...))
+}
+
+// goTool finds the go command: on PATH, else in the Go root this binary
+// was built with.
+func goTool() (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err == nil {
+		return goBin, nil
+	}
+	if root := runtime.GOROOT(); root != "" {
+		if fromRoot, err2 := exec.LookPath(filepath.Join(root, "bin", "go")); err2 == nil {
+			return fromRoot, nil
+		}
+	}
+	return "", err
 }
 
 // demoSourceTree returns the root of the checkout this binary was built
