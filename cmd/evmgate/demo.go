@@ -1,4 +1,4 @@
-//go:build !nodemo
+//go:build demo
 
 package main
 
@@ -14,6 +14,9 @@ import (
 	"github.com/evmgate/evmgate/internal/demo"
 )
 
+// demoCmd runs the demo in this process: a binary built with -tags demo holds
+// go-ethereum and the three in-process nodes. A binary built without that tag
+// builds this one and runs it (demo_launch.go).
 func demoCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	port := fs.Int("port", 8545, "JSON-RPC port on 127.0.0.1")

@@ -1,4 +1,4 @@
-//go:build nodemo
+//go:build nodemo && !demo
 
 package main
 
@@ -7,8 +7,7 @@ import (
 	"io"
 )
 
-// A binary built with -tags nodemo leaves out the demo and with it
-// go-ethereum: a smaller binary and about a third of the idle memory.
+// A binary built with -tags nodemo has no demo and never builds one.
 func demoCmd([]string, io.Writer, io.Writer) error {
-	return errors.New("this evmgate was built with -tags nodemo, without the demo: build it without that tag, or run `go run ./cmd/evmgate demo` from the source tree")
+	return errors.New("this evmgate was built with -tags nodemo, without the demo: run `go run ./cmd/evmgate demo` in a checkout of evmgate, or build the binary with `go build -tags demo ./cmd/evmgate`")
 }

@@ -1,0 +1,123 @@
+//go:build !demo && !nodemo
+
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// The evmgate binary holds no go-ethereum: linked in, it would triple the
+// memory every deployed gateway maps at idle. `evmgate demo` builds the
+// binary with -tags demo (the same command with the in-process nodes) from
+// the source tree this binary was built from, into the user's cache
+// directory, and runs it in place of this process. go build does nothing
+// when that binary is up to date, so only the first run compiles.
+
+// modulePath is the module a source tree must be for the demo to be built from it.
+const modulePath = "github.com/evmgate/evmgate"
+
+// errNoSourceTree is returned by a binary that cannot know its source tree.
+var errNoSourceTree = errors.New("this evmgate binary holds no demo, and the source tree it was built from is not at hand (built with -trimpath, or the checkout has moved): run `go run ./cmd/evmgate demo` in a checkout of evmgate, or build the binary with `go build -tags demo ./cmd/evmgate`")
+
+// demoCmd builds the demo binary and runs it with args; it returns only on
+// an error. The demo writes to this process's own stdout and stderr.
+func demoCmd(args []string, _, stderr io.Writer) error {
+	root, err := demoSourceTree()
+	if err != nil {
+		return err
+	}
+	goBin, err := goTool()
+	if err != nil {
+		return fmt.Errorf("the demo is built from %s with the Go toolchain, and `go` is not on PATH: install Go or add it to PATH (%v)", root, err)
+	}
+	bin, err := demoBinaryPath(root)
+	if err != nil {
+		return err
+	}
+	if err := lockDemoBuild(bin); err != nil {
+		return err
+	}
+	build := exec.Command(goBin, "build", "-tags", "demo", "-o", bin, "./cmd/evmgate")
+	build.Dir = root
+	build.Stdout, build.Stderr = stderr, stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building the demo in %s (go build -tags demo -o %s ./cmd/evmgate): %w", root, bin, err)
+	}
+	return runDemo(bin, append([]string{"demo"}, args...))
+}
+
+// goTool finds the go command: on PATH, else in the Go root this binary
+// was built with.
+func goTool() (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err == nil {
+		return goBin, nil
+	}
+	if root := runtime.GOROOT(); root != "" {
+		if fromRoot, err2 := exec.LookPath(filepath.Join(root, "bin", "go")); err2 == nil {
+			return fromRoot, nil
+		}
+	}
+	return "", err
+}
+
+// demoSourceTree returns the root of the checkout this binary was built
+// from: the file names compiled into it are absolute unless -trimpath was
+// given.
+func demoSourceTree() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return "", errNoSourceTree
+	}
+	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	if goModule(filepath.Join(root, "go.mod")) != modulePath {
+		return "", errNoSourceTree
+	}
+	return root, nil
+}
+
+// goModule returns the module path a go.mod file declares, or "".
+func goModule(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`)
+		}
+	}
+	return ""
+}
+
+// demoBinaryPath names the demo binary of the checkout at root in the
+// user's cache directory, one per checkout.
+func demoBinaryPath(root string) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("the demo binary is kept in the user's cache directory: %w (set HOME or XDG_CACHE_HOME)", err)
+	}
+	dir := filepath.Join(cache, "evmgate")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("the demo binary is kept in %s: %w", dir, err)
+	}
+	sum := sha256.Sum256([]byte(root))
+	name := "demo-" + hex.EncodeToString(sum[:6])
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	return filepath.Join(dir, name), nil
+}
