@@ -106,11 +106,10 @@ func goModule(path string) string {
 // demoBinaryPath names the demo binary of the checkout at root in the
 // user's cache directory, one per checkout.
 func demoBinaryPath(root string) (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("the demo binary is kept in the user's cache directory: %w (set HOME or XDG_CACHE_HOME)", err)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("evmgate-%d", os.Getuid())) // without a home directory
+	if cache, err := os.UserCacheDir(); err == nil {
+		dir = filepath.Join(cache, "evmgate")
 	}
-	dir := filepath.Join(cache, "evmgate")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("the demo binary is kept in %s: %w", dir, err)
 	}
