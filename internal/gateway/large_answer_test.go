@@ -116,9 +116,12 @@ func TestLargeAnswerGoesOutAsItArrives(t *testing.T) {
 }
 
 // TestSmallAnswerKeepsTheConnection: answers held in memory keep the
-// connection alive: many calls on one connection.
+// connection alive: many calls on one connection, small ones and 100 KB
+// ones that the node sends chunked.
 func TestSmallAnswerKeepsTheConnection(t *testing.T) {
 	f := fakes(t, 1)
+	f[0].SetResult("eth_getCode", `"0x`+strings.Repeat("cd", 50<<10)+`"`)
+	getCode := `{"jsonrpc":"2.0","id":2,"method":"eth_getCode","params":["0x00000000000000000000000000000000000000aa","latest"]}`
 	g := startGateway(t, netYAML("    cache: false\n", nodesYAML("local_nodes", f...)))
 	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
 	c, err := net.Dial("tcp", strings.TrimPrefix(g.RPCURL(), "http://"))
@@ -129,7 +132,11 @@ func TestSmallAnswerKeepsTheConnection(t *testing.T) {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReader(c)
 	for i := range 20 {
-		req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/mainnet", strings.NewReader(blockNumber))
+		body := blockNumber
+		if i%2 == 1 {
+			body = getCode
+		}
+		req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/mainnet", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if err := req.Write(c); err != nil {
 			t.Fatalf("request %d: %v", i, err)
@@ -141,7 +148,10 @@ func TestSmallAnswerKeepsTheConnection(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || resp.Close || !bytes.Contains(b, []byte(`"result"`)) || resp.Header.Get("X-Request-Id") == "" {
-			t.Fatalf("answer %d: %d close=%v %s %v", i, resp.StatusCode, resp.Close, b, resp.Header)
+			t.Fatalf("answer %d: %d close=%v %.200s %v", i, resp.StatusCode, resp.Close, b, resp.Header)
+		}
+		if i%2 == 1 && len(b) < 100<<10 {
+			t.Fatalf("answer %d: %d bytes, want the 100 KB result", i, len(b))
 		}
 	}
 }

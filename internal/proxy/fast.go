@@ -127,9 +127,9 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // response at WriteHeader; the body is held by fasthttp, which writes it
 // with its length once the call is answered.
 //
-// A node's answer longer than directMin, or of unknown length, is not
-// held: it goes straight to the client's connection as it arrives (see
-// Stream), and that connection is closed after it.
+// A node's answer longer than directMin is not held: it goes straight to
+// the client's connection as it arrives (see Stream), chunked when its
+// length is unknown, and that connection is closed after it.
 type fastWriter struct {
 	ctx   *fasthttp.RequestCtx
 	hdr   http.Header
@@ -139,6 +139,7 @@ type fastWriter struct {
 
 	streamLen int64         // set by Stream: the length of the answer to come (-1: unknown)
 	stream    bool          // the next WriteHeader starts a direct answer
+	grow      bool          // an answer of unknown length: direct once over directMin
 	direct    *bufio.Writer // the client's connection, during a direct answer
 	chunked   bool
 	err       error // the direct answer's write failed
@@ -162,7 +163,7 @@ func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
 func putFastWriter(w *fastWriter) {
 	clear(w.hdr)
 	w.ctx, w.wrote, w.reqID[0] = nil, false, ""
-	w.stream, w.streamLen, w.direct, w.chunked, w.err = false, 0, nil, false, nil
+	w.stream, w.grow, w.streamLen, w.direct, w.chunked, w.err = false, false, 0, nil, false, nil
 	fastWriters.Put(w)
 }
 
@@ -202,8 +203,12 @@ func (w *fastWriter) WriteHeader(status int) {
 // Stream announces that the body to come is a node's answer of length
 // bytes (-1: unknown), written as it arrives.
 func (w *fastWriter) Stream(length int64) {
-	if !w.wrote && (length < 0 || length > directMin) {
+	switch {
+	case w.wrote:
+	case length > directMin:
 		w.stream, w.streamLen = true, length
+	case length < 0:
+		w.grow = true
 	}
 }
 
@@ -229,6 +234,18 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 	}
 	if w.direct == nil {
 		w.ctx.Response.AppendBody(p)
+		if !w.grow || len(w.ctx.Response.Body()) <= directMin {
+			return len(p), nil
+		}
+		// Longer than is held: what is held goes out as the first chunk.
+		w.grow, w.streamLen = false, -1
+		w.startDirect()
+		held := w.ctx.Response.Body()
+		n, err := w.Write(held)
+		w.ctx.Response.ResetBody()
+		if n < len(held) {
+			return 0, err
+		}
 		return len(p), nil
 	}
 	if w.err != nil || len(p) == 0 {
