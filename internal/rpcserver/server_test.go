@@ -33,7 +33,8 @@ const wait = 60 * time.Second
 type fixture struct {
 	addr      string
 	srv       *rpcserver.Server
-	served    chan error
+	served    chan struct{} // closed when Serve returns
+	serveErr  error
 	fastCalls atomic.Int32 // requests the fast func was called for
 	errs      chan error   // what Options.Error was called with
 	stopOnce  sync.Once
@@ -58,7 +59,7 @@ func start(t *testing.T, fast rpcserver.Fast, h http.Handler, o rpcserver.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{addr: ln.Addr().String(), served: make(chan error, 1), errs: make(chan error, 16)}
+	f := &fixture{addr: ln.Addr().String(), served: make(chan struct{}), errs: make(chan error, 16)}
 	if o.Error == nil {
 		o.Error = func(ctx *fasthttp.RequestCtx, err error) {
 			select {
@@ -73,7 +74,10 @@ func start(t *testing.T, fast rpcserver.Fast, h http.Handler, o rpcserver.Option
 		return fast(ctx)
 	}
 	f.srv = rpcserver.New(counted, &http.Server{Handler: h}, o)
-	go func() { f.served <- f.srv.Serve(ln) }()
+	go func() {
+		defer close(f.served)
+		f.serveErr = f.srv.Serve(ln)
+	}()
 	t.Cleanup(func() { f.stop(t) })
 	return f
 }
@@ -87,10 +91,17 @@ func (f *fixture) stop(t *testing.T) {
 		if err := f.srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		if err := <-f.served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-		}
+		f.wantServeEnded(t)
 	})
+}
+
+// wantServeEnded waits for Serve to return and checks what it returned.
+func (f *fixture) wantServeEnded(t *testing.T) {
+	t.Helper()
+	<-f.served
+	if !errors.Is(f.serveErr, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v, want http.ErrServerClosed", f.serveErr)
+	}
 }
 
 // answerError answers as the gateway does: 413 for a body over the limit,
@@ -548,9 +559,7 @@ func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
 		shut <- f.srv.Shutdown(ctx)
 	}()
 	// Serve returns once the listener is closed.
-	if err := <-f.served; !errors.Is(err, http.ErrServerClosed) {
-		t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-	}
+	f.wantServeEnded(t)
 	if c, err := net.DialTimeout("tcp", f.addr, wait); err == nil {
 		c.Close()
 		t.Error("a new connection was accepted while shutting down")
@@ -574,5 +583,39 @@ func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
 		c.Close()
 		t.Error("a new connection was accepted after Shutdown")
 	}
-	f.stopOnce.Do(func() {})
+}
+
+// A request the fast server read before Shutdown and declines after it
+// began is still served by net/http, not dropped with its connection.
+func TestShutdownServesRequestDeclinedLate(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	fast := func(ctx *fasthttp.RequestCtx) bool {
+		if string(ctx.Path()) == "/decline-late" {
+			close(entered)
+			<-release
+			return false
+		}
+		return fastOnly(ctx)
+	}
+	f := start(t, fast, http.HandlerFunc(echo), options())
+	c := dial(t, f.addr)
+	body := randomBytes(t, 10<<10)
+	req := newRequest(t, http.MethodPost, "http://"+f.addr+"/decline-late", body)
+	if err := req.Write(c.c); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		shut <- f.srv.Shutdown(ctx)
+	}()
+	f.wantServeEnded(t)
+	close(release)
+	wantBody(t, c.readStd(req), http.MethodPost, body)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
 }
