@@ -115,13 +115,12 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, closes the idle ones and waits,
-// until ctx ends, for the requests in flight on both servers.
+// until ctx ends, for the requests in flight on both servers. The fast
+// server stops first: a request it is serving may still be handed over,
+// so the net/http server takes connections until the fast one is done.
 func (s *Server) Shutdown(ctx context.Context) error {
-	var stdErr error
-	done := make(chan struct{})
-	go func() { defer close(done); stdErr = s.std.Shutdown(ctx) }()
 	err := s.fast.ShutdownWithContext(ctx)
-	<-done
+	stdErr := s.std.Shutdown(ctx)
 	s.serving.Wait()
 	return errors.Join(err, stdErr)
 }
