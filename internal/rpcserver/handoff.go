@@ -17,13 +17,15 @@ func newHandoff() *handoff {
 	return &handoff{conns: make(chan net.Conn), done: make(chan struct{})}
 }
 
-// give hands c to the net/http server; c is closed when that server is
-// shut down.
-func (h *handoff) give(c net.Conn) {
+// give hands c to the net/http server; c is closed, and give reports
+// false, when that server is shut down.
+func (h *handoff) give(c net.Conn) bool {
 	select {
 	case h.conns <- c:
+		return true
 	case <-h.done:
 		c.Close()
+		return false
 	}
 }
 

@@ -45,6 +45,7 @@ type Server struct {
 	handoff *handoff
 	tls     *tls.Config
 	serving sync.WaitGroup
+	handing sync.WaitGroup // requests being handed to net/http
 
 	readHeaderTimeout time.Duration
 }
@@ -65,6 +66,15 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 	// connections whose handshake is done: without a TLSConfig of its
 	// own, net/http serves HTTP/2 on those.
 	std.TLSConfig = nil
+	prev := std.ConnState
+	std.ConnState = func(c net.Conn, st http.ConnState) {
+		if rc, ok := c.(*replayConn); ok && st != http.StateNew && st != http.StateActive {
+			rc.answered(&s.handing)
+		}
+		if prev != nil {
+			prev(c, st)
+		}
+	}
 	s.readHeaderTimeout = o.ReadHeaderTimeout
 	s.fast = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
@@ -100,7 +110,7 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 // Serve serves ln until Shutdown; it returns http.ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.tls != nil {
-		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, s.handoff.give)
+		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, func(c net.Conn) { s.handoff.give(c) })
 	}
 	s.serving.Add(1)
 	go func() {
@@ -120,6 +130,16 @@ func (s *Server) Serve(ln net.Listener) error {
 // so the net/http server takes connections until the fast one is done.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.fast.ShutdownWithContext(ctx)
+	// A request the fast server read and declined is handed over after
+	// its connection left the fast server's count, and net/http drops a
+	// request it reads once shutting down: wait until each such request
+	// is answered, then shut net/http down.
+	handed := make(chan struct{})
+	go func() { s.handing.Wait(); close(handed) }()
+	select {
+	case <-handed:
+	case <-ctx.Done():
+	}
 	stdErr := s.std.Shutdown(ctx)
 	s.serving.Wait()
 	return errors.Join(err, stdErr)
@@ -164,8 +184,12 @@ func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.HijackSetNoResponse(true)
+	s.handing.Add(1) // fasthttp calls the hijack handler unless the connection broke meanwhile
 	ctx.Hijack(func(c net.Conn) {
-		s.handoff.give(&replayConn{Conn: c, r: io.MultiReader(&raw, c)})
+		rc := &replayConn{Conn: c, r: io.MultiReader(&raw, c)}
+		if !s.handoff.give(rc) {
+			rc.answered(&s.handing)
+		}
 	})
 }
 
@@ -173,8 +197,12 @@ func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 // its reader gives those bytes again, then the rest of the connection.
 type replayConn struct {
 	net.Conn
-	r io.Reader
+	r    io.Reader
+	once sync.Once
 }
+
+// answered notes that the replayed request was answered (or never will be).
+func (c *replayConn) answered(wg *sync.WaitGroup) { c.once.Do(wg.Done) }
 
 func (c *replayConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 

@@ -584,3 +584,38 @@ func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
 		t.Error("a new connection was accepted after Shutdown")
 	}
 }
+
+// A request the fast server read before Shutdown and declines after it
+// began is still served by net/http, not dropped with its connection.
+func TestShutdownServesRequestDeclinedLate(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	fast := func(ctx *fasthttp.RequestCtx) bool {
+		if string(ctx.Path()) == "/decline-late" {
+			close(entered)
+			<-release
+			return false
+		}
+		return fastOnly(ctx)
+	}
+	f := start(t, fast, http.HandlerFunc(echo), options())
+	c := dial(t, f.addr)
+	body := randomBytes(t, 10<<10)
+	req := newRequest(t, http.MethodPost, "http://"+f.addr+"/decline-late", body)
+	if err := req.Write(c.c); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		shut <- f.srv.Shutdown(ctx)
+	}()
+	f.wantServeEnded(t)
+	close(release)
+	wantBody(t, c.readStd(req), http.MethodPost, body)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
