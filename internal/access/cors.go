@@ -19,8 +19,13 @@ const corsMaxAge = 600
 // request against its own key's). Without any CORS setting, a preflight
 // is left to the handler, as before.
 func (a *Access) Preflight(w http.ResponseWriter, r *http.Request, network, pathKey string) (handled bool) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+	return a.PreflightOf(w, r.Method, stdRequest{r}, network, pathKey)
+}
+
+// PreflightOf is Preflight for a request of any server, sent with method.
+func (a *Access) PreflightOf(w http.ResponseWriter, method string, r Header, network, pathKey string) (handled bool) {
+	origin := r.Get("Origin")
+	if origin == "" || method != http.MethodOptions || r.Get("Access-Control-Request-Method") == "" {
 		return false
 	}
 	s := a.snap.Load()

@@ -30,7 +30,7 @@ import (
 // ends within request_timeout as if it had stayed.
 func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	if !ctx.IsPost() {
-		return false
+		return ctx.IsOptions() && h.preflightFast(ctx)
 	}
 	start := time.Now()
 	net, _, alias, pathKey := h.route(b2s(ctx.Path()))
@@ -59,6 +59,27 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 		err = errTooLarge
 	}
 	ex.run(context.Background(), body, err)
+	w.finish()
+	return true
+}
+
+// preflightFast answers a browser's CORS preflight, as ServeHTTP does,
+// when access checks answer it (a connection that sends preflights stays
+// on the fast server); false, having written nothing, otherwise.
+func (h *Handler) preflightFast(ctx *fasthttp.RequestCtx) bool {
+	a := h.access.Load()
+	if a == nil {
+		return false
+	}
+	net, _, _, pathKey := h.route(b2s(ctx.Path()))
+	if net == nil {
+		return false
+	}
+	w := getFastWriter(ctx)
+	defer putFastWriter(w)
+	if !a.PreflightOf(w, http.MethodOptions, fastRequest{ctx}, net.Name, pathKey) {
+		return false
+	}
 	w.finish()
 	return true
 }
