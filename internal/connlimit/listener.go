@@ -3,8 +3,6 @@ package connlimit
 import (
 	"net"
 	"sync"
-
-	"golang.org/x/net/netutil"
 )
 
 // Options bound a listener. Zero values turn a limit off.
@@ -26,6 +24,13 @@ type Listener struct {
 
 	mu   sync.Mutex     // mu protects open
 	open map[string]int // open connections by client key, none at zero
+
+	// slots holds a token per open connection when Max is set: Accept
+	// waits for one before accepting, so connections over the limit wait
+	// in the kernel's backlog.
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ net.Listener = (*Listener)(nil)
@@ -33,21 +38,35 @@ var _ net.Listener = (*Listener)(nil)
 // Wrap bounds ln as o says. The result's Accept never returns a connection
 // over the per-IP limit: it closes it and accepts the next.
 func Wrap(ln net.Listener, o Options) net.Listener {
-	l := &Listener{Listener: ln, o: o, open: map[string]int{}}
+	l := &Listener{Listener: ln, o: o, open: map[string]int{}, done: make(chan struct{})}
 	if o.Metrics != nil {
 		o.Metrics.add(o.Name, l)
 	}
 	if o.Max > 0 {
-		return netutil.LimitListener(l, o.Max)
+		l.slots = make(chan struct{}, o.Max)
 	}
 	return l
 }
 
+// Close closes the listener; an Accept waiting for a slot returns.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
 // Accept returns the next connection within the per-IP limit.
 func (l *Listener) Accept() (net.Conn, error) {
+	if l.slots != nil {
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
+			l.freeSlot()
 			return nil, err
 		}
 		key := clientKey(c.RemoteAddr())
@@ -56,6 +75,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		c.Close()
 		l.o.Metrics.refused(l.o.Name, "per_ip")
+	}
+}
+
+func (l *Listener) freeSlot() {
+	if l.slots != nil {
+		<-l.slots
 	}
 }
 
@@ -77,6 +102,7 @@ func (l *Listener) release(key string) {
 		delete(l.open, key)
 	}
 	l.o.Metrics.opened(l.o.Name, -1)
+	l.freeSlot()
 }
 
 // Open is the number of connections open from the client key (an IPv4
@@ -131,3 +157,6 @@ func (c *conn) CloseWrite() error {
 	}
 	return nil
 }
+
+// NetConn returns the connection it wraps.
+func (c *conn) NetConn() net.Conn { return c.Conn }

@@ -155,3 +155,45 @@ func TestSmallAnswerKeepsTheConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuedCallOfAClientThatLeftIsNotSent: a call that waits in the
+// queue while its client closes the connection is not sent to the node
+// when its turn comes (the fast server's request context does not end
+// when the client goes away; the connection is checked before a late
+// try). It is counted as client_gone.
+func TestQueuedCallOfAClientThatLeftIsNotSent(t *testing.T) {
+	f := fakes(t, 1)
+	f[0].Hold("eth_getBalance")
+	f[0].Record("eth_getBalance")
+	g := startGateway(t, netYAML("    max_concurrency: 1\n    rpc_timeout: 10s\n    cache: false\n", nodesYAML("local_nodes", f...)))
+	url := g.RPCURL() + "/mainnet"
+	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+	first := make(chan reply, 1)
+	go func() { first <- post(t, url, getBalance) }()
+	waitFor(t, "the first call at the node", func() bool { return len(f[0].Arrivals("eth_getBalance")) == 1 })
+
+	c, err := net.Dial("tcp", strings.TrimPrefix(g.RPCURL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(strings.Replace(getBalance, `"id":3`, `"id":"left"`, 1)))
+	req.Header.Set("Content-Type", "application/json")
+	sent := time.Now()
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second call queued", func() bool { return queueDepth(t, g.MetricsURL(), "low") == "1" })
+	c.Close()
+	// The check applies to a try later than 50 ms after its request.
+	time.Sleep(time.Until(sent.Add(100 * time.Millisecond)))
+	f[0].Release("eth_getBalance")
+	if r := <-first; r.status != 200 {
+		t.Fatalf("the first call: %d %s", r.status, r.body)
+	}
+	waitFor(t, "the left call counted", func() bool {
+		return sum(t, g, "evmgate_calls_total", map[string]string{"status": "client_gone"}) == 1
+	})
+	if a := f[0].Arrivals("eth_getBalance"); len(a) != 1 {
+		t.Errorf("the node got eth_getBalance calls %v, want only the first: the left client's call was sent", a)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,6 +53,10 @@ type exchange struct {
 	avoid *upstream.Node
 	// tried are the nodes the call's earlier tries went to (for a copy).
 	tried []*upstream.Node
+
+	// peer is the client's connection on the fast server, whose request
+	// context does not end when the client goes away (see peerLeft).
+	peer net.Conn
 
 	// Room that saves allocations: the calls of a single call's request,
 	// the nodes tried.
@@ -149,6 +154,17 @@ func (ex *exchange) done() {
 	ex.h.log.LogAttrs(context.Background(), level, "request completed", attrs[:n]...)
 }
 
+// lateTry is how long after its request a try checks first that the
+// client is still there: a call that waited in the queue or for earlier
+// tries. A prompt try skips the check, a system call.
+const lateTry = 50 * time.Millisecond
+
+// peerLeft reports that the fast server's client closed its connection
+// while its call waited: the try is then not sent.
+func (ex *exchange) peerLeft() bool {
+	return ex.peer != nil && time.Since(ex.start) > lateTry && peerClosed(ex.peer)
+}
+
 // attempt runs the retry loop around try: each failed try that is the node's
 // fault moves to a different node, up to the network's retries, inside ctx.
 // try returns nil when the call is answered (successfully or with the
@@ -179,7 +195,11 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 		ex.node = n.Name
 		tryStart := time.Now()
 		ex.tried = tried
-		err = try(n)
+		if ex.peerLeft() {
+			err = &upstream.Error{Kind: upstream.KindCanceled, Node: n.Name, Err: errClientGone}
+		} else {
+			err = try(n)
+		}
 		judged, by := err, n // what n is judged on, and the node that answered: a hedged try may be answered by another node
 		if hr, ok := err.(*hedgeResult); ok {
 			judged, err = hr.primary, hr.call

@@ -49,7 +49,7 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 		}
 		caller = c
 	}
-	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(req), caller: caller}
+	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(req), caller: caller, peer: ctx.Conn()}
 	if net.Consistent != nil {
 		ex.client = ClientOf(req, caller.Name())
 	}
