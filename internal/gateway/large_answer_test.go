@@ -197,3 +197,45 @@ func TestQueuedCallOfAClientThatLeftIsNotSent(t *testing.T) {
 		t.Errorf("the node got eth_getBalance calls %v, want only the first: the left client's call was sent", a)
 	}
 }
+
+// TestCutAnswerReachesTheClientCut: a node whose answer ends before the
+// length it announced is not made whole by the gateway: the client's read
+// fails as it would reading the node.
+func TestCutAnswerReachesTheClientCut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fakes(t, 1)[0]
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		f.ServeHTTP(rec, r)
+		out := rec.Body.Bytes()
+		if !bytes.Contains(out, []byte(`"id":"cut"`)) {
+			w.Write(out)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)+1000))
+		w.Write(out)
+		w.(http.Flusher).Flush()
+		c, _, _ := w.(http.Hijacker).Hijack()
+		c.Close()
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 0\n",
+		fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", "http://"+ln.Addr().String())))
+	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+	// An answer held whole before it is written is cut before its head;
+	// one written as it arrives, within its body: either way the client's
+	// read fails.
+	resp, err := http.Post(g.RPCURL()+"/mainnet", "application/json",
+		strings.NewReader(`{"jsonrpc":"2.0","id":"cut","method":"eth_blockNumber","params":[]}`))
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if b, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatalf("a cut answer arrived whole: %d %s", resp.StatusCode, b)
+	}
+}

@@ -20,14 +20,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// ServeFast serves a JSON-RPC POST that fasthttp's server read (see
-// internal/rpcserver). It reports false, having written nothing, for the
-// requests net/http serves: other methods, paths that are not a network's
-// own, and every request while client access checks are on.
+// ServeFast serves a JSON-RPC POST, or a CORS preflight, that fasthttp's
+// server read (see internal/rpcserver). It reports false, having written
+// nothing, for the requests net/http serves: other methods and paths that
+// are not a network's own.
 //
 // The answer is the same as ServeHTTP's; one thing differs: a client that
-// closes its connection is not noticed while its call runs, which then
-// ends within request_timeout as if it had stayed.
+// closes its connection is noticed before a late try (peerLeft), not while
+// a try runs, which then ends within request_timeout.
 func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	if !ctx.IsPost() {
 		return ctx.IsOptions() && h.preflightFast(ctx)
@@ -92,7 +92,8 @@ func (h *Handler) ServeFastError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		net, _, alias, _ := h.route(b2s(ctx.Path()))
 		if net == nil {
-			break
+			plainError(ctx, http.StatusRequestEntityTooLarge)
+			return
 		}
 		w := getFastWriter(ctx)
 		defer putFastWriter(w)
@@ -164,6 +165,7 @@ type fastWriter struct {
 	direct    *bufio.Writer // the client's connection, during a direct answer
 	chunked   bool
 	err       error // the direct answer's write failed
+	aborted   bool  // the answer was cut: the connection is closed
 }
 
 // directMin is the longest answer held in memory before it is written.
@@ -184,7 +186,7 @@ func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
 func putFastWriter(w *fastWriter) {
 	clear(w.hdr)
 	w.ctx, w.wrote, w.reqID[0] = nil, false, ""
-	w.stream, w.grow, w.streamLen, w.direct, w.chunked, w.err = false, false, 0, nil, false, nil
+	w.stream, w.grow, w.streamLen, w.direct, w.chunked, w.err, w.aborted = false, false, 0, nil, false, nil, false
 	fastWriters.Put(w)
 }
 
@@ -237,13 +239,20 @@ func (w *fastWriter) Stream(length int64) {
 // follows in Write, chunked when its length is unknown.
 func (w *fastWriter) startDirect() {
 	rh := &w.ctx.Response.Header
-	rh.SetContentLength(int(w.streamLen)) // -1: chunked
 	rh.SetConnectionClose()
+	w.chunked = w.streamLen < 0
+	switch {
+	case w.chunked && !w.ctx.Request.Header.IsHTTP11():
+		// HTTP/1.0 knows no chunks: the answer ends where the connection does.
+		w.chunked = false
+		rh.SetContentLength(-2)
+	default:
+		rh.SetContentLength(int(w.streamLen)) // -1: chunked
+	}
 	c := w.ctx.Conn()
 	_ = c.SetWriteDeadline(time.Now().Add(directWriteTimeout))
 	w.direct = directWriters.Get().(*bufio.Writer)
 	w.direct.Reset(c)
-	w.chunked = w.streamLen < 0
 	_, w.err = w.direct.Write(rh.Header())
 }
 
@@ -297,7 +306,9 @@ func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			_, _ = w.Write(buf[:n])
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr // the client is gone: stop reading the node's answer
+			}
 			total += int64(n)
 		}
 		if errors.Is(err, io.EOF) {
@@ -309,10 +320,26 @@ func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// Abort ends an answer the node cut short: the connection is closed
+// without ending the answer, so the client sees it cut, as the node sent it.
+func (w *fastWriter) Abort() {
+	w.aborted = true
+	if w.direct != nil {
+		w.direct.Reset(nil)
+		directWriters.Put(w.direct)
+		w.direct = nil
+	}
+	w.ctx.HijackSetNoResponse(true)
+	w.ctx.Hijack(func(c net.Conn) { c.Close() })
+}
+
 // finish writes the headers of an exchange that wrote nothing, or ends a
 // direct answer: the connection is then taken from fasthttp's server,
 // which writes nothing more, and closed.
 func (w *fastWriter) finish() {
+	if w.aborted {
+		return
+	}
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}

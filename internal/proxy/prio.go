@@ -62,6 +62,13 @@ type prioWriter struct {
 	vals    [5]string // backing of the header values
 }
 
+// Stream passes on that the body to come is a node's answer streamed.
+func (p *prioWriter) Stream(length int64) {
+	if s, ok := p.ResponseWriter.(streamer); ok {
+		s.Stream(length)
+	}
+}
+
 // acquire gets a worker slot on a node and notes when the try starts.
 func (p *prioWriter) acquire(ctx context.Context, net *Network, class Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
 	var n *upstream.Node

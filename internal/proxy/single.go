@@ -267,6 +267,9 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 		// Headers are gone: nothing can be retried. The client sees a cut
 		// answer; the node is not blamed for a client that went away.
 		ex.status = "stream_error"
+		if a, ok := ex.w.(interface{ Abort() }); ok {
+			a.Abort()
+		}
 	}
 	return nil
 }

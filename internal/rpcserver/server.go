@@ -109,6 +109,7 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 
 // Serve serves ln until Shutdown; it returns http.ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = steadyListener{ln}
 	if s.tls != nil {
 		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, func(c net.Conn) { s.handoff.give(c) })
 	}
