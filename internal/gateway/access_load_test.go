@@ -126,18 +126,23 @@ func TestSharedRateLimitAcrossThreeGateways(t *testing.T) {
 	})
 }
 
-// TestBurstFromOneKeyLeavesAnotherServed: one key over its limit is
-// refused before queueing, so another key's calls are all answered; the
-// other key's latency with and without the burst is reported.
-func TestBurstFromOneKeyLeavesAnotherServed(t *testing.T) {
-	f := fakes(t, 1)[0]
-	g := startGateway(t, accessYAML(f, filepath.Join(t.TempDir(), "s"), `  keys:
+// twoKeysYAML is a gateway with a key limited to 50 calls/s (bursty) and
+// an unlimited one (calm), in front of a fake node.
+func twoKeysYAML(t *testing.T) string {
+	return accessYAML(fakes(t, 1)[0], filepath.Join(t.TempDir(), "s"), `  keys:
     - name: bursty
       key: `+aliceKey+`
       limit: {rate: 50, burst: 50}
     - name: calm
       key: calm-0123456789abcdef
-`))
+`)
+}
+
+// TestBurstFromOneKeyLeavesAnotherServed: one key over its limit is
+// refused before queueing, so another key's calls are all answered; the
+// other key's latency with and without the burst is reported.
+func TestBurstFromOneKeyLeavesAnotherServed(t *testing.T) {
+	g := startGateway(t, twoKeysYAML(t))
 	calm := func(d time.Duration) (lat []time.Duration, bad int) {
 		client := &http.Client{Timeout: 10 * time.Second}
 		defer client.CloseIdleConnections()
@@ -194,14 +199,7 @@ func TestPacedBurstAndAnotherKeysLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a measurement of about 10 s")
 	}
-	f := fakes(t, 1)[0]
-	g := startGateway(t, accessYAML(f, filepath.Join(t.TempDir(), "s"), `  keys:
-    - name: bursty
-      key: `+aliceKey+`
-      limit: {rate: 50, burst: 50}
-    - name: calm
-      key: calm-0123456789abcdef
-`))
+	g := startQuietGateway(t, twoKeysYAML(t))
 	const windows, window, rate = 5, time.Second, 1000
 	calmURL, burstURL := g.RPCURL()+"/mainnet/calm-0123456789abcdef", g.RPCURL()+"/mainnet/"+aliceKey
 	calm := &http.Client{Timeout: 10 * time.Second}

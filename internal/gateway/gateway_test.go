@@ -39,13 +39,25 @@ func startGateway(t *testing.T, yaml string) *gateway.Gateway { return startGate
 
 func startGatewayB(t testing.TB, yaml string) *gateway.Gateway {
 	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if tt, ok := t.(*testing.T); ok && testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{tt}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return startGatewayLog(t, yaml, log)
+}
+
+// startQuietGateway starts a gateway that logs nothing, also under -v: for
+// a test that measures time, on which the log would weigh.
+func startQuietGateway(t testing.TB, yaml string) *gateway.Gateway {
+	t.Helper()
+	return startGatewayLog(t, yaml, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func startGatewayLog(t testing.TB, yaml string, log *slog.Logger) *gateway.Gateway {
+	t.Helper()
 	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if tt, ok := t.(*testing.T); ok && testing.Verbose() && !quietLog(tt) {
-		log = slog.New(slog.NewTextHandler(testWriter{tt}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	g, err := gateway.StartLocal(context.Background(), cfg, log)
 	if err != nil {
@@ -58,10 +70,6 @@ func startGatewayB(t testing.TB, yaml string) *gateway.Gateway {
 	})
 	return g
 }
-
-// quietLog reports a test that measures time: the gateway's log would
-// weigh on what it measures.
-func quietLog(t *testing.T) bool { return strings.Contains(t.Name(), "Latency") }
 
 type testWriter struct{ t *testing.T }
 

@@ -16,37 +16,34 @@ import (
 	"github.com/evmgate/evmgate/internal/fakenode"
 )
 
-// pacedNode answers as a fake node does, but sends an answer longer than
-// 1 KiB in two halves: the second only once release is closed. With
-// fixedLength it announces the length (as geth does), otherwise the
-// answer is chunked.
-type pacedNode struct {
-	f           *fakenode.Node
-	fixedLength bool
-	release     chan struct{}
-	srv         *http.Server
-	url         string
-}
-
-func startPacedNode(t *testing.T, f *fakenode.Node, fixedLength bool) *pacedNode {
+// frontNode serves the fake node f's answers through send, which decides
+// how each goes on the wire; it returns the front's URL.
+func frontNode(t *testing.T, f *fakenode.Node, send func(w http.ResponseWriter, r *http.Request, out []byte)) string {
 	t.Helper()
-	p := &pacedNode{f: f, fixedLength: fixedLength, release: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv = &http.Server{Handler: p}
-	go p.srv.Serve(ln)
-	t.Cleanup(func() { p.srv.Close() })
-	p.url = "http://" + ln.Addr().String()
-	return p
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		f.ServeHTTP(rec, r)
+		w.Header().Set("Content-Type", "application/json")
+		send(w, r, rec.Body.Bytes())
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }
 
-func (p *pacedNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := httptest.NewRecorder()
-	p.f.ServeHTTP(rec, r)
-	out := rec.Body.Bytes()
-	w.Header().Set("Content-Type", "application/json")
+// pacedNode sends an answer longer than 1 KiB in two halves: the second
+// only once release is closed. With fixedLength it announces the length
+// (as geth does), otherwise the answer is chunked.
+type pacedNode struct {
+	fixedLength bool
+	release     chan struct{}
+}
+
+func (p *pacedNode) send(w http.ResponseWriter, r *http.Request, out []byte) {
 	if p.fixedLength {
 		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	}
@@ -76,9 +73,9 @@ func TestLargeAnswerGoesOutAsItArrives(t *testing.T) {
 		t.Run(fmt.Sprintf("fixed_length=%v", fixed), func(t *testing.T) {
 			f := fakes(t, 1)[0]
 			f.SetResult("eth_getCode", result)
-			p := startPacedNode(t, f, fixed)
+			p := &pacedNode{fixedLength: fixed, release: make(chan struct{})}
 			g := startGateway(t, netYAML("    cache: false\n    rpc_timeout: 30s\n",
-				fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", p.url)))
+				fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", frontNode(t, f, p.send))))
 			url := g.RPCURL() + "/mainnet"
 			waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
 
@@ -202,15 +199,7 @@ func TestQueuedCallOfAClientThatLeftIsNotSent(t *testing.T) {
 // length it announced is not made whole by the gateway: the client's read
 // fails as it would reading the node.
 func TestCutAnswerReachesTheClientCut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := fakes(t, 1)[0]
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		f.ServeHTTP(rec, r)
-		out := rec.Body.Bytes()
+	url := frontNode(t, fakes(t, 1)[0], func(w http.ResponseWriter, _ *http.Request, out []byte) {
 		if !bytes.Contains(out, []byte(`"id":"cut"`)) {
 			w.Write(out)
 			return
@@ -220,11 +209,9 @@ func TestCutAnswerReachesTheClientCut(t *testing.T) {
 		w.(http.Flusher).Flush()
 		c, _, _ := w.(http.Hijacker).Hijack()
 		c.Close()
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 0\n",
-		fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", "http://"+ln.Addr().String())))
+		fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", url)))
 	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
 	// An answer held whole before it is written is cut before its head;
 	// one written as it arrives, within its body: either way the client's

@@ -2,11 +2,9 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
@@ -143,30 +141,8 @@ func (t *tee) Write(p []byte) (int, error) {
 	return t.ResponseWriter.Write(p)
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // ReadFrom keeps io.Copy from allocating a buffer per streamed answer.
-func (t *tee) ReadFrom(r io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	var total int64
-	for {
-		n, err := r.Read(*bp)
-		if n > 0 {
-			w, werr := t.Write((*bp)[:n])
-			total += int64(w)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
+func (t *tee) ReadFrom(r io.Reader) (int64, error) { return copyPooled(t, r) }
 
 // batchLookups answers the calls of a batch it can from the cache and
 // returns each call's standing for batchFill (nil when the cache is off).

@@ -297,28 +297,9 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ReadFrom appends all of r to the body (io.Copy's path).
-func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return total, werr // the client is gone: stop reading the node's answer
-			}
-			total += int64(n)
-		}
-		if errors.Is(err, io.EOF) {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
+// ReadFrom appends all of r to the body (io.Copy's path); a write error
+// (the client is gone) stops the reading of the node's answer.
+func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) { return copyPooled(w, r) }
 
 // Abort ends an answer the node cut short: the connection is closed
 // without ending the answer, so the client sees it cut, as the node sent it.

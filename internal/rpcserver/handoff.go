@@ -5,20 +5,22 @@ import (
 	"sync"
 )
 
-// handoff is the net/http server's listener: it accepts the connections
-// the fast server hands over.
+// handoff is a listener fed by give: the net/http server's, which accepts
+// the connections the fast server hands over, and the fast server's on a
+// TLS port, which accepts those whose handshake chose HTTP/1.1.
 type handoff struct {
 	conns     chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
+	err       error // what Accept returns once closed; set before done is closed
 }
 
 func newHandoff() *handoff {
 	return &handoff{conns: make(chan net.Conn), done: make(chan struct{})}
 }
 
-// give hands c to the net/http server; c is closed, and give reports
-// false, when that server is shut down.
+// give hands c to the listener's server; c is closed, and give reports
+// false, when the listener is closed.
 func (h *handoff) give(c net.Conn) bool {
 	select {
 	case h.conns <- c:
@@ -34,13 +36,21 @@ func (h *handoff) Accept() (net.Conn, error) {
 	case c := <-h.conns:
 		return c, nil
 	case <-h.done:
-		return nil, net.ErrClosed
+		return nil, h.err
 	}
 }
 
 func (h *handoff) Close() error {
-	h.closeOnce.Do(func() { close(h.done) })
+	h.closeWith(net.ErrClosed)
 	return nil
+}
+
+// closeWith closes the listener; Accept returns err from then on.
+func (h *handoff) closeWith(err error) {
+	h.closeOnce.Do(func() {
+		h.err = err
+		close(h.done)
+	})
 }
 
 func (h *handoff) Addr() net.Addr { return handoffAddr{} }

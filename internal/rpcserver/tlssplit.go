@@ -2,9 +2,7 @@ package rpcserver
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -13,33 +11,26 @@ import (
 // client holds up no one), and passes a connection that chose HTTP/2 to
 // the net/http server, every other one to the fast server.
 type tlsSplit struct {
-	ln      net.Listener
-	cfg     *tls.Config
-	timeout time.Duration // for the handshake
-	h2      func(net.Conn)
-
-	conns     chan net.Conn
-	done      chan struct{}
-	closeOnce sync.Once
-	err       error // why accepting stopped; set before done is closed
+	*handoff // what the fast server accepts
+	ln       net.Listener
+	cfg      *tls.Config
+	timeout  time.Duration // for the handshake
+	h2       func(net.Conn)
 }
 
 func newTLSSplit(ln net.Listener, cfg *tls.Config, timeout time.Duration, h2 func(net.Conn)) *tlsSplit {
-	t := &tlsSplit{ln: ln, cfg: cfg, timeout: timeout, h2: h2, conns: make(chan net.Conn), done: make(chan struct{})}
+	t := &tlsSplit{handoff: newHandoff(), ln: ln, cfg: cfg, timeout: timeout, h2: h2}
 	go t.accept()
 	return t
 }
 
+// accept runs the handshakes; ln retries what passes (steadyListener), so
+// an error ends accepting and is what the fast server's Accept returns.
 func (t *tlsSplit) accept() {
 	for {
 		c, err := t.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond) // out of file descriptors, for a moment
-				continue
-			}
-			t.stop(err)
+			t.closeWith(err)
 			return
 		}
 		go t.handshake(c)
@@ -60,32 +51,12 @@ func (t *tlsSplit) handshake(c net.Conn) {
 		t.h2(tc)
 		return
 	}
-	select {
-	case t.conns <- tc:
-	case <-t.done:
-		tc.Close()
-	}
-}
-
-func (t *tlsSplit) Accept() (net.Conn, error) {
-	select {
-	case c := <-t.conns:
-		return c, nil
-	case <-t.done:
-		return nil, t.err
-	}
-}
-
-func (t *tlsSplit) stop(err error) {
-	t.closeOnce.Do(func() {
-		t.err = err
-		close(t.done)
-	})
+	t.give(tc)
 }
 
 func (t *tlsSplit) Close() error {
 	err := t.ln.Close()
-	t.stop(net.ErrClosed)
+	t.closeWith(net.ErrClosed)
 	return err
 }
 
