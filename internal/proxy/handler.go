@@ -201,8 +201,8 @@ func (ex *exchange) run(parent context.Context, body []byte, err error) {
 		ex.done()
 		return
 	}
-	ctx, cancel := context.WithTimeout(parent, ex.h.options().RequestTimeout)
-	defer cancel()
+	ctx := newRequestCtx(parent, ex.h.options().RequestTimeout)
+	defer ctx.end()
 	ex.serve(ctx, body)
 }
 
