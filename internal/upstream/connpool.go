@@ -27,6 +27,7 @@ type pconn struct {
 	c        net.Conn
 	br       *bufio.Reader
 	bw       *bufio.Writer
+	send     *sender // under bw
 	lastUse  time.Time
 	reused   bool
 	deadline bool // a deadline is set on c
@@ -61,7 +62,8 @@ func (p *connPool) get(deadline time.Time, fresh bool) (*pconn, error) {
 		<-p.slots
 		return nil, err
 	}
-	return &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(c, connBufferSize)}, nil
+	s := newSender(c)
+	return &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(s, connBufferSize), send: s}, nil
 }
 
 func (p *connPool) acquireSlot(deadline time.Time) error {

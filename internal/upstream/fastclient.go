@@ -169,10 +169,12 @@ func (f *fastClient) roundTrip(ctx context.Context, watch bool, req *fasthttp.Re
 			// After the deadline is set, so a cancellation always wins.
 			stop = context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
 		}
+		pc.send.begin(pc.lastUse)
 		if err == nil {
 			err = req.Write(pc.bw)
 		}
 		if err == nil {
+			pc.send.arm()
 			err = pc.bw.Flush()
 		}
 		// A node may answer before it has read the whole request (413 for a
