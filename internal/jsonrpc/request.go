@@ -40,49 +40,107 @@ func ParseAppend(dst []Call, body []byte) (calls []Call, batch bool, err *Error)
 		return nil, false, NewError(CodeParseError, "parse error: the request body is empty")
 	}
 	batch = body[i] == '['
-	end, serr := skipValue(body, i)
+	var end int
+	var serr error
+	if batch {
+		calls, end, serr = readBatch(dst, body, i)
+	} else {
+		var c Call
+		if c, end, serr = readCall(body, i, MaxDepth); serr == nil {
+			calls = append(dst, c)
+		}
+	}
 	if serr == nil && skipSpace(body, end) != len(body) {
 		serr = errSyntax
 	}
-	if serr != nil {
-		if serr == errDepth && json.Valid(body) {
-			return nil, batch, NewError(CodeInvalidRequest, "invalid request: JSON nested deeper than "+strconv.Itoa(MaxDepth)+" levels")
-		}
+	switch {
+	case serr == errDepth && json.Valid(body):
+		return nil, batch, NewError(CodeInvalidRequest, "invalid request: JSON nested deeper than "+strconv.Itoa(MaxDepth)+" levels")
+	case serr != nil:
 		return nil, batch, NewError(CodeParseError, "parse error: the body is not valid JSON")
-	}
-	if !batch {
-		c := parseCall(body[i:end])
-		return append(dst, c), false, c.Err
-	}
-	calls = dst
-	if cap(calls) < 8 {
-		calls = make([]Call, 0, 8)
-	}
-	for i = skipSpace(body, i+1); i < end-1; {
-		e, _ := skipValue(body, i) // already validated
-		calls = append(calls, parseCall(body[i:e]))
-		i = skipSpace(body, e)
-		if i < end && body[i] == ',' {
-			i = skipSpace(body, i+1)
-		}
-	}
-	if len(calls) == 0 {
+	case !batch:
+		return calls, false, calls[len(calls)-1].Err
+	case len(calls) == 0:
 		return nil, true, NewError(CodeInvalidRequest, "empty batch")
 	}
 	return calls, true, nil
 }
 
-// parseCall reads one validated JSON value as a request object.
-func parseCall(raw []byte) Call {
-	c := Call{Raw: raw}
-	if len(raw) == 0 || raw[0] != '{' {
+// readBatch reads the batch array starting at b[i] == '[' in one pass,
+// checking its JSON as it goes, and returns the index past it. On an error
+// the calls read so far mean nothing.
+func readBatch(dst []Call, b []byte, i int) (calls []Call, end int, err error) {
+	calls = dst
+	if cap(calls) < 8 {
+		calls = make([]Call, 0, 8)
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return calls, i + 1, nil
+	}
+	for {
+		c, e, err := readCall(b, i, MaxDepth-1)
+		if err != nil {
+			return calls, 0, err
+		}
+		calls = append(calls, c)
+		i = skipSpace(b, e)
+		switch {
+		case i >= len(b):
+			return calls, 0, errEOF
+		case b[i] == ',':
+			i = skipSpace(b, i+1)
+		case b[i] == ']':
+			return calls, i + 1, nil
+		default:
+			return calls, 0, errSyntax
+		}
+	}
+}
+
+// readCall reads the JSON value starting at b[i], nesting at most depth
+// levels, as a request object, and returns the index past it. The value's
+// JSON is checked as it is read: err is for bytes that are not JSON; a
+// value that is JSON but not a valid request has its Call.Err set.
+func readCall(b []byte, i, depth int) (c Call, end int, err error) {
+	if i >= len(b) || b[i] != '{' || depth == 0 {
+		if end, err = skipWithin(b, i, depth); err != nil {
+			return c, 0, err
+		}
+		c.Raw = b[i:end]
 		c.Err = NewError(CodeInvalidRequest, "invalid request: each call must be a JSON object")
-		return c
+		return c, end, nil
 	}
 	var version, method []byte
 	hasMethod := false
-	err := eachMember(raw, func(key, val []byte) {
-		switch string(key) {
+	j := skipSpace(b, i+1)
+	if j < len(b) && b[j] == '}' {
+		end = j + 1
+	}
+	for end == 0 {
+		if j >= len(b) {
+			return c, 0, errEOF
+		}
+		if b[j] != '"' {
+			return c, 0, errSyntax
+		}
+		ke, err := skipString(b, j)
+		if err != nil {
+			return c, 0, err
+		}
+		key := b[j+1 : ke-1]
+		if j = skipSpace(b, ke); j >= len(b) {
+			return c, 0, errEOF
+		}
+		if b[j] != ':' {
+			return c, 0, errSyntax
+		}
+		j = skipSpace(b, j+1)
+		ve, err := skipWithin(b, j, depth-1)
+		if err != nil {
+			return c, 0, err
+		}
+		switch val := b[j:ve]; string(key) {
 		case "jsonrpc":
 			version = val
 		case "id":
@@ -92,10 +150,26 @@ func parseCall(raw []byte) Call {
 		case "params":
 			c.Params = val
 		}
-	})
+		switch j = skipSpace(b, ve); {
+		case j >= len(b):
+			return c, 0, errEOF
+		case b[j] == ',':
+			j = skipSpace(b, j+1)
+		case b[j] == '}':
+			end = j + 1
+		default:
+			return c, 0, errSyntax
+		}
+	}
+	c.Raw = b[i:end]
+	c.check(version, method, hasMethod)
+	return c, end, nil
+}
+
+// check sets c.Err when the members read do not make a valid request, and
+// c.Method when they do.
+func (c *Call) check(version, method []byte, hasMethod bool) {
 	switch {
-	case err != nil:
-		c.Err = NewError(CodeInvalidRequest, "invalid request: malformed object")
 	case string(version) != `"2.0"`:
 		c.Err = NewError(CodeInvalidRequest, `invalid request: "jsonrpc" must be "2.0"`)
 	case !hasMethod || len(method) < 2 || method[0] != '"':
@@ -113,7 +187,6 @@ func parseCall(raw []byte) Call {
 	if c.Err != nil && c.ID != nil && !validID(c.ID) {
 		c.ID = nil
 	}
-	return c
 }
 
 func validID(id []byte) bool {

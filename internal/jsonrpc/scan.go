@@ -148,7 +148,7 @@ func skipValue(b []byte, i int) (int, error) {
 	case c == '"':
 		return skipString(b, i)
 	case c == '{' || c == '[':
-		return skipNested(b, i)
+		return skipNested(b, i, MaxDepth)
 	case c == 't':
 		return skipLiteral(b, i, "true")
 	case c == 'f':
@@ -175,14 +175,24 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
-// skipNested skips an object or array without recursion: a small stack of
-// closing brackets tracks the nesting.
-func skipNested(b []byte, i int) (int, error) {
+// skipWithin is skipValue for a value that may nest at most max levels
+// (the levels around it already count against MaxDepth).
+func skipWithin(b []byte, i, max int) (int, error) {
+	if i < len(b) && (b[i] == '{' || b[i] == '[') {
+		return skipNested(b, i, max)
+	}
+	return skipValue(b, i)
+}
+
+// skipNested skips an object or array nesting at most max (up to
+// MaxDepth) levels, without recursion: a small stack of closing brackets
+// tracks the nesting.
+func skipNested(b []byte, i, max int) (int, error) {
 	var stack [MaxDepth]byte
 	depth := 0
 	for {
 		// b[i] opens an object or array.
-		if depth == len(stack) {
+		if depth == max {
 			return 0, errDepth
 		}
 		closer := byte(']')
