@@ -61,3 +61,20 @@ func BenchmarkResponseScanLongID(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkSplitBatch10(b *testing.B) {
+	parts := make([]string, 10)
+	for i := range parts {
+		parts[i] = `{"jsonrpc":"2.0","id":` + strconv.Itoa(i) + `,"result":"0x00000000000000000000000000000000000000000000000000000000000f4240"}`
+	}
+	parts[3] = `{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"execution reverted"}}`
+	resp := []byte("[" + strings.Join(parts, ",") + "]")
+	b.SetBytes(int64(len(resp)))
+	b.ReportAllocs()
+	dst := make([]Element, 0, 16)
+	for b.Loop() {
+		if els, err := SplitBatchAppend(dst[:0], resp); err != nil || len(els) != 10 {
+			b.Fatal(err)
+		}
+	}
+}

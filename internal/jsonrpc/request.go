@@ -113,54 +113,23 @@ func readCall(b []byte, i, depth int) (c Call, end int, err error) {
 	}
 	var version, method []byte
 	hasMethod := false
-	j := skipSpace(b, i+1)
-	if j < len(b) && b[j] == '}' {
-		end = j + 1
-	}
-	for end == 0 {
-		if j >= len(b) {
-			return c, 0, errEOF
-		}
-		if b[j] != '"' {
-			return c, 0, errSyntax
-		}
-		ke, err := skipString(b, j)
-		if err != nil {
-			return c, 0, err
-		}
-		key := b[j+1 : ke-1]
-		if j = skipSpace(b, ke); j >= len(b) {
-			return c, 0, errEOF
-		}
-		if b[j] != ':' {
-			return c, 0, errSyntax
-		}
-		j = skipSpace(b, j+1)
-		ve, err := skipWithin(b, j, depth-1)
-		if err != nil {
-			return c, 0, err
-		}
-		switch val := b[j:ve]; string(key) {
+	m := openObject(b, i, depth)
+	for m.next() {
+		switch string(m.key) {
 		case "jsonrpc":
-			version = val
+			version = m.val
 		case "id":
-			c.ID = val
+			c.ID = m.val
 		case "method":
-			method, hasMethod = val, true
+			method, hasMethod = m.val, true
 		case "params":
-			c.Params = val
-		}
-		switch j = skipSpace(b, ve); {
-		case j >= len(b):
-			return c, 0, errEOF
-		case b[j] == ',':
-			j = skipSpace(b, j+1)
-		case b[j] == '}':
-			end = j + 1
-		default:
-			return c, 0, errSyntax
+			c.Params = m.val
 		}
 	}
+	if m.err != nil {
+		return c, 0, m.err
+	}
+	end = m.end
 	c.Raw = b[i:end]
 	c.check(version, method, hasMethod)
 	return c, end, nil
@@ -199,40 +168,84 @@ func validID(id []byte) bool {
 
 // eachMember calls fn for every top-level member of the object raw.
 func eachMember(raw []byte, fn func(key, val []byte)) error {
-	i := skipSpace(raw, 1)
-	if i < len(raw) && raw[i] == '}' {
-		return nil
+	m := openObject(raw, 0, -1)
+	for m.next() {
+		fn(m.key, m.val)
 	}
-	for i < len(raw) {
-		if raw[i] != '"' {
-			return errSyntax
-		}
-		ke, err := skipString(raw, i)
-		if err != nil {
-			return err
-		}
-		key := raw[i+1 : ke-1]
-		i = skipSpace(raw, ke)
-		if i >= len(raw) || raw[i] != ':' {
-			return errSyntax
-		}
-		i = skipSpace(raw, i+1)
-		ve, err := skipAny(raw, i) // a node's answer may nest deeper than a request may
-		if err != nil {
-			return err
-		}
-		fn(key, raw[i:ve])
-		i = skipSpace(raw, ve)
-		if i < len(raw) && raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-			continue
-		}
-		if i < len(raw) && raw[i] == '}' {
-			return nil
-		}
-		return errSyntax
+	return m.err
+}
+
+// members reads the members of an object one at a time, checking its
+// JSON as it goes.
+type members struct {
+	b        []byte
+	i        int // the next byte to read
+	depth    int // values may nest depth-1 levels; negative: as deep as encoding/json allows
+	key, val []byte
+	end      int // past the closing brace, once read
+	err      error
+}
+
+// openObject starts reading the object at b[i] == '{'.
+func openObject(b []byte, i, depth int) members {
+	m := members{b: b, i: skipSpace(b, i+1), depth: depth}
+	if m.i < len(b) && b[m.i] == '}' {
+		m.end = m.i + 1
 	}
-	return errSyntax
+	return m
+}
+
+// next reads the next member into key and val. It returns false after the
+// last member, or on bytes that are not JSON (err).
+func (m *members) next() bool {
+	if m.end != 0 || m.err != nil {
+		return false
+	}
+	b, i := m.b, m.i
+	if i >= len(b) {
+		return m.fail(errEOF)
+	}
+	if b[i] != '"' {
+		return m.fail(errSyntax)
+	}
+	ke, err := skipString(b, i)
+	if err != nil {
+		return m.fail(err)
+	}
+	m.key = b[i+1 : ke-1]
+	if i = skipSpace(b, ke); i >= len(b) {
+		return m.fail(errEOF)
+	}
+	if b[i] != ':' {
+		return m.fail(errSyntax)
+	}
+	i = skipSpace(b, i+1)
+	var ve int
+	if m.depth < 0 {
+		ve, err = skipAny(b, i)
+	} else {
+		ve, err = skipWithin(b, i, m.depth-1)
+	}
+	if err != nil {
+		return m.fail(err)
+	}
+	m.val = b[i:ve]
+	switch i = skipSpace(b, ve); {
+	case i >= len(b):
+		return m.fail(errEOF)
+	case b[i] == ',':
+		m.i = skipSpace(b, i+1)
+	case b[i] == '}':
+		m.end = i + 1
+	default:
+		return m.fail(errSyntax)
+	}
+	return true
+}
+
+func (m *members) fail(err error) bool {
+	m.err = err
+	return false
 }
 
 // methodName returns the method of a raw JSON string, decoding escapes when

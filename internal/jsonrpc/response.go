@@ -46,17 +46,22 @@ func ErrorOf(resp []byte) *RPCError {
 	var out *RPCError
 	if err := eachMember(resp, func(k, v []byte) {
 		if string(k) == "error" && len(v) > 0 && v[0] == '{' {
-			var e struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			}
-			_ = json.Unmarshal(v, &e)
-			out = &RPCError{Code: e.Code, Message: e.Message, Raw: v}
+			out = rpcError(v)
 		}
 	}); err != nil {
 		return nil
 	}
 	return out
+}
+
+// rpcError reads an error object, keeping its bytes.
+func rpcError(v []byte) *RPCError {
+	var e struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(v, &e)
+	return &RPCError{Code: e.Code, Message: e.Message, Raw: v}
 }
 
 // Element is one response of a batch response.
@@ -81,36 +86,70 @@ func (e *Element) WithID(id []byte) []byte {
 // SplitBatch splits a complete batch response into its elements.
 func SplitBatch(resp []byte) ([]Element, error) { return SplitBatchAppend(nil, resp) }
 
-// SplitBatchAppend is SplitBatch that appends the elements to dst.
+// SplitBatchAppend is SplitBatch that appends the elements to dst. It
+// reads the response in one pass, checking its JSON as it goes.
 func SplitBatchAppend(dst []Element, resp []byte) ([]Element, error) {
 	i := skipSpace(resp, 0)
 	if i == len(resp) || resp[i] != '[' {
 		return nil, errSyntax
 	}
-	end, err := skipAny(resp, i)
-	if err != nil {
-		return nil, err
-	}
 	out := dst
-	for i = skipSpace(resp, i+1); i < end-1; {
-		e, err := skipAny(resp, i)
+	if i = skipSpace(resp, i+1); i < len(resp) && resp[i] == ']' {
+		return out, trailing(resp, i+1)
+	}
+	for {
+		el, e, err := readElement(resp, i)
 		if err != nil {
 			return nil, err
 		}
-		el := Element{Raw: resp[i:e]}
-		if resp[i] == '{' {
-			_ = eachMember(el.Raw, func(k, v []byte) {
-				if string(k) == "id" {
-					el.ID = v
-				}
-			})
-			el.Err = ErrorOf(el.Raw)
-		}
 		out = append(out, el)
-		i = skipSpace(resp, e)
-		if i < len(resp) && resp[i] == ',' {
+		switch i = skipSpace(resp, e); {
+		case i >= len(resp):
+			return nil, errEOF
+		case resp[i] == ',':
 			i = skipSpace(resp, i+1)
+		case resp[i] == ']':
+			return out, trailing(resp, i+1)
+		default:
+			return nil, errSyntax
 		}
 	}
-	return out, nil
+}
+
+// readElement reads one response of a batch starting at b[i], with its id
+// and error members, and returns the index past it.
+func readElement(b []byte, i int) (el Element, end int, err error) {
+	if i >= len(b) || b[i] != '{' {
+		if end, err = skipAny(b, i); err != nil {
+			return el, 0, err
+		}
+		return Element{Raw: b[i:end]}, end, nil
+	}
+	var errVal []byte
+	m := openObject(b, i, -1)
+	for m.next() {
+		switch string(m.key) {
+		case "id":
+			el.ID = m.val
+		case "error":
+			errVal = m.val
+		}
+	}
+	if m.err != nil {
+		return el, 0, m.err
+	}
+	end = m.end
+	el.Raw = b[i:end]
+	if len(errVal) > 0 && errVal[0] == '{' {
+		el.Err = rpcError(errVal)
+	}
+	return el, end, nil
+}
+
+// trailing is the error for anything but space after a value ending at i.
+func trailing(b []byte, i int) error {
+	if skipSpace(b, i) != len(b) {
+		return errSyntax
+	}
+	return nil
 }
