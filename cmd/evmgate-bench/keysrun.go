@@ -38,6 +38,8 @@ type keysSide struct {
 	P99us         float64 `json:"p99_us"`
 	MedianP50us   float64 `json:"median_p50_us"` // median of the windows' figures
 	MedianP99us   float64 `json:"median_p99_us"`
+	MinP99us      float64 `json:"min_p99_us"` // the windows' lowest and highest
+	MaxP99us      float64 `json:"max_p99_us"`
 	GatewayCPUPct float64 `json:"gateway_cpu_pct"` // of one core
 }
 
@@ -247,6 +249,9 @@ func (r *keysResult) summarize() {
 		slices.Sort(all)
 		side.P50us, side.P99us = micros(percentile(all, 0.50)), micros(percentile(all, 0.99))
 		side.MedianP50us, side.MedianP99us = median(p50s), median(p99s)
+		if len(p99s) > 0 {
+			side.MinP99us, side.MaxP99us = slices.Min(p99s), slices.Max(p99s)
+		}
 		if secs > 0 {
 			side.GatewayCPUPct = cpu / 10 / secs
 		}
@@ -306,8 +311,8 @@ func printKeys(w io.Writer, r keysResult) {
 		name string
 		s    keysSide
 	}{{"quiet", r.Quiet}, {"burst", r.Burst}} {
-		fmt.Fprintf(w, "calm key, %d %s windows: %d calls, %d errors; p50 %.3f ms; p99 %.3f ms (median of the windows), %.3f ms (pooled); gateway CPU %.0f %% of a core\n",
-			k.s.Windows, k.name, k.s.Calls, k.s.Errors, k.s.MedianP50us/1000, k.s.MedianP99us/1000, k.s.P99us/1000, k.s.GatewayCPUPct)
+		fmt.Fprintf(w, "calm key, %d %s windows: %d calls, %d errors; p50 %.3f ms; p99 %.3f ms (median of the windows, which range %.3f–%.3f), %.3f ms (pooled); gateway CPU %.0f %% of a core\n",
+			k.s.Windows, k.name, k.s.Calls, k.s.Errors, k.s.MedianP50us/1000, k.s.MedianP99us/1000, k.s.MinP99us/1000, k.s.MaxP99us/1000, k.s.P99us/1000, k.s.GatewayCPUPct)
 	}
 	fmt.Fprintf(w, "calm key's p99 during the burst: %s (median of the windows), %s (pooled)\n", percent(r.RiseMedianP99Pct), percent(r.RisePooledP99Pct))
 	b := r.BurstCounts

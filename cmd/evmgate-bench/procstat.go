@@ -101,7 +101,7 @@ var schedPolicies = map[string]string{
 }
 
 // procSched describes the scheduling of every thread of a process, as
-// "SCHED_IDLE nice 0, all 6 threads", or each distinct setting with its
+// "SCHED_IDLE nice 0, every thread", or each distinct setting with its
 // thread count when they differ.
 func procSched(pid int) (string, error) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
@@ -139,7 +139,7 @@ func procSched(pid int) (string, error) {
 	case 0:
 		return "", fmt.Errorf("reading scheduling of pid %d: no thread", pid)
 	case 1:
-		return fmt.Sprintf("%s, all %d threads", order[0], count[order[0]]), nil
+		return order[0] + ", every thread", nil
 	}
 	parts := make([]string, len(order))
 	for i, s := range order {
