@@ -134,9 +134,7 @@ type cacheSetup struct {
 }
 
 func (s *cacheSetup) stop() {
-	for i := len(s.children) - 1; i >= 0; i-- {
-		s.children[i].stop()
-	}
+	stopAll(s.children)
 }
 
 func (s *cacheSetup) start() error {
@@ -203,16 +201,10 @@ func (s *cacheSetup) startGateway(g *gwProc, ports []int, metricsPort int, nodes
 	for _, n := range nodes {
 		fmt.Fprintf(&b, "      - rpc_endpoint: %s\n", n)
 	}
-	path := filepath.Join(s.flags.dir, g.label+".yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return err
-	}
-	c, out, err := startChild(s.exe, filepath.Join(s.flags.dir, g.label+".log"),
-		"serve", "-config", path, "-pprof", "127.0.0.1:"+strconv.Itoa(ports[1]))
+	c, err := startServe(s.exe, s.flags.dir, g.label, b.String(), ports[1])
 	if err != nil {
 		return err
 	}
-	go io.Copy(io.Discard, out)
 	s.children = append(s.children, c)
 	g.proc, g.url = c, fmt.Sprintf("http://127.0.0.1:%d/bench", ports[0])
 	return nil

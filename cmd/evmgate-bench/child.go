@@ -9,50 +9,79 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// child is a process this command started (fake nodes or a gateway); it is
-// stopped by its PID.
+// child is a process this command started (fake nodes, a gateway or a
+// burst); it is stopped by its PID.
 type child struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd *exec.Cmd
+	// lines is its stdout, one line each, closed when it ends; lines
+	// nobody takes past the first 64 are dropped.
+	lines chan string
+	done  chan struct{} // closed when it has ended
+	err   error         // how it ended; set before done is closed
 }
 
 // startChild runs this program with args, its stderr going to logPath.
-func startChild(exe, logPath string, args ...string) (*child, io.Reader, error) {
+func startChild(exe, logPath string, args ...string) (*child, error) {
+	return startChildVia(nil, exe, logPath, args...)
+}
+
+// startChildVia runs prefix (a program that execs the rest of its
+// arguments, such as chrt or nice; nil: none) with exe and args, its stderr
+// going to logPath. The PID is that of exe once the prefix has exec'd it.
+func startChildVia(prefix []string, exe, logPath string, args ...string) (*child, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cmd := exec.Command(exe, args...)
+	argv := append(append(slices.Clone(prefix), exe), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = log
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		log.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		log.Close()
-		return nil, nil, fmt.Errorf("starting %s %s: %w", exe, args[0], err)
+		return nil, fmt.Errorf("starting %s %s: %w", exe, args[0], err)
 	}
-	c := &child{cmd: cmd, done: make(chan error, 1)}
+	c := &child{cmd: cmd, lines: make(chan string, 64), done: make(chan struct{})}
 	go func() {
 		// Read stdout to its end before Wait closes the pipe.
-		err := cmd.Wait()
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case c.lines <- sc.Text():
+			default:
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+		close(c.lines)
+		c.err = cmd.Wait()
 		log.Close()
-		c.done <- err
+		close(c.done)
 	}()
-	return c, out, nil
+	return c, nil
 }
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// stop ends the process: SIGTERM, then SIGKILL after 5 s.
-func (c *child) stop() {
+// stop ends the process, if it has not ended: SIGTERM, then SIGKILL
+// after 5 s. It returns how the process ended.
+func (c *child) stop() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
@@ -60,34 +89,61 @@ func (c *child) stop() {
 		_ = c.cmd.Process.Kill()
 		<-c.done
 	}
+	return c.err
+}
+
+// stopAll stops children, the last started first.
+func stopAll(children []*child) {
+	for i := len(children) - 1; i >= 0; i-- {
+		_ = children[i].stop()
+	}
+}
+
+// nextLine returns the child's next stdout line, waiting up to wait; it
+// fails when the child ends first or the wait runs out.
+func (c *child) nextLine(what, logPath string, wait time.Duration) (string, error) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case l, ok := <-c.lines:
+		if ok {
+			return l, nil
+		}
+		return "", fmt.Errorf("%s ended before printing %s: see %s", c.cmd.Args[0], what, logPath)
+	case <-t.C:
+		return "", fmt.Errorf("%s printed no %s in %s: see %s", c.cmd.Args[0], what, wait, logPath)
+	}
 }
 
 // startFakes starts `fakes` with args and returns it and the n node URLs it
 // printed.
 func startFakes(exe, logPath string, n int, args ...string) (*child, []string, error) {
-	c, out, err := startChild(exe, logPath, append([]string{"fakes", "-n", strconv.Itoa(n)}, args...)...)
+	c, err := startChild(exe, logPath, append([]string{"fakes", "-n", strconv.Itoa(n)}, args...)...)
 	if err != nil {
 		return nil, nil, err
 	}
-	urls := make(chan []string, 1)
-	go func() {
-		var got []string
-		sc := bufio.NewScanner(out)
-		for len(got) < n && sc.Scan() {
-			got = append(got, sc.Text())
+	var urls []string
+	deadline := time.Now().Add(15 * time.Second)
+	for len(urls) < n {
+		u, err := c.nextLine("a node URL", logPath, time.Until(deadline))
+		if err != nil {
+			_ = c.stop()
+			return nil, nil, fmt.Errorf("fake nodes did not start: %w", err)
 		}
-		urls <- got
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case got := <-urls:
-		if len(got) == n {
-			return c, got, nil
-		}
-	case <-time.After(15 * time.Second):
+		urls = append(urls, u)
 	}
-	c.stop()
-	return nil, nil, fmt.Errorf("fake nodes did not start: see %s", logPath)
+	return c, urls, nil
+}
+
+// startServe writes cfg to dir/label.yaml and runs `serve` with it, its
+// profiling endpoints on 127.0.0.1:pprofPort and its log in dir/label.log.
+func startServe(exe, dir, label, cfg string, pprofPort int) (*child, error) {
+	path := filepath.Join(dir, label+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	return startChild(exe, filepath.Join(dir, label+".log"),
+		"serve", "-config", path, "-pprof", "127.0.0.1:"+strconv.Itoa(pprofPort))
 }
 
 // rpc posts one JSON-RPC body to url and returns the answer and its

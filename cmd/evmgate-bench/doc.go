@@ -5,6 +5,7 @@
 //	evmgate-bench load -url URL[,URL] -workload blockNumber -c 16 -d 6s [-pid PID] [-node-pid PID] [-metrics URL]
 //	evmgate-bench load -profile staged -url URL -workload restBlockNumber [-stages …] [-time-scale 0.3]
 //	evmgate-bench cache -d 3s -rounds 2      the cache scenario: hits, dedup and hedging, end to end
+//	evmgate-bench keys -windows 5 -window 2s -burst-priority idle   another key's p99 while one key bursts
 //	evmgate-bench serve -config FILE -pprof 127.0.0.1:PORT   the gateway in-process, with pprof
 //	evmgate-bench ports -n 3                  print free loopback ports
 //	evmgate-bench report results.jsonl        markdown tables of load runs
@@ -38,6 +39,19 @@
 // calls per client call, counted by the nodes), and hedging with one node
 // slow on a fraction of its calls (p50, p99 and the copies counted on the
 // gateway's /metrics), then stops every process by its PID.
+//
+// The keys command asks whether a burst from one API key raises another
+// key's latency, with the burst in a process of its own as on a real
+// deployment. It starts a fake node and a gateway with two keys, bursty
+// (limited to 50 calls/s) and calm (unlimited), and is itself the calm
+// key's steady client: one call every 2 ms on one connection, through
+// quiet windows and burst windows in turn. For each burst window it starts
+// `evmgate-bench burst`, which sends 1,000 calls/s with the bursty key
+// until SIGTERM and prints what was served, refused (429) and failed; by
+// default under `chrt --idle 0`, so every thread of it runs at idle CPU
+// priority, standing in for clients on other machines. It reports the calm
+// key's p50 and p99 in each kind of window, the rise, the calm key's
+// errors, the burst's counts and the gateway's CPU per burst call.
 //
 // bench/run.sh runs the whole comparison; docs/benchmarks.md has figures.
 package main

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -91,4 +92,58 @@ func (m cpuMeter) read() ([]time.Duration, error) {
 		out[i] = d
 	}
 	return out, nil
+}
+
+// schedPolicies names the scheduling policies of /proc/PID/stat's policy
+// field.
+var schedPolicies = map[string]string{
+	"0": "SCHED_OTHER", "1": "SCHED_FIFO", "2": "SCHED_RR", "3": "SCHED_BATCH", "5": "SCHED_IDLE", "6": "SCHED_DEADLINE",
+}
+
+// procSched describes the scheduling of every thread of a process, as
+// "SCHED_IDLE nice 0, every thread", or each distinct setting with its
+// thread count when they differ.
+func procSched(pid int) (string, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("reading threads of pid %d: %w", pid, err)
+	}
+	count := map[string]int{}
+	var order []string
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// Fields are counted from 3 after the name: nice is 19, policy 41.
+		f := bytes.Fields(b[i+1:])
+		if len(f) < 39 {
+			return "", fmt.Errorf("reading scheduling of pid %d: short stat", pid)
+		}
+		policy, ok := schedPolicies[string(f[38])]
+		if !ok {
+			policy = "policy " + string(f[38])
+		}
+		s := policy + " nice " + string(f[16])
+		if count[s] == 0 {
+			order = append(order, s)
+		}
+		count[s]++
+	}
+	switch len(order) {
+	case 0:
+		return "", fmt.Errorf("reading scheduling of pid %d: no thread", pid)
+	case 1:
+		return order[0] + ", every thread", nil
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = fmt.Sprintf("%s: %d threads", s, count[s])
+	}
+	return strings.Join(parts, "; "), nil
 }
