@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,7 +381,7 @@ func (a *Access) Take(ctx context.Context, c *Caller, cost int) (time.Duration, 
 
 func (a *Access) who(c *Caller, i int, ch *charge) string {
 	if c.Key != nil && i == 0 && ch.buckets[0].id == c.Key.bucket {
-		return fmt.Sprintf("API key %q", c.Key.Name)
+		return "API key " + strconv.Quote(c.Key.Name)
 	}
 	return "this client IP"
 }

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -42,15 +43,15 @@ func errNotOffered(method string) *jsonrpc.Error {
 // errRateLimited is the refusal of a call over a limit.
 func errRateLimited(who string, retry time.Duration) *jsonrpc.Error {
 	e := jsonrpc.NewError(jsonrpc.CodeRateLimited,
-		fmt.Sprintf("rate limit of %s exceeded: retry in %s", who, retry.Round(time.Millisecond)))
-	e.Data = map[string]any{"retry_after_seconds": RetryAfterSeconds(retry)}
+		"rate limit of "+who+" exceeded: retry in "+retry.Round(time.Millisecond).String())
+	e.Data = retryData(retry)
 	return e
 }
 
 func errQuota(name string, retry time.Duration) *jsonrpc.Error {
 	e := jsonrpc.NewError(jsonrpc.CodeQuotaExceeded,
 		fmt.Sprintf("the daily quota of API key %q is used up: it resets at 00:00 UTC", name))
-	e.Data = map[string]any{"retry_after_seconds": RetryAfterSeconds(retry)}
+	e.Data = retryData(retry)
 	return e
 }
 
@@ -64,6 +65,12 @@ func errTooCostly(who string, cost, burst int) *jsonrpc.Error {
 func RetryAfterSeconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// retryData is an error's data member: when to retry.
+func retryData(d time.Duration) json.RawMessage {
+	b := strconv.AppendInt([]byte(`{"retry_after_seconds":`), int64(RetryAfterSeconds(d)), 10)
+	return append(b, '}')
 }
 
 // RetryAfterHeader formats RetryAfterSeconds for the header.

@@ -70,8 +70,32 @@ func (e *Error) AppendResponse(dst, id []byte) []byte {
 	} else {
 		dst = append(dst, id...)
 	}
-	dst = append(dst, `,"error":`...)
-	body, _ := json.Marshal(e)
-	dst = append(dst, body...)
-	return append(dst, '}')
+	dst = append(dst, `,"error":{"code":`...)
+	dst = strconv.AppendInt(dst, int64(e.Code), 10)
+	dst = append(dst, `,"message":`...)
+	dst = appendString(dst, e.Message)
+	switch d := e.Data.(type) {
+	case nil:
+	case json.RawMessage:
+		dst = append(append(dst, `,"data":`...), d...)
+	default:
+		if b, err := json.Marshal(d); err == nil {
+			dst = append(append(dst, `,"data":`...), b...)
+		}
+	}
+	return append(dst, "}}"...)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json
+// escapes it.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

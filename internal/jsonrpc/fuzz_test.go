@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 )
@@ -195,4 +196,25 @@ func checkElement(t *testing.T, el Element) {
 	if id, ok := m["id"]; ok && !bytes.Equal(id, el.ID) {
 		t.Fatalf("%q: id %q, encoding/json reads %q", el.Raw, el.ID, id)
 	}
+}
+
+// FuzzErrorResponse: a gateway error's answer is the bytes encoding/json
+// makes of it, whatever its message.
+func FuzzErrorResponse(f *testing.F) {
+	for _, s := range []string{"plain", `quote " and \ slash`, "<html> & co", "tab\tnew\nline", "é ü \u2028", "\xff\xfe", ""} {
+		f.Add(-32000, s, 3)
+	}
+	f.Fuzz(func(t *testing.T, code int, msg string, retry int) {
+		for _, data := range []any{nil, json.RawMessage(`{"retry_after_seconds":` + strconv.Itoa(retry) + `}`), map[string]any{"n": retry}} {
+			e := &Error{Code: code, Message: msg, Data: data}
+			body, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := `{"jsonrpc":"2.0","id":7,"error":` + string(body) + `}`
+			if got := string(e.AppendResponse(nil, []byte("7"))); got != want {
+				t.Fatalf("AppendResponse = %s, want %s", got, want)
+			}
+		}
+	})
 }
