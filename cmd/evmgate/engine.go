@@ -37,5 +37,7 @@ func engineCmd(args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runGateway(ctx, stop, cfg, newLogger(cfg, levelOf(cfg.LogLevel), stderr), nil)
+	log, flush := newLogger(cfg, levelOf(cfg.LogLevel), stderr)
+	defer flush()
+	return runGateway(ctx, stop, cfg, log, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/logbuf"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -135,7 +136,9 @@ func serve(args []string, stderr io.Writer) error {
 	level.Set(levelOf(cfg.LogLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runGateway(ctx, stop, cfg, newLogger(cfg, level, stderr), &reloading{path: path, level: level})
+	log, flush := newLogger(cfg, level, stderr)
+	defer flush()
+	return runGateway(ctx, stop, cfg, log, &reloading{path: path, level: level})
 }
 
 // reloading is what a served file needs for hot reload.
@@ -231,10 +234,15 @@ func levelOf(name string) slog.Level {
 	return slog.LevelInfo
 }
 
-func newLogger(cfg *config.Config, level slog.Leveler, w io.Writer) *slog.Logger {
+// newLogger returns the process's logger on w, whose per-request lines are
+// written in batches (logbuf), and the function that writes out what is
+// still buffered, for the process's end.
+func newLogger(cfg *config.Config, level slog.Leveler, w io.Writer) (*slog.Logger, func()) {
+	buf := logbuf.New(w)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(buf, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(buf, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logbuf.NewHandler(h, buf)), func() { _ = buf.Close() }
 }

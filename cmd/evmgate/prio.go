@@ -30,7 +30,8 @@ func prioCmd(args []string, stderr io.Writer) error {
 	if s.LogProd {
 		format = "json"
 	}
-	log := newLogger(&config.Config{LogFormat: format}, levelOf(s.LogLevel), stderr)
+	log, flush := newLogger(&config.Config{LogFormat: format}, levelOf(s.LogLevel), stderr)
+	defer flush()
 	if s.LogService != "" {
 		log = log.With("service", s.LogService)
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"github.com/evmgate/evmgate/internal/logbuf"
 	"log/slog"
 	"net"
 	"net/http"
@@ -157,7 +158,8 @@ func (ex *exchange) done() {
 	if ex.caller.Name() == "" {
 		n-- // no key: the line as without access checks
 	}
-	ex.h.log.LogAttrs(context.Background(), level, "request completed", attrs[:n]...)
+	// One line per request: it may wait in the log's buffer (logbuf).
+	ex.h.log.LogAttrs(logbuf.Later, level, "request completed", attrs[:n]...)
 }
 
 // lateTry is how long after its request a try checks first that the
