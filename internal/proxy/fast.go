@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,16 +265,7 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 	}
 	if w.direct == nil {
 		w.ctx.Response.AppendBody(p)
-		if !w.grow || len(w.ctx.Response.Body()) <= directMin {
-			return len(p), nil
-		}
-		// Longer than is held: what is held goes out as the first chunk.
-		w.grow, w.streamLen = false, -1
-		w.startDirect()
-		held := w.ctx.Response.Body()
-		n, err := w.Write(held)
-		w.ctx.Response.ResetBody()
-		if n < len(held) {
+		if err := w.spillLong(); err != nil {
 			return 0, err
 		}
 		return len(p), nil
@@ -297,9 +289,56 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ReadFrom appends all of r to the body (io.Copy's path); a write error
-// (the client is gone) stops the reading of the node's answer.
-func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) { return copyPooled(w, r) }
+// spillLong starts a direct answer once an answer of unknown length grows
+// longer than is held: what is held goes out as the first chunk.
+func (w *fastWriter) spillLong() error {
+	if !w.grow || len(w.ctx.Response.Body()) <= directMin {
+		return nil
+	}
+	w.grow, w.streamLen = false, -1
+	w.startDirect()
+	held := w.ctx.Response.Body()
+	n, err := w.Write(held)
+	w.ctx.Response.ResetBody()
+	if n < len(held) {
+		return err
+	}
+	return nil
+}
+
+// readRoom is the least free room a read into the held body gets.
+const readRoom = 4 << 10
+
+// ReadFrom reads r (io.Copy's path): straight into the held body, with no
+// copy through a buffer of its own, and once the answer goes direct,
+// through a pooled buffer to the connection. A write error (the client is
+// gone) stops the reading of the node's answer.
+func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	var total int64
+	for w.direct == nil {
+		body := w.ctx.Response.SwapBody(nil)
+		if cap(body)-len(body) < readRoom {
+			body = slices.Grow(body, max(len(body), 16<<10))
+		}
+		n, err := r.Read(body[len(body):cap(body)])
+		w.ctx.Response.SwapBody(body[:len(body)+n])
+		total += int64(n)
+		if werr := w.spillLong(); werr != nil {
+			return total, werr
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	n, err := copyPooled(w, r)
+	return total + n, err
+}
 
 // Abort ends an answer the node cut short: the connection is closed
 // without ending the answer, so the client sees it cut, as the node sent it.
