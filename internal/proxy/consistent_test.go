@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"encoding/json"
+	"github.com/evmgate/evmgate/internal/access"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -97,5 +98,28 @@ func TestClientIDTooLong(t *testing.T) {
 	out := serveAs(h, strings.Repeat("k", consistent.MaxIDLength+1), `{"jsonrpc":"2.0","id":5,"method":"eth_blockNumber","params":[]}`)
 	if !strings.Contains(out, "-32600") || !strings.Contains(out, "X-Client-ID is longer than 128 bytes") {
 		t.Fatalf("a client id over the limit: %s", out)
+	}
+}
+
+// TestRefusedClientIDCostsNoLimit: a request refused for its X-Client-ID
+// is answered before the rate limits are charged.
+func TestRefusedClientIDCostsNoLimit(t *testing.T) {
+	h, _ := consistentNet(t, 100)
+	cfg := access.Config{PerIP: access.Limit{Rate: 0.001, Burst: 1}}
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := access.New(cfg, access.Options{}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetAccess(a)
+	bn := `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`
+	if got := serveAs(h, strings.Repeat("x", 129), bn); !strings.Contains(got, `"code":-32600`) {
+		t.Fatalf("a client id over 128 bytes: %s", got)
+	}
+	if got := serveAs(h, "ok", bn); !strings.Contains(got, `"result"`) {
+		t.Fatalf("the next call, within the limit's burst of 1: %s", got)
 	}
 }

@@ -68,32 +68,26 @@ type exchange struct {
 func (ex *exchange) serve(ctx context.Context, body []byte) {
 	calls, batch, perr := jsonrpc.ParseAppend(ex.callBuf[:0], body)
 	switch {
+	case !ex.openSession():
 	case perr != nil:
 		ex.fail(perr)
-	case batch && len(calls) > ex.h.options().MaxBatchSize:
+	case !batch:
+		ex.calls, ex.method = 1, calls[0].Method
+		if e := ex.admitCalls(ctx, calls, false); e != nil {
+			ex.writeError(e, calls[0].ID)
+			break
+		}
+		ex.cachedSingle(ctx, &calls[0], body)
+	case len(calls) > ex.h.options().MaxBatchSize:
 		ex.fail(jsonrpc.NewError(jsonrpc.CodeBatchTooLarge, "batch of "+strconv.Itoa(len(calls))+
 			" calls is over max_batch_size "+strconv.Itoa(ex.h.options().MaxBatchSize)+": split it"))
 	default:
-		ex.calls, ex.method = 1, calls[0].Method
-		var id []byte
-		if batch {
-			ex.calls, ex.method = len(calls), "batch"
-		} else {
-			id = calls[0].ID
-		}
-		// The limits first: a refused call costs nothing more.
-		if e := ex.admitCalls(ctx, calls, batch); e != nil {
-			ex.writeError(e, id)
+		ex.calls, ex.method = len(calls), "batch"
+		if e := ex.admitCalls(ctx, calls, true); e != nil {
+			ex.writeError(e, nil)
 			break
 		}
-		if !ex.openSession() {
-			break
-		}
-		if batch {
-			ex.batch(ctx, calls, body)
-		} else {
-			ex.cachedSingle(ctx, &calls[0], body)
-		}
+		ex.batch(ctx, calls, body)
 	}
 	ex.done()
 }
