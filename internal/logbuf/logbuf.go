@@ -17,16 +17,17 @@ const bufferSize = 64 << 10
 // Writer buffers what is written to it for out.
 type Writer struct {
 	mu     sync.Mutex
+	out    io.Writer
 	buf    *bufio.Writer
 	timer  *time.Timer // flushes Delay after the first buffered line
 	armed  bool
 	closed bool
-	err    error // the first error writing to out, reported by Flush
+	err    error // the last error writing to out, reported by Flush
 }
 
 // New returns a Writer for out.
 func New(out io.Writer) *Writer {
-	w := &Writer{buf: bufio.NewWriterSize(out, bufferSize)}
+	w := &Writer{out: out, buf: bufio.NewWriterSize(out, bufferSize)}
 	w.timer = time.AfterFunc(time.Hour, func() { _ = w.Flush() })
 	w.timer.Stop()
 	return w
@@ -65,9 +66,13 @@ func (w *Writer) flushLocked() {
 	w.keep(w.buf.Flush())
 }
 
+// keep records the outcome of a write to out. After an error the buffer
+// starts afresh (what it held is lost), so that later lines are tried
+// again rather than refused for good.
 func (w *Writer) keep(err error) {
-	if err != nil && w.err == nil {
-		w.err = err
+	w.err = err
+	if err != nil {
+		w.buf.Reset(w.out)
 	}
 }
 

@@ -3,6 +3,7 @@ package logbuf
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -152,3 +153,35 @@ func BenchmarkRequestLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// failOnce fails its first write.
+type failOnce struct {
+	syncBuffer
+	failed bool
+}
+
+func (f *failOnce) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("disk full")
+	}
+	return f.syncBuffer.Write(p)
+}
+
+// TestAFailedWriteLosesOnlyItsLines: after the output fails once, later
+// lines are written again.
+func TestAFailedWriteLosesOnlyItsLines(t *testing.T) {
+	out := &failOnce{}
+	w := New(out)
+	log := slog.New(NewHandler(slog.NewTextHandler(w, nil), w))
+	log.Info("first")
+	log.Info("second")
+	log.LogAttrs(Later, slog.LevelInfo, "request completed")
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close after the output recovered: %v", err)
+	}
+	got := out.String()
+	if strings.Contains(got, "first") || !strings.Contains(got, "second") || !strings.Contains(got, "request completed") {
+		t.Fatalf("output %q: want the lines after the failed write", got)
+	}
+}
