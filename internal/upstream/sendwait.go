@@ -14,28 +14,32 @@ import (
 // reading the answer takes one read call instead of a first one that finds
 // nothing (EAGAIN) and a second after the wait.
 //
-// Waiting before reading is safe here because a node sends nothing before
-// the request: the poller's readiness is cleared before the request is
-// written, so whatever wakes the wait came after it (the answer, or the
-// reset of a connection the node had closed). A wait that ends for any
-// other reason (the deadline, a close) leaves the answer's read to report
-// it. A connection that sat idle for a while may hold a close the node sent
-// meanwhile, which the poller reported before the request; its request is
-// sent the usual way, so that its read finds the close at once.
+// Waiting before reading is safe because a node sends nothing before the
+// request: the poller's readiness is cleared before the request is written,
+// so whatever wakes the wait came after it (the answer, or the reset of a
+// connection the node had closed). The one thing that can come before is
+// the node closing a kept-alive connection while it sat idle; the close is
+// then in the socket but no longer reported. So a connection idle for
+// peekAfter or more is first peeked at (a system call, as the read it
+// saves): when the node closed it, the request is written the usual way
+// and its read finds the close at once. A wait that ends for any other
+// reason (the deadline, a close) leaves the answer's read to report it.
 type sender struct {
 	c   net.Conn
 	raw syscall.RawConn // nil: plain writes
 
 	waits bool // this request may wait in the same pass
+	peek  bool // look for a close from the node before writing
 	armed bool // the next write is a request's last
 	wrote int  // writes since the request began
 
 	// The write in progress through raw.
-	p    []byte
-	n    int
-	err  error
-	sent bool
-	fn   func(fd uintptr) bool
+	plain bool // the socket held something: write the usual way
+	p     []byte
+	n     int
+	err   error
+	sent  bool
+	fn    func(fd uintptr) bool
 }
 
 func newSender(c net.Conn) *sender {
@@ -49,15 +53,16 @@ func newSender(c net.Conn) *sender {
 	return s
 }
 
-// waitIdleLimit is how long a connection may have been idle for its
-// request to wait for the answer in the same pass.
-const waitIdleLimit = time.Second
+// peekAfter is how long a connection may sit idle before its socket is
+// peeked at for a close from the node.
+const peekAfter = 2 * time.Millisecond
 
 // begin marks the start of a request on a connection idle since lastUse
 // (zero: a new connection).
 func (s *sender) begin(lastUse time.Time) {
 	s.wrote, s.armed = 0, false
-	s.waits = s.raw != nil && (lastUse.IsZero() || time.Since(lastUse) < waitIdleLimit)
+	s.waits = s.raw != nil
+	s.peek = !lastUse.IsZero() && time.Since(lastUse) >= peekAfter
 }
 
 // arm makes the next write send and wait, when the whole request is in
@@ -70,8 +75,12 @@ func (s *sender) Write(p []byte) (int, error) {
 		return s.c.Write(p)
 	}
 	s.armed = false
-	s.p, s.n, s.err, s.sent = p, 0, nil, false
+	s.p, s.n, s.err, s.sent, s.plain = p, 0, nil, false, false
 	_ = s.raw.Read(s.fn) // a failed wait shows when the answer is read
+	if s.plain {
+		s.p = nil
+		return s.c.Write(p)
+	}
 	n, err := s.n, s.err
 	s.p, s.err = nil, nil
 	if err != nil {
@@ -91,6 +100,10 @@ func (s *sender) writeThenWait(fd uintptr) bool {
 		return true
 	}
 	s.sent = true
+	if s.peek && !emptySocket(fd) {
+		s.plain = true
+		return true
+	}
 	for s.n < len(s.p) {
 		m, err := syscall.Write(int(fd), s.p[s.n:])
 		switch {
@@ -105,4 +118,17 @@ func (s *sender) writeThenWait(fd uintptr) bool {
 		s.n += m
 	}
 	return false
+}
+
+// emptySocket reports that nothing waits to be read on fd: no data, no
+// close, no error.
+func emptySocket(fd uintptr) bool {
+	var b [1]byte
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		return errors.Is(err, syscall.EAGAIN)
+	}
 }

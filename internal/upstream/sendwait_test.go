@@ -75,39 +75,72 @@ func TestSenderWaitsForTheAnswer(t *testing.T) {
 	}
 }
 
-// TestSenderIdleConnectionWritesPlainly: a request on a connection idle
-// for a while, or one not armed (written in parts), does not wait.
-func TestSenderIdleConnectionWritesPlainly(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		lastUse time.Time
-		parts   int
-	}{
-		{"idle", time.Now().Add(-2 * waitIdleLimit), 1},
-		{"in parts", time.Time{}, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, s := tcpPair(t)
-			var answered atomic.Bool
-			slowPeer(t, s, 2*time.Second, &answered)
-			snd := newSender(c)
-			snd.begin(tc.lastUse)
-			req := []string{"ping\n"}
-			if tc.parts == 2 {
-				req = []string{"pi", "ng\n"}
+// TestSenderInPartsWritesPlainly: a request not written whole in its last
+// write does not wait for the answer.
+func TestSenderInPartsWritesPlainly(t *testing.T) {
+	c, s := tcpPair(t)
+	var answered atomic.Bool
+	slowPeer(t, s, 2*time.Second, &answered)
+	snd := newSender(c)
+	snd.begin(time.Time{})
+	if _, err := snd.Write([]byte("pi")); err != nil {
+		t.Fatal(err)
+	}
+	snd.arm()
+	if _, err := snd.Write([]byte("ng\n")); err != nil {
+		t.Fatal(err)
+	}
+	if answered.Load() {
+		t.Fatal("the write waited for the answer")
+	}
+}
+
+// TestDoRetriesAHalfClosedConnection: a node that half-closes a kept-alive
+// connection while it is idle, and keeps reading, costs no wait: the call
+// goes again on a new connection at once.
+func TestDoRetriesAHalfClosedConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
 			}
-			for i, part := range req {
-				if i == len(req)-1 {
-					snd.arm()
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
 				}
-				if _, err := snd.Write([]byte(part)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if answered.Load() {
-				t.Fatal("the write waited for the answer")
-			}
-		})
+				_, _ = io.Copy(io.Discard, req.Body)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+				_ = c.(*net.TCPConn).CloseWrite() // lingering: close our side, keep reading
+				closed <- struct{}{}
+				_, _ = io.Copy(io.Discard, br)
+			}()
+		}
+	}()
+	n := New(Spec{Name: "n", URL: "http://" + ln.Addr().String(), Timeout: 20 * time.Second})
+	defer n.Close()
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		start := time.Now()
+		b, err := n.Call(ctx, []byte(`{}`))
+		cancel()
+		if err != nil || string(b) != "{}" {
+			t.Fatalf("call %d: %q, %v", i, b, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("call %d took %s: it waited on the closed connection", i, d)
+		}
+		<-closed
+		time.Sleep(2 * peekAfter) // the connection sits idle, its close in the socket
 	}
 }
 
