@@ -199,30 +199,46 @@ func TestQueuedCallOfAClientThatLeftIsNotSent(t *testing.T) {
 // length it announced is not made whole by the gateway: the client's read
 // fails as it would reading the node.
 func TestCutAnswerReachesTheClientCut(t *testing.T) {
-	url := frontNode(t, fakes(t, 1)[0], func(w http.ResponseWriter, _ *http.Request, out []byte) {
-		if !bytes.Contains(out, []byte(`"id":"cut"`)) {
-			w.Write(out)
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(out)+1000))
-		w.Write(out)
-		w.(http.Flusher).Flush()
-		c, _, _ := w.(http.Hijacker).Hijack()
-		c.Close()
-	})
-	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 0\n",
-		fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", url)))
-	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
-	// An answer held whole before it is written is cut before its head;
-	// one written as it arrives, within its body: either way the client's
-	// read fails.
-	resp, err := http.Post(g.RPCURL()+"/mainnet", "application/json",
-		strings.NewReader(`{"jsonrpc":"2.0","id":"cut","method":"eth_blockNumber","params":[]}`))
-	if err != nil {
-		return
-	}
-	defer resp.Body.Close()
-	if b, err := io.ReadAll(resp.Body); err == nil {
-		t.Fatalf("a cut answer arrived whole: %d %s", resp.StatusCode, b)
+	for _, tc := range []struct {
+		name, settings, path, method string
+	}{
+		{"uncached", "    cache: false\n", "/mainnet", "eth_blockNumber"},
+		// A call the cache may keep goes through the cache's copy of the answer.
+		{"cached", "", "/mainnet", "eth_getBlockByNumber"},
+		// prio-load-balancer paths answer through a writer of their own.
+		{"prio path", "    cache: false\n    paths: [\"/sim\"]\n", "/sim", "eth_blockNumber"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := frontNode(t, fakes(t, 1)[0], func(w http.ResponseWriter, _ *http.Request, out []byte) {
+				if !bytes.Contains(out, []byte(`"id":"cut"`)) {
+					w.Write(out)
+					return
+				}
+				w.Header().Set("Content-Length", strconv.Itoa(len(out)+1000))
+				w.Write(out)
+				w.(http.Flusher).Flush()
+				c, _, _ := w.(http.Hijacker).Hijack()
+				c.Close()
+			})
+			g := startGateway(t, netYAML(tc.settings+"    rpc_retries: 0\n",
+				fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n", url)))
+			waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+			params := `[]`
+			if tc.method == "eth_getBlockByNumber" {
+				params = `["0x1",false]`
+			}
+			// An answer held whole before it is written is cut before its
+			// head; one written as it arrives, within its body: either way
+			// the client's read fails.
+			resp, err := http.Post(g.RPCURL()+tc.path, "application/json",
+				strings.NewReader(`{"jsonrpc":"2.0","id":"cut","method":"`+tc.method+`","params":`+params+`}`))
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			if b, err := io.ReadAll(resp.Body); err == nil {
+				t.Fatalf("a cut answer arrived whole: %d %s", resp.StatusCode, b)
+			}
+		})
 	}
 }

@@ -267,9 +267,7 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 		// Headers are gone: nothing can be retried. The client sees a cut
 		// answer; the node is not blamed for a client that went away.
 		ex.status = "stream_error"
-		if a, ok := ex.w.(interface{ Abort() }); ok {
-			a.Abort()
-		}
+		passAbort(ex.w)
 	}
 	return nil
 }
@@ -277,6 +275,10 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 // streamer is a response writer told that the body to come is a node's
 // answer of a given length (-1: unknown), copied as it arrives.
 type streamer interface{ Stream(length int64) }
+
+// aborter is a response writer that can end an answer the node cut short
+// so that the client sees it cut.
+type aborter interface{ Abort() }
 
 // rpcError handles a node's JSON-RPC error answer: errors meaning "not on this
 // node now" are retried elsewhere; the method's own errors go to the client.
