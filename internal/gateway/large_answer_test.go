@@ -242,3 +242,52 @@ func TestCutAnswerReachesTheClientCut(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelinedLargeAnswerKeepsItsPlace: a client that sends a small call
+// and a call with an answer over 1 MiB back to back, without waiting,
+// reads the two answers in the order it asked. The first answer still sits
+// in the server's buffer when the second is served, so the second is held
+// whole instead of written straight to the connection ahead of it.
+func TestPipelinedLargeAnswerKeepsItsPlace(t *testing.T) {
+	result := `"0x` + strings.Repeat("ab", 1500<<10) + `"` // about 3 MB
+	f := fakes(t, 1)
+	f[0].SetResult("eth_getCode", result)
+	g := startGateway(t, netYAML("    cache: false\n    rpc_timeout: 30s\n", nodesYAML("local_nodes", f...)))
+	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+	c, err := net.Dial("tcp", strings.TrimPrefix(g.RPCURL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	getCode := `{"jsonrpc":"2.0","id":"big","method":"eth_getCode","params":["0x00000000000000000000000000000000000000aa","latest"]}`
+	var both bytes.Buffer
+	for _, body := range []string{blockNumber, getCode} {
+		req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/mainnet", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := req.Write(&both); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Write(both.Bytes()); err != nil { // one write: the server reads both at once
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i, want := range []string{`"result":"0x`, `"id":"big"`} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if !strings.Contains(string(b[:min(len(b), 200)]), want) || i == 0 && len(b) > 1000 {
+			t.Fatalf("answer %d (%d bytes) is not the one asked %s: %.120s", i, len(b), want, b)
+		}
+		if i == 1 && len(b) < len(result) {
+			t.Fatalf("the large answer has %d bytes, want over %d", len(b), len(result))
+		}
+	}
+}

@@ -228,12 +228,20 @@ func (w *fastWriter) WriteHeader(status int) {
 // bytes (-1: unknown), written as it arrives.
 func (w *fastWriter) Stream(length int64) {
 	switch {
-	case w.wrote:
+	case w.wrote || !w.flushed():
 	case length > directMin:
 		w.stream, w.streamLen = true, length
 	case length < 0:
 		w.grow = true
 	}
+}
+
+// flushed reports that the answers before this request on its connection
+// have been written out: a direct answer then cannot overtake one a
+// pipelining client is still owed, which is otherwise held whole instead.
+func (w *fastWriter) flushed() bool {
+	f, ok := w.ctx.Conn().(interface{ AnswersFlushed() bool })
+	return !ok || f.AnswersFlushed()
 }
 
 // startDirect writes the answer's head to the connection; the body

@@ -80,6 +80,10 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if isUpgrade(&ctx.Request.Header) || !fast(ctx) {
 				s.handOver(ctx)
+				return
+			}
+			if fc, ok := ctx.Conn().(*flushConn); ok {
+				fc.answered()
 			}
 		},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
@@ -113,6 +117,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.tls != nil {
 		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, func(c net.Conn) { s.handoff.give(c) })
 	}
+	ln = flushListener{ln}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()

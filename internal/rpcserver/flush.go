@@ -1,0 +1,57 @@
+package rpcserver
+
+import (
+	"net"
+	"sync/atomic"
+)
+
+// flushListener's connections count their writes (flushConn).
+type flushListener struct{ net.Listener }
+
+func (l flushListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &flushConn{Conn: c, mark: noAnswer}, nil
+}
+
+// noAnswer is a flushConn's mark before its first answer.
+const noAnswer = ^uint64(0)
+
+// flushConn tells a handler whether the answers before its request have
+// reached the socket. The fast server keeps a pipelining client's answers
+// in its buffer while the next request is already read, and writes them
+// out together; an answer written straight to the connection (longer than
+// is held) must not overtake them. The connection counts its writes, and
+// the count is marked when a request's handler returns: a write since the
+// mark is the server writing out its buffer.
+type flushConn struct {
+	net.Conn
+	writes atomic.Uint64
+	mark   uint64 // writes when the last handler returned; noAnswer before any
+}
+
+func (c *flushConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.writes.Add(1)
+	return n, err
+}
+
+// answered marks the end of a request's handler.
+func (c *flushConn) answered() { c.mark = c.writes.Load() }
+
+// AnswersFlushed reports that every earlier answer on the connection has
+// been written to it.
+func (c *flushConn) AnswersFlushed() bool { return c.mark == noAnswer || c.writes.Load() != c.mark }
+
+// NetConn returns the connection it wraps.
+func (c *flushConn) NetConn() net.Conn { return c.Conn }
+
+// CloseWrite half-closes the connection when the one it wraps can.
+func (c *flushConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
