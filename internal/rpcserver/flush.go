@@ -28,8 +28,9 @@ const noAnswer = ^uint64(0)
 // mark is the server writing out its buffer.
 type flushConn struct {
 	net.Conn
-	writes atomic.Uint64
-	mark   uint64 // writes when the last handler returned; noAnswer before any
+	writes  atomic.Uint64
+	mark    uint64      // writes when the last handler returned; noAnswer before any
+	handing atomic.Bool // a request is being handed to net/http (Server.handOver)
 }
 
 func (c *flushConn) Write(p []byte) (int, error) {

@@ -105,6 +105,7 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
 		KeepHijackedConns:     true,
+		ConnState:             func(c net.Conn, st fasthttp.ConnState) { s.connState(c, st) },
 		CloseOnShutdown:       true,
 		Logger:                fastLogger{o.Log},
 	}
@@ -190,13 +191,31 @@ func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.HijackSetNoResponse(true)
-	s.handing.Add(1) // fasthttp calls the hijack handler unless the connection broke meanwhile
+	// fasthttp calls the hijack handler unless the connection broke
+	// meanwhile; it then closes the connection instead (see connState).
+	s.handing.Add(1)
+	fc, _ := ctx.Conn().(*flushConn)
+	if fc != nil {
+		fc.handing.Store(true)
+	}
 	ctx.Hijack(func(c net.Conn) {
+		if fc != nil && !fc.handing.CompareAndSwap(true, false) {
+			return // counted as closed already
+		}
 		rc := &replayConn{Conn: c, r: io.MultiReader(&raw, c)}
 		if !s.handoff.give(rc) {
 			rc.answered(&s.handing)
 		}
 	})
+}
+
+// connState ends the count of a hand-over that fasthttp gave up: the
+// connection broke before the hijack handler could run, and fasthttp
+// closed it.
+func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
+	if fc, ok := c.(*flushConn); ok && st == fasthttp.StateClosed && fc.handing.CompareAndSwap(true, false) {
+		s.handing.Done()
+	}
 }
 
 // replayConn is a connection whose request was read by the fast server:
