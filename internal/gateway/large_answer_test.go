@@ -250,44 +250,57 @@ func TestCutAnswerReachesTheClientCut(t *testing.T) {
 // whole instead of written straight to the connection ahead of it.
 func TestPipelinedLargeAnswerKeepsItsPlace(t *testing.T) {
 	result := `"0x` + strings.Repeat("ab", 1500<<10) + `"` // about 3 MB
-	f := fakes(t, 1)
-	f[0].SetResult("eth_getCode", result)
-	g := startGateway(t, netYAML("    cache: false\n    rpc_timeout: 30s\n", nodesYAML("local_nodes", f...)))
-	waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
-	c, err := net.Dial("tcp", strings.TrimPrefix(g.RPCURL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
 	getCode := `{"jsonrpc":"2.0","id":"big","method":"eth_getCode","params":["0x00000000000000000000000000000000000000aa","latest"]}`
-	var both bytes.Buffer
-	for _, body := range []string{blockNumber, getCode} {
-		req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/mainnet", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if err := req.Write(&both); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := c.Write(both.Bytes()); err != nil { // one write: the server reads both at once
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	for i, want := range []string{`"result":"0x`, `"id":"big"`} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatalf("answer %d: %v", i, err)
-		}
-		if !strings.Contains(string(b[:min(len(b), 200)]), want) || i == 0 && len(b) > 1000 {
-			t.Fatalf("answer %d (%d bytes) is not the one asked %s: %.120s", i, len(b), want, b)
-		}
-		if i == 1 && len(b) < len(result) {
-			t.Fatalf("the large answer has %d bytes, want over %d", len(b), len(result))
-		}
+	balance := `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x00000000000000000000000000000000000000aa","latest"]}`
+	for _, first := range []struct {
+		name, body, want string
+	}{
+		{"small first answer", blockNumber, `"result":"0x`},
+		// Longer than the server's write buffer: part of it goes out, the
+		// rest stays in the buffer.
+		{"6 KB first answer", balance, `"result":"0x` + strings.Repeat("cd", 10)},
+	} {
+		t.Run(first.name, func(t *testing.T) {
+			f := fakes(t, 1)
+			f[0].SetResult("eth_getCode", result)
+			f[0].SetResult("eth_getBalance", `"0x`+strings.Repeat("cd", 3000)+`"`)
+			g := startGateway(t, netYAML("    cache: false\n    rpc_timeout: 30s\n", nodesYAML("local_nodes", f...)))
+			waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+			c, err := net.Dial("tcp", strings.TrimPrefix(g.RPCURL(), "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			var both bytes.Buffer
+			for _, body := range []string{first.body, getCode} {
+				req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/mainnet", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if err := req.Write(&both); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := c.Write(both.Bytes()); err != nil { // one write: the server reads both at once
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for i, want := range []string{first.want, `"id":"big"`} {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("answer %d: %.200v", i, err) // a misplaced answer's bytes: the start is enough
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatalf("answer %d: %v", i, err)
+				}
+				if !strings.Contains(string(b[:min(len(b), 200)]), want) || i == 0 && len(b) > 10000 {
+					t.Fatalf("answer %d (%d bytes) is not the one asked %s: %.120s", i, len(b), want, b)
+				}
+				if i == 1 && len(b) < len(result) {
+					t.Fatalf("the large answer has %d bytes, want over %d", len(b), len(result))
+				}
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ type Writer struct {
 	armed  bool
 	closed bool
 	err    error // the last error writing to out, reported by Flush
+	cut    bool  // a failed write may have left a line unended in out
 }
 
 // New returns a Writer for out.
@@ -38,6 +39,10 @@ func New(out io.Writer) *Writer {
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.cut {
+		w.cut = false
+		_ = w.buf.WriteByte('\n') // end the line the failure cut, if it did
+	}
 	n, err := w.buf.Write(p)
 	w.keep(err)
 	switch {
@@ -73,6 +78,7 @@ func (w *Writer) keep(err error) {
 	w.err = err
 	if err != nil {
 		w.buf.Reset(w.out)
+		w.cut = true
 	}
 }
 

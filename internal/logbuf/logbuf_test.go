@@ -154,7 +154,7 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// failOnce fails its first write.
+// failOnce fails its first write, after writing half of it.
 type failOnce struct {
 	syncBuffer
 	failed bool
@@ -163,7 +163,8 @@ type failOnce struct {
 func (f *failOnce) Write(p []byte) (int, error) {
 	if !f.failed {
 		f.failed = true
-		return 0, errors.New("disk full")
+		n, _ := f.syncBuffer.Write(p[:len(p)/2])
+		return n, errors.New("disk full")
 	}
 	return f.syncBuffer.Write(p)
 }
@@ -181,7 +182,9 @@ func TestAFailedWriteLosesOnlyItsLines(t *testing.T) {
 		t.Fatalf("Close after the output recovered: %v", err)
 	}
 	got := out.String()
-	if strings.Contains(got, "first") || !strings.Contains(got, "second") || !strings.Contains(got, "request completed") {
-		t.Fatalf("output %q: want the lines after the failed write", got)
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != 3 || strings.Contains(lines[0], "second") || !strings.HasPrefix(lines[1], "time=") ||
+		!strings.Contains(lines[1], "msg=second") || !strings.Contains(lines[2], `msg="request completed"`) {
+		t.Fatalf("output %q: want the cut line, then the lines after the failed write, each on its own", got)
 	}
 }

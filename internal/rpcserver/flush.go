@@ -21,20 +21,28 @@ const noAnswer = ^uint64(0)
 
 // flushConn tells a handler whether the answers before its request have
 // reached the socket. The fast server keeps a pipelining client's answers
-// in its buffer while the next request is already read, and writes them
-// out together; an answer written straight to the connection (longer than
-// is held) must not overtake them. The connection counts its writes, and
-// the count is marked when a request's handler returns: a write since the
-// mark is the server writing out its buffer.
+// in its buffer (writeBufferSize bytes) while the next request is already
+// read, and writes them out together; an answer written straight to the
+// connection (longer than is held) must not overtake them. The connection
+// counts its writes, and the count is marked when a request's handler
+// returns: a write since the mark is the server writing out its buffer.
+// Only a write of exactly the buffer's size can leave bytes behind (the
+// buffer filled up in the middle of an answer), so after one the answers
+// count as not written out.
 type flushConn struct {
 	net.Conn
 	writes  atomic.Uint64
-	mark    uint64      // writes when the last handler returned; noAnswer before any
-	handing atomic.Bool // a request is being handed to net/http (Server.handOver)
+	last    atomic.Int64 // the size of the last write
+	mark    uint64       // writes when the last handler returned; noAnswer before any
+	handing atomic.Bool  // a request is being handed to net/http (Server.handOver)
 }
+
+// writeBufferSize is the fast server's write buffer.
+const writeBufferSize = 4096
 
 func (c *flushConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
+	c.last.Store(int64(len(p)))
 	c.writes.Add(1)
 	return n, err
 }
@@ -44,7 +52,9 @@ func (c *flushConn) answered() { c.mark = c.writes.Load() }
 
 // AnswersFlushed reports that every earlier answer on the connection has
 // been written to it.
-func (c *flushConn) AnswersFlushed() bool { return c.mark == noAnswer || c.writes.Load() != c.mark }
+func (c *flushConn) AnswersFlushed() bool {
+	return c.mark == noAnswer || c.writes.Load() != c.mark && c.last.Load() != writeBufferSize
+}
 
 // NetConn returns the connection it wraps.
 func (c *flushConn) NetConn() net.Conn { return c.Conn }

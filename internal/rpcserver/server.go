@@ -101,6 +101,7 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		WriteTimeout:          o.WriteTimeout,
 		IdleTimeout:           o.IdleTimeout,
 		ReadBufferSize:        o.MaxHeaderBytes,
+		WriteBufferSize:       writeBufferSize,
 		MaxRequestBodySize:    o.MaxBodyBytes(),
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
@@ -164,6 +165,11 @@ const lingerTime = 500 * time.Millisecond
 func linger(ctx *fasthttp.RequestCtx) {
 	c := ctx.Conn()
 	ctx.SetConnectionClose()
+	if fc, ok := c.(*flushConn); ok && !fc.AnswersFlushed() {
+		// A pipelining client's earlier answer is still in the server's
+		// buffer: the server writes this one after it, then closes.
+		return
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(lingerTime))
 	if _, err := ctx.Response.WriteTo(c); err != nil {
 		return

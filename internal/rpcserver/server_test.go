@@ -619,3 +619,35 @@ func TestShutdownServesRequestDeclinedLate(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 }
+
+// TestBodyOverLimitAfterAPipelinedAnswer: a pipelining client's call with a
+// body over the limit, sent behind a call whose answer still waits in the
+// server's buffer, gets its 413 after that answer, not in its place.
+func TestBodyOverLimitAfterAPipelinedAnswer(t *testing.T) {
+	o := options()
+	o.MaxBodyBytes = func() int { return 1 << 20 }
+	f := start(t, fastOnly, http.HandlerFunc(echo), o)
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(wait))
+	head := "POST /fast HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+	if _, err := fmt.Fprintf(c, head+"{}"+head, 2, 2<<20); err != nil { // one write: both requests' heads
+		t.Fatal(err)
+	}
+	go func() { _, _ = c.Write(make([]byte, 2<<20)) }() // the body over the limit, until the server closes
+	br := bufio.NewReader(c)
+	for i, want := range []int{http.StatusOK, http.StatusRequestEntityTooLarge} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("answer %d: %d %q, want %d", i, resp.StatusCode, b, want)
+		}
+	}
+}

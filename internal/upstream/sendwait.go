@@ -24,6 +24,13 @@ import (
 // saves): when the node closed it, the request is written the usual way
 // and its read finds the close at once. A wait that ends for any other
 // reason (the deadline, a close) leaves the answer's read to report it.
+//
+// What is left: a connection reused within peekAfter of its last answer,
+// which the node closed in that time without a reset to follow (a
+// half-close that keeps reading, or a peer gone at once). Its request
+// waits for the try's deadline and the call goes to another node; a node
+// that closes an idle connection the usual way resets it on the request,
+// which ends the wait at once.
 type sender struct {
 	c   net.Conn
 	raw syscall.RawConn // nil: plain writes
