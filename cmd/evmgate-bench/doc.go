@@ -5,7 +5,7 @@
 //	evmgate-bench load -url URL[,URL] -workload blockNumber -c 16 -d 6s [-pid PID] [-node-pid PID] [-metrics URL]
 //	evmgate-bench load -profile staged -url URL -workload restBlockNumber [-stages …] [-time-scale 0.3]
 //	evmgate-bench cache -d 3s -rounds 2      the cache scenario: hits, dedup and hedging, end to end
-//	evmgate-bench keys -windows 5 -window 2s -burst-priority idle   another key's p99 while one key bursts
+//	evmgate-bench keys -windows 20 -window 2s -burst-priority idle  another key's p99 while one key bursts
 //	evmgate-bench serve -config FILE -pprof 127.0.0.1:PORT   the gateway in-process, with pprof
 //	evmgate-bench ports -n 3                  print free loopback ports
 //	evmgate-bench report results.jsonl        markdown tables of load runs

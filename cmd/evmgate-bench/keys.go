@@ -40,7 +40,7 @@ type keysFlags struct {
 func keysBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
 	f := keysFlags{}
-	fs.IntVar(&f.windows, "windows", 5, "windows of each kind, quiet and burst in turn")
+	fs.IntVar(&f.windows, "windows", 20, "windows of each kind, quiet and burst in turn (fewer than 15 scatter more than a 10 % change on a shared machine)")
 	fs.DurationVar(&f.window, "window", 2*time.Second, "length of each window")
 	fs.DurationVar(&f.warmup, "warmup", 500*time.Millisecond, "unmeasured calm calls before the first window")
 	fs.DurationVar(&f.every, "every", 2*time.Millisecond, "the calm client's pace: one call each")

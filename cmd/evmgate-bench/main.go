@@ -27,7 +27,7 @@ const usage = `usage:
   evmgate-bench load -url URL[,URL] -workload NAME -c 16 -d 6s [-pid PID] [-node-pid PID] [-metrics URL] [-label L]
   evmgate-bench load -profile staged -url URL -workload NAME [-stages 10s:10,30s:200,…] [-time-scale 0.3] [-user-scale 1]
   evmgate-bench cache [-c 16] [-dedup-c 16,64] [-d 3s] [-rounds 1]   the cache, dedup and hedging scenario, end to end
-  evmgate-bench keys [-windows 5] [-window 2s] [-rate 1000] [-limit 50] [-burst-priority idle|nice|normal] [-gateway-profile FILE]
+  evmgate-bench keys [-windows 20] [-window 2s] [-rate 1000] [-limit 50] [-burst-priority idle|nice|normal] [-gateway-profile FILE]
                                                  another key's latency while one key bursts, end to end
   evmgate-bench serve -config FILE [-pprof 127.0.0.1:6060]
   evmgate-bench ports [-n 1]
