@@ -77,23 +77,6 @@ func procMemory(pid int) (rss, peak int64, err error) {
 	return rss, peak, nil
 }
 
-// cpuMeter reads the CPU time of a set of processes.
-type cpuMeter struct {
-	pids []int
-}
-
-func (m cpuMeter) read() ([]time.Duration, error) {
-	out := make([]time.Duration, len(m.pids))
-	for i, p := range m.pids {
-		d, err := procCPU(p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = d
-	}
-	return out, nil
-}
-
 // schedPolicies names the scheduling policies of /proc/PID/stat's policy
 // field.
 var schedPolicies = map[string]string{

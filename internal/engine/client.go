@@ -87,12 +87,3 @@ func (r response) asReply() reply {
 func (r response) failed() bool {
 	return r.Error != nil && !bytes.Equal(r.Error, []byte("null"))
 }
-
-// errorCode returns the code of a JSON-RPC error answer (0 if unreadable).
-func (r response) errorCode() int {
-	var e struct {
-		Code int `json:"code"`
-	}
-	_ = json.Unmarshal(r.Error, &e)
-	return e.Code
-}

@@ -16,7 +16,6 @@ import (
 	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/metrics"
-	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -253,10 +252,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
-
-// ClassOf reads a call's priority class from prio-load-balancer's headers:
-// X-Fast-Track wins over X-High-Priority; otherwise low.
-func ClassOf(h http.Header) Class { return sched.ClassFromHeader(h) }
 
 // Gateway errors that are not a node's fault.
 var (

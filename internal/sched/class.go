@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"net/http"
 	"strings"
 )
 
@@ -47,13 +46,10 @@ func (c Class) String() string {
 	}
 }
 
-// ClassFromHeader returns the class a request asks for: FastTrack when
-// X-Fast-Track is "true" or "1" (case-insensitive), else High when
-// X-High-Priority (or the legacy high_prio) is, else Low. Fast-track wins
-// when both are set.
-func ClassFromHeader(h http.Header) Class { return ClassFrom(h) }
-
-// ClassFrom is ClassFromHeader over any reader of request headers.
+// ClassFrom returns the class a request asks for, from any reader of its
+// headers (net/http's or fasthttp's): FastTrack when X-Fast-Track is "true"
+// or "1" (case-insensitive), else High when X-High-Priority (or the legacy
+// high_prio) is, else Low. Fast-track wins when both are set.
 func ClassFrom[H interface{ Get(key string) string }](h H) Class {
 	if headerTrue(h.Get(HeaderFastTrack)) {
 		return FastTrack

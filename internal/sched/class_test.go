@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestClassFromHeader(t *testing.T) {
+func TestClassFrom(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
@@ -32,8 +32,8 @@ func TestClassFromHeader(t *testing.T) {
 			for k, v := range tc.headers {
 				h.Set(k, v)
 			}
-			if got := ClassFromHeader(h); got != tc.want {
-				t.Fatalf("ClassFromHeader(%v) = %s, want %s", tc.headers, got, tc.want)
+			if got := ClassFrom(h); got != tc.want {
+				t.Fatalf("ClassFrom(%v) = %s, want %s", tc.headers, got, tc.want)
 			}
 		})
 	}

@@ -4,7 +4,7 @@
 //
 // # Place in the request path
 //
-// The proxy classifies a call (ClassFromHeader), then calls Wait with a try
+// The proxy classifies a call (ClassFrom), then calls Wait with a try
 // function. try asks the network's balancer for the best eligible node
 // that has a free worker and reserves that worker with atomics; it returns
 // false when none is free. When Wait returns nil the call owns the
