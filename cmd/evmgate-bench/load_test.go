@@ -153,20 +153,13 @@ func TestProcReaders(t *testing.T) {
 }
 
 func TestReportRatios(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.jsonl")
 	// Three rounds of haproxy: the fastest (20000) stands for them.
 	lines := `{"label":"haproxy","workload":"blockNumber","clients":16,"rps":20000,"p50_us":500,"p99_us":2000,"proxy_cpu_us":25}
 {"label":"evmgate","workload":"blockNumber","clients":16,"rps":10000,"p50_us":900,"p99_us":4000,"proxy_cpu_us":60}
 {"label":"haproxy","workload":"blockNumber","clients":16,"rps":5000,"p50_us":500,"p99_us":2000,"proxy_cpu_us":99}
 {"label":"haproxy","workload":"blockNumber","clients":16,"rps":15000,"p50_us":500,"p99_us":2000,"proxy_cpu_us":20}
 `
-	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := runCommand(context.Background(), []string{"report", path}, &out, &out); err != nil {
-		t.Fatal(err)
-	}
+	out := reportOf(t, lines)
 	for _, want := range []string{"| blockNumber | 16 | evmgate | 0.50× | 60.0 | 25.0 |", "| blockNumber | 16 | haproxy | 20000 |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
@@ -234,7 +227,6 @@ func TestRunReadsAllocationsAtBothEnds(t *testing.T) {
 }
 
 func TestReportLatencyAndAllocations(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.jsonl")
 	lines := `{"label":"haproxy","workload":"blockNumber","clients":16,"requests":9,"rps":20000,"p50_us":500,"p99_us":2000,"proxy_cpu_us":25}
 {"label":"evmgate","workload":"blockNumber","clients":16,"requests":9,"rps":10000,"p50_us":900,"p99_us":4000,"proxy_cpu_us":60,"allocs_per_req":41.25}
 {"label":"haproxy","workload":"blockNumber","clients":1,"requests":9,"rps":4000,"p50_us":240.4,"p99_us":700}
@@ -242,13 +234,7 @@ func TestReportLatencyAndAllocations(t *testing.T) {
 {"label":"direct","workload":"blockNumber","clients":1,"requests":9,"rps":8000,"p50_us":120,"p99_us":400}
 {"label":"direct","workload":"blockNumber","clients":1,"requests":9,"rps":6000,"p50_us":150,"p99_us":800}
 `
-	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := runCommand(context.Background(), []string{"report", path}, &out, &out); err != nil {
-		t.Fatal(err)
-	}
+	out := reportOf(t, lines)
 	for _, want := range []string{
 		"| blockNumber | 16 | evmgate | 10000 | 0.90 | 4.00 | 0 | 60.0 | 41.2 |",
 		"| blockNumber | 16 | haproxy | 20000 | 0.50 | 2.00 | 0 | 25.0 | – |",
@@ -264,4 +250,18 @@ func TestReportLatencyAndAllocations(t *testing.T) {
 	if strings.Contains(out.String(), "| blockNumber | 1 | evmgate | 0.") {
 		t.Errorf("a one-client run is in the ratio table:\n%s", out.String())
 	}
+}
+
+// reportOf runs the report command over results lines and returns its output.
+func reportOf(t *testing.T, lines string) *bytes.Buffer {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runCommand(context.Background(), []string{"report", path}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
 }

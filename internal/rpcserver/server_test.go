@@ -86,13 +86,23 @@ func start(t *testing.T, fast rpcserver.Fast, h http.Handler, o rpcserver.Option
 func (f *fixture) stop(t *testing.T) {
 	t.Helper()
 	f.stopOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := f.srv.Shutdown(ctx); err != nil {
+		if err := <-f.shutdown(); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 		f.wantServeEnded(t)
 	})
+}
+
+// shutdown starts Shutdown, bounded by wait, and returns what it will
+// return.
+func (f *fixture) shutdown() <-chan error {
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		shut <- f.srv.Shutdown(ctx)
+	}()
+	return shut
 }
 
 // wantServeEnded waits for Serve to return and checks what it returned.
@@ -552,12 +562,7 @@ func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
 	wantFast(t, resp, got, http.MethodPost, nil)
 	idleStd.std(newRequest(t, http.MethodGet, base+"/page", nil))
 
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		shut <- f.srv.Shutdown(ctx)
-	}()
+	shut := f.shutdown()
 	// Serve returns once the listener is closed.
 	f.wantServeEnded(t)
 	if c, err := net.DialTimeout("tcp", f.addr, wait); err == nil {
@@ -606,12 +611,7 @@ func TestShutdownServesRequestDeclinedLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-entered
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		shut <- f.srv.Shutdown(ctx)
-	}()
+	shut := f.shutdown()
 	f.wantServeEnded(t)
 	close(release)
 	wantBody(t, c.readStd(req), http.MethodPost, body)
