@@ -144,23 +144,8 @@ func (t *tee) Write(p []byte) (int, error) {
 // ReadFrom keeps io.Copy from allocating a buffer per streamed answer.
 func (t *tee) ReadFrom(r io.Reader) (int64, error) { return copyPooled(t, r) }
 
-// Stream and Abort pass on to the writer under the tee.
-func (t *tee) Stream(length int64) { passStream(t.ResponseWriter, length) }
-func (t *tee) Abort()              { passAbort(t.ResponseWriter) }
-
-// passStream tells w, when it streams, the length of the answer to come.
-func passStream(w http.ResponseWriter, length int64) {
-	if s, ok := w.(streamer); ok {
-		s.Stream(length)
-	}
-}
-
-// passAbort cuts w's answer, when it can.
-func passAbort(w http.ResponseWriter) {
-	if a, ok := w.(aborter); ok {
-		a.Abort()
-	}
-}
+// Unwrap gives the writer under the tee (see writerAs).
+func (t *tee) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // batchLookups answers the calls of a batch it can from the cache and
 // returns each call's standing for batchFill (nil when the cache is off).

@@ -62,12 +62,6 @@ type prioWriter struct {
 	vals    [5]string // backing of the header values
 }
 
-// Stream passes on that the body to come is a node's answer streamed.
-func (p *prioWriter) Stream(length int64) { passStream(p.ResponseWriter, length) }
-
-// Abort passes on to the writer under it.
-func (p *prioWriter) Abort() { passAbort(p.ResponseWriter) }
-
 // acquire gets a worker slot on a node and notes when the try starts.
 func (p *prioWriter) acquire(ctx context.Context, net *Network, class Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, error) {
 	var n *upstream.Node

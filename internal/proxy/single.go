@@ -245,7 +245,7 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 	if length > 0 {
 		hdr["Content-Length"] = contentLength(length)
 	}
-	if s, ok := ex.w.(streamer); ok && (resp.ContentLength < 0 || int64(len(prefix)) < resp.ContentLength) {
+	if s, ok := writerAs[streamer](ex.w); ok && (resp.ContentLength < 0 || int64(len(prefix)) < resp.ContentLength) {
 		s.Stream(length)
 	}
 	ex.w.WriteHeader(http.StatusOK)
@@ -267,7 +267,9 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 		// Headers are gone: nothing can be retried. The client sees a cut
 		// answer; the node is not blamed for a client that went away.
 		ex.status = "stream_error"
-		passAbort(ex.w)
+		if a, ok := writerAs[aborter](ex.w); ok {
+			a.Abort()
+		}
 	}
 	return nil
 }
@@ -279,6 +281,24 @@ type streamer interface{ Stream(length int64) }
 // aborter is a response writer that can end an answer the node cut short
 // so that the client sees it cut.
 type aborter interface{ Abort() }
+
+// writerAs finds, in w or the writers it wraps (Unwrap, as
+// http.ResponseController does), the first that is a T: the wrappers on
+// the way (the cache's copy, the prio-load-balancer headers) need not
+// pass each ability on.
+func writerAs[T any](w http.ResponseWriter) (T, bool) {
+	for {
+		if t, ok := w.(T); ok {
+			return t, true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		w = u.Unwrap()
+	}
+}
 
 // rpcError handles a node's JSON-RPC error answer: errors meaning "not on this
 // node now" are retried elsewhere; the method's own errors go to the client.
