@@ -35,18 +35,16 @@ type sender struct {
 	c   net.Conn
 	raw syscall.RawConn // nil: plain writes
 
-	waits bool // this request may wait in the same pass
 	peek  bool // look for a close from the node before writing
 	armed bool // the next write is a request's last
 	wrote int  // writes since the request began
 
 	// The write in progress through raw.
-	plain bool // the socket held something: write the usual way
-	p     []byte
-	n     int
-	err   error
-	sent  bool
-	fn    func(fd uintptr) bool
+	p    []byte
+	n    int // written so far; what is left goes the usual way
+	err  error
+	sent bool
+	fn   func(fd uintptr) bool
 }
 
 func newSender(c net.Conn) *sender {
@@ -68,13 +66,12 @@ const peekAfter = 2 * time.Millisecond
 // (zero: a new connection).
 func (s *sender) begin(lastUse time.Time) {
 	s.wrote, s.armed = 0, false
-	s.waits = s.raw != nil
 	s.peek = !lastUse.IsZero() && time.Since(lastUse) >= peekAfter
 }
 
 // arm makes the next write send and wait, when the whole request is in
 // that write (nothing of it went out before).
-func (s *sender) arm() { s.armed = s.waits && s.wrote == 0 }
+func (s *sender) arm() { s.armed = s.raw != nil && s.wrote == 0 }
 
 func (s *sender) Write(p []byte) (int, error) {
 	s.wrote++
@@ -82,18 +79,14 @@ func (s *sender) Write(p []byte) (int, error) {
 		return s.c.Write(p)
 	}
 	s.armed = false
-	s.p, s.n, s.err, s.sent, s.plain = p, 0, nil, false, false
+	s.p, s.n, s.err, s.sent = p, 0, nil, false
 	_ = s.raw.Read(s.fn) // a failed wait shows when the answer is read
-	if s.plain {
-		s.p = nil
-		return s.c.Write(p)
-	}
 	n, err := s.n, s.err
 	s.p, s.err = nil, nil
 	if err != nil {
 		return n, &net.OpError{Op: "write", Net: "tcp", Source: s.c.LocalAddr(), Addr: s.c.RemoteAddr(), Err: os.NewSyscallError("write", err)}
 	}
-	if n < len(p) { // the send buffer was full: the rest the usual way
+	if n < len(p) { // the send buffer was full, or the node closed: the rest the usual way
 		m, err := s.c.Write(p[n:])
 		return n + m, err
 	}
@@ -108,8 +101,7 @@ func (s *sender) writeThenWait(fd uintptr) bool {
 	}
 	s.sent = true
 	if s.peek && !emptySocket(fd) {
-		s.plain = true
-		return true
+		return true // written the usual way, so that its read finds the close
 	}
 	for s.n < len(s.p) {
 		m, err := syscall.Write(int(fd), s.p[s.n:])
