@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,4 +270,38 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 		stacks := string(buf[:runtime.Stack(buf, true)])
 		return !strings.Contains(stacks, "evmgate/internal/ws.") && !strings.Contains(stacks, "evmgate/internal/subs.")
 	})
+}
+
+// TestConnectionLimitHoldsForDialsAtOnce: connections whose handshakes
+// run at the same time count against websocket.max_connections from the
+// start, so a crowd of dials gets no more than the limit.
+func TestConnectionLimitHoldsForDialsAtOnce(t *testing.T) {
+	n := startNet(t, 1, 0)
+	g := startGateway(t, gatewayYAML(n, allWS, "websocket:\n  max_connections: 2\n"))
+	url := wsURL(g)
+	const dials = 12
+	conns := make(chan *websocket.Conn, dials)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range dials {
+		wg.Go(func() {
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if c, _, err := websocket.Dial(ctx, url, nil); err == nil {
+				conns <- c
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(conns)
+	accepted := 0
+	for c := range conns {
+		accepted++
+		defer c.CloseNow()
+	}
+	if accepted == 0 || accepted > 2 {
+		t.Fatalf("%d of %d dials at once were accepted, want 1 or 2 (max_connections: 2)", accepted, dials)
+	}
 }

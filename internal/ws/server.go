@@ -29,8 +29,11 @@ type Server struct {
 	m    *metrics
 	subm *subs.Metrics
 
-	mu      sync.Mutex // protects clients, hubs, upstreams, removed, closed, draining
+	mu      sync.Mutex // protects clients, upgrading, hubs, upstreams, removed, closed, draining
 	clients map[*client]struct{}
+	// upgrading counts admitted connections not yet in clients (their
+	// handshake under way): they count against max_connections too.
+	upgrading int
 	// removed are the pools of networks a reload removed: a connection
 	// whose upgrade began before the removal and ended after it is sent
 	// away like those the removal found.
@@ -79,6 +82,12 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 		return
 	}
 	defer s.wg.Done()
+	tracked := false
+	defer func() {
+		if !tracked {
+			s.untrack(nil) // the upgrade failed: give its slot back
+		}
+	}()
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins}
 	if len(s.cfg.AllowedOrigins) == 0 {
 		opts.InsecureSkipVerify = true // JSON-RPC is public: any origin may connect
@@ -101,6 +110,7 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 		conn.Close(websocket.StatusGoingAway, reason)
 		return
 	}
+	tracked = true
 	s.m.connections.WithLabelValues(n.Name).Inc()
 	c.serve()
 	s.m.connections.WithLabelValues(n.Name).Dec()
@@ -114,10 +124,11 @@ func (s *Server) admit() (reason, msg string) {
 	switch {
 	case s.closed || s.draining:
 		return "shutdown", "the gateway is shutting down"
-	case len(s.clients) >= s.cfg.MaxConnections:
+	case len(s.clients)+s.upgrading >= s.cfg.MaxConnections:
 		return "max_connections", "too many WebSocket connections: the limit is websocket.max_connections = " +
 			strconv.Itoa(s.cfg.MaxConnections) + "; retry later or use HTTP"
 	}
+	s.upgrading++
 	s.wg.Add(1)
 	return "", ""
 }
@@ -135,13 +146,20 @@ func (s *Server) track(c *client) (refused string) {
 	if now := s.h.Network(c.net.Name); now == nil || now.Pool != c.net.Pool {
 		return removedReason
 	}
+	s.upgrading--
 	s.clients[c] = struct{}{}
 	return ""
 }
 
+// untrack removes c from the open connections; nil gives back the slot of
+// an admitted connection that was never tracked.
 func (s *Server) untrack(c *client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c == nil {
+		s.upgrading--
+		return
+	}
 	delete(s.clients, c)
 }
 
