@@ -1,10 +1,12 @@
 package deploy_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -46,4 +48,19 @@ func evmgateBinary(t *testing.T) string {
 		t.Fatal(binary.err)
 	}
 	return binary.path
+}
+
+// The binary built with -tags nodemo has no demo: `evmgate demo` exits 1
+// and says how to get one, building nothing.
+func TestNodemoBinaryDemoExplains(t *testing.T) {
+	out, err := exec.Command(evmgateBinary(t), "demo").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("evmgate demo from the nodemo binary: %v\n%s", err, out)
+	}
+	for _, want := range []string{"built with -tags nodemo", "go run ./cmd/evmgate demo", "go build -tags demo ./cmd/evmgate"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the error does not say %q:\n%s", want, out)
+		}
+	}
 }

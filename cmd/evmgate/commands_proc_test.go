@@ -17,6 +17,11 @@ func TestShortCommandsAsProcess(t *testing.T) {
 	invalid := filepath.Join(dir, "invalid.yaml")
 	writeFile(t, invalid, "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: ftp://127.0.0.1:8545\n")
 	writeFile(t, filepath.Join(dir, "jwt.hex"), strings.Repeat("ab", 32)+"\n")
+	attested := filepath.Join(dir, "attested.yaml")
+	writeFile(t, attested, "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: https://SGX_"+strings.Repeat("ab", 32)+"@127.0.0.1:8545\n"+
+		"      - rpc_endpoint: https://127.0.0.1:8546\n        attestation: {type: sev-snp, measurements: ["+strings.Repeat("11", 48)+"]}\n")
+	badAttested := filepath.Join(dir, "bad-attested.yaml")
+	writeFile(t, badAttested, "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8546\n        attestation: {type: tdx, measurements: [00]}\n")
 	engineOnly := filepath.Join(dir, "engine.yaml")
 	writeFile(t, engineOnly, "engine:\n  enabled: true\n  jwt_secret: "+filepath.Join(dir, "jwt.hex")+"\n  nodes:\n    - url: http://127.0.0.1:8551\n")
 	cases := []struct {
@@ -40,6 +45,8 @@ func TestShortCommandsAsProcess(t *testing.T) {
 		{name: "validate stakesquid example", args: []string{"validate", "-config", "../../internal/config/testdata/stakesquid-example.yaml"}, stdout: "is valid: 2 network(s)"},
 		{name: "validate stakesquid minimal", args: []string{"validate", "-config", "../../internal/config/testdata/stakesquid-minimal.yaml"}, stdout: "is valid: 1 network(s), 2 node(s)"},
 		{name: "validate engine only", args: []string{"validate", "-config", engineOnly}, stdout: "is valid: 0 network(s), 0 node(s), Engine API multiplexer with 1 node(s) on 127.0.0.1:7000"},
+		{name: "validate attested nodes", args: []string{"validate", "-config", attested}, stdout: "is valid: 1 network(s), 2 node(s)"},
+		{name: "validate bad measurement", args: []string{"validate", "-config", badAttested}, code: 1, stderrAll: "attestation.measurements[0]"},
 		{name: "validate misspelt key", args: []string{"validate", "-config", bad}, code: 1, stderr: `line 5`, stderrAll: `unknown key "rpc_timout"`},
 		{name: "validate bad value", args: []string{"validate", "-config", invalid}, code: 1, stderrAll: "networks[0].local_nodes[0].rpc_endpoint"},
 		{name: "validate missing file", args: []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, code: 1, stderr: "no such file or directory"},
