@@ -117,6 +117,8 @@ func TestAdminTokenAsProcess(t *testing.T) {
 		{http.MethodDelete, "/nodes", `{"uri":"` + f[0].URL() + `"}`},
 		{http.MethodGet, "/admin/keys", ""},
 		{http.MethodPost, "/admin/keys", `{"name":"dapp"}`},
+		{http.MethodPost, "/admin/keys/dapp/rotate", ""},
+		{http.MethodDelete, "/admin/keys/dapp", ""},
 	}
 	const refusal = "missing or wrong bearer token: send Authorization: Bearer <admin.token>"
 	for _, rt := range routes {
@@ -147,6 +149,8 @@ func TestAdminTokenAsProcess(t *testing.T) {
 		{http.MethodPost, "/nodes", added, 200},
 		{http.MethodDelete, "/nodes", added, 200},
 		{http.MethodPost, "/admin/keys", `{"name":"dapp"}`, 201},
+		{http.MethodPost, "/admin/keys/dapp/rotate", "", 200},
+		{http.MethodDelete, "/admin/keys/dapp", "", 200},
 	} {
 		if r := adminCall(t, rt.method, base+rt.path, procAdminToken, rt.body); r.status != rt.status {
 			t.Errorf("%s %s with the token: %d %s, want %d", rt.method, rt.path, r.status, r.body, rt.status)
