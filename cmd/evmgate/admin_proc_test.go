@@ -125,7 +125,8 @@ func TestAdminTokenAsProcess(t *testing.T) {
 		for _, hdr := range []string{"", "Bearer wrong-token-0123456789", "Bearer " + procAdminToken + "x", "Basic " + procAdminToken, procAdminToken} {
 			r := prioCall(t, rt.method, base+rt.path, rt.body, "Authorization", hdr)
 			var reply struct{ Error string }
-			if err := json.Unmarshal([]byte(r.body), &reply); r.status != 401 || err != nil || reply.Error != refusal ||
+			// The body reads as it decodes: <admin.token>, not \u003cadmin.token\u003e.
+			if err := json.Unmarshal([]byte(r.body), &reply); r.status != 401 || err != nil || reply.Error != refusal || !strings.Contains(r.body, refusal) ||
 				r.header.Get("WWW-Authenticate") != `Bearer realm="evmgate admin"` {
 				t.Errorf("%s %s with Authorization %q: %d %v %s", rt.method, rt.path, hdr, r.status, r.header, r.body)
 			}

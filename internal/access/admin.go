@@ -235,9 +235,12 @@ func (a *Access) change(ctx context.Context, f func([]storedKey) ([]storedKey, e
 
 func errBody(msg string) map[string]string { return map[string]string{"error": msg} }
 
+// writeJSON answers v as JSON, with <, > and & as they are (read with curl
+// as often as by programs).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

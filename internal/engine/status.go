@@ -43,10 +43,13 @@ func (m *Mux) report() statusReport {
 	return r
 }
 
+// writeJSON answers v as JSON, with <, > and & as they are.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 func (m *Mux) serveStatus(w http.ResponseWriter, _ *http.Request) {
