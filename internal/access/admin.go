@@ -1,6 +1,7 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -116,7 +117,11 @@ func (a *Access) serveCreate(w http.ResponseWriter, r *http.Request) {
 	var spec KeySpec
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err == nil {
-		err = json.Unmarshal(b, &spec)
+		// A misspelt setting is refused: "limt" ignored would make a key
+		// without a limit.
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&spec)
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errBody("the body is not a key's JSON settings: "+err.Error()))

@@ -51,8 +51,8 @@ type Config struct {
 // ending in * ("debug_*"). Deny wins over allow; a non-empty allow list
 // refuses whatever it does not name.
 type MethodPolicy struct {
-	Allow []string `yaml:"allow"`
-	Deny  []string `yaml:"deny"`
+	Allow []string `yaml:"allow" json:"allow,omitempty"`
+	Deny  []string `yaml:"deny" json:"deny,omitempty"`
 }
 
 // NetworkPolicy is one network's policy.
@@ -64,8 +64,8 @@ type NetworkPolicy struct {
 // Limit is a token bucket: Rate calls (or compute units) per second, and
 // Burst more at once. Rate 0 means unlimited.
 type Limit struct {
-	Rate  float64 `yaml:"rate"`
-	Burst int     `yaml:"burst"`
+	Rate  float64 `yaml:"rate" json:"rate"`
+	Burst int     `yaml:"burst" json:"burst"`
 }
 
 // KeySpec is one API key.

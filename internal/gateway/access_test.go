@@ -224,13 +224,21 @@ func TestRuntimeKeysThroughAdminAPI(t *testing.T) {
 		!strings.Contains(fmt.Sprint(out["error"]), `no network is named "nosuch"`) {
 		t.Fatalf("a key for an unknown network: %d %v", status, out)
 	}
+	// A misspelt setting is refused, not dropped: "limt" ignored would
+	// make a key with no limit.
+	if status, out := admin("POST", "/admin/keys", `{"name":"erin","limt":{"rate":1,"burst":1}}`); status != 400 ||
+		!strings.Contains(fmt.Sprint(out["error"]), `unknown field "limt"`) {
+		t.Fatalf("a key with a misspelt setting: %d %v", status, out)
+	}
 	if status, _ := admin("POST", "/admin/keys", `{"name":"carol"}`); status != 409 {
 		t.Fatalf("a second carol: %d", status)
 	}
 	status, list := admin("GET", "/admin/keys", "")
 	listed, _ := json.Marshal(list)
 	if status != 200 || !strings.Contains(string(listed), `"carol"`) || !strings.Contains(string(listed), `"alice"`) ||
-		strings.Contains(string(listed), secret) || strings.Contains(string(listed), aliceKey) {
+		strings.Contains(string(listed), secret) || strings.Contains(string(listed), aliceKey) ||
+		!strings.Contains(string(listed), `"limit":{"burst":10,"rate":100}`) || strings.Contains(string(listed), `"Rate"`) ||
+		strings.Contains(string(listed), `"erin"`) {
 		t.Fatalf("list: %d %s", status, listed)
 	}
 	status, rotated := admin("POST", "/admin/keys/carol/rotate", "")
