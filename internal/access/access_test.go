@@ -1,11 +1,13 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +270,32 @@ func TestValidateNamesKeys(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "short\"") {
 		t.Errorf("the error shows the key: %v", err)
+	}
+}
+
+// The first runtime key turns an open gateway keyed, and says so once;
+// with require_key: false it stays open, and nothing is said.
+func TestFirstRuntimeKeyWarns(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		cfg := Config{}
+		if open {
+			cfg.RequireKey = new(bool) // require_key: false
+		}
+		a := newAccess(t, cfg)
+		var logged bytes.Buffer
+		a.log = slog.New(slog.NewTextHandler(&logged, nil))
+		a.store = NewFileStore(filepath.Join(t.TempDir(), "keys.json"))
+		h := a.Handler()
+		for _, name := range []string{"first", "second"} {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/admin/keys", strings.NewReader(`{"name":"`+name+`"}`)))
+			if w.Code != http.StatusCreated {
+				t.Fatalf("create %s: %d %s", name, w.Code, w.Body)
+			}
+		}
+		warned := strings.Count(logged.String(), "client access now requires an API key or a token")
+		if want := map[bool]int{false: 1, true: 0}[open]; warned != want || a.Open() != open {
+			t.Fatalf("require_key false=%v: warned %d times (want %d), open %v\n%s", open, warned, want, a.Open(), logged.String())
+		}
 	}
 }

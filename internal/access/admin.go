@@ -70,7 +70,12 @@ func (a *Access) setRuntime(keys []storedKey) error {
 		return err
 	}
 	a.runtime = keys
+	wasOpen := !a.snap.Load().require
 	a.snap.Store(s)
+	if wasOpen && s.require {
+		a.log.Warn("client access now requires an API key or a token: runtime keys exist and access.require_key is not set, " +
+			"so calls without a key get 401; set access.require_key: false to keep serving them")
+	}
 	return nil
 }
 
