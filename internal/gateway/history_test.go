@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -138,4 +139,22 @@ func TestHistoryNetworkAddedLater(t *testing.T) {
 		return
 	}
 	t.Fatal("the added network is not in the history")
+}
+
+// Shares of the recent calls, and none once the calls have faded: both
+// sides of a share decay alike, so the last shares would otherwise stay.
+func TestCallShares(t *testing.T) {
+	for _, c := range []struct {
+		recent, want []float64
+	}{
+		{[]float64{30, 10}, []float64{0.75, 0.25}},
+		{[]float64{1, 0}, []float64{1, 0}},
+		{[]float64{0.2, 0.1}, []float64{0, 0}}, // faded: was 2 to 1
+		{[]float64{0, 0}, []float64{0, 0}},
+		{nil, []float64{}},
+	} {
+		if got := callShares(c.recent); !slices.Equal(got, c.want) {
+			t.Errorf("callShares(%v) = %v, want %v", c.recent, got, c.want)
+		}
+	}
 }

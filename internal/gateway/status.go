@@ -147,11 +147,10 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 		ns.ServingTier = "none"
 	}
 	recent := make([]float64, len(v.All))
-	total := 0.0
 	for i, nd := range v.All {
 		recent[i] = nd.RecentCalls()
-		total += recent[i]
 	}
+	shares := callShares(recent)
 	errRates := g.history.errorRates(n.cfg.Name)
 	for i, nd := range v.All {
 		el := v.Eligible(nd)
@@ -162,21 +161,40 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 		if nd.HasHead() {
 			lag = int64(v.Head) - int64(nd.Head())
 		}
-		share := 0.0
-		if total > 0 {
-			share = recent[i] / total
-		}
 		ns.Nodes = append(ns.Nodes, NodeStatus{
 			Name: nd.Name, Tier: nd.Tier.String(), State: nd.State().String(), Eligible: el,
 			Head: nd.Head(), Lag: lag, LatencyMS: float64(nd.Latency().Microseconds()) / 1000,
 			Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
 			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
-			Share: round3(share), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
+			Share: round3(shares[i]), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
 			Breaker: n.breakerState(nd),
 		})
 		setHistory(&ns.Nodes[len(ns.Nodes)-1], nd)
 	}
 	return ns
+}
+
+// minShareCalls is the fewest recent calls (a decaying count, about the
+// last upstream.RateWindow) for which the network's nodes show shares.
+// Both sides of a share decay alike, so without it the last shares stayed
+// on the page long after the calls stopped.
+const minShareCalls = 0.5
+
+// callShares is each node's fraction of the recent calls; all 0 once the
+// network has had (almost) none for a while.
+func callShares(recent []float64) []float64 {
+	total := 0.0
+	for _, r := range recent {
+		total += r
+	}
+	shares := make([]float64, len(recent))
+	if total < minShareCalls {
+		return shares
+	}
+	for i, r := range recent {
+		shares[i] = r / total
+	}
+	return shares
 }
 
 // reason says why nd is not eligible in v: the health check's words when
