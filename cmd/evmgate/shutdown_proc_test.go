@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/evmgate/evmgate/internal/fakenode"
 )
 
 // SIGTERM while a slow call is in flight and a WebSocket client is
@@ -114,4 +117,134 @@ func rpcNoFatal(url, body string) (int, string) {
 		return resp.StatusCode, err.Error()
 	}
 	return resp.StatusCode, string(b)
+}
+
+// heldGateway is a gateway on one fake node that holds every
+// web3_clientVersion call until the test ends, with one such call in flight.
+type heldGateway struct {
+	p       *proc
+	node    *fakenode.Node
+	rpcPort int
+	held    chan string // the held HTTP call's outcome: status and body
+}
+
+// startHeldCall starts a heldGateway with extra top-level keys.
+func startHeldCall(t *testing.T, extra string) heldGateway {
+	t.Helper()
+	f := fakeNodes(t, 1, 1)
+	g := heldGateway{node: f[0], rpcPort: freePort(t), held: make(chan string, 1)}
+	path := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, path, listeners(g.rpcPort, freePort(t))+"request_timeout: 5m\n"+extra+
+		"networks:\n  - name: mainnet\n    local_poll_interval: 100ms\n    rpc_timeout: 5m\n"+fakeNodesYAML("local_nodes", "", f[0]))
+	g.p = startProc(t, nil, "-config", path)
+	g.p.waitOutput(g.p.stderr, "gateway started", 2*time.Minute)
+
+	g.node.Hold("web3_clientVersion")
+	g.node.Record("web3_clientVersion")
+	go func() {
+		code, body := rpcNoFatal("http://"+addr(g.rpcPort)+"/mainnet", clientVersion)
+		g.held <- fmt.Sprintf("%d %s", code, body)
+	}()
+	g.waitHeld(t, 1)
+	return g
+}
+
+// waitHeld waits until n calls are held at the node.
+func (g heldGateway) waitHeld(t *testing.T, n int) {
+	t.Helper()
+	eventually(t, time.Minute, fmt.Sprintf("%d held calls at the node", n), func() bool {
+		return len(g.node.Arrivals("web3_clientVersion")) >= n
+	})
+}
+
+// A second SIGTERM while the first one's shutdown waits for a call in
+// flight ends the process at once: it dies of the signal, long before
+// shutdown_grace, and the held client's connection is cut.
+func TestSecondSignalEndsAtOnceAsProcess(t *testing.T) {
+	g := startHeldCall(t, "shutdown_grace: 5m\n")
+	p := g.p
+	p.signal(syscall.SIGTERM)
+	// Logged once the first signal is handled, when the next one takes
+	// the default action: the end of the process.
+	p.waitOutput(p.stderr, "shutting down", time.Minute)
+	select {
+	case <-p.done:
+		t.Fatalf("the first SIGTERM ended the process with a call in flight (exit %d)", p.exitCode)
+	default:
+	}
+	start := time.Now()
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s of the second SIGTERM, with shutdown_grace 5m")
+	}
+	ended := time.Since(start)
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Fatalf("the process ended with %v, want death by SIGTERM", p.cmd.ProcessState)
+	}
+	select {
+	case got := <-g.held:
+		if !strings.HasPrefix(got, "0 ") {
+			t.Fatalf("the held call was answered: %s", got)
+		}
+		t.Logf("ended %v after the second SIGTERM; the held call got %s", ended.Round(time.Millisecond), got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held call's client still waits after the process died")
+	}
+}
+
+// With shutdown_grace: 1s, calls still in flight when the grace ends are
+// cut and the process exits 0: an HTTP call and a WebSocket call that the
+// node never answers each end with an error, not a hang.
+func TestShutdownGraceCutsHeldCallsAsProcess(t *testing.T) {
+	const grace = time.Second
+	g := startHeldCall(t, "shutdown_grace: 1s\n")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	wsConn, _, err := websocket.Dial(ctx, "ws://"+addr(g.rpcPort)+"/mainnet", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wsConn.CloseNow()
+	// Other params than the HTTP call's, so the two do not share one
+	// upstream call.
+	wsCall := `{"jsonrpc":"2.0","id":2,"method":"web3_clientVersion","params":["ws"]}`
+	if err := wsConn.Write(ctx, websocket.MessageText, []byte(wsCall)); err != nil {
+		t.Fatal(err)
+	}
+	wsHeld := make(chan string, 1)
+	go func() {
+		_, msg, err := wsConn.Read(ctx)
+		wsHeld <- fmt.Sprintf("%s %v", msg, err)
+	}()
+	g.waitHeld(t, 2)
+
+	start := time.Now()
+	code, took := g.p.terminate(30 * time.Second)
+	if code != 0 {
+		t.Fatalf("exit code %d after the grace, want 0", code)
+	}
+	if took < grace {
+		t.Fatalf("exited %v after SIGTERM, before shutdown_grace %v", took, grace)
+	}
+	if text := g.p.stderr.String(); !strings.Contains(text, "within_grace=false") {
+		t.Fatalf("the log does not say the grace ran out:\n%s", grepLines(text, "shut down"))
+	}
+	for _, c := range []struct {
+		what string
+		ch   <-chan string
+	}{{"HTTP", g.held}, {"WebSocket", wsHeld}} {
+		select {
+		case got := <-c.ch:
+			if strings.Contains(got, `"result"`) {
+				t.Fatalf("the held %s call was answered: %s", c.what, got)
+			}
+			t.Logf("the %s call held past the grace got: %s", c.what, got)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the held %s call's client still waits %v after SIGTERM", c.what, time.Since(start))
+		}
+	}
+	t.Logf("exit 0 %v after SIGTERM", took.Round(time.Millisecond))
 }
