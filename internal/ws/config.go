@@ -3,6 +3,7 @@ package ws
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,6 +121,8 @@ func (c *Config) Validate() error {
 	for i, o := range c.AllowedOrigins {
 		if strings.TrimSpace(o) == "" {
 			add("allowed_origins["+strconv.Itoa(i)+"]", "empty origin pattern: remove it")
+		} else if _, err := path.Match(o, ""); err != nil {
+			add("allowed_origins["+strconv.Itoa(i)+"]", "%q is not a pattern (%v): write a host such as app.example, *.example.com, or https://app.example", o, err)
 		}
 	}
 	slices.Sort(p)
