@@ -13,23 +13,57 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/evmgate/evmgate/internal/logbuf"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/gateway"
+	"github.com/evmgate/evmgate/internal/logbuf"
 	"github.com/evmgate/evmgate/internal/reload"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// versionString is the version, and for a build from a checkout without
+// one, the commit Go recorded in the binary ("dev (8dbbb99)", with
+// "+changes" when the checkout had uncommitted changes).
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	var rev string
+	var modified bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	if len(rev) > 7 {
+		rev = rev[:7]
+	}
+	if modified {
+		rev += "+changes"
+	}
+	return version + " (" + rev + ")"
+}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -43,6 +77,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
+	if (cmd == "serve" || cmd == "validate") && len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
 	switch cmd {
 	case "serve":
 		return serve(args, stderr)
@@ -55,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "prio":
 		return prioCmd(args, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "evmgate", version)
+		fmt.Fprintln(stdout, "evmgate", versionString())
 		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -65,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 const usage = `usage:
-  evmgate -config FILE            serve what FILE configures (default FILE: evmgate.yaml)
+  evmgate [serve] -config FILE    serve what FILE configures (default FILE: evmgate.yaml)
   evmgate validate -config FILE   check FILE and exit
   evmgate demo [-port N] [-metrics-port N]
                                   three local nodes and the gateway in front of them
@@ -87,7 +125,7 @@ func configFlag(name string, args []string) (string, error) {
 		return "", fmt.Errorf("%w\n%s", err, usage)
 	}
 	if fs.NArg() > 0 {
-		return "", fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), usage)
+		return "", fmt.Errorf("unexpected argument %q: name the file with -config %s\n%s", fs.Arg(0), fs.Arg(0), usage)
 	}
 	return *path, nil
 }
