@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -107,5 +108,37 @@ func TestLogNamesNodesOnOneHostApart(t *testing.T) {
 		if strings.Contains(all, secret) {
 			t.Errorf("the log shows %q:\n%s", secret, all)
 		}
+	}
+}
+
+// TestChangeLogsErrOnlyWhenSet: a change that was applied logs no err; one
+// stored but not applied logs why.
+func TestChangeLogsErrOnlyWhenSet(t *testing.T) {
+	var logs logBuffer
+	f := newFake("mainnet", "sepolia")
+	r := newTestRegistryLog(t, Config{}, f, testSeed(), slog.New(slog.NewTextHandler(&logs, nil)))
+	h := r.Handler()
+	mustCall(t, h, "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, http.StatusCreated)
+	mustCall(t, h, "DELETE", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.9:8545"}, http.StatusOK)
+	for _, msg := range []string{`msg="node added"`, `msg="node removed"`} {
+		lines := logs.lines(msg)
+		if len(lines) != 1 {
+			t.Fatalf("%d %s lines, want 1: %q", len(lines), msg, lines)
+		}
+		if strings.Contains(lines[0], "err=") {
+			t.Errorf("an applied change logs an err: %s", lines[0])
+		}
+	}
+
+	f.mu.Lock()
+	f.applyErr = errors.New("bad _workers")
+	f.mu.Unlock()
+	mustCall(t, h, "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.8:8545"}, http.StatusInternalServerError)
+	lines := logs.lines(`msg="node added"`)
+	if len(lines) != 2 || !strings.Contains(lines[1], `err="change stored but not applied: bad _workers"`) {
+		t.Fatalf("a change not applied does not log why: %q", lines)
+	}
+	if all := strings.Join(logs.lines(""), "\n"); strings.Contains(all, "err=<nil>") {
+		t.Errorf("the log shows err=<nil>:\n%s", all)
 	}
 }
