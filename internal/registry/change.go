@@ -27,7 +27,7 @@ func (r *Registry) Add(ctx context.Context, n Node) (Node, error) {
 	if err != nil && !errors.Is(err, ErrNotApplied) {
 		return Node{}, err
 	}
-	r.log.Info("node added", "network", n.Network, "node", redact(n.URI), "tier", n.Tier, "err", err)
+	r.log.Info("node added", withErr(err, "network", n.Network, "node", redact(n.URI), "tier", n.Tier)...)
 	if cur, ok := r.find(n.Network, n.URI); ok {
 		n = cur
 	}
@@ -80,7 +80,7 @@ func (r *Registry) Remove(ctx context.Context, network, uri string) (Node, error
 	if err != nil && !errors.Is(err, ErrNotApplied) {
 		return Node{}, err
 	}
-	r.log.Info("node removed", "network", network, "node", redact(uri), "err", err)
+	r.log.Info("node removed", withErr(err, "network", network, "node", redact(uri))...)
 	return n, err
 }
 
@@ -102,6 +102,15 @@ func (r *Registry) remove(ctx context.Context, network, uri string) (Node, error
 		return Node{}, fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
 	}
 	return n, r.settle(ctx, network)
+}
+
+// withErr is a log line's attributes, with err added only when it is set:
+// a change that was applied logs no err=<nil>.
+func withErr(err error, attrs ...any) []any {
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	return attrs
 }
 
 // refresh re-reads Redis before a change, so that duplicates and missing

@@ -132,11 +132,17 @@ func newTestRegistry(t *testing.T, cfg Config, f *fakeApplier) *Registry {
 // newTestRegistryWith builds and starts a registry over seed.
 func newTestRegistryWith(t *testing.T, cfg Config, f *fakeApplier, seed map[string][]Node) *Registry {
 	t.Helper()
+	return newTestRegistryLog(t, cfg, f, seed, quietLog())
+}
+
+// newTestRegistryLog builds and starts a registry over seed that logs to log.
+func newTestRegistryLog(t *testing.T, cfg Config, f *fakeApplier, seed map[string][]Node, log *slog.Logger) *Registry {
+	t.Helper()
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(cfg, seed, f, quietLog(), prometheus.NewRegistry())
+	r, err := New(cfg, seed, f, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

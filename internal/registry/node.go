@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Tiers, in serving order.
@@ -87,14 +88,31 @@ func checkTier(tier string) error {
 	return fmt.Errorf("tier %q: must be %s, %s or %s", tier, TierLocal, TierMonitoring, TierFallback)
 }
 
-// redact shows a node URL without what may be a secret: only scheme and
-// host:port are kept.
+// redact shows a node URL without what may be a secret, the way /status
+// names a node without a name: scheme://host[:port] and the path, without
+// credentials, query or fragment, and with path segments longer than 16
+// characters (API keys) cut to their first 4. It must match config.Redact,
+// which this package cannot import (config imports registry).
 func redact(uri string) string {
 	u, err := url.Parse(uri)
 	if err != nil || u.Host == "" {
 		return "invalid-url"
 	}
-	return u.Scheme + "://" + u.Host
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	for i, s := range segs {
+		if len(s) > 16 {
+			cut := 4
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
+				cut--
+			}
+			segs[i] = s[:cut] + "…"
+		}
+	}
+	out := u.Scheme + "://" + u.Host
+	if path := strings.Join(segs, "/"); path != "" {
+		out += "/" + path
+	}
+	return out
 }
 
 // added is a node added at run time.
