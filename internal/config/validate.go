@@ -9,7 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // Strategies lists the accepted values of strategy.
@@ -212,13 +213,13 @@ func (nd *Node) validate(path string, p *problems) {
 	case nd.RPCEndpoint == "":
 		p.add(path+".rpc_endpoint", "is required: the node's http(s):// JSON-RPC URL")
 	case !strings.Contains(nd.RPCEndpoint, "://"):
-		p.add(path+".rpc_endpoint", "%q has no scheme: write it with http:// or https://, like http://10.0.0.5:8545", strings.TrimPrefix(Redact("http://"+nd.RPCEndpoint), "http://"))
+		p.add(path+".rpc_endpoint", "%q has no scheme: write it with http:// or https://, like http://10.0.0.5:8545", strings.TrimPrefix(nodeurl.Redact("http://"+nd.RPCEndpoint), "http://"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		p.add(path+".rpc_endpoint", "%q is not an http(s) URL: write it like http://10.0.0.5:8545", Redact(nd.RPCEndpoint))
+		p.add(path+".rpc_endpoint", "%q is not an http(s) URL: write it like http://10.0.0.5:8545", nodeurl.Redact(nd.RPCEndpoint))
 	}
 	if nd.WSEndpoint != "" {
 		if u, err := url.Parse(nd.WSEndpoint); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-			p.add(path+".ws_endpoint", "%q is not a ws(s) URL: write it like ws://10.0.0.5:8546", Redact(nd.WSEndpoint))
+			p.add(path+".ws_endpoint", "%q is not a ws(s) URL: write it like ws://10.0.0.5:8546", nodeurl.Redact(nd.WSEndpoint))
 		}
 	}
 	if nd.PrometheusEndpoint != "" {
@@ -264,30 +265,5 @@ func (nd *Node) DisplayName() string {
 	if nd.Name != "" {
 		return nd.Name
 	}
-	return Redact(nd.RPCEndpoint)
-}
-
-// Redact returns a URL as scheme://host[:port] followed by a path that hides
-// anything that may be an API key: credentials and the query are dropped, and
-// path segments longer than 16 characters are shortened.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "invalid-url"
-	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	for i, s := range segs {
-		if len(s) > 16 {
-			cut := 4
-			for cut > 0 && !utf8.RuneStart(s[cut]) {
-				cut--
-			}
-			segs[i] = s[:cut] + "…"
-		}
-	}
-	out := u.Scheme + "://" + u.Host
-	if path := strings.Join(segs, "/"); path != "" {
-		out += "/" + path
-	}
-	return out
+	return nodeurl.Redact(nd.RPCEndpoint)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/hedge"
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/sched"
@@ -115,7 +116,7 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Ve
 	}
 	name := nd.Name
 	if name == "" {
-		name = config.Redact(raw)
+		name = nodeurl.Redact(raw)
 	}
 	return upstream.Spec{
 		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: wsURL,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -76,13 +77,13 @@ func (g *Gateway) Apply(name string, nodes []registry.Node) error {
 	for _, rn := range nodes {
 		tier, ok := upstream.ParseTier(rn.Tier)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: unknown tier %q", config.Redact(rn.URI), rn.Tier))
+			errs = append(errs, fmt.Errorf("%s: unknown tier %q", nodeurl.Redact(rn.URI), rn.Tier))
 			continue
 		}
 		key := tier.String() + " " + rn.URI
 		u, err := g.node(n, rn, tier, old[key])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", config.Redact(rn.URI), err))
+			errs = append(errs, fmt.Errorf("%s: %w", nodeurl.Redact(rn.URI), err))
 		}
 		if u == nil {
 			continue

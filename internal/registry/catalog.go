@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // Catalog is what the configuration file tells the registry: the networks,
@@ -38,7 +40,7 @@ func (r *Registry) Prepare(networks []string, seed map[string][]Node) (*Catalog,
 		}
 		for i, n := range nodes {
 			if slices.ContainsFunc(nodes[:i], func(o Node) bool { return o.URI == n.URI }) {
-				return nil, fmt.Errorf("building node registry: network %q lists node %s twice", name, redact(n.URI))
+				return nil, fmt.Errorf("building node registry: network %q lists node %s twice", name, nodeurl.Redact(n.URI))
 			}
 			n.Network, n.Source = name, SourceConfig
 			if n.Tier == "" {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // Add admits n (n.Network, n.URI, optional n.Tier, default local, and
@@ -27,7 +29,7 @@ func (r *Registry) Add(ctx context.Context, n Node) (Node, error) {
 	if err != nil && !errors.Is(err, ErrNotApplied) {
 		return Node{}, err
 	}
-	r.log.Info("node added", withErr(err, "network", n.Network, "node", redact(n.URI), "tier", n.Tier)...)
+	r.log.Info("node added", withErr(err, "network", n.Network, "node", nodeurl.Redact(n.URI), "tier", n.Tier)...)
 	if cur, ok := r.find(n.Network, n.URI); ok {
 		n = cur
 	}
@@ -80,7 +82,7 @@ func (r *Registry) Remove(ctx context.Context, network, uri string) (Node, error
 	if err != nil && !errors.Is(err, ErrNotApplied) {
 		return Node{}, err
 	}
-	r.log.Info("node removed", withErr(err, "network", network, "node", redact(uri))...)
+	r.log.Info("node removed", withErr(err, "network", network, "node", nodeurl.Redact(uri))...)
 	return n, err
 }
 
@@ -96,7 +98,7 @@ func (r *Registry) remove(ctx context.Context, network, uri string) (Node, error
 	}
 	n, ok := r.find(network, uri)
 	if !ok {
-		return Node{}, fmt.Errorf("%w: network %q has no node %s", ErrNotFound, network, redact(uri))
+		return Node{}, fmt.Errorf("%w: network %q has no node %s", ErrNotFound, network, nodeurl.Redact(uri))
 	}
 	if err := r.store.remove(ctx, network, uri); err != nil {
 		return Node{}, fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
@@ -149,5 +151,5 @@ func (r *Registry) find(network, uri string) (Node, bool) {
 }
 
 func (r *Registry) duplicate(n Node) error {
-	return fmt.Errorf("%w: network %q already has node %s", ErrDuplicate, n.Network, redact(n.URI))
+	return fmt.Errorf("%w: network %q already has node %s", ErrDuplicate, n.Network, nodeurl.Redact(n.URI))
 }

@@ -8,7 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // Tiers, in serving order.
@@ -45,17 +46,17 @@ func checkURI(uri string) error {
 		return fmt.Errorf("uri is longer than %d bytes", maxURILen)
 	}
 	if strings.TrimSpace(uri) != uri {
-		return fmt.Errorf("uri %q has surrounding white space", redact(uri))
+		return fmt.Errorf("uri %q has surrounding white space", nodeurl.Redact(uri))
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
 		return fmt.Errorf("uri is not a URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("uri %q: scheme must be http or https", redact(uri))
+		return fmt.Errorf("uri %q: scheme must be http or https", nodeurl.Redact(uri))
 	}
 	if u.Hostname() == "" {
-		return fmt.Errorf("uri %q has no host", redact(uri))
+		return fmt.Errorf("uri %q has no host", nodeurl.Redact(uri))
 	}
 	return nil
 }
@@ -86,33 +87,6 @@ func checkTier(tier string) error {
 		return nil
 	}
 	return fmt.Errorf("tier %q: must be %s, %s or %s", tier, TierLocal, TierMonitoring, TierFallback)
-}
-
-// redact shows a node URL without what may be a secret, the way /status
-// names a node without a name: scheme://host[:port] and the path, without
-// credentials, query or fragment, and with path segments longer than 16
-// characters (API keys) cut to their first 4. It must match config.Redact,
-// which this package cannot import (config imports registry).
-func redact(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || u.Host == "" {
-		return "invalid-url"
-	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	for i, s := range segs {
-		if len(s) > 16 {
-			cut := 4
-			for cut > 0 && !utf8.RuneStart(s[cut]) {
-				cut--
-			}
-			segs[i] = s[:cut] + "…"
-		}
-	}
-	out := u.Scheme + "://" + u.Host
-	if path := strings.Join(segs, "/"); path != "" {
-		out += "/" + path
-	}
-	return out
 }
 
 // added is a node added at run time.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // Redis client timeouts: short, so that a Redis outage shows at once and
@@ -119,7 +121,7 @@ func (s *redisStore) read(ctx context.Context) (*state, error) {
 		for uri, v := range addedCmds[i].Val() {
 			var a added
 			if json.Unmarshal([]byte(v), &a) != nil || checkTier(a.Tier) != nil || checkURI(uri) != nil {
-				s.log.Warn("ignoring an invalid node in redis", "network", n, "node", redact(uri), "key", s.addedKey(n))
+				s.log.Warn("ignoring an invalid node in redis", "network", n, "node", nodeurl.Redact(uri), "key", s.addedKey(n))
 				continue
 			}
 			c.Added[uri] = a

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // store keeps the runtime changes of every network.
@@ -149,7 +151,7 @@ func readStateFile(path string) (*state, error) {
 		c := st.net(name)
 		for _, a := range fn.Added {
 			if checkURI(a.URI) != nil || checkTier(a.Tier) != nil {
-				return nil, fmt.Errorf("reading state file %s: network %q: invalid node %q", path, name, redact(a.URI))
+				return nil, fmt.Errorf("reading state file %s: network %q: invalid node %q", path, name, nodeurl.Redact(a.URI))
 			}
 			c.Added[a.URI] = a.added
 		}
