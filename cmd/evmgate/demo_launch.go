@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // The evmgate binary holds no go-ethereum: linked in, it would triple the
@@ -47,6 +48,10 @@ func demoCmd(args []string, _, stderr io.Writer) error {
 	if err := lockDemoBuild(bin); err != nil {
 		return err
 	}
+	if _, err := os.Stat(bin); err != nil {
+		fmt.Fprintf(stderr, "building the demo once into %s: the first build compiles go-ethereum and takes a few minutes; later runs start in seconds\n", bin)
+	}
+	pruneDemoBinaries(filepath.Dir(bin), bin, time.Now().Add(-demoKeep))
 	build := exec.Command(goBin, "build", "-tags", "demo", "-o", bin, "./cmd/evmgate")
 	build.Dir = root
 	build.Stdout, build.Stderr = stderr, stderr
@@ -119,4 +124,23 @@ func demoBinaryPath(root string) (string, error) {
 		name += ".exe"
 	}
 	return filepath.Join(dir, name), nil
+}
+
+// demoKeep is how long the demo binary of another checkout is kept unused
+// (each is tens of MB, one per checkout path).
+const demoKeep = 30 * 24 * time.Hour
+
+// pruneDemoBinaries removes the demo binaries in dir, other than keep,
+// last built before cutoff, with their lock files.
+func pruneDemoBinaries(dir, keep string, cutoff time.Time) {
+	old, _ := filepath.Glob(filepath.Join(dir, "demo-*"))
+	for _, p := range old {
+		if p == keep || strings.HasSuffix(p, ".lock") {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.ModTime().Before(cutoff) {
+			_ = os.Remove(p)
+			_ = os.Remove(p + ".lock")
+		}
+	}
 }

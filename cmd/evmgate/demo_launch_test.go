@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A binary built without -trimpath finds the checkout it was built from.
@@ -40,5 +41,31 @@ func TestGoModuleReadsTheModuleLine(t *testing.T) {
 	}
 	if got := goModule(filepath.Join(dir, "missing")); got != "" {
 		t.Errorf("goModule of a missing file = %q", got)
+	}
+}
+
+// Demo binaries of other checkouts unused for longer than demoKeep go;
+// this checkout's, and recent ones, stay.
+func TestPruneDemoBinaries(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	files := map[string]time.Time{
+		"demo-mine": now.Add(-60 * 24 * time.Hour), "demo-old": now.Add(-60 * 24 * time.Hour),
+		"demo-old.lock": now.Add(-60 * 24 * time.Hour), "demo-recent": now.Add(-time.Hour), "other": now.Add(-60 * 24 * time.Hour),
+	}
+	for name, mtime := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pruneDemoBinaries(dir, filepath.Join(dir, "demo-mine"), now.Add(-demoKeep))
+	for name, want := range map[string]bool{"demo-mine": true, "demo-old": false, "demo-old.lock": false, "demo-recent": true, "other": true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", name, err == nil, want)
+		}
 	}
 }
