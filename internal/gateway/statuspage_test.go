@@ -9,6 +9,9 @@ import (
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -483,4 +486,22 @@ func TestStatusPageShowsBreaker(t *testing.T) {
 		return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom; })()`); overlap {
 		t.Errorf("on a phone fake0's state and breaker badges overlap")
 	}
+}
+
+// The page behind a reverse proxy that serves the metrics listener under a
+// path prefix: it asks for /status and its history relative to itself, so
+// it fills in there too.
+func TestStatusPageBehindAPathPrefix(t *testing.T) {
+	ctx := browser(t)
+	f := fakes(t, 1)
+	g := startGateway(t, netYAML("", nodesYAML("local_nodes", f[0])))
+	target, err := url.Parse(g.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(http.StripPrefix("/evm", httputil.NewSingleHostReverseProxy(target)))
+	t.Cleanup(proxy.Close)
+
+	do(t, ctx, chromedp.Navigate(proxy.URL+"/evm/status/page"))
+	waitJS(t, ctx, "fake0 serving behind the prefix", `document.querySelector('tr[data-node="fake0"]')?.dataset.state === 'serving'`)
 }
