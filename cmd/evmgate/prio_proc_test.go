@@ -72,13 +72,13 @@ func checkPrioHeaders(t *testing.T, what string, h http.Header) {
 	}
 }
 
-// nodeList reads GET /nodes.
-func nodeList(t *testing.T, base string) []string {
+// nodeList reads GET /nodes, with header pairs such as an Authorization.
+func nodeList(t *testing.T, base string, hdr ...string) []string {
 	t.Helper()
-	code, body := get(t, base+"/nodes")
+	r := prioCall(t, http.MethodGet, base+"/nodes", "", hdr...)
 	var uris []string
-	if err := json.Unmarshal([]byte(body), &uris); code != 200 || err != nil {
-		t.Fatalf("GET /nodes: %d %s (%v)", code, body, err)
+	if err := json.Unmarshal([]byte(r.body), &uris); r.status != 200 || err != nil {
+		t.Fatalf("GET /nodes: %d %s (%v)", r.status, r.body, err)
 	}
 	return uris
 }
@@ -272,6 +272,69 @@ func TestPrioAsProcessNodesAPI(t *testing.T) {
 	code, _, stderr := runProc(t, "prio", "-http", fmt.Sprintf("0.0.0.0:%d", open), "-nodes", f[0].URL())
 	if code != 1 || !strings.Contains(stderr, "-admin-token (ADMIN_TOKEN)") {
 		t.Fatalf("open listener without a token: exit %d, %s", code, stderr)
+	}
+}
+
+// With -admin-token or ADMIN_TOKEN, /nodes needs "Authorization: Bearer
+// <token>": without it, with a wrong one or with the token of the variable
+// the flag overrides, listing, adding and removing get 401 and change
+// nothing; with it they work. Calls need no token. A flag wins over its
+// variable: -log-level debug over LOG_LEVEL=ERROR gives debug lines.
+func TestPrioAsProcessAdminToken(t *testing.T) {
+	f := fakeNodes(t, 2, 1)
+	const flagToken, envToken = "flag-admin-token-0123", "env-admin-token-01234"
+	for _, form := range []string{"flag", "variable"} {
+		t.Run(form, func(t *testing.T) {
+			port := freePort(t)
+			var p *proc
+			token := envToken
+			if form == "flag" {
+				token = flagToken
+				p = startProc(t, []string{"ADMIN_TOKEN=" + envToken, "LOG_LEVEL=ERROR"}, "prio", "-http", addr(port),
+					"-nodes", f[0].URL(), "-admin-token", flagToken, "-log-level", "debug")
+			} else {
+				p = startProc(t, []string{"ADMIN_TOKEN=" + envToken, "LISTEN_ADDR=" + addr(port), "NODES=" + f[0].URL()}, "prio")
+			}
+			p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+			base := "http://" + addr(port)
+			r := prioCall(t, http.MethodPost, base+"/sim", validateBody("1", 100))
+			if r.status != 200 || r.body != `{"jsonrpc":"2.0","id":1,"result":null}` {
+				t.Fatalf("a call without a token: %d %s", r.status, r.body)
+			}
+			if form == "flag" {
+				p.waitOutput(p.stderr, "request added to queue", time.Minute) // a debug line
+			}
+			bad := []string{"", "Bearer wrong-admin-token-0000", token, "Basic " + token}
+			if form == "flag" {
+				bad = append(bad, "Bearer "+envToken)
+			}
+			add, remove := `{"uri":"`+f[1].URL()+`"}`, `{"uri":"`+f[0].URL()+`"}`
+			for _, auth := range bad {
+				for _, c := range []struct{ method, body string }{
+					{http.MethodGet, ""}, {http.MethodPost, add}, {http.MethodDelete, remove},
+				} {
+					if r := prioCall(t, c.method, base+"/nodes", c.body, "Authorization", auth); r.status != 401 {
+						t.Fatalf("%s /nodes with Authorization %q: %d %s, want 401", c.method, auth, r.status, r.body)
+					}
+				}
+			}
+			bearer := "Bearer " + token
+			if got := nodeList(t, base, "Authorization", bearer); !slices.Equal(got, []string{f[0].URL()}) {
+				t.Fatalf("nodes after refused changes: %v", got)
+			}
+			if r := prioCall(t, http.MethodPost, base+"/nodes", add, "Authorization", bearer); r.status != 200 {
+				t.Fatalf("POST /nodes with the token: %d %s", r.status, r.body)
+			}
+			if r := prioCall(t, http.MethodDelete, base+"/nodes", remove, "Authorization", bearer); r.status != 200 {
+				t.Fatalf("DELETE /nodes with the token: %d %s", r.status, r.body)
+			}
+			if got := nodeList(t, base, "Authorization", bearer); !slices.Equal(got, []string{f[1].URL()}) {
+				t.Fatalf("nodes after adding and removing with the token: %v", got)
+			}
+			if code, took := p.terminate(30 * time.Second); code != 0 {
+				t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
+			}
+		})
 	}
 }
 
