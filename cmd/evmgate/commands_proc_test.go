@@ -24,6 +24,11 @@ func TestShortCommandsAsProcess(t *testing.T) {
 	writeFile(t, badAttested, "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8546\n        attestation: {type: tdx, measurements: [00]}\n")
 	engineOnly := filepath.Join(dir, "engine.yaml")
 	writeFile(t, engineOnly, "engine:\n  enabled: true\n  jwt_secret: "+filepath.Join(dir, "jwt.hex")+"\n  nodes:\n    - url: http://127.0.0.1:8551\n")
+	// Files the server refuses at start, which validate refuses the same way.
+	node := "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8545"
+	workers := filepath.Join(dir, "workers.yaml")
+	writeFile(t, workers, node+"?_workers=abc\n")
+	const badWorkers = `networks[0].local_nodes[0].rpc_endpoint: _workers="abc" is not a number of workers: write a whole number of 1 or more, e.g. ?_workers=8`
 	cases := []struct {
 		name      string
 		args      []string
@@ -49,6 +54,8 @@ func TestShortCommandsAsProcess(t *testing.T) {
 		{name: "validate bad measurement", args: []string{"validate", "-config", badAttested}, code: 1, stderrAll: "attestation.measurements[0]"},
 		{name: "validate misspelt key", args: []string{"validate", "-config", bad}, code: 1, stderr: `line 5`, stderrAll: `unknown key "rpc_timout"`},
 		{name: "validate bad value", args: []string{"validate", "-config", invalid}, code: 1, stderrAll: "networks[0].local_nodes[0].rpc_endpoint"},
+		{name: "validate bad _workers", args: []string{"validate", "-config", workers}, code: 1, stderr: "invalid configuration", stderrAll: badWorkers},
+		{name: "serve bad _workers", args: []string{"-config", workers}, code: 1, stderr: "invalid configuration", stderrAll: badWorkers},
 		{name: "validate missing file", args: []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, code: 1, stderr: "no such file or directory"},
 		{name: "engine without nodes", args: []string{"engine", "--jwt-secret", "/nonexistent"}, code: 1, stderr: "--nodes is required"},
 	}

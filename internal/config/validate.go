@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/evmgate/evmgate/internal/sched"
 )
 
 // Strategies lists the accepted values of strategy.
@@ -215,6 +217,11 @@ func (nd *Node) validate(path string, p *problems) {
 		p.add(path+".rpc_endpoint", "%q has no scheme: write it with http:// or https://, like http://10.0.0.5:8545", strings.TrimPrefix(Redact("http://"+nd.RPCEndpoint), "http://"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		p.add(path+".rpc_endpoint", "%q is not an http(s) URL: write it like http://10.0.0.5:8545", Redact(nd.RPCEndpoint))
+	default:
+		// prio-load-balancer's ?_workers=N, read as the gateway reads it.
+		if _, _, err := sched.ParseWorkers(nd.RPCEndpoint); err != nil {
+			p.add(path+".rpc_endpoint", "%v", err)
+		}
 	}
 	if nd.WSEndpoint != "" {
 		if u, err := url.Parse(nd.WSEndpoint); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
