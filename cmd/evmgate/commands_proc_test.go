@@ -28,6 +28,11 @@ func TestShortCommandsAsProcess(t *testing.T) {
 	node := "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8545"
 	workers := filepath.Join(dir, "workers.yaml")
 	writeFile(t, workers, node+"?_workers=abc\n")
+	missing := filepath.Join(dir, "missing.pem")
+	noCert := filepath.Join(dir, "no-cert.yaml")
+	writeFile(t, noCert, "tls:\n  cert_file: "+missing+"\n  key_file: "+missing+"\n"+node+"\n")
+	noJWKS := filepath.Join(dir, "no-jwks.yaml")
+	writeFile(t, noJWKS, "access:\n  jwt:\n    jwks_file: "+missing+"\n"+node+"\n")
 	const badWorkers = `networks[0].local_nodes[0].rpc_endpoint: _workers="abc" is not a number of workers: write a whole number of 1 or more, e.g. ?_workers=8`
 	cases := []struct {
 		name      string
@@ -56,6 +61,10 @@ func TestShortCommandsAsProcess(t *testing.T) {
 		{name: "validate bad value", args: []string{"validate", "-config", invalid}, code: 1, stderrAll: "networks[0].local_nodes[0].rpc_endpoint"},
 		{name: "validate bad _workers", args: []string{"validate", "-config", workers}, code: 1, stderr: "invalid configuration", stderrAll: badWorkers},
 		{name: "serve bad _workers", args: []string{"-config", workers}, code: 1, stderr: "invalid configuration", stderrAll: badWorkers},
+		{name: "validate missing tls.cert_file", args: []string{"validate", "-config", noCert}, code: 1,
+			stderrAll: "tls.cert_file: " + missing + " does not exist: check the path"},
+		{name: "validate missing access.jwt.jwks_file", args: []string{"validate", "-config", noJWKS}, code: 1,
+			stderrAll: "access.jwt.jwks_file: " + missing + " does not exist: check the path"},
 		{name: "validate missing file", args: []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, code: 1, stderr: "no such file or directory"},
 		{name: "engine without nodes", args: []string{"engine", "--jwt-secret", "/nonexistent"}, code: 1, stderr: "--nodes is required"},
 	}
