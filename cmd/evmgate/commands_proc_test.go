@@ -33,6 +33,8 @@ func TestShortCommandsAsProcess(t *testing.T) {
 	writeFile(t, noCert, "tls:\n  cert_file: "+missing+"\n  key_file: "+missing+"\n"+node+"\n")
 	noJWKS := filepath.Join(dir, "no-jwks.yaml")
 	writeFile(t, noJWKS, "access:\n  jwt:\n    jwks_file: "+missing+"\n"+node+"\n")
+	bodyMB := filepath.Join(dir, "body-mb.yaml")
+	writeFile(t, bodyMB, "port: 8080\nlisten_addr: 127.0.0.1\nmax_body_bytes: 8MB\n"+node+"\n")
 	const badWorkers = `networks[0].local_nodes[0].rpc_endpoint: _workers="abc" is not a number of workers: write a whole number of 1 or more, e.g. ?_workers=8`
 	cases := []struct {
 		name      string
@@ -65,6 +67,8 @@ func TestShortCommandsAsProcess(t *testing.T) {
 			stderrAll: "tls.cert_file: " + missing + " does not exist: check the path"},
 		{name: "validate missing access.jwt.jwks_file", args: []string{"validate", "-config", noJWKS}, code: 1,
 			stderrAll: "access.jwt.jwks_file: " + missing + " does not exist: check the path"},
+		{name: "validate wrong type", args: []string{"validate", "-config", bodyMB}, code: 1,
+			stderr: `line 3: max_body_bytes: "8MB" is not a whole number: write bytes as a number, e.g. 8388608`},
 		{name: "validate missing file", args: []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, code: 1, stderr: "no such file or directory"},
 		{name: "engine without nodes", args: []string{"engine", "--jwt-secret", "/nonexistent"}, code: 1, stderr: "--nodes is required"},
 	}

@@ -88,3 +88,45 @@ func TestNamedFilesAreRead(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongTypes: a value of the wrong kind is named by its line and key,
+// with what was expected and how to write it.
+func TestWrongTypes(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"bytes", "port: 8080\nlisten_addr: 127.0.0.1\nmax_body_bytes: 8MB\n" + oneNode,
+			`line 3: max_body_bytes: "8MB" is not a whole number: write bytes as a number, e.g. 8388608`},
+		{"fraction", "max_body_bytes: 1.5\n" + oneNode, `line 1: max_body_bytes: "1.5" is not a whole number`},
+		{"networks as a map", "networks:\n  name: mainnet\n  local_nodes: []\n",
+			`line 2: networks: is a section of keys, not a list: write each entry on a line starting with "- "`},
+		{"bool", oneNode + "        archive: maybe\n",
+			`line 5: networks[0].local_nodes[0].archive: "maybe" is not true or false: write true (on) or false (off)`},
+		{"bool of two words", oneNode + "    rest_api: yes please\n", `line 5: networks[0].rest_api: "yes please" is not true or false`},
+		{"negative unsigned", oneNode + "    chain_id: -1\n", `line 5: networks[0].chain_id: "-1" is not a whole number of 0 or more`},
+		{"number with its default", oneNode + "    rpc_retries: many\n", `line 5: networks[0].rpc_retries: "many" is not a whole number: write a whole number, e.g. 2`},
+		{"list as text", oneNode + "    load_balance_priority: latency\n",
+			`line 5: networks[0].load_balance_priority: "latency" is not a list: write each entry on a line starting with "- "`},
+		{"section as text", oneNode + "    hedge: yes\n", `line 5: networks[0].hedge: "yes" is not a section of keys: write each of its keys on its own line below hedge:, indented`},
+		{"text as a list", "tls:\n  cert_file: [a, b]\n" + oneNode, `line 2: tls.cert_file: is a list, not a single value`},
+		{"map value", "access:\n  costs: {eth_call: lots}\n" + oneNode, `line 2: access.costs.eth_call: "lots" is not a whole number`},
+		{"duration", oneNode + "    rpc_timeout: soon\n", `line 5: networks[0].rpc_timeout: "soon" is not a duration: write it like "500ms", "2s" or "1m"`},
+		{"port", "port: 70000\n" + oneNode, `line 1: port: "70000" is not a port: use a number from 1 to 65535`},
+		{"top level", "- a\n", `line 1: the top level: is a list, not a section of keys`},
+	} {
+		_, err := Parse([]byte(tt.yaml), noEnv)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "cannot unmarshal") {
+			t.Errorf("%s: got %v\nwant %q", tt.name, err, tt.want)
+		}
+	}
+	// Several on one line (a flow mapping) are each named.
+	_, err := Parse([]byte("networks: [{name: m, local_nodes: [{rpc_endpoint: 'http://a:1', archive: maybe, weight: x}]}]\n"), noEnv)
+	for _, w := range []string{`line 1: networks[0].local_nodes[0].archive: "maybe"`, `line 1: networks[0].local_nodes[0].weight: "x" is not a whole number`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("flow mapping: got %v, want %q", err, w)
+		}
+	}
+	// Values decoding accepts stay accepted.
+	cfg, err := Parse([]byte("max_body_bytes: 1e6\nport: \"8081\"\nlog_requests: false\n"+oneNode+"    chain_id: 0x1\n    cache:\n    paths: []\n"), noEnv)
+	if err != nil || cfg.MaxBodyBytes != 1e6 || cfg.Port != 8081 || cfg.Networks[0].ChainID != 1 {
+		t.Errorf("accepted forms: %v %+v", err, cfg)
+	}
+}
