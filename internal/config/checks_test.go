@@ -130,3 +130,36 @@ func TestWrongTypes(t *testing.T) {
 		t.Errorf("accepted forms: %v %+v", err, cfg)
 	}
 }
+
+// TestInheritedValueReportedOnce: a bad value that networks and nodes
+// inherit is reported at the key the user wrote, once.
+func TestInheritedValueReportedOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, want string
+		not              []string
+	}{
+		{"strategy", "strategy: random\n" + oneNode, `strategy: "random" is unknown`, []string{"networks[0].strategy"}},
+		{"max_concurrency", "max_concurrency: -3\n" + oneNode, "max_concurrency: must be 0 (unlimited) or more",
+			[]string{"networks[0].max_concurrency", "local_nodes[0].max_concurrency"}},
+		{"network max_concurrency", oneNode + "    max_concurrency: -3\n", "networks[0].max_concurrency: must be 0",
+			[]string{"local_nodes[0].max_concurrency"}},
+		{"local_poll_interval", oneNode + "    local_poll_interval: 1ms\n", "networks[0].local_poll_interval: 1ms is too short",
+			[]string{"monitoring_poll_interval"}},
+	} {
+		_, err := Parse([]byte(tt.yaml), noEnv)
+		if err == nil || strings.Count(err.Error(), tt.want) != 1 {
+			t.Errorf("%s: got %v, want %q once", tt.name, err, tt.want)
+			continue
+		}
+		for _, n := range tt.not {
+			if strings.Contains(err.Error(), n) {
+				t.Errorf("%s: %q reported at %s, a key the file does not hold: %v", tt.name, tt.want, n, err)
+			}
+		}
+	}
+	// Written at both levels, each is still reported where written.
+	_, err := Parse([]byte("strategy: random\n"+oneNode+"    strategy: fastest\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `strategy: "random"`) || !strings.Contains(err.Error(), `networks[0].strategy: "fastest"`) {
+		t.Errorf("both: %v", err)
+	}
+}

@@ -114,7 +114,7 @@ func (c *Config) Validate() error {
 		} else {
 			seen[n.Name] = i
 		}
-		n.validate(path, &p)
+		n.validate(path, c, &p)
 	}
 	c.validateRuntime(&p)
 	return p.err()
@@ -137,7 +137,10 @@ func (s *Scheduler) validate(p *problems) {
 	}
 }
 
-func (n *Network) validate(path string, p *problems) {
+// validate checks a network. A value it inherits from top (strategy,
+// max_concurrency) or from local_poll_interval is reported where it was
+// written, not again here.
+func (n *Network) validate(path string, top *Config, p *problems) {
 	switch {
 	case n.Name == "":
 		p.add(path+".name", "is required: the network is served at http://host:port/<name>, e.g. name: mainnet")
@@ -157,13 +160,13 @@ func (n *Network) validate(path string, p *problems) {
 	if n.RPCRetries != nil && *n.RPCRetries < 0 {
 		p.add(path+".rpc_retries", "must be 0 or more")
 	}
-	if !slices.Contains(Strategies, n.Strategy) {
+	if !slices.Contains(Strategies, n.Strategy) && n.Strategy != top.Strategy {
 		p.add(path+".strategy", "%q is unknown: use one of %s", n.Strategy, strings.Join(Strategies, ", "))
 	}
 	if n.LocalPollInterval.D() < 10e6 {
 		p.add(path+".local_poll_interval", "%s is too short: use 10ms or more", n.LocalPollInterval.D())
 	}
-	if n.MonitoringPollInterval.D() < 10*time.Millisecond {
+	if n.MonitoringPollInterval.D() < 10*time.Millisecond && n.MonitoringPollInterval != n.LocalPollInterval {
 		p.add(path+".monitoring_poll_interval", "%s is too short: use 10ms or more", n.MonitoringPollInterval.D())
 	}
 	if n.RPCTimeout.D() < time.Millisecond {
@@ -181,7 +184,7 @@ func (n *Network) validate(path string, p *problems) {
 	if n.DownAfter < 1 {
 		p.add(path+".down_after", "must be at least 1 failed probe")
 	}
-	if n.MaxConcurrency < 0 {
+	if n.MaxConcurrency < 0 && n.MaxConcurrency != top.MaxConcurrency {
 		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
 	}
 	n.Hedge.validate(path+".hedge", p)
@@ -199,7 +202,11 @@ func (n *Network) validateNodes(path string, p *problems) {
 		tier, nodes := tier.key, tier.nodes
 		for i := range nodes {
 			np := fmt.Sprintf("%s.%s[%d]", path, tier, i)
-			nodes[i].validate(np, p)
+			nd := nodes[i]
+			if nd.MaxConcurrency == n.MaxConcurrency {
+				nd.MaxConcurrency = 0 // inherited: reported where it was written
+			}
+			nd.validate(np, p)
 			name := nodes[i].DisplayName()
 			if other, dup := names[name]; dup {
 				p.add(np, "node %q is listed twice (also at %s): remove one, or give each a distinct name", name, other)
