@@ -35,6 +35,55 @@ func TestWorkersInNodeURL(t *testing.T) {
 	}
 }
 
+// TestHTTPOverWSNeedsWSEndpoint: http_over_ws without the WebSocket it
+// would use is refused, not ignored.
+func TestHTTPOverWSNeedsWSEndpoint(t *testing.T) {
+	_, err := Parse([]byte(oneNode+"        http_over_ws: true\n"), noEnv)
+	want := "networks[0].local_nodes[0].http_over_ws: needs the node's ws_endpoint"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "set ws_endpoint (e.g. ws://10.0.0.5:8546), or remove http_over_ws") {
+		t.Errorf("got %v, want %q and the fix", err, want)
+	}
+	if _, err := Parse([]byte(oneNode+"        http_over_ws: true\n        ws_endpoint: ws://127.0.0.1:8546\n"), noEnv); err != nil {
+		t.Errorf("with ws_endpoint: %v", err)
+	}
+	if _, err := Parse([]byte(oneNode+"        http_over_ws: false\n"), noEnv); err != nil {
+		t.Errorf("http_over_ws: false: %v", err)
+	}
+}
+
+// TestInheritedValueReportedOnce: a bad value that networks and nodes
+// inherit is reported at the key the user wrote, once.
+func TestInheritedValueReportedOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, want string
+		not              []string
+	}{
+		{"strategy", "strategy: random\n" + oneNode, `strategy: "random" is unknown`, []string{"networks[0].strategy"}},
+		{"max_concurrency", "max_concurrency: -3\n" + oneNode, "max_concurrency: must be 0 (unlimited) or more",
+			[]string{"networks[0].max_concurrency", "local_nodes[0].max_concurrency"}},
+		{"network max_concurrency", oneNode + "    max_concurrency: -3\n", "networks[0].max_concurrency: must be 0",
+			[]string{"local_nodes[0].max_concurrency"}},
+		{"local_poll_interval", oneNode + "    local_poll_interval: 1ms\n", "networks[0].local_poll_interval: 1ms is too short",
+			[]string{"monitoring_poll_interval"}},
+	} {
+		_, err := Parse([]byte(tt.yaml), noEnv)
+		if err == nil || strings.Count(err.Error(), tt.want) != 1 {
+			t.Errorf("%s: got %v, want %q once", tt.name, err, tt.want)
+			continue
+		}
+		for _, n := range tt.not {
+			if strings.Contains(err.Error(), n) {
+				t.Errorf("%s: %q reported at %s, a key the file does not hold: %v", tt.name, tt.want, n, err)
+			}
+		}
+	}
+	// Written at both levels, each is still reported where written.
+	_, err := Parse([]byte("strategy: random\n"+oneNode+"    strategy: fastest\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `strategy: "random"`) || !strings.Contains(err.Error(), `networks[0].strategy: "fastest"`) {
+		t.Errorf("both: %v", err)
+	}
+}
+
 // TestNamedFilesAreRead: the certificate, key and JWT key files are read
 // when the file is checked, as at start, so `evmgate validate` refuses what
 // starting would refuse, naming the key and the fix.
@@ -128,38 +177,5 @@ func TestWrongTypes(t *testing.T) {
 	cfg, err := Parse([]byte("max_body_bytes: 1e6\nport: \"8081\"\nlog_requests: false\n"+oneNode+"    chain_id: 0x1\n    cache:\n    paths: []\n"), noEnv)
 	if err != nil || cfg.MaxBodyBytes != 1e6 || cfg.Port != 8081 || cfg.Networks[0].ChainID != 1 {
 		t.Errorf("accepted forms: %v %+v", err, cfg)
-	}
-}
-
-// TestInheritedValueReportedOnce: a bad value that networks and nodes
-// inherit is reported at the key the user wrote, once.
-func TestInheritedValueReportedOnce(t *testing.T) {
-	for _, tt := range []struct {
-		name, yaml, want string
-		not              []string
-	}{
-		{"strategy", "strategy: random\n" + oneNode, `strategy: "random" is unknown`, []string{"networks[0].strategy"}},
-		{"max_concurrency", "max_concurrency: -3\n" + oneNode, "max_concurrency: must be 0 (unlimited) or more",
-			[]string{"networks[0].max_concurrency", "local_nodes[0].max_concurrency"}},
-		{"network max_concurrency", oneNode + "    max_concurrency: -3\n", "networks[0].max_concurrency: must be 0",
-			[]string{"local_nodes[0].max_concurrency"}},
-		{"local_poll_interval", oneNode + "    local_poll_interval: 1ms\n", "networks[0].local_poll_interval: 1ms is too short",
-			[]string{"monitoring_poll_interval"}},
-	} {
-		_, err := Parse([]byte(tt.yaml), noEnv)
-		if err == nil || strings.Count(err.Error(), tt.want) != 1 {
-			t.Errorf("%s: got %v, want %q once", tt.name, err, tt.want)
-			continue
-		}
-		for _, n := range tt.not {
-			if strings.Contains(err.Error(), n) {
-				t.Errorf("%s: %q reported at %s, a key the file does not hold: %v", tt.name, tt.want, n, err)
-			}
-		}
-	}
-	// Written at both levels, each is still reported where written.
-	_, err := Parse([]byte("strategy: random\n"+oneNode+"    strategy: fastest\n"), noEnv)
-	if err == nil || !strings.Contains(err.Error(), `strategy: "random"`) || !strings.Contains(err.Error(), `networks[0].strategy: "fastest"`) {
-		t.Errorf("both: %v", err)
 	}
 }

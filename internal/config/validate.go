@@ -235,6 +235,10 @@ func (nd *Node) validate(path string, p *problems) {
 			p.add(path+".ws_endpoint", "%q is not a ws(s) URL: write it like ws://10.0.0.5:8546", Redact(nd.WSEndpoint))
 		}
 	}
+	if nd.HTTPOverWS && nd.WSEndpoint == "" {
+		p.add(path+".http_over_ws", "needs the node's ws_endpoint, the WebSocket its calls would go over: "+
+			"set ws_endpoint (e.g. ws://10.0.0.5:8546), or remove http_over_ws to send the calls over HTTP")
+	}
 	if nd.PrometheusEndpoint != "" {
 		if u, err := url.Parse(nd.PrometheusEndpoint); err != nil || u.Host == "" {
 			p.add(path+".prometheus_endpoint", "%q is not a URL: write it like http://10.0.0.5:9100/metrics", nd.PrometheusEndpoint)
