@@ -24,6 +24,18 @@ func TestShortCommandsAsProcess(t *testing.T) {
 	writeFile(t, badAttested, "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8546\n        attestation: {type: tdx, measurements: [00]}\n")
 	engineOnly := filepath.Join(dir, "engine.yaml")
 	writeFile(t, engineOnly, "engine:\n  enabled: true\n  jwt_secret: "+filepath.Join(dir, "jwt.hex")+"\n  nodes:\n    - url: http://127.0.0.1:8551\n")
+	// Files the server refuses at start, which validate refuses the same way.
+	node := "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8545"
+	workers := filepath.Join(dir, "workers.yaml")
+	writeFile(t, workers, node+"?_workers=abc\n")
+	missing := filepath.Join(dir, "missing.pem")
+	noCert := filepath.Join(dir, "no-cert.yaml")
+	writeFile(t, noCert, "tls:\n  cert_file: "+missing+"\n  key_file: "+missing+"\n"+node+"\n")
+	noJWKS := filepath.Join(dir, "no-jwks.yaml")
+	writeFile(t, noJWKS, "access:\n  jwt:\n    jwks_file: "+missing+"\n"+node+"\n")
+	bodyMB := filepath.Join(dir, "body-mb.yaml")
+	writeFile(t, bodyMB, "port: 8080\nlisten_addr: 127.0.0.1\nmax_body_bytes: 8MB\n"+node+"\n")
+	const badWorkers = `networks[0].local_nodes[0].rpc_endpoint: _workers="abc" is not a number of workers: write a whole number of 1 or more, e.g. ?_workers=8`
 	cases := []struct {
 		name      string
 		args      []string
@@ -53,6 +65,14 @@ func TestShortCommandsAsProcess(t *testing.T) {
 		{name: "validate bad measurement", args: []string{"validate", "-config", badAttested}, code: 1, stderrAll: "attestation.measurements[0]"},
 		{name: "validate misspelt key", args: []string{"validate", "-config", bad}, code: 1, stderr: `line 5`, stderrAll: `unknown key "rpc_timout"`},
 		{name: "validate bad value", args: []string{"validate", "-config", invalid}, code: 1, stderrAll: "networks[0].local_nodes[0].rpc_endpoint"},
+		{name: "validate bad _workers", args: []string{"validate", "-config", workers}, code: 1, stderr: "invalid configuration", stderrAll: badWorkers},
+		{name: "serve bad _workers", args: []string{"-config", workers}, code: 1, stderr: "invalid configuration", stderrAll: badWorkers},
+		{name: "validate missing tls.cert_file", args: []string{"validate", "-config", noCert}, code: 1,
+			stderrAll: "tls.cert_file: " + missing + " does not exist: check the path"},
+		{name: "validate missing access.jwt.jwks_file", args: []string{"validate", "-config", noJWKS}, code: 1,
+			stderrAll: "access.jwt.jwks_file: " + missing + " does not exist: check the path"},
+		{name: "validate wrong type", args: []string{"validate", "-config", bodyMB}, code: 1,
+			stderr: `line 3: max_body_bytes: "8MB" is not a whole number: write bytes as a number, e.g. 8388608`},
 		{name: "validate missing file", args: []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, code: 1, stderr: "no such file or directory"},
 		{name: "engine without nodes", args: []string{"engine", "--jwt-secret", "/nonexistent"}, code: 1, stderr: "--nodes is required"},
 	}

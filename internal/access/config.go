@@ -170,6 +170,13 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.JWT.Leeway); err != nil || d < 0 {
 		bad("jwt.leeway", "%q is not a duration: use e.g. \"30s\"", c.JWT.Leeway)
 	}
+	if c.JWT.Enabled() {
+		// The key files are read as at start, so a check refuses what
+		// starting would refuse, with the same message.
+		if _, err := newVerifier(c.JWT); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -55,9 +55,9 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 	v := &verifier{byKID: map[string]crypto.PublicKey{}}
 	var methods []string
 	if c.HMACSecretFile != "" {
-		b, err := os.ReadFile(c.HMACSecretFile)
+		b, err := readKeyFile("access.jwt.hmac_secret_file", c.HMACSecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("access.jwt.hmac_secret_file: %w", err)
+			return nil, err
 		}
 		v.hmac = []byte(strings.TrimSpace(string(b)))
 		if len(v.hmac) < 32 {
@@ -66,18 +66,23 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 		methods = append(methods, "HS256")
 	}
 	for i, f := range c.PublicKeyFiles {
-		k, err := readPublicKey(f)
+		key := fmt.Sprintf("access.jwt.public_key_files[%d]", i)
+		b, err := readKeyFile(key, f)
 		if err != nil {
-			return nil, fmt.Errorf("access.jwt.public_key_files[%d]: %w", i, err)
+			return nil, err
+		}
+		k, err := parsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		v.public = append(v.public, k)
 	}
 	if c.JWKSFile != "" {
-		b, err := os.ReadFile(c.JWKSFile)
-		if err == nil {
-			v.byKID, err = parseJWKS(b)
-		}
+		b, err := readKeyFile("access.jwt.jwks_file", c.JWKSFile)
 		if err != nil {
+			return nil, err
+		}
+		if v.byKID, err = parseJWKS(b); err != nil {
 			return nil, fmt.Errorf("access.jwt.jwks_file: %w", err)
 		}
 	}
@@ -207,11 +212,20 @@ func tokenError(err error) *jsonrpc.Error {
 	return jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+why)
 }
 
-func readPublicKey(file string) (crypto.PublicKey, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
+// readKeyFile reads the file that key names; a missing or unreadable one
+// gets the fix in its error.
+func readKeyFile(key, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%s: %s does not exist: check the path (relative paths start at the working directory)", key, path)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w: make the file readable by the gateway's user", key, err)
 	}
+	return b, nil
+}
+
+func parsePublicKey(b []byte) (crypto.PublicKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil {
 		return nil, errors.New("no PEM block: give a PEM public key (-----BEGIN PUBLIC KEY-----)")

@@ -18,6 +18,14 @@ type loaded struct {
 	notAfter time.Time
 }
 
+// Check reads and checks the files of cfg as New does, so a configuration
+// check refuses what starting the listener would refuse, with the same
+// message.
+func Check(cfg Config, prefix string) error {
+	_, err := read(cfg, prefix)
+	return err
+}
+
 // read reads and checks the files of cfg. Every error names the key (under
 // prefix) and the fix.
 func read(cfg Config, prefix string) (*loaded, error) { return parse(cfg, prefix, os.ReadFile) }

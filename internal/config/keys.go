@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -47,6 +50,8 @@ func checkKeys(doc *yaml.Node) (map[int]string, error) {
 func (k *keyChecker) mark(line int, path string) {
 	old, ok := k.lines[line]
 	switch {
+	case ok && old == "":
+		// Ambiguous already.
 	case !ok || strings.HasPrefix(path, old):
 		k.lines[line] = path
 	case !strings.HasPrefix(old, path):
@@ -61,7 +66,7 @@ func (k *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n == nil || reflect.PointerTo(t).Implements(unmarshalerType) || k.seen[keyVisit{n, t}] {
+	if n == nil || k.seen[keyVisit{n, t}] {
 		return
 	}
 	k.seen[keyVisit{n, t}] = true
@@ -70,6 +75,10 @@ func (k *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 		for _, c := range n.Content {
 			k.check(c, t, path)
 		}
+	case reflect.PointerTo(t).Implements(unmarshalerType):
+		k.checkUnmarshal(n, t, path)
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		// Empty: the zero value, as decoding gives.
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		k.checkStruct(n, t, path)
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
@@ -77,8 +86,209 @@ func (k *keyChecker) check(n *yaml.Node, t reflect.Type, path string) {
 			k.mark(c.Line, fmt.Sprintf("%s[%d]", path, i))
 			k.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
+				k.checkMerge(val, t, path)
+				continue
+			}
+			k.check(val, t.Elem(), joinPath(path, key.Value))
+		}
+	default:
+		k.checkValue(n, t, path)
 	}
-	// Anything else is a type mismatch that decoding reports with its line.
+}
+
+// checkUnmarshal decodes a value of a type with its own decoding (a
+// duration, a port) and reports its error under the key path.
+func (k *keyChecker) checkUnmarshal(n *yaml.Node, t reflect.Type, path string) {
+	err := n.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return
+	}
+	prefix := fmt.Sprintf("line %d: ", n.Line)
+	k.problems = append(k.problems, prefix+pathName(path)+": "+strings.TrimPrefix(err.Error(), prefix))
+}
+
+// checkValue reports a value that is not of its key's kind: text where a
+// number, true or false, a list or a section of keys belongs, or the other
+// way round. Each message names the line, the key, what was expected and
+// how to write it.
+func (k *keyChecker) checkValue(n *yaml.Node, t reflect.Type, path string) {
+	want, fix := expected(t, path)
+	if want == "" {
+		return
+	}
+	var got string
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !scalarKind(t.Kind()) {
+			got = quoteValue(n.Value)
+		} else if err := n.Decode(reflect.New(t).Interface()); err != nil || !whole(n, t) {
+			got = quoteValue(n.Value)
+		}
+	case yaml.SequenceNode:
+		if t.Kind() != reflect.Slice {
+			got = "a list"
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct && t.Kind() != reflect.Map {
+			got = "a section of keys"
+		}
+	}
+	if got == "" {
+		return
+	}
+	msg := fmt.Sprintf("line %d: %s: %s is not %s: %s", n.Line, pathName(path), got, want, fix)
+	if n.Kind != yaml.ScalarNode {
+		msg = fmt.Sprintf("line %d: %s: is %s, not %s: %s", n.Line, pathName(path), got, want, fix)
+	}
+	k.problems = append(k.problems, msg)
+}
+
+// expected says what a value of type t at path is and how to write one;
+// "" for a type that takes any value.
+func expected(t reflect.Type, path string) (want, fix string) {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false", "write true (on) or false (off), without quotes"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if strings.HasSuffix(path, "_bytes") {
+			return "a whole number", "write bytes as a number, e.g. " + example(path)
+		}
+		return "a whole number", "write a whole number, e.g. " + example(path)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number of 0 or more", "write one, e.g. " + example(path)
+	case reflect.Float32, reflect.Float64:
+		return "a number", "write a number, e.g. 0.5"
+	case reflect.String:
+		return "a single value", "write the value after the key on its line, e.g. " + lastKey(path) + ": value"
+	case reflect.Slice:
+		return "a list", `write each entry on a line starting with "- "`
+	case reflect.Struct, reflect.Map:
+		if path == "" {
+			return "a section of keys", "start the file with its keys, such as networks:, each at the start of a line"
+		}
+		return "a section of keys", "write each of its keys on its own line below " + lastKey(path) + ":, indented"
+	}
+	return "", ""
+}
+
+func scalarKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// whole reports whether a number decoded into an integer type was whole:
+// decoding reads 1.5 as 1 without a word.
+func whole(n *yaml.Node, t reflect.Type) bool {
+	if n.ShortTag() != "!!float" || t.Kind() < reflect.Int || t.Kind() > reflect.Uint64 {
+		return true
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+	return err != nil || f == math.Trunc(f)
+}
+
+// quoteValue quotes a value for a message, shortened when long.
+func quoteValue(v string) string {
+	if r := []rune(v); len(r) > 40 {
+		v = string(r[:37]) + "..."
+	}
+	return strconv.Quote(v)
+}
+
+// pathName is how a message names a key path; the document itself is the
+// top level.
+func pathName(path string) string {
+	if path == "" {
+		return "the top level"
+	}
+	return path
+}
+
+// lastKey is the last key of a path, without its list index.
+func lastKey(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		path = path[i+1:]
+	}
+	if i := strings.IndexByte(path, '['); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		return "key"
+	}
+	return path
+}
+
+// defaults is a configuration with every default filled in, a network and
+// a node of each tier: the source of the examples in messages.
+var defaults = sync.OnceValue(func() reflect.Value {
+	c := Config{Networks: []Network{{LocalNodes: []Node{{}}, MonitoringNodes: []Node{{}}, FallbackNodes: []Node{{}}}}}
+	c.Default()
+	return reflect.ValueOf(c)
+})
+
+// example is the default of the number at path (the first entry of each
+// list standing in for all), or 1 when it has none.
+func example(path string) string {
+	v := defaults()
+	for _, seg := range strings.Split(path, ".") {
+		name, index, _ := strings.Cut(seg, "[")
+		for v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return "1"
+		}
+		f, ok := fieldByKey(v.Type(), name)
+		if !ok {
+			return "1"
+		}
+		v = v.FieldByIndex(f)
+		if index != "" {
+			if v.Kind() != reflect.Slice || v.Len() == 0 {
+				return "1"
+			}
+			v = v.Index(0)
+		}
+	}
+	for v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	switch {
+	case v.CanInt() && v.Int() > 0:
+		return strconv.FormatInt(v.Int(), 10)
+	case v.CanUint() && v.Uint() > 0:
+		return strconv.FormatUint(v.Uint(), 10)
+	}
+	return "1"
+}
+
+// fieldByKey finds the field of a struct type that a YAML key names.
+func fieldByKey(t reflect.Type, key string) ([]int, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, flags, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if flags == "inline" && f.Type.Kind() == reflect.Struct {
+			if idx, ok := fieldByKey(f.Type, key); ok {
+				return append([]int{i}, idx...), true
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if f.IsExported() && name == key {
+			return []int{i}, true
+		}
+	}
+	return nil, false
 }
 
 func (k *keyChecker) checkStruct(n *yaml.Node, t reflect.Type, path string) {

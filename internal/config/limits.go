@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/certfile"
 )
 
 // Limits is the limits: section: what one client may hold of the listeners.
@@ -44,7 +46,8 @@ func (l *Limits) Default() {
 	setIf(&l.IdleTimeout, 0, Duration(DefaultIdleTimeout))
 }
 
-// validateListeners checks the limits and the listeners' tls: sections.
+// validateListeners checks the limits and the listeners' tls: sections,
+// with the files they name.
 func (c *Config) validateListeners(p *problems) {
 	l := c.Limits
 	if l.MaxConnections < -1 {
@@ -67,5 +70,25 @@ func (c *Config) validateListeners(p *problems) {
 	}
 	if err := c.TLS.Validate("tls", false); err != nil {
 		*p = append(*p, strings.Split(err.Error(), "\n")...)
+	}
+	// The files of every listener that serves TLS are read as at start.
+	// The admin and engine sections check their own keys; their files are
+	// read here, once those keys are right.
+	for _, l := range []struct {
+		c       certfile.Config
+		prefix  string
+		on      bool
+		clients bool
+	}{
+		{c.TLS, "tls", true, false},
+		{c.Admin.TLS, "admin.tls", c.Admin.AdminListen != "", true},
+		{c.Engine.TLS, "engine.tls", c.Engine.Enabled, false},
+	} {
+		if !l.on || !l.c.Enabled() || l.c.Validate(l.prefix, l.clients) != nil {
+			continue
+		}
+		if err := certfile.Check(l.c, l.prefix); err != nil {
+			*p = append(*p, err.Error()) // it names its key
+		}
 	}
 }

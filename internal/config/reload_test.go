@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/certfile/certtest"
 )
 
 const reloadBase = `
@@ -80,7 +82,8 @@ networks:
 // are named one by one.
 func TestReloadableListenerSections(t *testing.T) {
 	old := mustParse(t, reloadBase)
-	next := mustParse(t, reloadBase+"tls:\n  cert_file: a.crt\n  key_file: a.key\nlimits:\n  max_connections_per_ip: 64\n")
+	certFile, keyFile := certtest.NewCA(t, "reload ca").Server(t, "reload").Write(t, t.TempDir(), "srv")
+	next := mustParse(t, reloadBase+"tls:\n  cert_file: "+certFile+"\n  key_file: "+keyFile+"\nlimits:\n  max_connections_per_ip: 64\n")
 	out, keys := Reloadable(old, next)
 	want := []string{"tls.cert_file", "tls.key_file", "limits.max_connections_per_ip"}
 	if !slices.Equal(keys, want) {

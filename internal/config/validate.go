@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/nodeurl"
+	"github.com/evmgate/evmgate/internal/sched"
 )
 
 // Strategies lists the accepted values of strategy.
@@ -113,7 +114,7 @@ func (c *Config) Validate() error {
 		} else {
 			seen[n.Name] = i
 		}
-		n.validate(path, &p)
+		n.validate(path, c, &p)
 	}
 	c.validateRuntime(&p)
 	return p.err()
@@ -136,7 +137,10 @@ func (s *Scheduler) validate(p *problems) {
 	}
 }
 
-func (n *Network) validate(path string, p *problems) {
+// validate checks a network. A value it inherits from top (strategy,
+// max_concurrency) or from local_poll_interval is reported where it was
+// written, not again here.
+func (n *Network) validate(path string, top *Config, p *problems) {
 	switch {
 	case n.Name == "":
 		p.add(path+".name", "is required: the network is served at http://host:port/<name>, e.g. name: mainnet")
@@ -156,13 +160,13 @@ func (n *Network) validate(path string, p *problems) {
 	if n.RPCRetries != nil && *n.RPCRetries < 0 {
 		p.add(path+".rpc_retries", "must be 0 or more")
 	}
-	if !slices.Contains(Strategies, n.Strategy) {
+	if !slices.Contains(Strategies, n.Strategy) && n.Strategy != top.Strategy {
 		p.add(path+".strategy", "%q is unknown: use one of %s", n.Strategy, strings.Join(Strategies, ", "))
 	}
 	if n.LocalPollInterval.D() < 10e6 {
 		p.add(path+".local_poll_interval", "%s is too short: use 10ms or more", n.LocalPollInterval.D())
 	}
-	if n.MonitoringPollInterval.D() < 10*time.Millisecond {
+	if n.MonitoringPollInterval.D() < 10*time.Millisecond && n.MonitoringPollInterval != n.LocalPollInterval {
 		p.add(path+".monitoring_poll_interval", "%s is too short: use 10ms or more", n.MonitoringPollInterval.D())
 	}
 	if n.RPCTimeout.D() < time.Millisecond {
@@ -180,7 +184,7 @@ func (n *Network) validate(path string, p *problems) {
 	if n.DownAfter < 1 {
 		p.add(path+".down_after", "must be at least 1 failed probe")
 	}
-	if n.MaxConcurrency < 0 {
+	if n.MaxConcurrency < 0 && n.MaxConcurrency != top.MaxConcurrency {
 		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
 	}
 	n.Hedge.validate(path+".hedge", p)
@@ -198,7 +202,11 @@ func (n *Network) validateNodes(path string, p *problems) {
 		tier, nodes := tier.key, tier.nodes
 		for i := range nodes {
 			np := fmt.Sprintf("%s.%s[%d]", path, tier, i)
-			nodes[i].validate(np, p)
+			nd := nodes[i]
+			if nd.MaxConcurrency == n.MaxConcurrency {
+				nd.MaxConcurrency = 0 // inherited: reported where it was written
+			}
+			nd.validate(np, p)
 			name := nodes[i].DisplayName()
 			if other, dup := names[name]; dup {
 				p.add(np, "node %q is listed twice (also at %s): remove one, or give each a distinct name", name, other)
@@ -216,11 +224,20 @@ func (nd *Node) validate(path string, p *problems) {
 		p.add(path+".rpc_endpoint", "%q has no scheme: write it with http:// or https://, like http://10.0.0.5:8545", strings.TrimPrefix(nodeurl.Redact("http://"+nd.RPCEndpoint), "http://"))
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		p.add(path+".rpc_endpoint", "%q is not an http(s) URL: write it like http://10.0.0.5:8545", nodeurl.Redact(nd.RPCEndpoint))
+	default:
+		// prio-load-balancer's ?_workers=N, read as the gateway reads it.
+		if _, _, err := sched.ParseWorkers(nd.RPCEndpoint); err != nil {
+			p.add(path+".rpc_endpoint", "%v", err)
+		}
 	}
 	if nd.WSEndpoint != "" {
 		if u, err := url.Parse(nd.WSEndpoint); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 			p.add(path+".ws_endpoint", "%q is not a ws(s) URL: write it like ws://10.0.0.5:8546", nodeurl.Redact(nd.WSEndpoint))
 		}
+	}
+	if nd.HTTPOverWS && nd.WSEndpoint == "" {
+		p.add(path+".http_over_ws", "needs the node's ws_endpoint, the WebSocket its calls would go over: "+
+			"set ws_endpoint (e.g. ws://10.0.0.5:8546), or remove http_over_ws to send the calls over HTTP")
 	}
 	if nd.PrometheusEndpoint != "" {
 		if u, err := url.Parse(nd.PrometheusEndpoint); err != nil || u.Host == "" {

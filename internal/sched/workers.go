@@ -33,7 +33,7 @@ func ParseWorkers(rawURL string) (cleanURL string, workers int, err error) {
 			continue
 		}
 		if found {
-			return "", 0, fmt.Errorf("sched: node url: %s given twice: keep one", WorkersParam)
+			return "", 0, fmt.Errorf("%s is given twice: keep one", WorkersParam)
 		}
 		found = true
 		if workers, err = parseWorkerCount(value); err != nil {
@@ -61,5 +61,5 @@ func parseWorkerCount(value string) (int, error) {
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("sched: node url: %s=%q: use a whole number of 1 or more", WorkersParam, value)
+	return 0, fmt.Errorf("%s=%q is not a number of workers: write a whole number of 1 or more, e.g. ?%s=8", WorkersParam, value, WorkersParam)
 }
