@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // ParseFlags reads executionbackup's command line, so evmgate can replace it
@@ -111,13 +113,13 @@ func ParseNodeSpec(spec string) (NodeConfig, error) {
 		case key == "timeout" && hasVal:
 			ms, err := strconv.Atoi(val)
 			if err != nil || ms <= 0 {
-				return nc, fmt.Errorf("node %s: timeout %q is not a positive number of milliseconds", redactURL(nc.URL), val)
+				return nc, fmt.Errorf("node %s: timeout %q is not a positive number of milliseconds", nodeurl.Redact(nc.URL), val)
 			}
 			nc.Timeout = strconv.Itoa(ms) + "ms"
 		case key == "do-not-use" && !hasVal:
 			nc.DoNotUse = true
 		default:
-			return nc, fmt.Errorf("node %s: unknown option %q (want jwt-secret=PATH, timeout=MS or do-not-use)", redactURL(nc.URL), opt)
+			return nc, fmt.Errorf("node %s: unknown option %q (want jwt-secret=PATH, timeout=MS or do-not-use)", nodeurl.Redact(nc.URL), opt)
 		}
 	}
 	return nc, nil

@@ -256,3 +256,20 @@ func TestCloseStopsGoroutines(t *testing.T) {
 	}()
 	goleak.VerifyNone(t, before)
 }
+
+// A node's name (status, logs, errors) hides an API key in its URL's path,
+// query or user info, as the gateway's node names do.
+func TestNodeNameHidesKeys(t *testing.T) {
+	_, path := randomSecret(t)
+	const key = "0123456789abcdef0123456789abcdef"
+	m, err := New(Config{Enabled: true, JWTSecretPath: path,
+		Nodes: []NodeConfig{{URL: "https://u:pw@el.example/v2/" + key + "?apikey=zzz"}}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	name := m.nodeList()[0].name
+	if name != "https://el.example/v2/0123…" {
+		t.Fatalf("node name %q", name)
+	}
+}

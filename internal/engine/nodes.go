@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // state is a node's live state.
@@ -63,16 +64,6 @@ type node struct {
 func (n *node) getState() state { return state(n.state.Load()) }
 
 func (n *node) votes() bool { return !n.doNotUse && n.getState() == stateAlive }
-
-// redactURL drops user info, query and fragment: node URLs may carry
-// credentials.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "node"
-	}
-	return u.Scheme + "://" + u.Host + u.Path
-}
 
 // job is one ordered call for one node; out is buffered, so the node's
 // goroutine never waits for the collector.
@@ -246,7 +237,7 @@ func (m *Mux) primary() *node {
 // newNode builds a node from its configuration; defaultSecret and
 // defaultTimeout apply when the node sets none.
 func newNode(i int, nc NodeConfig, defaultSecret Secret, defaultTimeout time.Duration) (*node, error) {
-	n := &node{index: i, url: nc.URL, name: redactURL(nc.URL), secret: defaultSecret,
+	n := &node{index: i, url: nc.URL, name: nodeurl.Redact(nc.URL), secret: defaultSecret,
 		timeout: defaultTimeout, doNotUse: nc.DoNotUse, queue: make(chan *job, queueLen)}
 	if nc.JWTSecretPath != "" {
 		s, err := LoadSecret(nc.JWTSecretPath)

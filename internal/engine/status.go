@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // statusReport is executionbackup's GET /metrics document. Node URLs are
@@ -122,7 +124,7 @@ func (m *Mux) AddNodes(specs []string) error {
 		}
 		if slices.ContainsFunc(old, func(n *node) bool { return n.url == nc.URL }) ||
 			slices.ContainsFunc(added, func(n *node) bool { return n.url == nc.URL }) {
-			return fmt.Errorf("adding engine nodes: %s is already a node", redactURL(nc.URL))
+			return fmt.Errorf("adding engine nodes: %s is already a node", nodeurl.Redact(nc.URL))
 		}
 		n, err := newNode(len(old)+len(added), nc, secret, m.dur.node)
 		if err != nil {
