@@ -26,7 +26,7 @@ func engineCmd(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := ecfg.Validate(); err != nil {
+	if err := ecfg.ValidateFlags(); err != nil {
 		return err
 	}
 	cfg := &config.Config{Engine: ecfg, LogLevel: strings.ToUpper(ecfg.LogLevel), MetricsPort: -1}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -123,4 +124,42 @@ func ParseNodeSpec(spec string) (NodeConfig, error) {
 		}
 	}
 	return nc, nil
+}
+
+// flagKeys are the configuration keys ParseFlags fills, by the flag that
+// sets each: an error about one names the flag the user wrote.
+var flagKeys = strings.NewReplacer(
+	"engine.jwt_secret", "--jwt-secret",
+	"engine.fcu_majority", "--fcu-majority",
+	"engine.min_agree", "--min-agree",
+	"engine.node_timeout", "--timeout",
+	"engine.listen_addr", "--listen-addr/--port",
+	"engine.admin_token", "--admin-token",
+	"engine.log_level", "--log-level",
+	"engine.nodes:", "--nodes:",
+)
+
+// flagNode is an error's key of one node of --nodes, and its option.
+var flagNode = regexp.MustCompile(`engine\.nodes\[(\d+)\](?:\.(\w+))?`)
+
+// nodeOptions are a node's keys by the option of its --nodes entry.
+var nodeOptions = map[string]string{"": "", "url": "", "jwt_secret": " #jwt-secret", "timeout": " #timeout", "do_not_use": " #do-not-use"}
+
+// ValidateFlags validates a configuration ParseFlags made, naming flags in
+// its errors instead of the configuration file's keys.
+func (c Config) ValidateFlags() error {
+	err := c.Validate()
+	if err == nil {
+		return nil
+	}
+	msg := flagNode.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := flagNode.FindStringSubmatch(m)
+		i, _ := strconv.Atoi(sub[1])
+		opt, ok := nodeOptions[sub[2]]
+		if !ok {
+			opt = " " + sub[2]
+		}
+		return "--nodes node " + strconv.Itoa(i+1) + opt
+	})
+	return errors.New(flagKeys.Replace(msg))
 }

@@ -81,6 +81,29 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 }
 
+// Errors of a configuration made from flags name the flags, not the
+// configuration file's keys.
+func TestValidateFlagsNamesFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--nodes", "http://127.0.0.1:8551", "--jwt-secret", "/nope/jwt.hex"}, "--jwt-secret: "},
+		{[]string{"--nodes", "http://127.0.0.1:8551#jwt-secret=/nope/node.hex", "--jwt-secret", "/nope/jwt.hex"}, "--nodes node 1 #jwt-secret: "},
+		{[]string{"--nodes", "http://127.0.0.1:8551", "--jwt-secret", "/nope/jwt.hex", "--fcu-majority", "2"}, "--fcu-majority: "},
+	} {
+		cfg, err := ParseFlags(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.ValidateFlags()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "engine.") {
+			t.Errorf("%v: %v, want %q and no configuration key", tc.args, err, tc.want)
+		}
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	_, good := randomSecret(t)

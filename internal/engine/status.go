@@ -63,7 +63,7 @@ func (m *Mux) serveStatus(w http.ResponseWriter, _ *http.Request) {
 func (m *Mux) admin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if m.cfg.AdminToken == "" {
-			http.Error(w, "admin endpoints are off: set engine.admin_token", http.StatusForbidden)
+			http.Error(w, "admin endpoints are off: set engine.admin_token (evmgate engine --admin-token)", http.StatusForbidden)
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -2,8 +2,10 @@ package priolb
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -71,10 +73,17 @@ func (s *Settings) Config(nodes []string) (*config.Config, error) {
 	}
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, errors.New(flagNode.ReplaceAllStringFunc(err.Error(), func(m string) string {
+			i, _ := strconv.Atoi(flagNode.FindStringSubmatch(m)[1])
+			return "-nodes (NODES) node " + strconv.Itoa(i+1)
+		}))
 	}
 	return cfg, nil
 }
+
+// flagNode is the configuration key of the node that -nodes (NODES) gives
+// at an index: an error about it names the flag the user wrote.
+var flagNode = regexp.MustCompile(`networks\[0\]\.local_nodes\[(\d+)\](?:\.rpc_endpoint)?`)
 
 // hostPort reads a listen address: host:port, host may be empty (all
 // interfaces).

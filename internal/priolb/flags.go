@@ -122,7 +122,7 @@ func Parse(args []string, lookup func(string) (string, bool)) (Settings, error) 
 		}
 		if e, ok := lookup(o.env); ok && o.env != "" {
 			if err := o.set(e); err != nil {
-				return Settings{}, fmt.Errorf("%s=%q: %w", o.env, e, err)
+				return Settings{}, fmt.Errorf("%s=%q (-%s): %w", o.env, e, o.flag, err)
 			}
 		}
 		name := o.flag

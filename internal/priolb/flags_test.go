@@ -127,7 +127,7 @@ func TestBadValues(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"not a number", map[string]string{"NUM_NODE_WORKERS": "eight"}, nil, []string{`NUM_NODE_WORKERS="eight"`, "not a whole number"}},
+		{"not a number", map[string]string{"NUM_NODE_WORKERS": "eight"}, nil, []string{`NUM_NODE_WORKERS="eight" (-node-workers)`, "not a whole number"}},
 		{"no workers", map[string]string{"NUM_NODE_WORKERS": "0"}, nil, []string{"-node-workers (NUM_NODE_WORKERS)", "use 1 or more"}},
 		{"bad flag value", nil, []string{"-retries-max", "x"}, []string{"retries-max", "not a whole number"}},
 		{"bad bool", map[string]string{"FASTTRACK_DRAIN_FIRST": "yes please"}, nil, []string{"FASTTRACK_DRAIN_FIRST", "use 1 or 0"}},
@@ -180,6 +180,19 @@ func TestConfigChecks(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An error about a node of -nodes names the flag and the node, not the
+// configuration file's key.
+func TestConfigNamesTheNodesFlag(t *testing.T) {
+	s, err := Parse(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Config([]string{"http://127.0.0.1:8545", "127.0.0.1:8546"})
+	if err == nil || !strings.Contains(err.Error(), `-nodes (NODES) node 2: "127.0.0.1:8546" has no scheme`) || strings.Contains(err.Error(), "networks[") {
+		t.Fatalf("a node without a scheme: %v", err)
 	}
 }
 
