@@ -191,7 +191,7 @@ func hexSecret(t *testing.T, dir, name string) ([]byte, string) {
 }
 
 // engineAdminToken is --admin-token in TestEngineAsProcess.
-const engineAdminToken = "engine-admin-token"
+const engineAdminToken = "engine-admin-token-0123"
 
 // fakeEL is an execution client that is always synced, answers INVALID to
 // every newPayload and forkchoiceUpdated and 0x99 to eth_blockNumber, so any

@@ -116,6 +116,9 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		add("listen_addr", "%q is not host:port (%v); use e.g. %q", c.ListenAddr, err, DefaultListenAddr)
 	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		add("admin_token", "is %d characters: use a secret of at least 16", len(c.AdminToken))
+	}
 	if c.JWTSecretPath == "" {
 		add("jwt_secret", "is required; point it at the consensus client's 32-byte hex jwt secret file")
 	} else if _, err := LoadSecret(c.JWTSecretPath); err != nil {

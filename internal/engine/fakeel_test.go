@@ -156,7 +156,7 @@ type muxOption func(*Config)
 func newTestMux(t testing.TB, fakes []*fakeEL, opts ...muxOption) *testMux {
 	t.Helper()
 	secret, path := randomSecret(t)
-	cfg := Config{Enabled: true, JWTSecretPath: path, NodeTimeout: "5s", AdminToken: "admin-token"}
+	cfg := Config{Enabled: true, JWTSecretPath: path, NodeTimeout: "5s", AdminToken: "admin-token-0123456"}
 	for _, f := range fakes {
 		cfg.Nodes = append(cfg.Nodes, NodeConfig{URL: f.srv.URL, JWTSecretPath: f.path})
 	}

@@ -142,6 +142,7 @@ func TestConfigValidate(t *testing.T) {
 		{"getPayload over 1 s", func(c *Config) { c.GetPayloadTimeout = "1s" }, "engine.get_payload_timeout:"},
 		{"node timeout", func(c *Config) { c.Nodes[0].Timeout = "-1s" }, "engine.nodes[0].timeout:"},
 		{"listen addr", func(c *Config) { c.ListenAddr = "7000" }, "engine.listen_addr:"},
+		{"short admin token", func(c *Config) { c.AdminToken = "short" }, "engine.admin_token: is 5 characters: use a secret of at least 16"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,7 +66,7 @@ func TestStatusAPI(t *testing.T) {
 	if code, _ := get("/recheck", "nope"); code != http.StatusUnauthorized {
 		t.Fatalf("/recheck with a wrong token: %d", code)
 	}
-	code, r := get("/recheck", "admin-token")
+	code, r := get("/recheck", "admin-token-0123456")
 	if code != http.StatusOK || r.RecheckTime == nil {
 		t.Fatalf("/recheck: %d %+v", code, r)
 	}
@@ -86,7 +86,7 @@ func TestStatusAPI(t *testing.T) {
 	addBody := `{"nodes":["` + extra.srv.URL + `#jwt-secret=` + extra.path + `#timeout=2000"]}`
 	post := func(body string) int {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, tm.srv.URL+"/add_nodes", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer admin-token")
+		req.Header.Set("Authorization", "Bearer admin-token-0123456")
 		res, err := tm.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
