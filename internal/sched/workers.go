@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -17,7 +18,12 @@ const WorkersParam = "_workers"
 // the rest of the URL is returned byte for byte.
 func ParseWorkers(rawURL string) (cleanURL string, workers int, err error) {
 	if _, err := url.Parse(rawURL); err != nil {
-		return "", 0, fmt.Errorf("sched: parsing node url: %w", err)
+		// url.Error quotes the whole URL, which may hold an API key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", 0, fmt.Errorf("the node URL does not parse: %v", err)
 	}
 	base, fragment, hasFragment := strings.Cut(rawURL, "#")
 	base, query, hasQuery := strings.Cut(base, "?")

@@ -49,3 +49,12 @@ func TestParseWorkers(t *testing.T) {
 		})
 	}
 }
+
+// A URL that does not parse is not quoted back: it may hold an API key.
+func TestParseWorkersKeepsTheURLOutOfErrors(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	_, _, err := ParseWorkers("https://eth.example/v2/" + key + "/%zz?_workers=2")
+	if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "does not parse") {
+		t.Fatalf("error %v", err)
+	}
+}
