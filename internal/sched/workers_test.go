@@ -28,7 +28,7 @@ func TestParseWorkers(t *testing.T) {
 		{"empty value", "http://node/?_workers=", "", 0, "_workers"},
 		{"no value", "http://node/?_workers", "", 0, "_workers"},
 		{"twice", "http://node/?_workers=1&_workers=2", "", 0, "twice"},
-		{"bad url", "http://node:port:x/?_workers=1", "", 0, "parsing node url"},
+		{"bad url", "http://node:port:x/?_workers=1", "", 0, "the node URL does not parse"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
