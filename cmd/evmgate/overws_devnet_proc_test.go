@@ -1,0 +1,73 @@
+//go:build !nodemo
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/devnet"
+)
+
+// http_over_ws in the binary, in front of a real go-ethereum node: HTTP
+// clients' calls go over the node's WebSocket, and answer as the node
+// does over HTTP.
+func TestHTTPOverWSAsProcessDevnet(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	net, err := devnet.Start(ctx, devnet.Config{Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	if _, err := net.Mine(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nd := net.Nodes()[0]
+	// The node's HTTP URL counts the calls of the test's kind that reach it.
+	var overHTTP atomic.Int64
+	target, _ := url.Parse(nd.HTTPURL())
+	relay := httputil.NewSingleHostReverseProxy(target)
+	httpURL := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"x-1"`)) {
+			overHTTP.Add(1)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		relay.ServeHTTP(w, r)
+	}))
+	t.Cleanup(httpURL.Close)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n  - name: devnet\n    chain_id: 1337\n    cache: false\n"+
+		"    local_nodes:\n      - rpc_endpoint: "+httpURL.URL+"\n        ws_endpoint: "+nd.WSURL()+"\n        http_over_ws: true\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+
+	call := `{"jsonrpc":"2.0","id":"x-1","method":"eth_getBlockByNumber","params":["0x1",true]}`
+	wantCode, want := rpc(t, nd.HTTPURL(), call)
+	var code int
+	var got string
+	eventually(t, time.Minute, "the node to serve through the gateway", func() bool {
+		code, got = rpc(t, "http://"+addr(rpcPort)+"/devnet", call)
+		return code == 200
+	})
+	if code != wantCode || got != want {
+		t.Fatalf("through the node's WebSocket: %d %s\ndirect: %d %s", code, got, wantCode, want)
+	}
+	if n := overHTTP.Load(); n != 0 {
+		t.Fatalf("%d calls went to the node's HTTP URL, not over its WebSocket", n)
+	}
+	if code, _ := p.terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+}
