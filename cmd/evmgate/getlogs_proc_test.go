@@ -102,7 +102,14 @@ networks:
     local_nodes:
       - name: n1
         rpc_endpoint: %q
-`, rpcPort, metricsPort, srv.URL(), node.URL)
+  - name: whole
+    chain_id: 1
+    logs_split: false
+    logs_chunk_blocks: 10
+    local_nodes:
+      - name: n1
+        rpc_endpoint: %q
+`, rpcPort, metricsPort, srv.URL(), node.URL, node.URL)
 	writeFile(t, cfg, text)
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
@@ -114,6 +121,14 @@ networks:
 	}
 	if c := ln.logs.Load(); c != 7 {
 		t.Fatalf("the node got %d eth_getLogs calls for blocks 5-64 in chunks of 10, want 7", c)
+	}
+	// logs_split: false sends the range as one call.
+	code, body = rpc(t, "http://"+addr(rpcPort)+"/whole", `{"jsonrpc":"2.0","id":"y","method":"eth_getLogs","params":[{"fromBlock":"0x5","toBlock":"0x40"}]}`)
+	if want := string(blockLogs([]byte(`"y"`), 5, 64)); code != 200 || body != want {
+		t.Fatalf("unsplit call: %d %.200s\nwant %.200s", code, body, want)
+	}
+	if c := ln.logs.Load(); c != 8 {
+		t.Fatalf("logs_split: false: the node got %d eth_getLogs calls for one range, want 1", c-7)
 	}
 	code, body = rpc(t, url, `{"jsonrpc":"2.0","id":2,"method":"eth_getLogs","params":[{"fromBlock":"0x0","toBlock":"0x50"}]}`)
 	if code != 200 || !strings.Contains(body, `"code":-32005`) || !strings.Contains(body, "max_logs_block_range of 80") {
