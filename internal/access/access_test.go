@@ -297,5 +297,16 @@ func TestFirstRuntimeKeyWarns(t *testing.T) {
 		if want := map[bool]int{false: 1, true: 0}[open]; warned != want || a.Open() != open {
 			t.Fatalf("require_key false=%v: warned %d times (want %d), open %v\n%s", open, warned, want, a.Open(), logged.String())
 		}
+		// A restart reads the stored keys: nothing changed, nothing is said.
+		restarted := newAccess(t, cfg)
+		logged.Reset()
+		restarted.log = slog.New(slog.NewTextHandler(&logged, nil))
+		restarted.store = a.store
+		if err := restarted.sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if restarted.Open() != open || strings.Contains(logged.String(), "now requires") {
+			t.Fatalf("after a restart: open %v\n%s", restarted.Open(), logged.String())
+		}
 	}
 }

@@ -70,12 +70,7 @@ func (a *Access) setRuntime(keys []storedKey) error {
 		return err
 	}
 	a.runtime = keys
-	wasOpen := !a.snap.Load().require
 	a.snap.Store(s)
-	if wasOpen && s.require {
-		a.log.Warn("client access now requires an API key or a token: runtime keys exist and access.require_key is not set, " +
-			"so calls without a key get 401; set access.require_key: false to keep serving them")
-	}
 	return nil
 }
 
@@ -119,15 +114,24 @@ func (a *Access) serveCreate(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, errBody("runtime keys need admin.state_file or admin.redis_url: set one, or define keys under access.keys"))
 		return
 	}
-	var spec KeySpec
+	// A misspelt setting is refused: "limt" ignored would make a key
+	// without a limit. What GET /admin/keys shows besides the settings is
+	// accepted and ignored, so a listed key can be posted again.
+	var body struct {
+		KeySpec
+		Created json.RawMessage `json:"created"`
+		Revoked json.RawMessage `json:"revoked"`
+		Source  json.RawMessage `json:"source"`
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err == nil {
-		// A misspelt setting is refused: "limt" ignored would make a key
-		// without a limit.
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
-		err = dec.Decode(&spec)
+		if err = dec.Decode(&body); err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+			err = errors.New("more than one JSON value")
+		}
 	}
+	spec := body.KeySpec
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errBody("the body is not a key's JSON settings: "+err.Error()))
 		return
@@ -237,8 +241,13 @@ func (a *Access) change(ctx context.Context, f func([]storedKey) ([]storedKey, e
 	case err != nil:
 		return http.StatusServiceUnavailable, fmt.Errorf("the key store is unavailable: %w", err)
 	}
+	wasOpen := a.Open()
 	if err := a.setRuntime(keys); err != nil {
 		return http.StatusInternalServerError, err
+	}
+	if wasOpen && !a.Open() {
+		a.log.Warn("client access now requires an API key or a token: runtime keys exist and access.require_key is not set, " +
+			"so calls without a key get 401; set access.require_key: false to keep serving them")
 	}
 	return 0, nil
 }

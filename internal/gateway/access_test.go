@@ -230,6 +230,14 @@ func TestRuntimeKeysThroughAdminAPI(t *testing.T) {
 		!strings.Contains(fmt.Sprint(out["error"]), `unknown field "limt"`) {
 		t.Fatalf("a key with a misspelt setting: %d %v", status, out)
 	}
+	if status, out := admin("POST", "/admin/keys", `{"name":"frank"} {"name":"grace"}`); status != 400 || !strings.Contains(fmt.Sprint(out["error"]), "more than one JSON value") {
+		t.Fatalf("two keys in one body: %d %v", status, out)
+	}
+	// A key as GET /admin/keys lists it may be posted again (its listing's
+	// own fields are ignored).
+	if status, out := admin("POST", "/admin/keys", `{"name":"heidi","networks":["sepolia"],"limit":{"burst":10,"rate":100},"methods":{},"created":"2026-01-01T00:00:00Z","source":"runtime"}`); status != 201 {
+		t.Fatalf("a listed key posted again: %d %v", status, out)
+	}
 	if status, _ := admin("POST", "/admin/keys", `{"name":"carol"}`); status != 409 {
 		t.Fatalf("a second carol: %d", status)
 	}
