@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/certfile"
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // Config is the `engine:` section of the evmgate configuration file. The
@@ -142,7 +143,7 @@ func (c Config) Validate() error {
 		if err := checkNodeURL(n.URL); err != nil {
 			add(key+".url", "%v; use the node's authenticated Engine API URL, e.g. http://127.0.0.1:8551", err)
 		} else if j, dup := seen[n.URL]; dup {
-			add(key+".url", "%q repeats nodes[%d]; list each node once", n.URL, j)
+			add(key+".url", "%q repeats nodes[%d]; list each node once", nodeurl.Redact(n.URL), j)
 		}
 		seen[n.URL] = i
 		if n.JWTSecretPath != "" {
@@ -176,12 +177,18 @@ func checkNodeURL(raw string) error {
 	if raw == "" {
 		return errors.New("is empty")
 	}
+	// The URL may hold credentials or an API key: errors show it redacted,
+	// and never url.Error's quote of it.
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("parsing %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("does not parse: %v", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL with a host", raw)
+		return fmt.Errorf("%q is not an http(s) URL with a host", nodeurl.Redact(raw))
 	}
 	return nil
 }

@@ -139,6 +139,9 @@ var flagKeys = strings.NewReplacer(
 	"engine.nodes:", "--nodes:",
 )
 
+// flagRepeat is an error's reference to an earlier node of --nodes.
+var flagRepeat = regexp.MustCompile(`repeats nodes\[(\d+)\]`)
+
 // flagNode is an error's key of one node of --nodes, and its option.
 var flagNode = regexp.MustCompile(`engine\.nodes\[(\d+)\](?:\.(\w+))?`)
 
@@ -152,7 +155,11 @@ func (c Config) ValidateFlags() error {
 	if err == nil {
 		return nil
 	}
-	msg := flagNode.ReplaceAllStringFunc(err.Error(), func(m string) string {
+	msg := flagRepeat.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		i, _ := strconv.Atoi(flagRepeat.FindStringSubmatch(m)[1])
+		return "repeats node " + strconv.Itoa(i+1)
+	})
+	msg = flagNode.ReplaceAllStringFunc(msg, func(m string) string {
 		sub := flagNode.FindStringSubmatch(m)
 		i, _ := strconv.Atoi(sub[1])
 		opt, ok := nodeOptions[sub[2]]

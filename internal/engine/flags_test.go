@@ -92,13 +92,16 @@ func TestValidateFlagsNamesFlags(t *testing.T) {
 		{[]string{"--nodes", "http://127.0.0.1:8551", "--jwt-secret", "/nope/jwt.hex"}, "--jwt-secret: "},
 		{[]string{"--nodes", "http://127.0.0.1:8551#jwt-secret=/nope/node.hex", "--jwt-secret", "/nope/jwt.hex"}, "--nodes node 1 #jwt-secret: "},
 		{[]string{"--nodes", "http://127.0.0.1:8551", "--jwt-secret", "/nope/jwt.hex", "--fcu-majority", "2"}, "--fcu-majority: "},
+		{[]string{"--nodes", "ftp://u:pw@127.0.0.1:8551/?key=SECRET", "--jwt-secret", "/nope/jwt.hex"}, `--nodes node 1: "ftp://127.0.0.1:8551" is not an http(s) URL`},
+		{[]string{"--nodes", "http://u:pw@a:1/abcdefghijklmnopqrstuvwxyz,http://u:pw@a:1/abcdefghijklmnopqrstuvwxyz", "--jwt-secret", "/nope/jwt.hex"}, `--nodes node 2: "http://a:1/abcd…" repeats node 1`},
 	} {
 		cfg, err := ParseFlags(tc.args)
 		if err != nil {
 			t.Fatal(err)
 		}
 		err = cfg.ValidateFlags()
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "engine.") {
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "engine.") ||
+			strings.Contains(err.Error(), "pw") || strings.Contains(err.Error(), "SECRET") {
 			t.Errorf("%v: %v, want %q and no configuration key", tc.args, err, tc.want)
 		}
 	}
