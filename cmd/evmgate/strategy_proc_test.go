@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,19 +58,23 @@ func TestStrategiesAsProcess(t *testing.T) {
 		}
 	})
 	t.Run("least_conn", func(t *testing.T) {
-		before := []int64{f[0].Requests(), f[1].Requests()}
 		for _, n := range f {
+			n.Record("eth_call")
 			n.Hold("eth_call")
 		}
 		held := make(chan struct{})
 		go func() {
 			defer close(held)
-			rpc(t, "http://"+addr(rpcPort)+"/least_conn", `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x0000000000000000000000000000000000000001"},"latest"]}`)
+			resp, err := http.Post("http://"+addr(rpcPort)+"/least_conn", "application/json",
+				strings.NewReader(`{"jsonrpc":"2.0","id":"held","method":"eth_call","params":[{"to":"0x0000000000000000000000000000000000000001"},"latest"]}`))
+			if err == nil {
+				resp.Body.Close()
+			}
 		}()
 		var busy string
 		eventually(t, time.Minute, "the held call to reach a node", func() bool {
-			for i, n := range f {
-				if n.Requests() > before[i] {
+			for _, n := range f {
+				if len(n.Arrivals("eth_call")) > 0 {
 					busy = n.Name
 					return true
 				}

@@ -149,7 +149,7 @@ func TestCallShares(t *testing.T) {
 	}{
 		{[]float64{30, 10}, []float64{0.75, 0.25}},
 		{[]float64{1, 0}, []float64{1, 0}},
-		{[]float64{0.2, 0.1}, []float64{0, 0}}, // faded: was 2 to 1
+		{[]float64{0.1, 0.05}, []float64{0, 0}}, // faded: was 2 to 1
 		{[]float64{0, 0}, []float64{0, 0}},
 		{nil, []float64{}},
 	} {

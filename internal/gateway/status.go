@@ -174,11 +174,12 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 	return ns
 }
 
-// minShareCalls is the fewest recent calls (a decaying count, about the
-// last upstream.RateWindow) for which the network's nodes show shares.
-// Both sides of a share decay alike, so without it the last shares stayed
-// on the page long after the calls stopped.
-const minShareCalls = 0.5
+// minShareCalls is the fewest recent calls (a count decaying with time
+// constant upstream.RateWindow) for which the network's nodes show shares:
+// one call shows for about 16 s. Both sides of a share decay alike, so
+// without it the last shares stayed on the page long after the calls
+// stopped.
+const minShareCalls = 0.2
 
 // callShares is each node's fraction of the recent calls; all 0 once the
 // network has had (almost) none for a while.
