@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -55,7 +55,7 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 	v := &verifier{byKID: map[string]crypto.PublicKey{}}
 	var methods []string
 	if c.HMACSecretFile != "" {
-		b, err := readKeyFile("access.jwt.hmac_secret_file", c.HMACSecretFile)
+		b, err := certfile.ReadFile("access.jwt.hmac_secret_file", c.HMACSecretFile)
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +67,7 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 	}
 	for i, f := range c.PublicKeyFiles {
 		key := fmt.Sprintf("access.jwt.public_key_files[%d]", i)
-		b, err := readKeyFile(key, f)
+		b, err := certfile.ReadFile(key, f)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +78,7 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 		v.public = append(v.public, k)
 	}
 	if c.JWKSFile != "" {
-		b, err := readKeyFile("access.jwt.jwks_file", c.JWKSFile)
+		b, err := certfile.ReadFile("access.jwt.jwks_file", c.JWKSFile)
 		if err != nil {
 			return nil, err
 		}
@@ -210,19 +210,6 @@ func tokenError(err error) *jsonrpc.Error {
 		why = "its signature does not verify with the configured keys (algorithms HS256, RS256, ES256)"
 	}
 	return jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+why)
-}
-
-// readKeyFile reads the file that key names; a missing or unreadable one
-// gets the fix in its error.
-func readKeyFile(key, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%s: %s does not exist: check the path (relative paths start at the working directory)", key, path)
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w: make the file readable by the gateway's user", key, err)
-	}
-	return b, nil
 }
 
 func parsePublicKey(b []byte) (crypto.PublicKey, error) {

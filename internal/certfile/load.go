@@ -64,6 +64,10 @@ func parse(cfg Config, prefix string, readFile func(string) ([]byte, error)) (*l
 	return l, nil
 }
 
+// ReadFile reads the file that the configuration key names; a missing or
+// unreadable one gets the key and the fix in its error.
+func ReadFile(key, path string) ([]byte, error) { return fileOf(os.ReadFile, path, key) }
+
 func fileOf(readFile func(string) ([]byte, error), path, key string) ([]byte, error) {
 	b, err := readFile(path)
 	switch {
