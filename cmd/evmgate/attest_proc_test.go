@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -52,20 +51,7 @@ func TestAttestedNodesAsProcess(t *testing.T) {
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 
-	status := func(name string) gateway.NodeStatus {
-		_, body := get(t, "http://"+addr(metricsPort)+"/status")
-		var st gateway.Status
-		if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Networks) != 1 {
-			t.Fatalf("/status: %v %.300s", err, body)
-		}
-		for _, n := range st.Networks[0].Nodes {
-			if n.Name == name {
-				return n
-			}
-		}
-		t.Fatalf("node %q is not in /status: %.300s", name, body)
-		return gateway.NodeStatus{}
-	}
+	status := func(name string) gateway.NodeStatus { return nodeStatusOf(t, metricsPort, "mainnet", name) }
 	eventually(t, time.Minute, "the good node attested and up", func() bool {
 		st := status("good")
 		return st.State == "up" && st.Attestation != nil && st.Attestation.Verified

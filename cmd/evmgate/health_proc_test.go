@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -57,22 +56,7 @@ func TestHealthKeysAsProcess(t *testing.T) {
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 
-	status := func(network, name string) gateway.NodeStatus {
-		_, body := get(t, "http://"+addr(metricsPort)+"/status")
-		var st gateway.Status
-		if err := json.Unmarshal([]byte(body), &st); err != nil {
-			t.Fatalf("/status: %v", err)
-		}
-		for _, n := range st.Networks {
-			for _, nd := range n.Nodes {
-				if n.Name == network && nd.Name == name {
-					return nd
-				}
-			}
-		}
-		t.Fatalf("no node %s in network %s in /status", name, network)
-		return gateway.NodeStatus{}
-	}
+	status := func(network, name string) gateway.NodeStatus { return nodeStatusOf(t, metricsPort, network, name) }
 	answeredBy := func(network string) string {
 		code, body := rpc(t, "http://"+addr(rpcPort)+"/"+network, clientVersion)
 		if code != 200 {

@@ -103,3 +103,23 @@ func TestStatusEndpointsAsProcess(t *testing.T) {
 		t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
 	}
 }
+
+// nodeStatusOf reads a node's entry in the /status of the process whose
+// metrics listener is on metricsPort.
+func nodeStatusOf(t *testing.T, metricsPort int, network, name string) gateway.NodeStatus {
+	t.Helper()
+	_, body := get(t, "http://"+addr(metricsPort)+"/status")
+	var st gateway.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("/status: %v %.300s", err, body)
+	}
+	for _, n := range st.Networks {
+		for _, nd := range n.Nodes {
+			if n.Name == network && nd.Name == name {
+				return nd
+			}
+		}
+	}
+	t.Fatalf("no node %s in network %s in /status: %.300s", name, network, body)
+	return gateway.NodeStatus{}
+}
