@@ -112,8 +112,21 @@ func (r *run) fuzz(p Package) {
 	r.t.Logf("%s: built in %v", p.Dir, time.Since(built).Round(time.Millisecond))
 	for _, name := range p.Targets {
 		ran := time.Now()
-		out, err := command(r.ctx, filepath.Join(r.root, p.Dir), exe, "-test.run=^$", "-test.fuzz=^"+name+"$",
-			"-test.fuzztime="+r.fuzzTime, "-test.parallel=1", "-test.fuzzcachedir="+r.cache).CombinedOutput()
+		inputs := filepath.Join(r.root, p.Dir, "testdata", "fuzz", name)
+		before := countFiles(inputs)
+		fuzz := func() ([]byte, error) {
+			return command(r.ctx, filepath.Join(r.root, p.Dir), exe, "-test.run=^$", "-test.fuzz=^"+name+"$",
+				"-test.fuzztime="+r.fuzzTime, "-test.parallel=1", "-test.fuzzcachedir="+r.cache).CombinedOutput()
+		}
+		out, err := fuzz()
+		// Go 1.26's fuzzing coordinator can fail a target with "context
+		// deadline exceeded" at the end of -fuzztime when its workers were
+		// slow to stop (go.dev/issue/75804), writing no input: such a run
+		// is run again once. A failure that wrote its input is a finding.
+		if err != nil && r.ctx.Err() == nil && countFiles(inputs) == before && strings.Contains(string(out), "context deadline exceeded") {
+			r.t.Logf("%s %s: stopped by the fuzzing coordinator's deadline with no input written (go.dev/issue/75804); running it again", p.Dir, name)
+			out, err = fuzz()
+		}
 		switch {
 		case r.ctx.Err() != nil && err != nil:
 			r.missed = append(r.missed, p.Dir+"."+name)
@@ -125,6 +138,12 @@ func (r *run) fuzz(p Package) {
 			r.t.Logf("%s %s: %s in %v", p.Dir, name, lastExecs(out), time.Since(ran).Round(time.Millisecond))
 		}
 	}
+}
+
+// countFiles counts the files in dir (0 when it does not exist).
+func countFiles(dir string) int {
+	entries, _ := os.ReadDir(dir)
+	return len(entries)
 }
 
 // byDeps orders packages by how many packages their tests import, the
