@@ -88,7 +88,9 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		},
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			o.Error(ctx, err)
-			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			// A body or a header over its limit is still being sent.
+			var small *fasthttp.ErrSmallBuffer
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) || errors.As(err, &small) {
 				linger(ctx)
 			}
 		},
@@ -157,8 +159,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // stop sending a body the server will not read.
 const lingerTime = 500 * time.Millisecond
 
-// linger answers a request whose body is not read (over the size limit)
-// the way net/http's server does: the answer is written at once, the
+// linger answers a request whose body or header is not read (over its
+// size limit) the way net/http's server does: the answer is written at once, the
 // connection half-closed, and what the client still sends is read and
 // dropped for a while, so that the client reads the answer instead of
 // losing it to a reset.

@@ -651,3 +651,39 @@ func TestBodyOverLimitAfterAPipelinedAnswer(t *testing.T) {
 		}
 	}
 }
+
+// A header much larger than the limit: the client is still writing it when
+// the server answers, and it finishes writing and reads the 431 instead of
+// meeting a reset (the server reads and drops the rest for a while, as
+// net/http's server does).
+func TestHeaderFarOverLimitIsAnswered(t *testing.T) {
+	o := options()
+	o.MaxHeaderBytes = 4 << 10
+	f := start(t, fastOnly, http.HandlerFunc(echo), o)
+	for i := range 5 {
+		c, err := net.Dial("tcp", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := "POST /fast HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8<<20) + "\r\nContent-Length: 2\r\n\r\n{}"
+		wrote := make(chan error, 1)
+		go func() { _, err := c.Write([]byte(head)); wrote <- err }()
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("request %d: the answer was lost: %v", i+1, err)
+		}
+		resp.Body.Close()
+		// A client such as net/http's writes the whole request before it
+		// reads: a reset while it writes loses the answer for it.
+		if err := <-wrote; err != nil {
+			t.Fatalf("request %d: writing the request: %v", i+1, err)
+		}
+		c.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("request %d: %d, want 431", i+1, resp.StatusCode)
+		}
+		<-f.errs
+	}
+}
