@@ -140,6 +140,9 @@ func (k *keyChecker) checkValue(n *yaml.Node, t reflect.Type, path string) {
 	if got == "" {
 		return
 	}
+	if n.Kind == yaml.ScalarNode {
+		want, fix = intHint(n, t, path, want, fix)
+	}
 	msg := fmt.Sprintf("line %d: %s: %s is not %s: %s", n.Line, pathName(path), got, want, fix)
 	if n.Kind != yaml.ScalarNode {
 		msg = fmt.Sprintf("line %d: %s: is %s, not %s: %s", n.Line, pathName(path), got, want, fix)
@@ -173,6 +176,26 @@ func expected(t reflect.Type, path string) (want, fix string) {
 		return "a section of keys", "write each of its keys on its own line below " + lastKey(path) + ":, indented"
 	}
 	return "", ""
+}
+
+// intHint narrows the message about a whole-number key whose value is a
+// whole number all the same: quoted (the quotes make it text), or too
+// large for the key.
+func intHint(n *yaml.Node, t reflect.Type, path, want, fix string) (string, string) {
+	if t.Kind() < reflect.Int || t.Kind() > reflect.Uint64 {
+		return want, fix
+	}
+	v := strings.ReplaceAll(n.Value, "_", "")
+	_, errInt := strconv.ParseInt(v, 0, t.Bits())
+	_, errUint := strconv.ParseUint(v, 0, t.Bits())
+	signed := t.Kind() <= reflect.Int64
+	switch {
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && (errInt == nil || !signed && errUint == nil):
+		return want, "write it without quotes, " + lastKey(path) + ": " + n.Value
+	case errors.Is(errInt, strconv.ErrRange) && (signed || errors.Is(errUint, strconv.ErrRange)):
+		return "a whole number this key can hold", "write a smaller one, e.g. " + example(path)
+	}
+	return want, fix
 }
 
 func scalarKind(k reflect.Kind) bool {

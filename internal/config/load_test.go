@@ -198,7 +198,7 @@ func TestStrictDecoding(t *testing.T) {
 		{"two at once", "prot: 1\n" + minimal + "    locl_poll_interval: 1s\n",
 			[]string{`line 1: unknown key "prot"`, `line 6: unknown key "locl_poll_interval"`}},
 		{"wrong type", "port: [1]\n" + minimal, []string{"line 1", "port"}},
-		{"wrong scalar type", minimal + "    rpc_retries: \"3\"\n", []string{`line 5: networks[0].rpc_retries: "3" is not a whole number: write a whole number, e.g. 2`}},
+		{"wrong scalar type", minimal + "    rpc_retries: \"3\"\n", []string{`line 5: networks[0].rpc_retries: "3" is not a whole number: write it without quotes, rpc_retries: 3`}},
 		{"bad duration", minimal + "    rpc_timeout: soon\n", []string{`line 5: networks[0].rpc_timeout: "soon" is not a duration: write it like "500ms"`}},
 		{"nan duration", minimal + "    rpc_timeout: NaN\n", []string{`line 5: networks[0].rpc_timeout: "NaN" is not a duration`}},
 		{"huge duration", minimal + "    rpc_timeout: 1e30\n", []string{`line 5: networks[0].rpc_timeout: "1e30" is not a duration`}},
