@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/fakenode"
+	"github.com/evmgate/evmgate/internal/freeport"
 )
 
 // podman runs podman with a configuration and a storage of the test's own,
@@ -347,12 +347,11 @@ func inspectJSON(t *testing.T, text string, v any) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func randomHex(t *testing.T, n int) string {

@@ -4,7 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+
+	"github.com/evmgate/evmgate/internal/freeport"
 )
 
 // ports prints n TCP ports that are free on 127.0.0.1 now, for a script to
@@ -30,20 +31,13 @@ func ports(args []string, stdout io.Writer) error {
 
 // freePorts returns n distinct TCP ports that are free on 127.0.0.1 now.
 func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
 	out := make([]int, 0, n)
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := freeport.Pick()
 		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %w", err)
+			return nil, err
 		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+		out = append(out, p)
 	}
 	return out, nil
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/freeport"
 )
 
 // The tests in the *_proc_test.go files build the evmgate binary once and
@@ -204,12 +206,11 @@ func firstLine(s string) string {
 // freePort returns a port that was free a moment ago on 127.0.0.1.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

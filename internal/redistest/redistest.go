@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/freeport"
 )
 
 // Server is a redis-server process on a fixed free port, without
@@ -37,12 +39,10 @@ func New(t testing.TB) *Server {
 		}
 		t.Skipf("redis-server not found (apt-get install -y redis-server): %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	s := &Server{t: t, bin: bin, port: port}
 	t.Cleanup(s.Stop)
 	return s
