@@ -69,3 +69,18 @@ func TestPruneDemoBinaries(t *testing.T) {
 		}
 	}
 }
+
+// demoNotBuilt reports whether `evmgate demo` will build the demo binary
+// first (known: the binary under test is the launcher).
+func demoNotBuilt() (notBuilt, known bool) {
+	root, err := demoSourceTree()
+	if err != nil {
+		return false, false
+	}
+	bin, err := demoBinaryPath(root)
+	if err != nil {
+		return false, false
+	}
+	_, err = os.Stat(bin)
+	return err != nil, true
+}

@@ -19,8 +19,6 @@ import (
 	"github.com/evmgate/evmgate/internal/devnet"
 )
 
-const chainIDCall = `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`
-
 // The binary serves https and wss from certificate files in front of a real
 // node; a certificate replaced on disk is what the next handshake sees,
 // without a restart; the admin API with client_ca_file refuses a client
