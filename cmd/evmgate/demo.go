@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -18,21 +17,18 @@ import (
 // go-ethereum and the three in-process nodes. A binary built without that tag
 // builds this one and runs it (demo_launch.go).
 func demoCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	port := fs.Int("port", 8545, "JSON-RPC port on 127.0.0.1")
-	metricsPort := fs.Int("metrics-port", 9101, "metrics and status port on 127.0.0.1")
-	verbose := fs.Bool("v", false, "log every request")
-	if err := fs.Parse(args); err != nil {
+	f, help, err := parseDemoFlags(args, stdout)
+	if err != nil || help {
 		return err
 	}
 	level := slog.LevelInfo
-	if *verbose {
+	if f.verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := demo.Start(ctx, demo.Options{Port: *port, MetricsPort: *metricsPort}, log)
+	d, err := demo.Start(ctx, demo.Options{Port: f.port, MetricsPort: f.metricsPort}, log)
 	if err != nil {
 		return err
 	}

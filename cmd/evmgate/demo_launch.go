@@ -32,7 +32,10 @@ var errNoSourceTree = errors.New("this evmgate binary holds no demo, and the sou
 
 // demoCmd builds the demo binary and runs it with args; it returns only on
 // an error. The demo writes to this process's own stdout and stderr.
-func demoCmd(args []string, _, stderr io.Writer) error {
+func demoCmd(args []string, stdout, stderr io.Writer) error {
+	if _, help, err := parseDemoFlags(args, stdout); err != nil || help {
+		return err
+	}
 	root, err := demoSourceTree()
 	if err != nil {
 		return err

@@ -105,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 const usage = `usage:
   evmgate [serve] -config FILE    serve what FILE configures (default FILE: evmgate.yaml)
   evmgate validate -config FILE   check FILE and exit
-  evmgate demo [-port N] [-metrics-port N]
+  evmgate demo [-port N] [-metrics-port N] [-v]
                                   three local nodes and the gateway in front of them
   evmgate engine --nodes URL,... --jwt-secret PATH [flags]
                                   Engine API multiplexer alone (executionbackup's flags; engine -h lists them)
