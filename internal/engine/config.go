@@ -106,53 +106,73 @@ func (c *Config) Default() {
 // Validate checks a defaulted Config. Each error names the key path and the
 // fix; secret files are read, so a wrong path fails here and not at the first
 // call. A disabled section is not checked.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate(fileKeys) }
+
+// ValidateFlags validates a configuration ParseFlags made: its errors name
+// the flags the user wrote instead of the configuration file's keys.
+func (c Config) ValidateFlags() error { return c.validate(flagKeys) }
+
+// keyNames names a Config's keys in its errors.
+type keyNames struct {
+	key  func(key string) string        // a key of the section
+	node func(i int, opt string) string // a key of node i
+	ref  func(i int) string             // node i, as a message refers to it
+}
+
+// fileKeys are the configuration file's names: engine.nodes[0].url.
+var fileKeys = keyNames{
+	key:  func(key string) string { return "engine." + key },
+	node: func(i int, opt string) string { return fmt.Sprintf("engine.nodes[%d].%s", i, opt) },
+	ref:  func(i int) string { return fmt.Sprintf("nodes[%d]", i) },
+}
+
+func (c Config) validate(names keyNames) error {
 	if !c.Enabled {
 		return nil
 	}
 	var errs []error
-	add := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("engine.%s: "+format, append([]any{key}, args...)...))
+	add := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
+	key := names.key
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
-		add("listen_addr", "%q is not host:port (%v); use e.g. %q", c.ListenAddr, err, DefaultListenAddr)
+		add(key("listen_addr"), "%q is not host:port (%v); use e.g. %q", c.ListenAddr, err, DefaultListenAddr)
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
-		add("admin_token", "is %d characters: use a secret of at least 16", len(c.AdminToken))
+		add(key("admin_token"), "is %d characters: use a secret of at least 16", len(c.AdminToken))
 	}
 	if c.JWTSecretPath == "" {
-		add("jwt_secret", "is required; point it at the consensus client's 32-byte hex jwt secret file")
+		add(key("jwt_secret"), "is required; point it at the consensus client's 32-byte hex jwt secret file")
 	} else if _, err := LoadSecret(c.JWTSecretPath); err != nil {
-		add("jwt_secret", "%v; point it at the consensus client's 32-byte hex jwt secret file", err)
+		add(key("jwt_secret"), "%v; point it at the consensus client's 32-byte hex jwt secret file", err)
 	}
 	if !(c.FCUMajority > 0 && c.FCUMajority <= 1) {
-		add("fcu_majority", "%v is out of range; use a share in (0, 1], e.g. 0.6", c.FCUMajority)
+		add(key("fcu_majority"), "%v is out of range; use a share in (0, 1], e.g. 0.6", c.FCUMajority)
 	}
 	if c.MinAgree < 1 {
-		add("min_agree", "%d is below 1; use 1 or more", c.MinAgree)
+		add(key("min_agree"), "%d is below 1; use 1 or more", c.MinAgree)
 	}
-	checkDuration(add, "node_timeout", c.NodeTimeout, 0)
-	checkDuration(add, "get_payload_timeout", c.GetPayloadTimeout, time.Second)
-	checkDuration(add, "recheck_interval", c.RecheckInterval, 0)
+	checkDuration(add, key("node_timeout"), c.NodeTimeout, 0)
+	checkDuration(add, key("get_payload_timeout"), c.GetPayloadTimeout, time.Second)
+	checkDuration(add, key("recheck_interval"), c.RecheckInterval, 0)
 	if len(c.Nodes) == 0 {
-		add("nodes", "is empty; list at least one execution client (url, jwt_secret)")
+		add(key("nodes"), "is empty; list at least one execution client (url, jwt_secret)")
 	}
 	seen := map[string]int{}
 	for i, n := range c.Nodes {
-		key := fmt.Sprintf("nodes[%d]", i)
 		if err := checkNodeURL(n.URL); err != nil {
-			add(key+".url", "%v; use the node's authenticated Engine API URL, e.g. http://127.0.0.1:8551", err)
+			add(names.node(i, "url"), "%v; use the node's authenticated Engine API URL, e.g. http://127.0.0.1:8551", err)
 		} else if j, dup := seen[n.URL]; dup {
-			add(key+".url", "%q repeats nodes[%d]; list each node once", nodeurl.Redact(n.URL), j)
+			add(names.node(i, "url"), "%q repeats %s; list each node once", nodeurl.Redact(n.URL), names.ref(j))
 		}
 		seen[n.URL] = i
 		if n.JWTSecretPath != "" {
 			if _, err := LoadSecret(n.JWTSecretPath); err != nil {
-				add(key+".jwt_secret", "%v; point it at this node's 32-byte hex jwt secret file", err)
+				add(names.node(i, "jwt_secret"), "%v; point it at this node's 32-byte hex jwt secret file", err)
 			}
 		}
 		if n.Timeout != "" {
-			checkDuration(add, key+".timeout", n.Timeout, 0)
+			checkDuration(add, names.node(i, "timeout"), n.Timeout, 0)
 		}
 	}
 	if err := c.TLS.Validate("engine.tls", false); err != nil {

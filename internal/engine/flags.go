@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -126,47 +125,25 @@ func ParseNodeSpec(spec string) (NodeConfig, error) {
 	return nc, nil
 }
 
-// flagKeys are the configuration keys ParseFlags fills, by the flag that
-// sets each: an error about one names the flag the user wrote.
-var flagKeys = strings.NewReplacer(
-	"engine.jwt_secret", "--jwt-secret",
-	"engine.fcu_majority", "--fcu-majority",
-	"engine.min_agree", "--min-agree",
-	"engine.node_timeout", "--timeout",
-	"engine.listen_addr", "--listen-addr/--port",
-	"engine.admin_token", "--admin-token",
-	"engine.log_level", "--log-level",
-	"engine.nodes:", "--nodes:",
-)
-
-// flagRepeat is an error's reference to an earlier node of --nodes.
-var flagRepeat = regexp.MustCompile(`repeats nodes\[(\d+)\]`)
-
-// flagNode is an error's key of one node of --nodes, and its option.
-var flagNode = regexp.MustCompile(`engine\.nodes\[(\d+)\](?:\.(\w+))?`)
-
-// nodeOptions are a node's keys by the option of its --nodes entry.
-var nodeOptions = map[string]string{"": "", "url": "", "jwt_secret": " #jwt-secret", "timeout": " #timeout", "do_not_use": " #do-not-use"}
-
-// ValidateFlags validates a configuration ParseFlags made, naming flags in
-// its errors instead of the configuration file's keys.
-func (c Config) ValidateFlags() error {
-	err := c.Validate()
-	if err == nil {
-		return nil
-	}
-	msg := flagRepeat.ReplaceAllStringFunc(err.Error(), func(m string) string {
-		i, _ := strconv.Atoi(flagRepeat.FindStringSubmatch(m)[1])
-		return "repeats node " + strconv.Itoa(i+1)
-	})
-	msg = flagNode.ReplaceAllStringFunc(msg, func(m string) string {
-		sub := flagNode.FindStringSubmatch(m)
-		i, _ := strconv.Atoi(sub[1])
-		opt, ok := nodeOptions[sub[2]]
-		if !ok {
-			opt = " " + sub[2]
+// flagKeys name a Config's keys by the flags of ParseFlags that set them:
+// --jwt-secret, and --nodes node 2 #timeout for a node's option.
+var flagKeys = keyNames{
+	key: func(key string) string {
+		if f, ok := keyFlags[key]; ok {
+			return f
 		}
-		return "--nodes node " + strconv.Itoa(i+1) + opt
-	})
-	return errors.New(flagKeys.Replace(msg))
+		return "engine." + key // no flag sets it: its default is what is wrong
+	},
+	node: func(i int, opt string) string { return "--nodes node " + strconv.Itoa(i+1) + nodeOptions[opt] },
+	ref:  func(i int) string { return "node " + strconv.Itoa(i+1) },
 }
+
+// keyFlags are the flags that set the section's keys.
+var keyFlags = map[string]string{
+	"jwt_secret": "--jwt-secret", "fcu_majority": "--fcu-majority", "min_agree": "--min-agree",
+	"node_timeout": "--timeout", "listen_addr": "--listen-addr/--port", "admin_token": "--admin-token",
+	"log_level": "--log-level", "nodes": "--nodes",
+}
+
+// nodeOptions are the options of a --nodes entry that set a node's keys.
+var nodeOptions = map[string]string{"jwt_secret": " #jwt-secret", "timeout": " #timeout", "do_not_use": " #do-not-use"}
