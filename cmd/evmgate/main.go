@@ -77,15 +77,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (!strings.HasPrefix(args[0], "-") || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
-	if (cmd == "serve" || cmd == "validate") && len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
 	switch cmd {
 	case "serve":
-		return serve(args, stderr)
+		return helpIsUsage(serve(args, stderr), stdout)
 	case "validate":
-		return validate(args, stdout)
+		return helpIsUsage(validate(args, stdout), stdout)
 	case "demo":
 		return demoCmd(args, stdout, stderr)
 	case "engine":
@@ -114,6 +110,16 @@ const usage = `usage:
   evmgate version                 print the version
   evmgate help                    this text
 `
+
+// helpIsUsage prints the usage for a -h that configFlag met, which is no
+// error.
+func helpIsUsage(err error, stdout io.Writer) error {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return err
+}
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
