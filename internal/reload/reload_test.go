@@ -96,6 +96,10 @@ func TestEditorSaves(t *testing.T) {
 	if got := h.next(); got != "four" {
 		t.Fatalf("reloaded %q, want only the real change", got)
 	}
+	// The reload that handed "four" over counts itself once Func returns,
+	// under the reloader's lock: taking the lock waits for that.
+	h.r.mu.Lock()
+	h.r.mu.Unlock()
 	if got := testutil.ToFloat64(h.r.m.reloads.WithLabelValues("ok")); got != 3 {
 		t.Fatalf("ok reloads = %v, want 3", got)
 	}
