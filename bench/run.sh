@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end load benchmark: evmgate (request logging off and on), HAProxy
-# and no proxy at all, in front of the same two fake nodes, for three
+# End-to-end load benchmark: evmgate (request logging off and on), HAProxy,
+# go-floor (evmgate-bench floor: the least a Go proxy does per call, a
+# yardstick) and no proxy at all, in front of the same two fake nodes, for three
 # workloads at two concurrencies, then one client's eth_blockNumber latency
 # through evmgate, HAProxy and no proxy. Prints markdown tables
 # (docs/benchmarks.md).
@@ -91,8 +92,8 @@ wait_for have_nodes
 mapfile -t NODES <"$OUT/fakes.urls"
 DIRECT=$(IFS=,; echo "${NODES[*]}")
 
-# evmgate, evmgate+log, HAProxy, then the two evmgate metrics listeners.
-mapfile -t PORTS < <("$BENCH" ports -n 5)
+# evmgate, evmgate+log, HAProxy, the two evmgate metrics listeners, go-floor.
+mapfile -t PORTS < <("$BENCH" ports -n 6)
 
 # evmgate_config PORT METRICS_PORT LOG_REQUESTS FILE
 evmgate_config() {
@@ -115,6 +116,7 @@ sed -e "s|@PORT@|${PORTS[2]}|" "$ROOT/bench/haproxy.cfg.tmpl" |
 EVMGATE_URL=http://127.0.0.1:${PORTS[0]}/bench
 EVMGATE_LOG_URL=http://127.0.0.1:${PORTS[1]}/bench
 HAPROXY_URL=http://127.0.0.1:${PORTS[2]}/
+FLOOR_URL=http://127.0.0.1:${PORTS[5]}/
 EVMGATE_METRICS=http://127.0.0.1:${PORTS[3]}/metrics
 EVMGATE_LOG_METRICS=http://127.0.0.1:${PORTS[4]}/metrics
 
@@ -149,6 +151,10 @@ haproxy -db -f "$OUT/haproxy.cfg" >"$OUT/haproxy.log" 2>&1 &
 HAPROXY_PID=$!
 PIDS+=("$HAPROXY_PID")
 wait_for rpc_ok "$HAPROXY_URL"
+"$BENCH" floor -port "${PORTS[5]}" -nodes "$DIRECT" >/dev/null 2>"$OUT/floor.log" &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+wait_for rpc_ok "$FLOOR_URL"
 # Read whole, then searched: grep -q ending a pipe early would fail curl.
 if ! grep -q '^go_memstats_mallocs_total ' <<<"$(curl -sf -m 2 "$EVMGATE_METRICS")"; then
   echo "evmgate's /metrics has no go_memstats_mallocs_total: allocs/req cannot be measured" >&2
@@ -168,6 +174,7 @@ targets() {
   echo "haproxy $HAPROXY_URL $HAPROXY_PID -"
   echo "evmgate $EVMGATE_URL $EVMGATE_PID $EVMGATE_METRICS"
   echo "evmgate+log $EVMGATE_LOG_URL $EVMGATE_LOG_PID $EVMGATE_LOG_METRICS"
+  echo "go-floor $FLOOR_URL $FLOOR_PID -"
   echo "direct $DIRECT 0 -"
 }
 # rounds WORKLOAD CLIENTS TARGETS: ROUNDS rounds of the targets back to

@@ -154,3 +154,40 @@ func TestCacheFlagsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestFloorForwardsAnswersUnchanged(t *testing.T) {
+	sc := startCommand(t, "fakes", "-n", "2", "-big", "100000")
+	var nodes []string
+	for range 2 {
+		if !sc.Scan() {
+			t.Fatal("fakes printed fewer than 2 URLs")
+		}
+		nodes = append(nodes, sc.Text())
+	}
+	fl := startCommand(t, "floor", "-nodes", strings.Join(nodes, ","))
+	if !fl.Scan() {
+		t.Fatal("floor printed no URL")
+	}
+	proxy := fl.Text()
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":7,"method":"eth_blockNumber","params":[]}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]`,
+		`{"jsonrpc":"2.0","id":3,"method":"eth_getBlockByNumber","params":["0x1",true]}`,
+	} {
+		want := post(t, nodes[0], body)
+		for range 3 { // both nodes, and a kept-alive connection reused
+			if got := post(t, proxy, body); got != want {
+				t.Fatalf("floor answered %d bytes %.80q, the node %d bytes %.80q", len(got), got, len(want), want)
+			}
+		}
+	}
+}
+
+func TestFloorRefusesBadNodes(t *testing.T) {
+	for _, nodes := range []string{"", "127.0.0.1:1", "https://127.0.0.1:1", "http://127.0.0.1:1/v1/key"} {
+		err := runCommand(context.Background(), []string{"floor", "-nodes", nodes}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-nodes") {
+			t.Errorf("-nodes %q: %v", nodes, err)
+		}
+	}
+}

@@ -30,6 +30,7 @@ const usage = `usage:
   evmgate-bench keys [-windows 20] [-window 2s] [-rate 1000] [-limit 50] [-burst-priority idle|nice|normal] [-gateway-profile FILE]
                                                  another key's latency while one key bursts, end to end
   evmgate-bench serve -config FILE [-pprof 127.0.0.1:6060]
+  evmgate-bench floor -nodes URL[,URL] [-port 0]   the least a Go proxy does per call, a yardstick; prints its URL
   evmgate-bench ports [-n 1]
   evmgate-bench report [-base haproxy] FILE...
 workloads: blockNumber, batch10, block, balance, block100k (POST, or a message to a ws:// URL), restBlockNumber (GET)
@@ -53,6 +54,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return burst(ctx, args, stdout)
 	case "serve":
 		return serve(ctx, args, stderr)
+	case "floor":
+		return floor(ctx, args, stdout)
 	case "ports":
 		return ports(args, stdout)
 	case "report":
