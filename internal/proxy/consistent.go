@@ -139,9 +139,14 @@ func (ex *exchange) observe(n *upstream.Node, c *jsonrpc.Call, result []byte) {
 	}
 }
 
+// observes reports that observe reads the result of call c.
+func (ex *exchange) observes(c *jsonrpc.Call) bool {
+	return ex.session != nil && (c.Method == "eth_blockNumber" || c.Method == "eth_getTransactionReceipt" || jsonrpc.Info(c.Method).SendTx)
+}
+
 // observeElement is observe for one answer of a batch.
 func (ex *exchange) observeElement(n *upstream.Node, c *jsonrpc.Call, el []byte) {
-	if ex.session == nil || (c.Method != "eth_blockNumber" && c.Method != "eth_getTransactionReceipt" && !jsonrpc.Info(c.Method).SendTx) {
+	if !ex.observes(c) {
 		return
 	}
 	var scan jsonrpc.ResponseScan

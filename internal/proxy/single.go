@@ -150,7 +150,9 @@ func (ex *exchange) finish(a *tryAnswer, c *jsonrpc.Call, retriedTx bool) error 
 				return upstream.ReadError(a.tctx, n.Name, err)
 			}
 		}
-		ex.observe(n, c, a.scan.ResultValue(prefix))
+		if ex.observes(c) { // finding the result's end scans it: only when read
+			ex.observe(n, c, a.scan.ResultValue(prefix))
+		}
 		return ex.stream(a.resp, prefix, &a.scan, c.ID)
 	case jsonrpc.Failure:
 		full, err := readRest(a.resp.Body, prefix, limit)
