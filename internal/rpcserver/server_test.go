@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -685,5 +686,62 @@ func TestHeaderFarOverLimitIsAnswered(t *testing.T) {
 			t.Fatalf("request %d: %d, want 431", i+1, resp.StatusCode)
 		}
 		<-f.errs
+	}
+}
+
+// TestLongAnswersArriveWhole: answers around and over the write buffer's
+// size (4096), each size in turn on one kept-alive connection and then
+// pipelined, HEAD among them, arrive whole and in order.
+func TestLongAnswersArriveWhole(t *testing.T) {
+	body := func(n int) []byte { return bytes.Repeat([]byte("0123456789abcdef"), n/16+1)[:n] }
+	fast := func(ctx *fasthttp.RequestCtx) bool {
+		n, err := strconv.Atoi(string(ctx.QueryArgs().Peek("n")))
+		if err != nil {
+			return false
+		}
+		ctx.SetBody(body(n))
+		return true
+	}
+	f := start(t, fast, http.HandlerFunc(echo), options())
+	defer f.stop(t)
+	var sizes []int
+	for _, around := range []int{4096, 8192, 3 * 4096} {
+		for n := around - 160; n <= around+40; n++ {
+			sizes = append(sizes, n)
+		}
+	}
+	sizes = append(sizes, 100_000, 1<<20)
+	c := dial(t, f.addr)
+	for _, n := range sizes {
+		req := newRequest(t, http.MethodGet, fmt.Sprintf("http://%s/fast?n=%d", f.addr, n), nil)
+		if resp, got := c.do(req); resp.StatusCode != http.StatusOK || !bytes.Equal(got, body(n)) {
+			t.Fatalf("n=%d: %d, %d bytes", n, resp.StatusCode, len(got))
+		}
+	}
+	// Pipelined: every request written at once, then every answer read.
+	var reqs []*http.Request
+	var out bytes.Buffer
+	for i, n := range sizes {
+		method := http.MethodGet
+		if i%7 == 3 {
+			method = http.MethodHead
+		}
+		req := newRequest(t, method, fmt.Sprintf("http://%s/fast?n=%d", f.addr, n), nil)
+		if err := req.Write(&out); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, req)
+	}
+	p := dial(t, f.addr)
+	go func() { _, _ = p.c.Write(out.Bytes()) }() // answers are read meanwhile
+	for i, req := range reqs {
+		resp, got := p.read(req)
+		want := body(sizes[i])
+		if req.Method == http.MethodHead {
+			want = nil
+		}
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+			t.Fatalf("pipelined %s n=%d: %d, %d bytes", req.Method, sizes[i], resp.StatusCode, len(got))
+		}
 	}
 }
