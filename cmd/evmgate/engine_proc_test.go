@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -419,5 +420,58 @@ func TestEngineDoNotUseAsProcess(t *testing.T) {
 	})
 	if code, took := p.terminate(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM (%v)", code, took)
+	}
+}
+
+// TestEngineNodeTimeoutAsProcess: --timeout (flags) and engine.node_timeout
+// (YAML) bound a call to a node that sets no #timeout of its own. Both are
+// set to a minute here; a node that never answers its probe must still be
+// waited on after 5 s, past the 4 s default. (#timeout=300, shorter than
+// the default, is checked for effect in TestEngineAsProcess.)
+func TestEngineNodeTimeoutAsProcess(t *testing.T) {
+	for _, form := range []string{"flags", "yaml"} {
+		t.Run(form, func(t *testing.T) {
+			type call struct {
+				start time.Time
+				done  <-chan struct{}
+			}
+			calls := make(chan call, 16)
+			release := make(chan struct{})
+			hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Read to the end: only then does the server notice the
+				// gateway closing the connection, and end r's context.
+				_, _ = io.Copy(io.Discard, r.Body)
+				calls <- call{time.Now(), r.Context().Done()}
+				select {
+				case <-r.Context().Done(): // the gateway gave up on the call
+				case <-release:
+				}
+			}))
+			defer hang.Close()
+			defer close(release)
+			dir := t.TempDir()
+			_, secretPath := hexSecret(t, dir, "cl.hex")
+			port := freePort(t)
+			if form == "flags" {
+				startProc(t, nil, "engine", "--nodes", hang.URL+"#jwt-secret="+secretPath, "--jwt-secret", secretPath,
+					"--port", itoa(port), "--listen-addr", "127.0.0.1", "--timeout", "60000")
+			} else {
+				cfg := filepath.Join(dir, "engine.yaml")
+				writeFile(t, cfg, "metrics_port: -1\nengine:\n  enabled: true\n  listen_addr: "+addr(port)+
+					"\n  jwt_secret: "+secretPath+"\n  node_timeout: 60s\n  nodes:\n    - url: "+hang.URL+"\n")
+				startProc(t, nil, "-config", cfg)
+			}
+			var c call
+			select {
+			case c = <-calls: // the first probe
+			case <-time.After(time.Minute):
+				t.Fatal("the node was never probed")
+			}
+			select {
+			case <-c.done:
+				t.Fatalf("the gateway gave up on the node after %v, want the configured minute", time.Since(c.start).Round(time.Millisecond))
+			case <-time.After(time.Until(c.start.Add(5 * time.Second))):
+			}
+		})
 	}
 }
