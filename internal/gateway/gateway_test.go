@@ -177,7 +177,11 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed", `{"jsonrpc":"2.0",`, 400, `"code":-32700`},
 		{"not an object", `42`, 400, `"code":-32600`},
-		{"no method", `{"jsonrpc":"2.0","id":1}`, 400, `"code":-32600`},
+		{"no method", `{"jsonrpc":"2.0","id":1}`, 400, `{"jsonrpc":"2.0","id":1,"error":{"code":-32600`},
+		// An invalid call's readable id comes back, as the node would send it.
+		{"no version", `{"id":"a","method":"eth_chainId"}`, 400, `{"jsonrpc":"2.0","id":"a","error":{"code":-32600`},
+		{"method not a string", `{"jsonrpc":"2.0","id":7,"method":5}`, 400, `"id":7,"error":{"code":-32600`},
+		{"params not a list", `{"jsonrpc":"2.0","id":8,"method":"eth_chainId","params":"0x0"}`, 400, `"id":8,"error":{`},
 		{"empty batch", `[]`, 400, `"code":-32600`},
 		{"bad element in batch", `[1,` + blockNumber + `]`, 200, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600`},
 		{"unknown method is the node's answer", `{"jsonrpc":"2.0","id":1,"method":"foo_bar","params":[]}`, 200, `"code":-32601`},

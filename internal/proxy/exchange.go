@@ -69,6 +69,8 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 	calls, batch, perr := jsonrpc.ParseAppend(ex.callBuf[:0], body)
 	switch {
 	case !ex.openSession():
+	case perr != nil && !batch && len(calls) == 1:
+		ex.writeError(perr, calls[0].ID) // an invalid call's readable id is echoed
 	case perr != nil:
 		ex.fail(perr)
 	case !batch:

@@ -28,7 +28,11 @@ func (c *client) handle(body []byte) {
 	defer func() { <-c.calls }()
 	calls, batch, perr := jsonrpc.Parse(body)
 	if perr != nil {
-		c.send(perr.AppendResponse(nil, nil))
+		var id []byte // an invalid call's readable id is echoed: the client waits on it
+		if !batch && len(calls) == 1 {
+			id = calls[0].ID
+		}
+		c.send(perr.AppendResponse(nil, id))
 		return
 	}
 	if !batch && isSubscription(calls[0].Method) {

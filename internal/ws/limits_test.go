@@ -148,6 +148,17 @@ func TestLimitsAndCalls(t *testing.T) {
 		if raw := sendRaw(t, c, `{"jsonrpc":"2.0","id":9,"method":`); !strings.Contains(string(raw), "-32700") {
 			t.Fatalf("invalid JSON answered %s", raw)
 		}
+		// An invalid call whose id can be read is answered with that id:
+		// a client waits on it.
+		for _, msg := range []string{
+			`{"id":7,"method":"eth_chainId"}`,
+			`{"jsonrpc":"2.0","id":7,"method":"eth_chainId","params":"0x0"}`,
+			`{"jsonrpc":"2.0","id":7}`,
+		} {
+			if raw := sendRaw(t, c, msg); !strings.HasPrefix(string(raw), `{"jsonrpc":"2.0","id":7,"error":`) {
+				t.Fatalf("%s answered %s", msg, raw)
+			}
+		}
 	})
 	t.Run("subscriptions per connection", func(t *testing.T) {
 		id1, _ := c.subscribe("newHeads")
