@@ -182,6 +182,12 @@ func TestBadInput(t *testing.T) {
 		{"no version", `{"id":"a","method":"eth_chainId"}`, 400, `{"jsonrpc":"2.0","id":"a","error":{"code":-32600`},
 		{"method not a string", `{"jsonrpc":"2.0","id":7,"method":5}`, 400, `"id":7,"error":{"code":-32600`},
 		{"params not a list", `{"jsonrpc":"2.0","id":8,"method":"eth_chainId","params":"0x0"}`, 400, `"id":8,"error":{`},
+		// A member a node may read otherwise is refused before any node or
+		// the cache sees the call.
+		{"escaped member name", `{"jsonrpc":"2.0","id":9,"method":"eth_chainId","\u006dethod":"eth_blockNumber"}`, 400,
+			`{"jsonrpc":"2.0","id":9,"error":{"code":-32600,"message":"invalid request: member \"\\u006dethod\" may be read differently`},
+		{"filter member in other case", `{"jsonrpc":"2.0","id":10,"method":"eth_getLogs","params":[{"FromBlock":"0x0"}]}`, 200,
+			`{"jsonrpc":"2.0","id":10,"error":{"code":-32602`},
 		{"empty batch", `[]`, 400, `"code":-32600`},
 		{"bad element in batch", `[1,` + blockNumber + `]`, 200, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600`},
 		{"unknown method is the node's answer", `{"jsonrpc":"2.0","id":1,"method":"foo_bar","params":[]}`, 200, `"code":-32601`},

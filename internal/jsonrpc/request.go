@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 )
 
@@ -111,18 +112,25 @@ func readCall(b []byte, i, depth int) (c Call, end int, err error) {
 		c.Err = NewError(CodeInvalidRequest, "invalid request: each call must be a JSON object")
 		return c, end, nil
 	}
-	var version, method []byte
+	var version, method, ambiguous []byte
 	hasMethod := false
+	// A second id is read as the last, as go-ethereum does: the answer
+	// carries the id read here whatever the node read.
+	seen := names{list: envelopeNames, twice: 1 << 1}
 	m := openObject(b, i, depth)
 	for m.next() {
-		switch string(m.key) {
-		case "jsonrpc":
+		idx, amb := seen.add(m.key)
+		if amb && ambiguous == nil {
+			ambiguous = m.key
+		}
+		switch idx {
+		case 0:
 			version = m.val
-		case "id":
+		case 1:
 			c.ID = m.val
-		case "method":
+		case 2:
 			method, hasMethod = m.val, true
-		case "params":
+		case 3:
 			c.Params = m.val
 		}
 	}
@@ -132,6 +140,17 @@ func readCall(b []byte, i, depth int) (c Call, end int, err error) {
 	end = m.end
 	c.Raw = b[i:end]
 	c.check(version, method, hasMethod)
+	switch {
+	case c.Err != nil:
+	case ambiguous != nil:
+		c.Err = NewError(CodeInvalidRequest, fmt.Sprintf("invalid request: member \"%s\" may be read differently by different nodes "+
+			"(a second member of that name, escapes, or other letter case): write each of jsonrpc, id, method and params once, as is", shown(ambiguous)))
+		c.Method = ""
+	case len(c.Params) > 0 && c.Params[0] == '[' && bytes.IndexByte(c.Params, '{') >= 0:
+		if e := ambiguousParam(c.Params); e != nil {
+			c.Err, c.Method = e, ""
+		}
+	}
 	return c, end, nil
 }
 
