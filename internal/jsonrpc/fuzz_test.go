@@ -10,6 +10,7 @@ import (
 )
 
 var fuzzSeeds = []string{
+	`{"jsonrpc":"2.0","id":1,"method":"a","\u006dethod":"b"}`, `{"jsonrpc":"2.0","id":1,"method":"a","METHOD":"b","Params":[]}`,
 	blockNumberCall,
 	`[` + blockNumberCall + `,{"jsonrpc":"2.0","method":"eth_chainId"},1,[]]`,
 	`{"jsonrpc":"2.0","id":"a\"b\u00e9","method":"eth_\u0063all","params":[{"to":"0x1"},{"blockNumber":"0x5"}]}`,
@@ -81,6 +82,19 @@ func checkAgainstStdlib(t *testing.T, c Call) {
 	}
 	if string(m["jsonrpc"]) != `"2.0"` {
 		t.Fatalf("%q: accepted jsonrpc %s", c.Raw, m["jsonrpc"])
+	}
+	// A node that reads the call into a struct, as go-ethereum does
+	// (member names in any letter case, the last of two), reads the same
+	// call: the gateway routes and caches what the node answers.
+	var node struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	}
+	if json.Unmarshal(c.Raw, &node) == nil && utf8.Valid(c.Raw) {
+		if node.Method != c.Method || string(node.Params) != "null" && !bytes.Equal(node.Params, c.Params) {
+			t.Fatalf("%q: method %q params %q, a node reads %q %q", c.Raw, c.Method, c.Params, node.Method, node.Params)
+		}
 	}
 }
 
