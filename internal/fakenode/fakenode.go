@@ -36,6 +36,8 @@ type Node struct {
 	head      atomic.Uint64
 	mode      atomic.Uint32
 	delay     atomic.Int64 // ns added before every answer
+	maxBody   atomic.Int64 // bodies longer are refused with HTTP 413 (0: no limit)
+	refused   atomic.Int64 // requests refused with HTTP 413
 	holdMu    sync.Mutex   // holdMu protects hold, record and arrivals
 	hold      map[string]chan struct{}
 	record    map[string]bool
@@ -99,6 +101,13 @@ func (n *Node) Head() uint64 { return n.head.Load() }
 
 // SetDelay makes every answer wait d first (a slow node).
 func (n *Node) SetDelay(d time.Duration) { n.delay.Store(int64(d)) }
+
+// SetMaxBody makes the node refuse a request body longer than max bytes
+// with HTTP 413, unread, as geth does over 5 MiB (0: no limit).
+func (n *Node) SetMaxBody(max int64) { n.maxBody.Store(max) }
+
+// Refused returns how many requests the node refused with HTTP 413.
+func (n *Node) Refused() int64 { return n.refused.Load() }
 
 // Hold makes single calls of method wait until Release(method): a node
 // that is busy exactly as long as a test wants.
@@ -233,6 +242,11 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		return
+	}
+	if max := n.maxBody.Load(); max > 0 && r.ContentLength > max {
+		n.refused.Add(1)
+		http.Error(w, fmt.Sprintf("content length too large (%d>%d)", r.ContentLength, max), http.StatusRequestEntityTooLarge)
 		return
 	}
 	body, err := io.ReadAll(r.Body)

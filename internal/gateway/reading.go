@@ -23,7 +23,9 @@ func (g *Gateway) read(now time.Time) reading {
 		case "canceled", "request":
 			// The client went away or the call could not be sent: not the
 			// node's doing.
-		case "ok":
+		case "ok", "request_too_large":
+			// Answered: with a result, the method's own error, or a refusal
+			// of a request over the node's limit (the client sent too much).
 			tries[k] += d.GetCounter().GetValue()
 		default:
 			tries[k] += d.GetCounter().GetValue()

@@ -163,7 +163,7 @@ func TestSingleAnswerClassified(t *testing.T) {
 			contains: `"code":-32055`},
 		{name: "error over the limit", id: "1", answer: `{"jsonrpc":"2.0","id":1,"error":{"code":3,"message":"m","data":` + big + `}}`,
 			limit: 64 << 10, contains: `"code":-32055`},
-		{name: "http 413", id: "1", status: 413, answer: `request entity too large`, code: 503, contains: "http 413"},
+		{name: "http 413", id: "1", status: 413, answer: `request entity too large`, code: 413, contains: `"code":-32054`},
 		{name: "http 500", id: "1", status: 500, answer: `oops`, code: 503, blamed: true},
 		{name: "not json", id: "1", answer: `<html>bad gateway</html>`, code: 503, blamed: true},
 		{name: "neither result nor error", id: longID, answer: `{"jsonrpc":"2.0","id":$ID}`, code: 503, blamed: true},

@@ -240,6 +240,11 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 				// Every node would send the same answer: tell the client.
 				return jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: "+ue.Err.Error()+
 					": ask for less (a smaller block range, fewer calls per batch)")
+			case upstream.KindRequestTooLarge:
+				// The nodes of a network run the same software with the
+				// same limit: another would refuse it too.
+				return jsonrpc.NewError(jsonrpc.CodeTooLarge, "request too large: "+ue.Node+" refused it: "+ue.Err.Error()+
+					": send a smaller request (split a batch into smaller ones)")
 			}
 		}
 		failures = append(failures, err)

@@ -151,26 +151,27 @@ func (n *Node) requestHeader(h http.Header) http.Header {
 type Kind uint8
 
 const (
-	KindRequest     Kind = iota // the request could not be built or sent as it is
-	KindDial                    // connection refused, DNS, TLS
-	KindTimeout                 // the try's deadline passed
-	KindStatus                  // HTTP status other than 200
-	KindRateLimited             // HTTP 429
-	KindTransport               // connection broken mid-exchange
-	KindCanceled                // the client went away: not the node's fault
-	KindUnavailable             // JSON-RPC error meaning "not on this node now"
-	KindMalformed               // the answer is not a JSON-RPC response
-	KindAttestation             // the node's TLS certificate failed attestation
-	KindTooLarge                // the answer is over MaxAnswer: the client asked for too much
-	KindDeadline                // the call's own deadline (request_timeout) ended the try before rpc_timeout
+	KindRequest         Kind = iota // the request could not be built or sent as it is
+	KindDial                        // connection refused, DNS, TLS
+	KindTimeout                     // the try's deadline passed
+	KindStatus                      // HTTP status other than 200
+	KindRateLimited                 // HTTP 429
+	KindTransport                   // connection broken mid-exchange
+	KindCanceled                    // the client went away: not the node's fault
+	KindUnavailable                 // JSON-RPC error meaning "not on this node now"
+	KindMalformed                   // the answer is not a JSON-RPC response
+	KindAttestation                 // the node's TLS certificate failed attestation
+	KindTooLarge                    // the answer is over MaxAnswer: the client asked for too much
+	KindDeadline                    // the call's own deadline (request_timeout) ended the try before rpc_timeout
+	KindRequestTooLarge             // HTTP 413: the request is over the node's limit: the client sent too much
 )
 
-var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "attestation", "too_large", "deadline"}
+var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "attestation", "too_large", "deadline", "request_too_large"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // Kinds lists every kind, for metrics.
-var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindAttestation, KindTooLarge, KindDeadline}
+var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindAttestation, KindTooLarge, KindDeadline, KindRequestTooLarge}
 
 // Error is a failed try on a node.
 type Error struct {
@@ -187,12 +188,12 @@ func (e *Error) Unwrap() error { return e.Err }
 // health: a broken connection, a timeout, HTTP 5xx or 429, an answer that
 // is not JSON-RPC. What depends on the request or on the gateway's own
 // limits does not: a client that went away, an answer over MaxAnswer, a
-// call whose own deadline ran out first, an HTTP 4xx such as 413 for a
-// body over the node's limit (a node that refuses every call with a 4xx
+// call whose own deadline ran out first, a request over the node's limit
+// (HTTP 413), another HTTP 4xx (a node that refuses every call with a 4xx
 // fails its probes instead).
 func (e *Error) NodeFault() bool {
 	switch e.Kind {
-	case KindCanceled, KindRequest, KindTooLarge, KindDeadline:
+	case KindCanceled, KindRequest, KindTooLarge, KindDeadline, KindRequestTooLarge:
 		return false
 	case KindStatus:
 		return e.Status >= 500 || e.Status < 400

@@ -210,8 +210,11 @@ func stale(err error) bool {
 
 func statusError(node string, status int, snippet []byte) error {
 	kind := KindStatus
-	if status == http.StatusTooManyRequests {
+	switch status {
+	case http.StatusTooManyRequests:
 		kind = KindRateLimited
+	case http.StatusRequestEntityTooLarge:
+		kind = KindRequestTooLarge
 	}
 	return &Error{Kind: kind, Node: node, Status: status, Err: fmt.Errorf("http %d: %s", status, bytes.TrimSpace(snippet))}
 }

@@ -15,8 +15,8 @@ import (
 
 // TestRefusedLargeBodyIsTheNodesAnswer: a node that answers 413 to a body
 // over its limit without reading it (geth over 5 MiB) and closes the
-// connection gives an HTTP 413 error, which is no fault of the node's,
-// even though the rest of the body could not be written.
+// connection gives a request_too_large error (HTTP 413), which is no fault
+// of the node's, even though the rest of the body could not be written.
 func TestRefusedLargeBodyIsTheNodesAnswer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > 1<<20 {
@@ -32,8 +32,8 @@ func TestRefusedLargeBodyIsTheNodesAnswer(t *testing.T) {
 			n := newNode(t, cl.gzip, cl.fast, upstream.Spec{Name: "n", URL: srv.URL, Timeout: 10 * time.Second})
 			_, err := n.Call(context.Background(), big)
 			var ue *upstream.Error
-			if !errors.As(err, &ue) || ue.Kind != upstream.KindStatus || ue.Status != http.StatusRequestEntityTooLarge || ue.NodeFault() {
-				t.Fatalf("got %v, want an HTTP 413 that is not the node's fault", err)
+			if !errors.As(err, &ue) || ue.Kind != upstream.KindRequestTooLarge || ue.Status != http.StatusRequestEntityTooLarge || ue.NodeFault() {
+				t.Fatalf("got %v, want a request_too_large (HTTP 413) that is not the node's fault", err)
 			}
 			// The connection it came on is not reused.
 			if out, err := n.Call(context.Background(), []byte(`{"id":1}`)); err != nil || !bytes.Contains(out, []byte(`"result"`)) {
@@ -83,7 +83,7 @@ func TestNodeFault(t *testing.T) {
 		{upstream.Error{Kind: upstream.KindRateLimited, Status: 429}, true},
 		{upstream.Error{Kind: upstream.KindStatus, Status: 502}, true},
 		{upstream.Error{Kind: upstream.KindStatus, Status: 301}, true},
-		{upstream.Error{Kind: upstream.KindStatus, Status: 413}, false},
+		{upstream.Error{Kind: upstream.KindRequestTooLarge, Status: 413}, false},
 		{upstream.Error{Kind: upstream.KindStatus, Status: 400}, false},
 		{upstream.Error{Kind: upstream.KindCanceled}, false},
 		{upstream.Error{Kind: upstream.KindRequest}, false},
