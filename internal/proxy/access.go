@@ -27,18 +27,25 @@ func splitKey(nets map[string]*Network, path string) (n *Network, key string) {
 }
 
 // admitRequest runs the checks that need no body: a CORS preflight is
-// answered, the caller identified. It returns false when it answered.
+// answered, the caller identified, a browser's POST without a JSON content
+// type refused. It returns false when it answered.
 func (h *Handler) admitRequest(w http.ResponseWriter, r *http.Request, n *Network, pathKey string) (*access.Caller, bool) {
-	a := h.access.Load()
-	if a == nil {
-		return nil, true
+	var c *access.Caller
+	if a := h.access.Load(); a != nil {
+		if a.Preflight(w, r, n.Name, pathKey) {
+			return nil, false
+		}
+		var e *jsonrpc.Error
+		c, e = a.Identify(r, n.Name, pathKey)
+		a.AllowOrigin(w, r, n.Name, c)
+		if !refuse(w, e) {
+			return nil, false
+		}
 	}
-	if a.Preflight(w, r, n.Name, pathKey) {
+	if r.Method == http.MethodPost && refuseSimpleBrowserPost(w, r.Header.Get("Origin"), r.Header.Get("Content-Type")) {
 		return nil, false
 	}
-	c, e := a.Identify(r, n.Name, pathKey)
-	a.AllowOrigin(w, r, n.Name, c)
-	return c, refuse(w, e)
+	return c, true
 }
 
 // refuse answers a request whose caller access refused (e not nil); it

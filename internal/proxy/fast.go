@@ -50,6 +50,9 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 		}
 		caller = c
 	}
+	if refuseSimpleBrowserPost(w, req.Get("Origin"), req.Get("Content-Type")) {
+		return true
+	}
 	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(req), caller: caller, peer: ctx.Conn()}
 	if net.Consistent != nil {
 		ex.client = ClientOf(req, caller.Name())
