@@ -106,11 +106,14 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		WriteBufferSize:       writeBufferSize,
 		MaxRequestBodySize:    o.MaxBodyBytes(),
 		NoDefaultServerHeader: true,
-		NoDefaultContentType:  true,
-		KeepHijackedConns:     true,
-		ConnState:             func(c net.Conn, st fasthttp.ConnState) { s.connState(c, st) },
-		CloseOnShutdown:       true,
-		Logger:                fastLogger{o.Log},
+		// A JSON-RPC body is read as JSON whatever its content type says; a
+		// multipart one is not parsed as a form first.
+		DisablePreParseMultipartForm: true,
+		NoDefaultContentType:         true,
+		KeepHijackedConns:            true,
+		ConnState:                    func(c net.Conn, st fasthttp.ConnState) { s.connState(c, st) },
+		CloseOnShutdown:              true,
+		Logger:                       fastLogger{o.Log},
 	}
 	return s
 }

@@ -745,3 +745,25 @@ func TestLongAnswersArriveWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestMultipartBodyReachesTheHandler: a body sent as multipart/form-data,
+// well-formed or not, reaches the handler as the bytes sent: the server
+// does not parse it as a form first (a malformed one got the server's own
+// plain-text 400).
+func TestMultipartBodyReachesTheHandler(t *testing.T) {
+	f := start(t, fastOnly, http.HandlerFunc(echo), options())
+	defer f.stop(t)
+	c := dial(t, f.addr)
+	for _, body := range []string{
+		"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n{}\r\n--x--\r\n",
+		"--x\r\nnot a part",
+	} {
+		req := newRequest(t, http.MethodPost, "http://"+f.addr+"/fast", []byte(body))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+		resp, got := c.do(req)
+		want := fmt.Sprintf("fast POST %d %s", len(body), digest([]byte(body)))
+		if resp.StatusCode != http.StatusOK || string(got) != want {
+			t.Fatalf("%q: %d %q, want the handler's %q", body, resp.StatusCode, got, want)
+		}
+	}
+}
