@@ -358,3 +358,17 @@ func TestEveryRequestCountedOnce(t *testing.T) {
 		t.Fatalf("loadbalancer_requests_total = %q after 4 requests", got)
 	}
 }
+
+// TestTryTimeoutNamesRPCTimeout: a call whose only try ran out of
+// rpc_timeout, with request_timeout far off, says rpc_timeout passed, not
+// request_timeout.
+func TestTryTimeoutNamesRPCTimeout(t *testing.T) {
+	f := fakes(t, 1)
+	g := startGateway(t, netYAML("    rpc_retries: 0\n    rpc_timeout: 300ms\n    down_after: 1000\n", nodesYAML("local_nodes", f...)))
+	f[0].SetDelay(10 * time.Second)
+	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x1","latest"]}`)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "fake0: rpc_timeout passed before it answered") ||
+		strings.Contains(r.body, "request_timeout") {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+}

@@ -22,11 +22,15 @@ func (h *Handler) finalError(ctx context.Context, failures []error) error {
 	}
 	var msgs []string
 	for _, f := range failures {
+		var ue *upstream.Error
 		switch {
 		case errors.Is(f, ErrQueueFull):
 			return jsonrpc.NewError(jsonrpc.CodeOverloaded, "overloaded: "+f.Error())
 		case errors.Is(f, ErrNoNode):
 			msgs = append(msgs, "no node of the network is available")
+		case errors.As(f, &ue) && ue.Kind == upstream.KindTimeout && ctx.Err() == nil:
+			// The try's own deadline, not the request's.
+			msgs = append(msgs, ue.Node+": rpc_timeout passed before it answered")
 		case errors.Is(f, ErrExpired), errors.Is(f, context.DeadlineExceeded):
 			msgs = append(msgs, "request_timeout passed before a node answered")
 		default:
