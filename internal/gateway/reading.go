@@ -5,8 +5,21 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/metrics"
+	"github.com/evmgate/evmgate/internal/upstream"
 	dto "github.com/prometheus/client_model/go"
 )
+
+// notNodeFault holds the outcomes of tries that failed for reasons that say
+// nothing about the node (upstream.Error.NodeFault).
+var notNodeFault = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range upstream.Kinds {
+		if !(&upstream.Error{Kind: k}).NodeFault() {
+			m[k.String()] = true
+		}
+	}
+	return m
+}()
 
 // read takes the history's reading: the proxy's counters per network and
 // node, and each node's lag in the current view.
@@ -19,13 +32,14 @@ func (g *Gateway) read(now time.Time) reading {
 	tries, errs := map[key]float64{}, map[key]float64{}
 	metrics.Each(g.metrics.NodeTries, func(l map[string]string, d *dto.Metric) {
 		k := key{l["network"], l["rpc_endpoint"]}
-		switch l["outcome"] {
-		case "canceled", "request":
+		switch outcome := l["outcome"]; {
+		case outcome == "canceled", outcome == "request":
 			// The client went away or the call could not be sent: not the
 			// node's doing.
-		case "ok", "request_too_large":
-			// Answered: with a result, the method's own error, or a refusal
-			// of a request over the node's limit (the client sent too much).
+		case outcome == "ok", notNodeFault[outcome]:
+			// Answered (a result or the method's own error), or failed for
+			// the call's own doing: a request or an answer over a limit,
+			// the call's own deadline.
 			tries[k] += d.GetCounter().GetValue()
 		default:
 			tries[k] += d.GetCounter().GetValue()

@@ -2,8 +2,10 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBodyRefusedAsTooLargeByTheNode: nodes that refuse a body over their
@@ -87,5 +89,23 @@ func TestBodyRefusedAsTooLargeByTheNode(t *testing.T) {
 			t.Errorf("%s refused a body as too large: state %s, %d failures, breaker %s, error_rate %v; want up, 0, closed, 0",
 				n.Name, st.State, st.Failures, st.Breaker, *st.ErrorRate)
 		}
+	}
+}
+
+// TestCallsOwnDeadlineIsNotTheNodes: a call whose request_timeout ran out
+// while its try was at a slow node gets 504, and the node's error_rate
+// stays 0: the deadline was the call's, not a failure of the node.
+func TestCallsOwnDeadlineIsNotTheNodes(t *testing.T) {
+	f := fakes(t, 1)
+	g := startGateway(t, "request_timeout: 300ms\n"+netYAML("    rpc_timeout: 5s\n    rpc_retries: 0\n", nodesYAML("local_nodes", f...)))
+	f[0].SetDelay(2 * time.Second)
+	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x1","latest"]}`)
+	f[0].SetDelay(0)
+	if r.status != http.StatusGatewayTimeout {
+		t.Fatalf("got %d %s, want 504", r.status, r.body)
+	}
+	waitFor(t, "fake0's error_rate", func() bool { return nodeStatus(t, g, "fake0").ErrorRate != nil })
+	if st := nodeStatus(t, g, "fake0"); *st.ErrorRate != 0 {
+		t.Fatalf("error_rate %v after a call that ran out of its own time, want 0", *st.ErrorRate)
 	}
 }
