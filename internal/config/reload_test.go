@@ -93,3 +93,19 @@ func TestReloadableListenerSections(t *testing.T) {
 		t.Fatalf("restart-only sections changed: %+v %+v", out.TLS, out.Limits)
 	}
 }
+
+// TestReloadableAttestation: the attestation section needs a restart (the
+// verifier is built once): its changed keys are named and the running
+// values kept.
+func TestReloadableAttestation(t *testing.T) {
+	old := mustParse(t, reloadBase)
+	next := mustParse(t, reloadBase+"attestation:\n  offline: true\n  collateral_dir: /var/lib/evmgate/collateral\n")
+	out, keys := Reloadable(old, next)
+	want := []string{"attestation.collateral_dir", "attestation.offline"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	if out.Attestation.Offline || out.Attestation.CollateralDir != "" {
+		t.Fatalf("attestation changed: %+v", out.Attestation)
+	}
+}
