@@ -33,7 +33,10 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	keep("port", old.Port != next.Port, func() { out.Port = old.Port })
 	keep("listen_addr", old.ListenAddr != next.ListenAddr, func() { out.ListenAddr = old.ListenAddr })
 	keep("metrics_port", old.MetricsPort != next.MetricsPort, func() { out.MetricsPort = old.MetricsPort })
-	keep("metrics_addr", old.MetricsAddr != next.MetricsAddr, func() { out.MetricsAddr = old.MetricsAddr })
+	// Unless written, metrics_addr follows listen_addr: when neither file
+	// writes it, a change is listen_addr's, named once as that.
+	keep("metrics_addr", old.MetricsAddr != next.MetricsAddr && !(old.metricsAddrDefault && next.metricsAddrDefault), func() {})
+	out.MetricsAddr, out.metricsAddrDefault = old.MetricsAddr, old.metricsAddrDefault
 	keep("log_format", old.LogFormat != next.LogFormat, func() { out.LogFormat = old.LogFormat })
 	keep("redis_url", old.RedisURL != next.RedisURL, func() { out.RedisURL = old.RedisURL })
 	nextAdmin := next.Admin
