@@ -133,6 +133,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("access.%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	names := map[string]bool{}
+	secrets := map[[32]byte]int{} // the first key of each secret
 	for i, k := range c.Keys {
 		path := fmt.Sprintf("keys[%d]", i)
 		for _, e := range k.validate() {
@@ -142,6 +143,13 @@ func (c *Config) Validate() error {
 			bad(path+".name", "%q names two keys: give each key its own name", k.Name)
 		}
 		names[k.Name] = true
+		if h, key, ok := k.secretHash(); ok {
+			if j, dup := secrets[h]; dup {
+				bad(path+"."+key, "the same secret as access.keys[%d] (name %q): give each key its own", j, c.Keys[j].Name)
+			} else {
+				secrets[h] = i
+			}
+		}
 	}
 	for _, e := range c.Methods.validate() {
 		bad("methods."+e.key, "%s", e.msg)
@@ -222,6 +230,20 @@ func (k *KeySpec) validate() []fieldError {
 		}
 	}
 	return out
+}
+
+// secretHash is the hash a key is known by, as compile reads it, and the
+// key that gives it (key or key_sha256); ok is false when neither does.
+func (k *KeySpec) secretHash() (h [32]byte, key string, ok bool) {
+	if k.Key != "" {
+		return Hash(k.Key), "key", true
+	}
+	b, err := hex.DecodeString(k.KeySHA256)
+	if err != nil || len(b) != len(h) {
+		return h, "key_sha256", false
+	}
+	copy(h[:], b)
+	return h, "key_sha256", true
 }
 
 func (p *MethodPolicy) validate() []fieldError {

@@ -295,7 +295,10 @@ func (s *Settings) Validate() error {
 	}
 	slices.Sort(errs)
 	if len(errs) == 0 {
-		return nil
+		// The files are read as at start, so a check refuses what
+		// starting would refuse, with the same message.
+		_, err := New(*s, Options{})
+		return err
 	}
 	return errors.New(strings.Join(errs, "\n"))
 }

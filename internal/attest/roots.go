@@ -3,9 +3,9 @@ package attest
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/google/go-sev-guest/verify/trust"
 )
 
@@ -13,9 +13,9 @@ import (
 // already set roots.
 func (v *Verifier) loadRoots() error {
 	if v.set.AMDRoots != "" && v.opts.SNPRoots == nil {
-		raw, err := os.ReadFile(v.set.AMDRoots)
+		raw, err := certfile.ReadFile("attestation.amd_roots", v.set.AMDRoots)
 		if err != nil {
-			return fmt.Errorf("attestation.amd_roots: %w", err)
+			return err
 		}
 		pc := &trust.ProductCerts{}
 		if err := pc.FromKDSCertBytes(raw); err != nil {
@@ -30,9 +30,9 @@ func (v *Verifier) loadRoots() error {
 		v.opts.SNPRoots = map[string][]*trust.AMDRootCerts{line: {r}}
 	}
 	if v.set.IntelRoot != "" && v.opts.TDXRoots == nil {
-		raw, err := os.ReadFile(v.set.IntelRoot)
+		raw, err := certfile.ReadFile("attestation.intel_root", v.set.IntelRoot)
 		if err != nil {
-			return fmt.Errorf("attestation.intel_root: %w", err)
+			return err
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(raw) {

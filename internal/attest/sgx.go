@@ -15,10 +15,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/certfile"
 )
 
 // SGX report body offsets (Intel SGX sgx_report_body_t), after the quote
@@ -92,15 +93,15 @@ type qvsClient struct {
 }
 
 func newQVSClient(c SGXVerifier) (*qvsClient, error) {
-	signer, err := readCertificate(c.SigningCertificate)
+	signer, err := readCertificate("attestation.sgx_verifier.signing_certificate", c.SigningCertificate)
 	if err != nil {
-		return nil, fmt.Errorf("attestation.sgx_verifier.signing_certificate: %w", err)
+		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pem, err := certfile.ReadFile("attestation.sgx_verifier.ca_file", c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("attestation.sgx_verifier.ca_file: %w", err)
+			return nil, err
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -112,16 +113,21 @@ func newQVSClient(c SGXVerifier) (*qvsClient, error) {
 		client: &http.Client{Transport: tr}, timeout: c.Timeout.D()}, nil
 }
 
-func readCertificate(path string) (*x509.Certificate, error) {
-	raw, err := os.ReadFile(path)
+// readCertificate reads the PEM certificate in the file that key names.
+func readCertificate(key, path string) (*x509.Certificate, error) {
+	raw, err := certfile.ReadFile(key, path)
 	if err != nil {
 		return nil, err
 	}
 	block, _ := pem.Decode(raw)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%s holds no PEM CERTIFICATE", path)
+		return nil, fmt.Errorf("%s: %s holds no PEM CERTIFICATE", key, path)
 	}
-	return x509.ParseCertificate(block.Bytes)
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", key, path, err)
+	}
+	return c, nil
 }
 
 // qvsReport is the part of the verifier's answer evmgate reads.

@@ -32,6 +32,9 @@ type Config struct {
 	MetricsPort Port `yaml:"metrics_port"`
 	// MetricsAddr is the metrics listener's host. Default: ListenAddr.
 	MetricsAddr string `yaml:"metrics_addr"`
+	// metricsAddrDefault: the file does not write metrics_addr, which
+	// Default set to ListenAddr.
+	metricsAddrDefault bool
 
 	// ShutdownDelay is how long the gateway keeps accepting calls after
 	// SIGTERM while /ready answers 503, so a load balancer (a Kubernetes

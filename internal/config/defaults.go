@@ -40,7 +40,9 @@ func (c *Config) Default() {
 		c.LogRequests = &t
 	}
 	setIf(&c.MetricsPort, 0, DefaultMetricsPort)
-	setIf(&c.MetricsAddr, "", c.ListenAddr)
+	if c.MetricsAddr == "" {
+		c.MetricsAddr, c.metricsAddrDefault = c.ListenAddr, true
+	}
 	setIf(&c.ShutdownGrace, 0, Duration(DefaultShutdownGrace))
 	setIf(&c.RequestTimeout, 0, Duration(DefaultRequestTimeout))
 	setIf(&c.MaxBodyBytes, 0, DefaultMaxBodyBytes)

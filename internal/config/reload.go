@@ -15,7 +15,8 @@ import (
 // sections are read again when they change on disk), log_format, the whole admin section and redis_url (the
 // admin listener and the node store), the engine section (the Engine API
 // multiplexer and its listener), the websocket section (the limits of
-// connections already open) and the cache section (the store's size). The networks also stay as they are when the
+// connections already open), the cache section (the store's size) and the
+// attestation section (the verifier of attested nodes). The networks also stay as they are when the
 // reload would turn an Engine-API-only gateway into an RPC one or back,
 // since that starts or stops the JSON-RPC listener. Everything else —
 // networks, nodes, tiers, weights, limits, strategies, scheduler, timeouts,
@@ -32,7 +33,10 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	keep("port", old.Port != next.Port, func() { out.Port = old.Port })
 	keep("listen_addr", old.ListenAddr != next.ListenAddr, func() { out.ListenAddr = old.ListenAddr })
 	keep("metrics_port", old.MetricsPort != next.MetricsPort, func() { out.MetricsPort = old.MetricsPort })
-	keep("metrics_addr", old.MetricsAddr != next.MetricsAddr, func() { out.MetricsAddr = old.MetricsAddr })
+	// Unless written, metrics_addr follows listen_addr: when neither file
+	// writes it, a change is listen_addr's, named once as that.
+	keep("metrics_addr", old.MetricsAddr != next.MetricsAddr && !(old.metricsAddrDefault && next.metricsAddrDefault), func() {})
+	out.MetricsAddr, out.metricsAddrDefault = old.MetricsAddr, old.metricsAddrDefault
 	keep("log_format", old.LogFormat != next.LogFormat, func() { out.LogFormat = old.LogFormat })
 	keep("redis_url", old.RedisURL != next.RedisURL, func() { out.RedisURL = old.RedisURL })
 	nextAdmin := next.Admin
@@ -45,6 +49,7 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	keys = restartOnly(keys, "cache.", old.Cache, next.Cache, &out.Cache)
 	keys = restartOnly(keys, "tls.", old.TLS, next.TLS, &out.TLS)
 	keys = restartOnly(keys, "limits.", old.Limits, next.Limits, &out.Limits)
+	keys = restartOnly(keys, "attestation.", old.Attestation, next.Attestation, &out.Attestation)
 	keep("access.shared_limits", old.Access.SharedLimits != next.Access.SharedLimits,
 		func() { out.Access.SharedLimits = old.Access.SharedLimits })
 	keep("access.redis_fail_mode", old.Access.RedisFailMode != next.Access.RedisFailMode,

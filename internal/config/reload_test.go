@@ -93,3 +93,45 @@ func TestReloadableListenerSections(t *testing.T) {
 		t.Fatalf("restart-only sections changed: %+v %+v", out.TLS, out.Limits)
 	}
 }
+
+// TestReloadableAttestation: the attestation section needs a restart (the
+// verifier is built once): its changed keys are named and the running
+// values kept.
+func TestReloadableAttestation(t *testing.T) {
+	old := mustParse(t, reloadBase)
+	next := mustParse(t, reloadBase+"attestation:\n  offline: true\n  collateral_dir: /var/lib/evmgate/collateral\n")
+	out, keys := Reloadable(old, next)
+	want := []string{"attestation.collateral_dir", "attestation.offline"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	if out.Attestation.Offline || out.Attestation.CollateralDir != "" {
+		t.Fatalf("attestation changed: %+v", out.Attestation)
+	}
+}
+
+// TestReloadableNamesOnlyWrittenKeys: a key that defaults to another one
+// is not named when only that other one changed.
+func TestReloadableNamesOnlyWrittenKeys(t *testing.T) {
+	for _, tt := range []struct {
+		name, old, next string
+		want            []string
+		metricsAddr     string // the metrics listener's host after the reload
+	}{
+		{"listen_addr alone", "listen_addr: 127.0.0.1\n", "listen_addr: 127.0.0.2\n", []string{"listen_addr"}, "127.0.0.1"},
+		{"metrics_addr written", "listen_addr: 127.0.0.1\n", "listen_addr: 127.0.0.1\nmetrics_addr: 127.0.0.2\n", []string{"metrics_addr"}, "127.0.0.1"},
+		{"both written", "listen_addr: 127.0.0.1\n", "listen_addr: 127.0.0.2\nmetrics_addr: 127.0.0.2\n", []string{"listen_addr", "metrics_addr"}, "127.0.0.1"},
+		{"metrics_addr removed", "listen_addr: 127.0.0.1\nmetrics_addr: 127.0.0.3\n", "listen_addr: 127.0.0.1\n", []string{"metrics_addr"}, "127.0.0.3"},
+		{"written as it was", "listen_addr: 127.0.0.1\n", "listen_addr: 127.0.0.1\nmetrics_addr: 127.0.0.1\n", nil, "127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, keys := Reloadable(mustParse(t, tt.old+reloadBase), mustParse(t, tt.next+reloadBase))
+			if !slices.Equal(keys, tt.want) {
+				t.Errorf("keys %v, want %v", keys, tt.want)
+			}
+			if out.MetricsAddr != tt.metricsAddr || out.ListenAddr != "127.0.0.1" {
+				t.Errorf("listeners changed: listen_addr %q, metrics_addr %q", out.ListenAddr, out.MetricsAddr)
+			}
+		})
+	}
+}

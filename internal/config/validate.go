@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
 	c.validateAccess(&p)
+	c.validateDefaultNetwork(&p)
 	if c.Engine.Enabled {
 		if err := c.Engine.Validate(); err != nil {
 			p = append(p, err.Error())
@@ -193,8 +194,11 @@ func (n *Network) validate(path string, top *Config, p *problems) {
 	n.validateNodes(path, p)
 }
 
+// validateNodes checks a network's nodes, and that each is listed once:
+// by URL (the node registry's identity of a configured node) and by name.
 func (n *Network) validateNodes(path string, p *problems) {
 	names := map[string]string{}
+	urls := map[string]string{}
 	for _, tier := range []struct {
 		key   string
 		nodes []Node
@@ -208,10 +212,15 @@ func (n *Network) validateNodes(path string, p *problems) {
 			}
 			nd.validate(np, p)
 			name := nodes[i].DisplayName()
-			if other, dup := names[name]; dup {
+			if other, dup := urls[nd.RPCEndpoint]; dup && nd.RPCEndpoint != "" {
+				p.add(np+".rpc_endpoint", "%s is also %s: list each node once", nodeurl.Redact(nd.RPCEndpoint), other)
+			} else if other, dup := names[name]; dup {
 				p.add(np, "node %q is listed twice (also at %s): remove one, or give each a distinct name", name, other)
 			}
 			names[name] = np
+			if _, dup := urls[nd.RPCEndpoint]; !dup {
+				urls[nd.RPCEndpoint] = np
+			}
 		}
 	}
 }
@@ -283,4 +292,20 @@ func (nd *Node) DisplayName() string {
 		return nd.Name
 	}
 	return nodeurl.Redact(nd.RPCEndpoint)
+}
+
+// validateDefaultNetwork checks that admin.default_network, the network of
+// the /nodes API, is one the file serves.
+func (c *Config) validateDefaultNetwork(p *problems) {
+	def := c.Admin.DefaultNetwork
+	if def == "" || len(c.Networks) == 0 {
+		return
+	}
+	names := make([]string, len(c.Networks))
+	for i, n := range c.Networks {
+		names[i] = n.Name
+	}
+	if !slices.Contains(names, def) {
+		p.add("admin.default_network", "no network is named %q: use one of %s", def, strings.Join(names, ", "))
+	}
 }

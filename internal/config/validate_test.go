@@ -1,6 +1,9 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,7 +38,9 @@ func TestValidation(t *testing.T) {
 			[]string{"networks[2].name", `"mainnet" is also the name of networks[0]`, "unique name"}},
 		{"path-unsafe name", "networks:\n" + net("main/net", "", ok), []string{"networks[0].name", "cannot be a URL path segment"}},
 		{"duplicate node", "networks:\n  - name: m\n    local_nodes:\n" + node(ok) + "    fallback_nodes:\n" + node(ok),
-			[]string{"networks[0].fallback_nodes[0]", "listed twice (also at networks[0].local_nodes[0])", "distinct name"}},
+			[]string{"networks[0].fallback_nodes[0].rpc_endpoint", "http://127.0.0.1:8545 is also networks[0].local_nodes[0]", "list each node once"}},
+		{"duplicate node name", "networks:\n  - name: m\n    local_nodes:\n" + node(ok) + "        name: a\n    fallback_nodes:\n" + node("http://10.0.0.5:8545") + "        name: a\n",
+			[]string{"networks[0].fallback_nodes[0]", `node "a" is listed twice (also at networks[0].local_nodes[0])`, "distinct name"}},
 		{"tls without key", "tls:\n  cert_file: a.crt\nnetworks:\n" + net("m", "", ok), []string{"tls.key_file", "missing", "remove tls"}},
 		{"client CA on rpc", "tls: {cert_file: a, key_file: b, client_ca_file: c}\nnetworks:\n" + net("m", "", ok), []string{"tls.client_ca_file", "admin API only"}},
 		{"admin CA without TLS", "admin:\n  listen: 127.0.0.1:9102\n  tls: {client_ca_file: c}\nnetworks:\n" + net("m", "", ok), []string{"admin.tls.client_ca_file", "needs admin.tls.cert_file"}},
@@ -131,7 +136,7 @@ func TestValidationOrder(t *testing.T) {
 			t.Fatalf("messages differ:\n%s\n%s", first, err)
 		}
 	}
-	for _, w := range []string{"scheduler.max_queued_fast_track", "networks[0].monitoring_nodes[0]: node \"http://a:1\" is listed twice (also at networks[0].local_nodes[0])"} {
+	for _, w := range []string{"scheduler.max_queued_fast_track", "networks[0].monitoring_nodes[0].rpc_endpoint: http://a:1 is also networks[0].local_nodes[0]: list each node once"} {
 		if !strings.Contains(first.Error(), w) {
 			t.Errorf("%q not in %q", w, first)
 		}
@@ -160,5 +165,58 @@ func TestDisplayName(t *testing.T) {
 	}
 	if got := (&Node{RPCEndpoint: "http://u:p@a:1/?k=v"}).DisplayName(); got != "http://a:1" {
 		t.Errorf("unnamed: %q", got)
+	}
+}
+
+// TestValidationRefusesWhatBuildingRefuses: what the node registry, the
+// access checks and the attestation verifier would refuse at start or on
+// reload is refused by validation, under its key path and with the fix.
+func TestValidationRefusesWhatBuildingRefuses(t *testing.T) {
+	const secret = "s3cret-s3cret-s3cret"
+	hash := sha256.Sum256([]byte(secret))
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	tests := []struct {
+		name, yaml, want string
+		leak             string // must not be in the error
+	}{
+		{"same url, two names", "networks:\n  - name: m\n    local_nodes:\n" +
+			"      - {rpc_endpoint: http://127.0.0.1:8545, name: a}\n      - {rpc_endpoint: http://127.0.0.1:8545, name: b}\n",
+			"networks[0].local_nodes[1].rpc_endpoint: http://127.0.0.1:8545 is also networks[0].local_nodes[0]: list each node once", ""},
+		{"same url in two tiers", "networks:\n  - name: m\n    local_nodes:\n      - {rpc_endpoint: http://127.0.0.1:8545, name: a}\n" +
+			"  - name: n\n    local_nodes:\n      - {rpc_endpoint: http://u:pw@10.0.0.1:8545/0123456789abcdef0123, name: a}\n" +
+			"    fallback_nodes:\n      - {rpc_endpoint: http://u:pw@10.0.0.1:8545/0123456789abcdef0123, name: b}\n",
+			"networks[1].fallback_nodes[0].rpc_endpoint: http://10.0.0.1:8545/0123… is also networks[1].local_nodes[0]: list each node once", "456789abcdef"},
+		{"same secret", "access:\n  keys:\n    - {name: a, key: " + secret + "}\n    - {name: b, key: " + secret + "}\n" + oneNode,
+			`access.keys[1].key: the same secret as access.keys[0] (name "a"): give each key its own`, secret},
+		{"same secret as a hash", "access:\n  keys:\n    - {name: a, key: " + secret + "}\n    - {name: b, key_sha256: " + strings.ToUpper(hex.EncodeToString(hash[:])) + "}\n" + oneNode,
+			`access.keys[1].key_sha256: the same secret as access.keys[0] (name "a"): give each key its own`, secret},
+		{"default network", "admin:\n  default_network: base\n" + oneNode,
+			`admin.default_network: no network is named "base": use one of mainnet`, ""},
+		{"attestation roots file", "attestation:\n  amd_roots: " + missing + "\n" + oneNode,
+			"attestation.amd_roots: " + missing, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), noEnv)
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			if tt.leak != "" && strings.Contains(err.Error(), tt.leak) {
+				t.Errorf("error shows %q: %s", tt.leak, err)
+			}
+			if strings.Count(err.Error(), "\n  ") != 1 {
+				t.Errorf("want one problem, got %q", err)
+			}
+		})
+	}
+	// The same URL in two networks, and a default_network that is served,
+	// are fine.
+	ok := "admin:\n  default_network: n\nnetworks:\n  - name: m\n    local_nodes: [{rpc_endpoint: http://a:1}]\n" +
+		"  - name: n\n    local_nodes: [{rpc_endpoint: http://a:1}]\n"
+	if _, err := Parse([]byte(ok), noEnv); err != nil {
+		t.Errorf("one URL in two networks: %v", err)
 	}
 }
