@@ -13,6 +13,7 @@ import (
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/registry"
+	"github.com/evmgate/evmgate/internal/restapi"
 )
 
 // Config returns the configuration in force: the one the gateway started
@@ -36,6 +37,8 @@ func (g *Gateway) Config() *config.Config { return g.live.Load() }
 //   - a removed network answers 404 to new calls at once, while its calls in
 //     flight finish and its WebSocket clients are sent away with a "going
 //     away" close frame.
+//   - the REST routes are served for the networks that set rest_api, and
+//     their nodes' WebSocket carriers follow;
 //
 // Settings only a restart can change (config.Reloadable) keep their running
 // values; Reload returns their key paths. When anything of next cannot be
@@ -58,6 +61,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) ([]string, er
 			}
 		}
 		g.install(ctx, p)
+		g.rest.Enable(restapi.Networks(cfg))
 	}
 	g.handler.SetOptions(proxyOptions(cfg))
 	g.events.every.Store(int64(cfg.LogRateLimit.D()))
