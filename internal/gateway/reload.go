@@ -39,6 +39,8 @@ func (g *Gateway) Config() *config.Config { return g.live.Load() }
 //     away" close frame.
 //   - the REST routes are served for the networks that set rest_api, and
 //     their nodes' WebSocket carriers follow;
+//   - client access follows the access section; a change that opens the
+//     gateway or makes it require a key is logged at WARN.
 //
 // Settings only a restart can change (config.Reloadable) keep their running
 // values; Reload returns their key paths. When anything of next cannot be
@@ -56,9 +58,11 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) ([]string, er
 			return restart, err
 		}
 		if g.access != nil {
+			wasOpen := g.access.Open()
 			if err := g.access.SetConfig(cfg.Access); err != nil {
 				return restart, err
 			}
+			g.logAccessChange(wasOpen, cfg)
 		}
 		g.install(ctx, p)
 		g.rest.Enable(restapi.Networks(cfg))

@@ -1,11 +1,60 @@
 package gateway_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/evmgate/evmgate/internal/gateway"
 )
+
+// logLines is a log destination tests read while the gateway writes.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// count is how many lines hold all of subs.
+func (l *logLines) count(subs ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for line := range strings.SplitSeq(l.buf.String(), "\n") {
+		all := true
+		for _, s := range subs {
+			all = all && strings.Contains(line, s)
+		}
+		if all && line != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// startLoggedGateway starts a gateway whose log (INFO and above) the test
+// reads.
+func startLoggedGateway(t *testing.T, yaml string) (*gateway.Gateway, *logLines) {
+	t.Helper()
+	l := &logLines{}
+	return startGatewayLog(t, yaml, slog.New(slog.NewTextHandler(l, nil))), l
+}
 
 func get(t *testing.T, url string) reply {
 	t.Helper()
@@ -59,5 +108,38 @@ func TestReloadTurnsRESTAPIOnAndOff(t *testing.T) {
 	}
 	if r := post(t, g.RPCURL()+"/mainnet", blockNumber); r.status != 200 || !strings.Contains(r.body, `"result":"0x64"`) {
 		t.Fatalf("JSON-RPC after the reloads: %d %s", r.status, r.body)
+	}
+}
+
+// TestReloadLogsAccessOpening: a reload that makes client access keyed, or
+// open again, says so once at WARN, with the reason; a reload that leaves
+// it as it was says nothing about it.
+func TestReloadLogsAccessOpening(t *testing.T) {
+	f := fakes(t, 1)[0]
+	state := filepath.Join(t.TempDir(), "state.json")
+	open := accessYAML(f, state, "  methods: {deny: [eth_chainId]}\n")
+	keyed := accessYAML(f, state, keysAccess)
+	g, logs := startLoggedGateway(t, open)
+	const nowKeyed, nowOpen = "client access now requires an API key or a token", "client access is now open"
+
+	reloadTo(t, g, keyed)
+	wantRefusal(t, "no key after the reload", post(t, g.RPCURL()+"/mainnet", blockNumber), 401, -32070, "an API key is required")
+	if n := logs.count("level=WARN", nowKeyed, "access.keys"); n != 1 {
+		t.Fatalf("WARN lines saying access is now keyed, naming access.keys: %d, want 1\n%s", n, logs)
+	}
+	reloadTo(t, g, keyed)
+	if n := logs.count(nowKeyed); n != 1 {
+		t.Fatalf("after a reload that changed nothing, %d lines say access is now keyed, want 1\n%s", n, logs)
+	}
+
+	reloadTo(t, g, strings.TrimSuffix(open, "access:\n  methods: {deny: [eth_chainId]}\n"))
+	if r := post(t, g.RPCURL()+"/mainnet", blockNumber); r.status != 200 {
+		t.Fatalf("no key after the access section was removed: %d %s", r.status, r.body)
+	}
+	if n := logs.count("level=WARN", nowOpen); n != 1 {
+		t.Fatalf("WARN lines saying access is now open: %d, want 1\n%s", n, logs)
+	}
+	if n := logs.count(nowKeyed); n != 1 {
+		t.Fatalf("lines saying access is now keyed: %d, want still 1\n%s", n, logs)
 	}
 }
