@@ -234,6 +234,9 @@ func (g *Gateway) install(ctx context.Context, p *plan) {
 	nets := slices.Clone(p.nets)
 	g.nets.Store(&nets)
 	g.handler.SetNetworks(proxyNetworks(nets))
+	for _, n := range p.fresh {
+		g.log.Info("network added", "network", n.cfg.Name, "nodes", len(n.pool.Nodes()))
+	}
 	g.registry.Reload(ctx, p.catalog)
 	var swapped []*network
 	for _, k := range p.kept {

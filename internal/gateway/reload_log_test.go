@@ -143,3 +143,32 @@ func TestReloadLogsAccessOpening(t *testing.T) {
 		t.Fatalf("lines saying access is now keyed: %d, want still 1\n%s", n, logs)
 	}
 }
+
+// TestReloadLogsNetworkChanges: a reload logs a network it adds, and a
+// node set only when it changed.
+func TestReloadLogsNetworkChanges(t *testing.T) {
+	f := fakes(t, 3)
+	text := netYAML("", nodesYAML("local_nodes", f[0]))
+	g, logs := startLoggedGateway(t, text)
+	const applied = "node set applied"
+	if n := logs.count(applied, "network=mainnet"); n != 1 {
+		t.Fatalf("%q lines for mainnet at start: %d, want 1\n%s", applied, n, logs)
+	}
+
+	reloadTo(t, g, strings.Replace(text, "rpc_timeout: 500ms", "rpc_timeout: 600ms", 1))
+	if n := logs.count(applied); n != 1 {
+		t.Fatalf("%q lines after a reload that kept the node set: %d, want still 1\n%s", applied, n, logs)
+	}
+
+	sepolia := "  - name: sepolia\n    local_poll_interval: 50ms\n" + nodesYAML("local_nodes", f[2])
+	reloadTo(t, g, netYAML("", nodesYAML("local_nodes", f[0], f[1]))+sepolia)
+	if n := logs.count(applied, "network=mainnet"); n != 2 {
+		t.Fatalf("%q lines for mainnet after a node was added: %d, want 2\n%s", applied, n, logs)
+	}
+	if n := logs.count("network added", "network=sepolia"); n != 1 {
+		t.Fatalf("\"network added\" lines for sepolia: %d, want 1\n%s", n, logs)
+	}
+	if n := logs.count("network added"); n != 1 {
+		t.Fatalf("\"network added\" lines: %d, want 1 (mainnet stayed)\n%s", n, logs)
+	}
+}
