@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/access"
+	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/redis/go-redis/v9"
 )
@@ -55,6 +56,32 @@ func (g *Gateway) startAccess(ctx context.Context) error {
 		g.log.Info("client access requires an API key or a token")
 	}
 	return nil
+}
+
+// logAccessChange warns, once per change, when a reload to cfg made an
+// open gateway require a key or a keyed gateway open: either changes who
+// may call, and the reload's own line does not say so.
+func (g *Gateway) logAccessChange(wasOpen bool, cfg *config.Config) {
+	a := cfg.Access
+	switch open := g.access.Open(); {
+	case wasOpen && !open:
+		why := "access.jwt is set"
+		switch {
+		case a.RequireKey != nil && *a.RequireKey:
+			why = "access.require_key is true"
+		case len(a.Keys) > 0:
+			why = "access.keys lists keys"
+		}
+		g.log.Warn("client access now requires an API key or a token: the reloaded configuration changed it (" + why +
+			"), so calls without a key get 401")
+	case !wasOpen && open:
+		why := "access has no keys and no jwt"
+		if a.RequireKey != nil && !*a.RequireKey {
+			why = "access.require_key is false"
+		}
+		g.log.Warn("client access is now open: no API key or token is required: the reloaded configuration changed it (" + why +
+			"), so anyone who reaches the listener may call")
+	}
 }
 
 func (g *Gateway) closeAccess() {

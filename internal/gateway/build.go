@@ -5,7 +5,6 @@ import (
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/logsplit"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/proxy"
-	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -65,20 +63,22 @@ func rules(n config.Network) (balancer.Rules, error) {
 	return r, nil
 }
 
-// newNode builds a node; with http_over_ws its calls go over the node's
-// shared WebSocket connection.
-func (g *Gateway) newNode(spec upstream.Spec, nd config.Node) *upstream.Node {
-	return upstream.New(g.transport(spec, nd))
+// newNode builds a node of network n; with http_over_ws its calls go over
+// the node's shared WebSocket connection.
+func (g *Gateway) newNode(n config.Network, spec upstream.Spec, nd config.Node) *upstream.Node {
+	return upstream.New(g.transport(n, spec, nd))
 }
 
 // transport sets spec.Transport when the node's calls go over its shared
-// WebSocket connection (http_over_ws).
-func (g *Gateway) transport(spec upstream.Spec, nd config.Node) upstream.Spec {
+// WebSocket connection (http_over_ws), and spec.WSTransport when its
+// network n serves the REST routes (rest_api). n is the network's
+// configuration in force, which a reload changes.
+func (g *Gateway) transport(n config.Network, spec upstream.Spec, nd config.Node) upstream.Spec {
 	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
 		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
 		spec.Transport = g.ws.Transport(spec)
 	}
-	if spec.WSURL != "" && g.ws != nil && slices.Contains(restapi.Networks(g.cfg), spec.Network) {
+	if spec.WSURL != "" && g.ws != nil && n.RESTAPI {
 		spec.WSTransport = g.ws.Transport(spec) // the REST API's /ws/ routes and socket2socket
 	}
 	return spec
@@ -139,7 +139,7 @@ func buildNetwork(n config.Network, sc config.Scheduler, events health.Events, g
 				return nil, fmt.Errorf("networks %q node %s: %w", n.Name, nd.DisplayName(), err)
 			}
 			spec.Source = nd.RPCEndpoint
-			nodes = append(nodes, g.newNode(spec, nd))
+			nodes = append(nodes, g.newNode(n, spec, nd))
 		}
 	}
 	pool := balancer.NewPool(r, nodes)

@@ -120,7 +120,7 @@ func (g *Gateway) node(n *network, rn registry.Node, tier upstream.Tier, prev *u
 		return prev, err
 	}
 	spec.Source = rn.URI
-	spec = g.transport(spec, cn)
+	spec = g.transport(n.cfg, spec, cn)
 	if prev != nil && sameSpec(prev.Spec, spec) {
 		return prev, nil
 	}
@@ -137,7 +137,7 @@ func sameSpec(a, b upstream.Spec) bool {
 		a.WSURL == b.WSURL && a.PrometheusURL == b.PrometheusURL && max(a.Weight, 1) == max(b.Weight, 1) &&
 		a.MaxConcurrency == b.MaxConcurrency && a.Gzip == b.Gzip && a.Timeout == b.Timeout &&
 		a.State == b.State && a.StateWindow == b.StateWindow &&
-		(a.Transport == nil) == (b.Transport == nil) && maps.EqualFunc(a.Headers, b.Headers, slices.Equal)
+		(a.Transport == nil) == (b.Transport == nil) && (a.WSTransport == nil) == (b.WSTransport == nil) && maps.EqualFunc(a.Headers, b.Headers, slices.Equal)
 }
 
 // configNode returns the configured node with that URI (with its headers,

@@ -13,6 +13,7 @@ import (
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/registry"
+	"github.com/evmgate/evmgate/internal/restapi"
 )
 
 // Config returns the configuration in force: the one the gateway started
@@ -36,6 +37,10 @@ func (g *Gateway) Config() *config.Config { return g.live.Load() }
 //   - a removed network answers 404 to new calls at once, while its calls in
 //     flight finish and its WebSocket clients are sent away with a "going
 //     away" close frame.
+//   - the REST routes are served for the networks that set rest_api, and
+//     their nodes' WebSocket carriers follow;
+//   - client access follows the access section; a change that opens the
+//     gateway or makes it require a key is logged at WARN.
 //
 // Settings only a restart can change (config.Reloadable) keep their running
 // values; Reload returns their key paths. When anything of next cannot be
@@ -53,11 +58,14 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) ([]string, er
 			return restart, err
 		}
 		if g.access != nil {
+			wasOpen := g.access.Open()
 			if err := g.access.SetConfig(cfg.Access); err != nil {
 				return restart, err
 			}
+			g.logAccessChange(wasOpen, cfg)
 		}
 		g.install(ctx, p)
+		g.rest.Enable(restapi.Networks(cfg))
 	}
 	g.handler.SetOptions(proxyOptions(cfg))
 	g.events.every.Store(int64(cfg.LogRateLimit.D()))
@@ -226,6 +234,9 @@ func (g *Gateway) install(ctx context.Context, p *plan) {
 	nets := slices.Clone(p.nets)
 	g.nets.Store(&nets)
 	g.handler.SetNetworks(proxyNetworks(nets))
+	for _, n := range p.fresh {
+		g.log.Info("network added", "network", n.cfg.Name, "nodes", len(n.pool.Nodes()))
+	}
 	g.registry.Reload(ctx, p.catalog)
 	var swapped []*network
 	for _, k := range p.kept {

@@ -69,9 +69,10 @@ func (r *Registry) Reload(ctx context.Context, c *Catalog) {
 		if !slices.Contains(c.networks, name) {
 			r.metrics.forget(name)
 			delete(r.applyErr, name)
+			delete(r.applied, name)
 		}
 	}
-	clear(r.applied)
+	r.reapply = true
 	r.syncMu.Unlock()
 	sctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()

@@ -67,8 +67,11 @@ type Registry struct {
 	// syncMu serialises reading the store and applying what was read, so
 	// that an older read never overwrites a newer one.
 	syncMu   sync.Mutex
-	applied  map[string][]Node // syncMu protects applied and applyErr
+	applied  map[string][]Node // syncMu protects applied, applyErr and reapply
 	applyErr map[string]error  // the last Apply's error of each network
+	// reapply makes the next install apply every network, its set changed
+	// or not: after a reload the settings of its nodes may have.
+	reapply bool
 
 	mu      sync.Mutex // mu protects st and storeUp
 	st      *state
@@ -180,15 +183,19 @@ func (r *Registry) sync(ctx context.Context) error {
 	return nil
 }
 
-// install applies every network whose set changed or was never applied.
-// The caller holds syncMu.
+// install applies every network whose set changed or was never applied
+// (every network after a reload). Only a set that changed, or whose last
+// apply failed, is logged. The caller holds syncMu.
 func (r *Registry) install(st *state) {
 	cat := r.catalog()
 	for _, name := range cat.networks {
 		nodes := compose(name, cat.seed[name], st.Networks[name])
-		if prev, ok := r.applied[name]; ok && slices.Equal(prev, nodes) {
+		prev, ok := r.applied[name]
+		same := ok && slices.Equal(prev, nodes)
+		if same && !r.reapply {
 			continue
 		}
+		changed := !same || r.applyErr[name] != nil
 		r.applied[name] = nodes
 		r.metrics.setNodes(name, nodes)
 		err := r.applier.Apply(name, nodes)
@@ -198,8 +205,11 @@ func (r *Registry) install(st *state) {
 			r.log.Error("applying node set", "network", name, "nodes", len(nodes), "err", err)
 			continue
 		}
-		r.log.Info("node set applied", "network", name, "nodes", len(nodes))
+		if changed {
+			r.log.Info("node set applied", "network", name, "nodes", len(nodes))
+		}
 	}
+	r.reapply = false
 }
 
 func (r *Registry) state() *state {
