@@ -130,6 +130,9 @@ func (g *Gateway) newRPCServer() *rpcserver.Server {
 				return false
 			}
 		}
+		if g.rest != nil && g.rest.Serves(ctx.Path()) {
+			return false // the REST handler's, on net/http's server
+		}
 		return g.handler.ServeFast(ctx)
 	}
 	return rpcserver.New(fast, g.newServer(g.RPCHandler(), nil), o)

@@ -172,3 +172,22 @@ func TestReloadLogsNetworkChanges(t *testing.T) {
 		t.Fatalf("\"network added\" lines: %d, want 1 (mainnet stayed)\n%s", n, logs)
 	}
 }
+
+// TestRESTPostRoutesWithKeys: with API keys configured, a REST POST route
+// is still the REST route, not the network with its name read as a path
+// key: the call is answered with a key in a header and refused without.
+func TestRESTPostRoutesWithKeys(t *testing.T) {
+	f := fakes(t, 1)
+	g := startGateway(t, "access:\n  keys:\n    - name: a\n      key: rest-route-test-key-0001\n"+netYAML("    rest_api: true\n", nodesYAML("local_nodes", f...)))
+	body := `{"block": "0x1", "txdetails": "false"}`
+	if r := post(t, g.RPCURL()+"/mainnet/blockbynumber", body, "X-API-Key", "rest-route-test-key-0001"); r.status != 200 || !strings.Contains(r.body, `"result"`) {
+		t.Fatalf("POST /mainnet/blockbynumber with a key: %d %s", r.status, r.body)
+	}
+	if r := post(t, g.RPCURL()+"/mainnet/blockbynumber", body); r.status != 401 {
+		t.Fatalf("POST /mainnet/blockbynumber without a key: %d %s", r.status, r.body)
+	}
+	// A path key still works for JSON-RPC.
+	if r := post(t, g.RPCURL()+"/mainnet/rest-route-test-key-0001", `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`); r.status != 200 || !strings.Contains(r.body, `"result":"0x1"`) {
+		t.Fatalf("JSON-RPC with a path key: %d %s", r.status, r.body)
+	}
+}

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -78,6 +79,20 @@ func (h *Handler) Enable(networks []string) {
 		set[n] = true
 	}
 	h.enabled.Store(&set)
+}
+
+// Serves reports whether path is a REST route of a network that enables
+// them: the JSON-RPC listener's fast server hands such requests over, so
+// that a route's name is never read as an API key in the path.
+func (h *Handler) Serves(path []byte) bool {
+	name, sub, ok := bytes.Cut(bytes.TrimPrefix(path, []byte("/")), []byte("/"))
+	if !ok || !(*h.enabled.Load())[string(name)] {
+		return false
+	}
+	if rest, ws := bytes.CutPrefix(sub, []byte("ws/")); ws {
+		return routes[string(rest)] != nil
+	}
+	return routes[string(sub)] != nil || string(sub) == socket2socket
 }
 
 // ServeHTTP implements http.Handler.
