@@ -85,7 +85,9 @@ func TestAttestedNodes(t *testing.T) {
           type: sev-snp
           measurements: [%q]
 `, userinfo, good.srv.Addr, bad.srv.URL, hex.EncodeToString(badMeasurement))
-	g := startGateway(t, snp.AttestationYAML(t)+netYAML("", nodes))
+	// A generous rpc_timeout: the attested handshake of a probe must not
+	// time out on a busy machine, or the bad node reads as down.
+	g := startGateway(t, snp.AttestationYAML(t)+netYAML("    rpc_timeout: 10s\n", nodes))
 
 	for range 5 {
 		if r := post(t, g.RPCURL()+"/mainnet", blockNumber); r.status != 200 || !strings.Contains(r.body, `"result":"0x64"`) {
