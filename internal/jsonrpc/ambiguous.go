@@ -42,6 +42,21 @@ func (n *names) add(key []byte) (idx int, ambiguous bool) {
 			return i, dup
 		}
 	}
+	plain := true // ASCII without escapes: folds only to a name of its length
+	for _, c := range key {
+		if c >= 0x80 || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		for _, name := range n.list {
+			if len(key) == len(name) && bytes.EqualFold(key, []byte(name)) {
+				return -1, true
+			}
+		}
+		return -1, false
+	}
 	decoded := key
 	if bytes.IndexByte(key, '\\') >= 0 {
 		var s string
@@ -58,12 +73,22 @@ func (n *names) add(key []byte) (idx int, ambiguous bool) {
 	return -1, false
 }
 
-// ambiguousParam returns an error for the first object among the params
-// array's elements that holds an ambiguous member, or a block number or
-// hash written with escapes; nil when there is none.
-func ambiguousParam(params []byte) *Error {
-	var room [4][]byte
-	for pos, p := range Params(params, room[:0]) {
+// ambiguousParam returns an error when an object parameter the gateway
+// reads (a log filter, an EIP-1898 block reference) holds an ambiguous
+// member, or a block number or hash written with escapes; nil otherwise.
+// Other parameters go to the node as sent and are not read.
+func (c *Call) ambiguousParam() *Error {
+	info := Info(c.Method)
+	for pos := range 2 {
+		switch {
+		case pos == 0 && !info.Filter, pos == 1 && (info.BlockParam < 0 || info.Filter && info.BlockParam == 0):
+			continue
+		}
+		at := 0
+		if pos == 1 {
+			at = info.BlockParam
+		}
+		p := c.param(at)
 		if len(p) == 0 || p[0] != '{' {
 			continue
 		}
@@ -77,7 +102,7 @@ func ambiguousParam(params []byte) *Error {
 		})
 		if bad != nil {
 			return NewError(CodeInvalidParams, fmt.Sprintf("invalid params: member \"%s\" of parameter %d may be read differently by different nodes "+
-				"(a second member of that name, escapes, or other letter case): write each of %s at most once, as is", shown(bad), pos+1,
+				"(a second member of that name, escapes, or other letter case): write each of %s at most once, as is", shown(bad), at+1,
 				"fromBlock, toBlock, blockHash, blockNumber, requireCanonical, address and topics"))
 		}
 	}

@@ -146,8 +146,8 @@ func readCall(b []byte, i, depth int) (c Call, end int, err error) {
 		c.Err = NewError(CodeInvalidRequest, fmt.Sprintf("invalid request: member \"%s\" may be read differently by different nodes "+
 			"(a second member of that name, escapes, or other letter case): write each of jsonrpc, id, method and params once, as is", shown(ambiguous)))
 		c.Method = ""
-	case len(c.Params) > 0 && c.Params[0] == '[' && bytes.IndexByte(c.Params, '{') >= 0:
-		if e := ambiguousParam(c.Params); e != nil {
+	default:
+		if e := c.ambiguousParam(); e != nil {
 			c.Err, c.Method = e, ""
 		}
 	}
