@@ -175,6 +175,26 @@ func (c *Call) FirstParam() []byte { return c.param(0) }
 // param returns the raw value of the parameter at pos, nil when the call
 // has fewer parameters or its params are not an array.
 func (c *Call) param(pos int) []byte {
+	if c.blockAt == pos+1 {
+		return c.blockVal
+	}
+	return c.findParam(pos)
+}
+
+// findBlockParam finds, once when the call is read, the parameter that
+// routing reads: the filter or the block parameter.
+func (c *Call) findBlockParam() {
+	info := Info(c.Method)
+	pos := info.BlockParam
+	if info.Filter {
+		pos = 0
+	}
+	if pos >= 0 {
+		c.blockAt, c.blockVal = pos+1, c.findParam(pos)
+	}
+}
+
+func (c *Call) findParam(pos int) []byte {
 	if len(c.Params) < 2 || c.Params[0] != '[' {
 		return nil
 	}

@@ -20,6 +20,14 @@ type Call struct {
 	// Err is set when this element of a batch is not a valid request; the
 	// call is then answered with it and never sent to a node.
 	Err *Error
+
+	// The parameter routing reads (the filter or the block parameter): its
+	// position + 1 (0: none) and raw value, found when the call is read. A
+	// large eth_call's object is then skipped once, not once per question
+	// routing asks of its block parameter. Read-only afterwards: a call's
+	// hedged tries read it at once.
+	blockAt  int
+	blockVal []byte
 }
 
 // IsNotification reports whether the call has no id (no answer is due).
@@ -147,6 +155,7 @@ func readCall(b []byte, i, depth int) (c Call, end int, err error) {
 			"(a second member of that name, escapes, or other letter case): write each of jsonrpc, id, method and params once, as is", shown(ambiguous)))
 		c.Method = ""
 	default:
+		c.findBlockParam()
 		if e := c.ambiguousParam(); e != nil {
 			c.Err, c.Method = e, ""
 		}
