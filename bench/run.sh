@@ -3,7 +3,7 @@
 # go-floor (evmgate-bench floor: the least a Go proxy does per call, a
 # yardstick) and no proxy at all, in front of the same two fake nodes, for three
 # workloads at two concurrencies, then one client's eth_blockNumber latency
-# through evmgate, HAProxy and no proxy. Prints markdown tables
+# through evmgate, HAProxy, go-floor and no proxy. Prints markdown tables
 # (docs/benchmarks.md).
 #
 #   bench/run.sh                     # about 5 minutes on 2 cores

@@ -64,8 +64,8 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) ([]string, er
 			}
 			g.logAccessChange(wasOpen, cfg)
 		}
+		g.rest.Enable(restapi.Networks(cfg)) // before the networks serve: a route is never read as a path key
 		g.install(ctx, p)
-		g.rest.Enable(restapi.Networks(cfg))
 	}
 	g.handler.SetOptions(proxyOptions(cfg))
 	g.events.every.Store(int64(cfg.LogRateLimit.D()))

@@ -76,8 +76,10 @@ type NodeStatus struct {
 	Share          float64 `json:"share"`
 	CallsPerSecond float64 `json:"calls_per_second"`
 	// ErrorRate is the fraction of the node's tries that failed over the
-	// last minute (client cancels left out; a body it refused as over its
-	// limit counts as answered); absent without tries.
+	// last minute (client cancels left out; a try that failed for the
+	// call's own doing counts as answered: a body over the node's limit,
+	// an answer over the gateway's, the call's own deadline); absent
+	// without tries.
 	ErrorRate *float64 `json:"error_rate,omitempty"`
 	// Breaker is the node's circuit breaker: closed, open (no calls) or
 	// half_open (the next call is a trial); absent when breakers are off.

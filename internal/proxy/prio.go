@@ -152,12 +152,12 @@ func (p *prioWriter) setHeaders() {
 
 // writePlainError answers a gateway failure as prio-load-balancer does:
 // plain text, 400 for a body too large, 500 otherwise. Errors about the
-// request itself (not JSON, not JSON-RPC, batch too large) stay JSON-RPC
-// errors, as a node would have answered them.
+// request itself (not JSON, not JSON-RPC, invalid params, batch too
+// large) stay JSON-RPC errors, as a node would have answered them.
 func (p *prioWriter) writePlainError(e *jsonrpc.Error) (size int, ok bool) {
 	var status int
 	switch e.Code {
-	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeBatchTooLarge:
+	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeInvalidParams, jsonrpc.CodeBatchTooLarge:
 		return 0, false
 	case jsonrpc.CodeTooLarge:
 		status = http.StatusBadRequest

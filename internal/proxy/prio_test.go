@@ -143,7 +143,8 @@ func TestPrioPathsHeaders(t *testing.T) {
 
 // The gateway's own failures on a prio-load-balancer path are plain text
 // with its status codes (400 body too large, 500 otherwise) and no timing
-// headers; a body that is not JSON-RPC stays a JSON-RPC error.
+// headers; a body that is not JSON-RPC stays a JSON-RPC error, and so do
+// invalid params (answered 200, as a node answers them).
 func TestPrioPathsErrors(t *testing.T) {
 	node := startFakeNode(t)
 	full := newPrioHandler(t, []string{node.URL()}, func(p *balancer.Pool) proxy.Scheduler {
@@ -164,6 +165,7 @@ func TestPrioPathsErrors(t *testing.T) {
 		{"queue full", full, call, 500, "queue is full", true},
 		{"no node", none, call, 500, "no node", true},
 		{"not json", ok, `hello`, 400, `"code":-32700`, false},
+		{"ambiguous params", ok, `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"FromBlock":"0x0"}]}`, 200, `"code":-32602`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := servePath(tc.h, http.MethodPost, "/sim", tc.body)
@@ -174,7 +176,7 @@ func TestPrioPathsErrors(t *testing.T) {
 			if isPlain != tc.plain || (tc.plain && bytes.HasPrefix(w.Body.Bytes(), []byte("{"))) {
 				t.Fatalf("content type %q, body %q: want plain text %v", w.Header().Get("Content-Type"), w.Body, tc.plain)
 			}
-			if v := w.Header().Get("X-PrioLB-TotalDurationUs"); v != "" {
+			if v := w.Header().Get("X-PrioLB-TotalDurationUs"); v != "" && tc.status != http.StatusOK {
 				t.Fatalf("failure carries X-PrioLB-TotalDurationUs %s", v)
 			}
 			if w.Header().Get("X-Request-Id") == "" {
