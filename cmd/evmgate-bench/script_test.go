@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -35,6 +36,11 @@ func TestBenchScriptRuns(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "bench", "run.sh"))
 	cmd.Env = append(os.Environ(), "ROUNDS=1", "DURATION=400ms", "WARMUP=100ms", "CONCURRENCY=2",
 		"WORKLOADS=blockNumber", "LATENCY=0", "OUT="+t.TempDir())
+	// On the deadline every process the script started is stopped, not
+	// only bash: its group gets SIGTERM, then the pipes are let go.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("bench/run.sh: %v\n%s", err, out)
