@@ -10,8 +10,8 @@ import (
 
 // TestBodyRefusedAsTooLargeByTheNode: nodes that refuse a body over their
 // limit with HTTP 413 (geth over 5 MiB, under the gateway's max_body_bytes)
-// refuse it on the client's account. The call goes to one node only, the
-// client gets 413 with -32054 naming the node and what to do, and no
+// refuse it on the client's account. The call goes to each node once, the
+// client gets 413 with -32054 naming the nodes and what to do, and no
 // node is blamed: its state, failures, breaker and error_rate stay clean.
 // In a batch, only the call sent to the node fails (-32054): the others,
 // answered from the cache or refused by the gateway itself, keep their
@@ -50,8 +50,8 @@ func TestBodyRefusedAsTooLargeByTheNode(t *testing.T) {
 		!strings.Contains(single.Error.Message, "fake") || !strings.Contains(single.Error.Message, "smaller request") {
 		t.Fatalf("answer %d %.300s, want 413 with -32054 naming the node and saying to send less", r.status, r.body)
 	}
-	if n := refused(); n != 1 {
-		t.Fatalf("the call reached %d nodes, want 1", n)
+	if n := refused(); n != 3 {
+		t.Fatalf("the call was refused %d times, want once by each node (no second round)", n)
 	}
 
 	chainID := `{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`
@@ -71,8 +71,8 @@ func TestBodyRefusedAsTooLargeByTheNode(t *testing.T) {
 		els[2].Error == nil || els[2].Error.Code != -32054 {
 		t.Errorf("batch: answer %.300s, want a result, -32600 and -32054", r.body)
 	}
-	if n := refused(); n != 2 {
-		t.Fatalf("the batch reached %d nodes, want 1", n-1)
+	if n := refused(); n != 6 {
+		t.Fatalf("the batch was refused %d times, want once by each node", n-3)
 	}
 
 	if r := post(t, url, blockNumber); r.status != 200 || !strings.Contains(r.body, `"result"`) {
@@ -107,5 +107,25 @@ func TestCallsOwnDeadlineIsNotTheNodes(t *testing.T) {
 	waitFor(t, "fake0's error_rate", func() bool { return nodeStatus(t, g, "fake0").ErrorRate != nil })
 	if st := nodeStatus(t, g, "fake0"); *st.ErrorRate != 0 {
 		t.Fatalf("error_rate %v after a call that ran out of its own time, want 0", *st.ErrorRate)
+	}
+}
+
+// TestBodyRefusedByOneNodeIsTakenByAnother: a node behind a smaller body
+// limit than the others (a local node before a provider) refuses a large
+// call with 413, and another node answers it.
+func TestBodyRefusedByOneNodeIsTakenByAnother(t *testing.T) {
+	f := fakes(t, 2)
+	f[0].SetMaxBody(64 << 10)
+	g := startGateway(t, netYAML("    strategy: round_robin\n    rpc_retries: 1\n", nodesYAML("local_nodes", f...)))
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	big := `{"jsonrpc":"2.0","id":7,"method":"web3_sha3","params":["0x` + strings.Repeat("ab", 50<<10) + `"]}`
+	for range 4 { // round robin: the limited node comes first at least once
+		// The fake nodes answer web3_sha3 with their own -32601.
+		if r := post(t, g.RPCURL()+"/mainnet", big); r.status != 200 || !strings.Contains(r.body, `"code":-32601`) {
+			t.Fatalf("answer %d %.300s, want the other node's answer", r.status, r.body)
+		}
+	}
+	if f[0].Refused() == 0 {
+		t.Fatal("the limited node never refused the call: the test did not reach it")
 	}
 }

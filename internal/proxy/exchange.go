@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/access"
@@ -176,6 +177,7 @@ func (ex *exchange) peerLeft() bool {
 func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n *upstream.Node) error) error {
 	tried := ex.triedBuf[:0]
 	var failures []error
+	var refused []string // nodes that refused the request as too large for them
 	for i := 0; i <= ex.net.Retries; i++ {
 		if i > 0 {
 			if err := backoff(ctx, i); err != nil {
@@ -184,6 +186,9 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 			ex.h.countRetry(ex.net)
 		}
 		n, err := ex.acquire(ctx, i > 0, tried, need)
+		if errors.Is(err, ErrNoNode) && len(tried) > 0 && len(refused) == len(failures) {
+			break // every node refused the request as too large: none will take it on a second round
+		}
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
 			tried = tried[:0]
@@ -241,14 +246,17 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 				return jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: "+ue.Err.Error()+
 					": ask for less (a smaller block range, fewer calls per batch)")
 			case upstream.KindRequestTooLarge:
-				// The nodes of a network run the same software with the
-				// same limit: another would refuse it too.
-				return jsonrpc.NewError(jsonrpc.CodeTooLarge, "request too large: "+ue.Node+" refused it: "+ue.Err.Error()+
-					": send a smaller request (split a batch into smaller ones)")
+				// Not the node's fault; another node (a provider behind a
+				// local node, say) may take a larger request.
+				refused = append(refused, ue.Node+" ("+ue.Err.Error()+")")
 			}
 		}
 		failures = append(failures, err)
 		tried = append(tried, n)
+	}
+	if len(refused) > 0 && len(refused) == len(failures) {
+		return jsonrpc.NewError(jsonrpc.CodeTooLarge, "request too large: every node tried refused it: "+strings.Join(refused, "; ")+
+			": send a smaller request (split a batch into smaller ones)")
 	}
 	return ex.h.finalError(ctx, failures)
 }
