@@ -113,16 +113,24 @@ func TestWebSocketAllowedOriginsAsProcess(t *testing.T) {
 // once a connection closes; a subscription over
 // max_subscriptions_per_connection is answered -32005 and the connection
 // goes on serving; a message over max_message_bytes is answered -32054 and
-// the connection is closed with 1009. Without allowed_origins, any browser
-// origin connects.
+// the connection is closed with 1009. Without allowed_origins, a browser
+// origin connects when CORS allows it (access.cors_origins) and is refused
+// with 403 otherwise.
 func TestWebSocketLimitsAsProcess(t *testing.T) {
-	url := startWSGateway(t, "  max_connections: 2\n  max_subscriptions_per_connection: 2\n  max_message_bytes: 2048\n  poll_interval: 100ms\n")
+	url := startWSGateway(t, "  max_connections: 2\n  max_subscriptions_per_connection: 2\n  max_message_bytes: 2048\n  poll_interval: 100ms\n"+
+		"access:\n  cors_origins: [\"https://any.example\"]\n")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
+	if c, status, body, err := wsDial(ctx, url, "https://other.example"); err == nil {
+		c.CloseNow()
+		t.Fatal("a page of a site CORS does not allow opened a WebSocket")
+	} else if status != http.StatusForbidden || !strings.Contains(body, "websocket.allowed_origins") || !strings.Contains(body, "cors_origins") {
+		t.Fatalf("a page of a site CORS does not allow: %d %s, want 403 naming the keys", status, body)
+	}
 	first, status, body, err := wsDial(ctx, url, "https://any.example")
 	if err != nil {
-		t.Fatalf("the first connection, from a browser origin, without allowed_origins: %d %v %s", status, err, body)
+		t.Fatalf("the first connection, from a browser origin CORS allows, without allowed_origins: %d %v %s", status, err, body)
 	}
 	defer first.CloseNow()
 	if got := wsCall(ctx, t, first, chainIDCall); !strings.Contains(got, `"result":"0x1"`) {
@@ -188,4 +196,30 @@ func TestWebSocketLimitsAsProcess(t *testing.T) {
 			t.Fatalf("after the large message: %s %v, want close 1009", msg, err)
 		}
 	})
+}
+
+// Without allowed_origins or CORS settings, a page the gateway's own host
+// serves connects, and a client without Origin (not a browser) too; a page
+// of another site is refused.
+func TestWebSocketOwnHostAsProcess(t *testing.T) {
+	url := startWSGateway(t, "  poll_interval: 100ms\n")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	own := "http://" + strings.TrimPrefix(strings.TrimSuffix(url, "/mainnet"), "ws://")
+	for _, origin := range []string{own, ""} {
+		c, status, body, err := wsDial(ctx, url, origin)
+		if err != nil {
+			t.Fatalf("Origin %q: %d %v %s", origin, status, err, body)
+		}
+		if got := wsCall(ctx, t, c, chainIDCall); !strings.Contains(got, `"result":"0x1"`) {
+			t.Fatalf("eth_chainId from Origin %q: %s", origin, got)
+		}
+		c.CloseNow()
+	}
+	if c, status, _, err := wsDial(ctx, url, "https://elsewhere.example"); err == nil {
+		c.CloseNow()
+		t.Fatal("a page of another site connected")
+	} else if status != http.StatusForbidden {
+		t.Fatalf("a page of another site: %d %v, want 403", status, err)
+	}
 }

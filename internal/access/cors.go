@@ -74,6 +74,16 @@ func (a *Access) AllowOriginOf(w http.ResponseWriter, origin, network string, c 
 	}
 }
 
+// OriginAllowed reports whether a browser page of origin may read the
+// answers of network (globally, by the network or by c's key).
+func (a *Access) OriginAllowed(origin, network string, c *Caller) bool {
+	var k *Key
+	if c != nil {
+		k = c.Key
+	}
+	return a.snap.Load().originAllowed(origin, network, k)
+}
+
 func (s *snapshot) originAllowed(origin, network string, k *Key) bool {
 	match := func(list []string) bool { return slices.Contains(list, origin) || slices.Contains(list, "*") }
 	if match(s.cors) {

@@ -123,6 +123,14 @@ func (h *Handler) route(path string) (n *Network, name string, alias bool, key s
 	return nil, name, false, ""
 }
 
+// OriginAllowed reports whether the access settings let a browser page of
+// origin read network's answers (access.cors_origins, the network's or the
+// caller's key's); false without access settings.
+func (h *Handler) OriginAllowed(origin, network string, c *access.Caller) bool {
+	a := h.access.Load()
+	return a != nil && a.OriginAllowed(origin, network, c)
+}
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // ServeHTTP implements http.Handler.

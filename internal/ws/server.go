@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +92,21 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 	}()
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled, OriginPatterns: s.cfg.AllowedOrigins}
 	if len(s.cfg.AllowedOrigins) == 0 {
-		opts.InsecureSkipVerify = true // JSON-RPC is public: any origin may connect
+		// Without allowed_origins, a page of another site may connect
+		// only when CORS lets it read the answers over HTTP: otherwise any
+		// page a user opens could send calls to a gateway on their machine
+		// or network. Clients that are not browsers send no Origin.
+		if origin := r.Header.Get("Origin"); origin != "" && !sameHost(origin, r.Host) &&
+			!s.h.OriginAllowed(origin, n.Name, access.CallerFrom(r.Context())) {
+			s.m.rejected.WithLabelValues("origin").Inc()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			b, _ := json.Marshal(map[string]string{"error": "origin " + strconv.Quote(clipOrigin(origin)) +
+				" may not open a WebSocket here: add it to websocket.allowed_origins, or to access.cors_origins (the network's or the key's)"})
+			_, _ = w.Write(append(b, '\n'))
+			return
+		}
+		opts.InsecureSkipVerify = true // checked above
 	}
 	conn, err := websocket.Accept(w, r, opts)
 	if err != nil {
@@ -260,3 +276,18 @@ func (s *Server) Close() {
 }
 
 var _ subs.Streamer = (*Server)(nil)
+
+// sameHost reports whether a page of origin is served by host (the
+// request's Host), as the status page is.
+func sameHost(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
+// clipOrigin bounds an origin quoted in an error.
+func clipOrigin(o string) string {
+	if len(o) > 100 {
+		return o[:100] + "…"
+	}
+	return o
+}
