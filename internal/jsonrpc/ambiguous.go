@@ -77,8 +77,7 @@ func (n *names) add(key []byte) (idx int, ambiguous bool) {
 // reads (a log filter, an EIP-1898 block reference) holds an ambiguous
 // member, or a block number or hash written with escapes; nil otherwise.
 // Other parameters go to the node as sent and are not read.
-func (c *Call) ambiguousParam() *Error {
-	info := Info(c.Method)
+func (c *Call) ambiguousParam(info MethodInfo) *Error {
 	for pos := range 2 {
 		switch {
 		case pos == 0 && !info.Filter, pos == 1 && (info.BlockParam < 0 || info.Filter && info.BlockParam == 0):

@@ -183,8 +183,7 @@ func (c *Call) param(pos int) []byte {
 
 // findBlockParam finds, once when the call is read, the parameter that
 // routing reads: the filter or the block parameter.
-func (c *Call) findBlockParam() {
-	info := Info(c.Method)
+func (c *Call) findBlockParam(info MethodInfo) {
 	pos := info.BlockParam
 	if info.Filter {
 		pos = 0

@@ -155,8 +155,9 @@ func readCall(b []byte, i, depth int) (c Call, end int, err error) {
 			"(a second member of that name, escapes, or other letter case): write each of jsonrpc, id, method and params once, as is", shown(ambiguous)))
 		c.Method = ""
 	default:
-		c.findBlockParam()
-		if e := c.ambiguousParam(); e != nil {
+		info := Info(c.Method)
+		c.findBlockParam(info)
+		if e := c.ambiguousParam(info); e != nil {
 			c.Err, c.Method = e, ""
 		}
 	}
