@@ -65,12 +65,14 @@ func (g *Gateway) logAccessChange(wasOpen bool, cfg *config.Config) {
 	a := cfg.Access
 	switch open := g.access.Open(); {
 	case wasOpen && !open:
-		why := "access.jwt is set"
+		why := "keys made through the admin API exist"
 		switch {
 		case a.RequireKey != nil && *a.RequireKey:
 			why = "access.require_key is true"
 		case len(a.Keys) > 0:
 			why = "access.keys lists keys"
+		case a.JWT.Enabled():
+			why = "access.jwt is set"
 		}
 		g.log.Warn("client access now requires an API key or a token: the reloaded configuration changed it (" + why +
 			"), so calls without a key get 401")

@@ -191,3 +191,25 @@ func TestRESTPostRoutesWithKeys(t *testing.T) {
 		t.Fatalf("JSON-RPC with a path key: %d %s", r.status, r.body)
 	}
 }
+
+// TestReloadLogsAccessKeyedByRuntimeKeys: a reload that drops
+// require_key: false while keys made through the admin API exist makes the
+// gateway keyed, and the WARN names those keys as the reason.
+func TestReloadLogsAccessKeyedByRuntimeKeys(t *testing.T) {
+	f := fakes(t, 1)[0]
+	state := filepath.Join(t.TempDir(), "state.json")
+	g, logs := startLoggedGateway(t, accessYAML(f, state, "  require_key: false\n"))
+	req, _ := http.NewRequest(http.MethodPost, g.RPCURL()+"/admin/keys", strings.NewReader(`{"name":"carol"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creating a runtime key: %d", resp.StatusCode)
+	}
+	reloadTo(t, g, accessYAML(f, state, "  methods: {deny: [eth_chainId]}\n"))
+	if n := logs.count("level=WARN", "client access now requires an API key or a token", "keys made through the admin API"); n != 1 {
+		t.Fatalf("WARN lines naming the admin API's keys: %d, want 1\n%s", n, logs)
+	}
+}
