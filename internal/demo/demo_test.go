@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The demo serves real blocks through the gateway, and its lagging node is
@@ -36,6 +38,28 @@ func TestDemoServesBlocksAndKeepsTheLaggingNodeOut(t *testing.T) {
 	}
 	first := blockNumber()
 	eventually(t, "a new block through the gateway", func() bool { return blockNumber() != first })
+
+	// A dapp page of another origin may call the demo, over HTTP (CORS)
+	// and WebSocket.
+	const page = "http://localhost:3000"
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", page)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != page {
+		t.Fatalf("a call from %s: %d, Access-Control-Allow-Origin %q", page, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	wsCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(wsCtx, strings.Replace(url, "http://", "ws://", 1), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {page}}})
+	if err != nil {
+		t.Fatalf("a WebSocket from %s: %v", page, err)
+	}
+	ws.CloseNow()
 
 	eligible := func(name string) (bool, bool) {
 		for _, n := range d.Gateway.Status().Networks[0].Nodes {
