@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/evmgate/evmgate/internal/devnet"
 )
 
 // http_over_ws in the binary, in front of a real go-ethereum node: HTTP
@@ -24,15 +22,7 @@ import (
 func TestHTTPOverWSAsProcessDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	net, err := devnet.Start(ctx, devnet.Config{Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
-	if _, err := net.Mine(ctx); err != nil {
-		t.Fatal(err)
-	}
-	nd := net.Nodes()[0]
+	nd := minedNode(ctx, t)
 	// The node's HTTP URL counts the calls of the test's kind that reach it.
 	var overHTTP atomic.Int64
 	target, _ := url.Parse(nd.HTTPURL())

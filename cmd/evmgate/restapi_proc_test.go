@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/evmgate/evmgate/internal/devnet"
 )
 
 // `evmgate -config FILE` with rest_api on one network serves the REST
@@ -23,15 +22,7 @@ import (
 func TestRESTAPIAsProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	net, err := devnet.Start(ctx, devnet.Config{Nodes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
-	if _, err := net.Mine(ctx); err != nil {
-		t.Fatal(err)
-	}
-	nd := net.Nodes()[0]
+	nd := minedNode(ctx, t)
 	port, metricsPort := freePort(t), freePort(t)
 	node := "    local_nodes:\n      - name: node0\n        rpc_endpoint: " + nd.HTTPURL() + "\n        ws_endpoint: " + nd.WSURL() + "\n"
 	yaml := "listen_addr: 127.0.0.1\nport: " + itoa(port) + "\nmetrics_port: " + itoa(metricsPort) + "\nlog_requests: false\nnetworks:\n" +
