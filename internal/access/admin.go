@@ -151,7 +151,7 @@ func (a *Access) serveCreate(w http.ResponseWriter, r *http.Request) {
 		known := a.nets()
 		for _, n := range spec.Networks {
 			if !slices.Contains(known, n) {
-				writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("networks: no network is named %q: use one of %v", clip(n), known)))
+				writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("networks: no network is named %q: use one of %v", Clip(n), known)))
 				return
 			}
 		}

@@ -38,7 +38,7 @@ func (a *Access) PreflightOf(w http.ResponseWriter, method string, r Header, net
 		if len(s.cors) == 0 && len(s.keyCORS) == 0 && !s.anyNetCORS() {
 			return false // CORS is not configured: as without it
 		}
-		writeJSON(w, http.StatusForbidden, errBody("origin "+strconv.Quote(clip(origin))+
+		writeJSON(w, http.StatusForbidden, errBody("origin "+strconv.Quote(Clip(origin))+
 			" may not call this endpoint: add it to access.cors_origins, the network's or the key's cors_origins"))
 		return true
 	}

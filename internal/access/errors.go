@@ -33,11 +33,11 @@ func errNetwork(name, network string) *jsonrpc.Error {
 }
 
 func errKeyMethod(name, method string) *jsonrpc.Error {
-	return jsonrpc.NewError(jsonrpc.CodeForbidden, fmt.Sprintf("the API key %q may not call method %q", name, clip(method)))
+	return jsonrpc.NewError(jsonrpc.CodeForbidden, fmt.Sprintf("the API key %q may not call method %q", name, Clip(method)))
 }
 
 func errNotOffered(method string) *jsonrpc.Error {
-	return jsonrpc.NewError(jsonrpc.CodeMethodNotOffered, fmt.Sprintf("method %q is not offered on this endpoint", clip(method)))
+	return jsonrpc.NewError(jsonrpc.CodeMethodNotOffered, fmt.Sprintf("method %q is not offered on this endpoint", Clip(method)))
 }
 
 // errRateLimited is the refusal of a call over a limit.
@@ -76,8 +76,8 @@ func retryData(d time.Duration) json.RawMessage {
 // RetryAfterHeader formats RetryAfterSeconds for the header.
 func RetryAfterHeader(d time.Duration) string { return strconv.Itoa(RetryAfterSeconds(d)) }
 
-// clip bounds client text echoed in an error.
-func clip(s string) string {
+// Clip bounds client text (an origin, a key name) echoed in an error.
+func Clip(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"
 	}

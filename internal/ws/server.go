@@ -101,7 +101,7 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request, n *proxy.Networ
 			s.m.rejected.WithLabelValues("origin").Inc()
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
-			b, _ := json.Marshal(map[string]string{"error": "origin " + strconv.Quote(clipOrigin(origin)) +
+			b, _ := json.Marshal(map[string]string{"error": "origin " + strconv.Quote(access.Clip(origin)) +
 				" may not open a WebSocket here: add it to websocket.allowed_origins, or to access.cors_origins (the network's or the key's)"})
 			_, _ = w.Write(append(b, '\n'))
 			return
@@ -282,12 +282,4 @@ var _ subs.Streamer = (*Server)(nil)
 func sameHost(origin, host string) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
-}
-
-// clipOrigin bounds an origin quoted in an error.
-func clipOrigin(o string) string {
-	if len(o) > 100 {
-		return o[:100] + "…"
-	}
-	return o
 }
