@@ -58,8 +58,9 @@ func options() rpcserver.Options {
 func start(t *testing.T, fast rpcserver.Fast, h http.Handler, o rpcserver.Options) *fixture {
 	t.Helper()
 	// A port below the kernel's ephemeral range: once the server stops,
-	// no other test's listener or dial is given it, so the shutdown tests'
-	// dials find nothing there.
+	// no other test's listener or dial is given it (a dial given its own
+	// destination as source port connects to itself), so the shutdown
+	// tests' dials find nothing there.
 	port, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
@@ -774,15 +775,12 @@ func TestMultipartBodyReachesTheHandler(t *testing.T) {
 	}
 }
 
-// accepts reports whether something listens at addr. A dial to a port in
-// the kernel's ephemeral range that nothing listens on can connect to
-// itself (the kernel picks the same port as the dial's own, and TCP's
-// simultaneous open joins the two): that is not a listener.
+// accepts reports whether something listens at addr.
 func accepts(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, wait)
 	if err != nil {
 		return false
 	}
-	defer c.Close()
-	return c.LocalAddr().String() != c.RemoteAddr().String()
+	c.Close()
+	return true
 }
