@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/methodset"
 )
 
 // Config is the `access:` section of the configuration file. It is plain
@@ -49,11 +51,8 @@ type Config struct {
 
 // MethodPolicy allows and denies methods; entries are names or prefixes
 // ending in * ("debug_*"). Deny wins over allow; a non-empty allow list
-// refuses whatever it does not name.
-type MethodPolicy struct {
-	Allow []string `yaml:"allow" json:"allow,omitempty"`
-	Deny  []string `yaml:"deny" json:"deny,omitempty"`
-}
+// admits only what it names.
+type MethodPolicy = methodset.Lists
 
 // NetworkPolicy is one network's policy.
 type NetworkPolicy struct {
@@ -151,11 +150,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	for _, e := range c.Methods.validate() {
+	for _, e := range validatePolicy(c.Methods) {
 		bad("methods."+e.key, "%s", e.msg)
 	}
 	for name, n := range c.Networks {
-		for _, e := range n.Methods.validate() {
+		for _, e := range validatePolicy(n.Methods) {
 			bad("networks."+name+".methods."+e.key, "%s", e.msg)
 		}
 	}
@@ -212,7 +211,7 @@ func (k *KeySpec) validate() []fieldError {
 			add("key_sha256", "not 64 hex digits: use the output of sha256sum")
 		}
 	}
-	for _, e := range k.Methods.validate() {
+	for _, e := range validatePolicy(k.Methods) {
 		add("methods."+e.key, "%s", e.msg)
 	}
 	if _, err := parseClass(k.Class); err != nil {
@@ -246,18 +245,11 @@ func (k *KeySpec) secretHash() (h [32]byte, key string, ok bool) {
 	return h, "key_sha256", true
 }
 
-func (p *MethodPolicy) validate() []fieldError {
+func validatePolicy(p MethodPolicy) []fieldError {
 	var out []fieldError
-	check := func(list string, ms []string) {
-		for i, m := range ms {
-			if m == "" || strings.Contains(strings.TrimSuffix(m, "*"), "*") {
-				out = append(out, fieldError{fmt.Sprintf("%s[%d]", list, i),
-					fmt.Sprintf("%q is not a method or a prefix ending in * (e.g. debug_*)", m)})
-			}
-		}
+	for _, e := range p.Problems() {
+		out = append(out, fieldError{e.Key, e.Message})
 	}
-	check("allow", p.Allow)
-	check("deny", p.Deny)
 	return out
 }
 

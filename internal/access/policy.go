@@ -1,52 +1,17 @@
 package access
 
-import "strings"
+import "github.com/evmgate/evmgate/internal/methodset"
 
 // defaultRefused are the namespaces not offered on the JSON-RPC listener
 // unless an allow list names them: node control, accounts, mining and the
 // consensus client's port.
 var defaultRefused = []string{"admin_*", "personal_*", "miner_*", "engine_*"}
 
-// patterns matches method names against names and prefixes ending in *.
-type patterns struct {
-	exact    map[string]bool
-	prefixes []string
-}
-
-func compilePatterns(list []string) patterns {
-	var p patterns
-	for _, s := range list {
-		if pre, ok := strings.CutSuffix(s, "*"); ok {
-			p.prefixes = append(p.prefixes, pre)
-			continue
-		}
-		if p.exact == nil {
-			p.exact = map[string]bool{}
-		}
-		p.exact[s] = true
-	}
-	return p
-}
-
-func (p *patterns) empty() bool { return len(p.exact) == 0 && len(p.prefixes) == 0 }
-
-func (p *patterns) match(method string) bool {
-	if p.exact[method] {
-		return true
-	}
-	for _, pre := range p.prefixes {
-		if strings.HasPrefix(method, pre) {
-			return true
-		}
-	}
-	return false
-}
-
 // policy is a compiled MethodPolicy.
-type policy struct{ allow, deny patterns }
+type policy struct{ allow, deny methodset.Patterns }
 
 func compilePolicy(m MethodPolicy) policy {
-	return policy{allow: compilePatterns(m.Allow), deny: compilePatterns(m.Deny)}
+	return policy{allow: methodset.Compile(m.Allow), deny: methodset.Compile(m.Deny)}
 }
 
 // verdict is what one policy layer says of a method.
@@ -60,11 +25,11 @@ const (
 
 func (p *policy) judge(method string) verdict {
 	switch {
-	case p.deny.match(method):
+	case p.deny.Match(method):
 		return denied
-	case p.allow.match(method):
+	case p.allow.Match(method):
 		return allowed
-	case !p.allow.empty():
+	case !p.allow.Empty():
 		return denied
 	}
 	return silent
@@ -89,7 +54,7 @@ func methodAllowed(method string, layers ...*policy) bool {
 		return true
 	}
 	d := compiledDefault
-	return !d.match(method)
+	return !d.Match(method)
 }
 
-var compiledDefault = compilePatterns(defaultRefused)
+var compiledDefault = methodset.Compile(defaultRefused)

@@ -1,0 +1,100 @@
+// Package methodset matches JSON-RPC method names against lists of names
+// and prefixes ending in * ("debug_*"): the method policies of client
+// access and the methods a node serves.
+package methodset
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Lists allows and denies methods; entries are names or prefixes ending in
+// * ("debug_*"). Deny wins over allow; a non-empty allow list admits only
+// what it names.
+type Lists struct {
+	Allow []string `yaml:"allow" json:"allow,omitempty"`
+	Deny  []string `yaml:"deny" json:"deny,omitempty"`
+}
+
+// Problem is an entry of Lists that is not a method or a prefix.
+type Problem struct {
+	Key     string // "allow[2]"
+	Message string
+}
+
+// Problems lists the entries that are not a method or a prefix ending in *.
+func (l Lists) Problems() []Problem {
+	var out []Problem
+	check := func(list string, ms []string) {
+		for i, m := range ms {
+			if m == "" || strings.Contains(strings.TrimSuffix(m, "*"), "*") {
+				out = append(out, Problem{fmt.Sprintf("%s[%d]", list, i),
+					fmt.Sprintf("%q is not a method or a prefix ending in * (e.g. debug_*)", m)})
+			}
+		}
+	}
+	check("allow", l.Allow)
+	check("deny", l.Deny)
+	return out
+}
+
+// Empty reports that the lists name nothing.
+func (l Lists) Empty() bool { return len(l.Allow) == 0 && len(l.Deny) == 0 }
+
+// Patterns matches method names against names and prefixes ending in *.
+type Patterns struct {
+	exact    map[string]bool
+	prefixes []string
+}
+
+// Compile returns the patterns of list.
+func Compile(list []string) Patterns {
+	var p Patterns
+	for _, s := range list {
+		if pre, ok := strings.CutSuffix(s, "*"); ok {
+			p.prefixes = append(p.prefixes, pre)
+			continue
+		}
+		if p.exact == nil {
+			p.exact = map[string]bool{}
+		}
+		p.exact[s] = true
+	}
+	return p
+}
+
+// Empty reports that the patterns match nothing.
+func (p *Patterns) Empty() bool { return len(p.exact) == 0 && len(p.prefixes) == 0 }
+
+// Match reports whether method is named, or starts with a prefix.
+func (p *Patterns) Match(method string) bool {
+	if p.exact[method] {
+		return true
+	}
+	for _, pre := range p.prefixes {
+		if strings.HasPrefix(method, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// Filter is compiled Lists: the methods it admits.
+type Filter struct{ allow, deny Patterns }
+
+// NewFilter compiles l; a nil Filter (from empty lists) admits every method.
+func NewFilter(l Lists) *Filter {
+	if l.Empty() {
+		return nil
+	}
+	return &Filter{allow: Compile(l.Allow), deny: Compile(l.Deny)}
+}
+
+// Admits reports whether the lists let method through: not denied, and
+// named by the allow list when there is one.
+func (f *Filter) Admits(method string) bool {
+	if f == nil {
+		return true
+	}
+	return !f.deny.Match(method) && (f.allow.Empty() || f.allow.Match(method))
+}
