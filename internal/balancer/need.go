@@ -25,6 +25,11 @@ type Need struct {
 	// whose own answer is the client's.
 	State      bool
 	StateBlock uint64
+	// Method, when set, skips nodes that do not serve it (their methods
+	// lists, or a "method not found" they answered for it lately). When no
+	// eligible node serves it, it is dropped: the call goes to any node,
+	// whose own answer is the client's.
+	Method string
 	// Node, when set, is the node the call must go to (the node that
 	// accepted the client's transaction). While it is not eligible or was
 	// already tried for the call, it is dropped.
@@ -44,7 +49,7 @@ func (need Need) NeedState(block uint64) Need {
 func (need Need) fits(n *upstream.Node) bool {
 	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || reached(n) >= need.Seen) &&
 		(!need.State || n.HasState(need.StateBlock)) &&
-		(need.Node == nil || n == need.Node)
+		(need.Node == nil || n == need.Node) && (need.Method == "" || n.Serves(need.Method))
 }
 
 // reached is the highest head n is known to have reached: its last probe's,
@@ -64,7 +69,7 @@ func topHead(v *View) uint64 {
 }
 
 // soft reports whether the need holds a part that relax may drop.
-func (need Need) soft() bool { return need.State || need.Node != nil }
+func (need Need) soft() bool { return need.State || need.Node != nil || need.Method != "" }
 
 // relax drops the parts of need no eligible node can meet, whatever its
 // slots: such a call goes where it would without them. It reports false
@@ -77,6 +82,10 @@ func (need Need) relax(v *View, tried []*upstream.Node) (Need, bool) {
 	}
 	if need.State && !anyFits(v, tried, Need{MinHead: need.MinHead, Seen: need.Seen, State: true, StateBlock: need.StateBlock}) {
 		need.State = false
+		return need, true
+	}
+	if need.Method != "" && !anyFits(v, tried, Need{MinHead: need.MinHead, Seen: need.Seen, State: need.State, StateBlock: need.StateBlock, Method: need.Method}) {
+		need.Method = ""
 		return need, true
 	}
 	return need, false

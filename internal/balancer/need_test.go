@@ -158,3 +158,45 @@ func TestPickSeenHeadBeyondRotation(t *testing.T) {
 		t.Fatalf("the node that served is down: Pick = %v, want behind", n)
 	}
 }
+
+func TestPickMethodSkipsNodesWithoutIt(t *testing.T) {
+	geth := stateNode("geth", 1000, upstream.StateArchive, 0, 1)
+	erigon := stateNode("erigon", 1000, upstream.StateFull, 128, 1)
+	p := NewPool(rules(5, 5, false, 0), []*upstream.Node{geth, erigon})
+	geth.LearnMissing("trace_block")
+	for range 20 {
+		n := p.Pick(nil, Need{Method: "trace_block"})
+		if n != erigon {
+			t.Fatalf("trace_block picked %v, want the node that serves it", n)
+		}
+		n.Release()
+	}
+	// The node that serves it busy: the call waits for it.
+	busy := p.Pick(nil, Need{Method: "trace_block"})
+	if n := p.Pick(nil, Need{Method: "trace_block"}); n != nil {
+		t.Fatalf("erigon busy: Pick = %s, want nil (wait)", n.Name)
+	}
+	busy.Release()
+	// Tried already, or no node serves it: any node, whose answer is the client's.
+	if n := p.Pick([]*upstream.Node{erigon}, Need{Method: "trace_block"}); n != geth {
+		t.Fatalf("erigon tried: Pick = %v, want geth", n)
+	} else {
+		n.Release()
+	}
+	erigon.LearnMissing("trace_block")
+	if n := p.Pick(nil, Need{Method: "trace_block"}); n == nil {
+		t.Fatal("no node serves the method: Pick = nil, want any node")
+	} else {
+		n.Release()
+	}
+	// Old state only on geth, trace_ only on erigon: the method is dropped,
+	// not the state, and the call does not wait for ever.
+	erigon2 := stateNode("erigon2", 1000, upstream.StateFull, 128, 1)
+	p2 := NewPool(rules(5, 5, false, 0), []*upstream.Node{geth, erigon2})
+	geth.LearnMissing("debug_traceCall")
+	if n := p2.Pick(nil, Need{Method: "debug_traceCall"}.NeedState(10)); n != geth {
+		t.Fatalf("state and method on different nodes: Pick = %v, want geth (holds the state)", n)
+	} else {
+		n.Release()
+	}
+}

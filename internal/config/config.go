@@ -6,6 +6,7 @@ import (
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/certfile"
 	"github.com/evmgate/evmgate/internal/engine"
+	"github.com/evmgate/evmgate/internal/methodset"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/ws"
 )
@@ -242,4 +243,7 @@ type Node struct {
 	// StateWindow is how many blocks below its head a full node keeps state
 	// for. Default 128 (go-ethereum's).
 	StateWindow uint64 `yaml:"state_window"`
+	// Methods are the methods sent to the node ("trace_*" only to the
+	// nodes that serve them); names or prefixes ending in *. Empty: all.
+	Methods methodset.Lists `yaml:"methods"`
 }

@@ -43,9 +43,12 @@ func (c *ConsistentReads) validate(path string, p *problems) {
 	}
 }
 
-// validateState checks a node's archive and state_window keys.
+// validateState checks a node's archive, state_window and methods keys.
 func (nd *Node) validateState(path string, p *problems) {
 	if nd.Archive != nil && *nd.Archive && nd.StateWindow > 0 {
 		p.add(path+".state_window", "is set on an archive node, which keeps every state: remove state_window or set archive: false")
+	}
+	for _, e := range nd.Methods.Problems() {
+		p.add(path+".methods."+e.Key, "%s", e.Message)
 	}
 }

@@ -52,6 +52,7 @@ func TestRoutingKeyErrors(t *testing.T) {
 		{base + "    consistent_reads:\n      write_pin: 1ms\n" + node, []string{"networks[0].consistent_reads.write_pin", "use 100ms or more"}},
 		{base + "    consistent_reads:\n      max_clients: -1\n" + node, []string{"networks[0].consistent_reads.max_clients", "1 or more"}},
 		{base + node + "        archive: true\n        state_window: 64\n", []string{"networks[0].local_nodes[0].state_window", "remove state_window or set archive: false"}},
+		{base + node + "        methods: {deny: [\"de*bug\"]}\n", []string{"networks[0].local_nodes[0].methods.deny[0]", `"de*bug" is not a method or a prefix ending in *`}},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.yaml), noEnv)

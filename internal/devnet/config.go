@@ -44,6 +44,9 @@ type Config struct {
 	// costs more CPU per block than everything else, and eth_getLogs works
 	// without it by scanning blocks.
 	LogIndex bool
+	// Modules, when set, gives the namespaces node i serves on its HTTP
+	// and WebSocket endpoints (default: eth, net, web3 and txpool).
+	Modules func(i int) []string
 	// BuildWait is how long the builder may fill a block after
 	// forkchoiceUpdated when transactions are pending (default 100ms).
 	BuildWait time.Duration

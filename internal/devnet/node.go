@@ -60,11 +60,16 @@ type Node struct {
 	// imported is the number of the newest Net block this node has accepted
 	// through newPayload and forkchoiceUpdated; guarded by Net.mineMu.
 	imported uint64
+	// modules are the namespaces of the HTTP and WebSocket endpoints.
+	modules []string
 }
 
 // newNode prepares the node's directory and JWT secret without starting it.
 func newNode(n *Net, i int) (*Node, error) {
-	nd := &Node{net: n, name: "node" + strconv.Itoa(i), log: n.log.With("node", "node"+strconv.Itoa(i))}
+	nd := &Node{net: n, name: "node" + strconv.Itoa(i), log: n.log.With("node", "node"+strconv.Itoa(i)), modules: rpcModules}
+	if n.cfg.Modules != nil {
+		nd.modules = n.cfg.Modules(i)
+	}
 	nd.dir = filepath.Join(n.dir, nd.name)
 	if err := os.MkdirAll(nd.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating node directory: %w", err)
@@ -265,11 +270,11 @@ func (nd *Node) stackConfig() *node.Config {
 		UseLightweightKDF: true,
 		HTTPHost:          "127.0.0.1",
 		HTTPPort:          nd.httpPort,
-		HTTPModules:       rpcModules,
+		HTTPModules:       nd.modules,
 		HTTPVirtualHosts:  vhosts,
 		WSHost:            "127.0.0.1",
 		WSPort:            nd.httpPort,
-		WSModules:         rpcModules,
+		WSModules:         nd.modules,
 		WSOrigins:         []string{"*"},
 		AuthAddr:          "127.0.0.1",
 		AuthPort:          nd.authPort,

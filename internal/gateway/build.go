@@ -16,6 +16,7 @@ import (
 	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/hedge"
+	"github.com/evmgate/evmgate/internal/methodset"
 	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/sched"
@@ -122,7 +123,7 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Ve
 		Name: name, Network: n.Name, Tier: tier, URL: raw, WSURL: wsURL,
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
 		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
-		State: stateMode(nd), StateWindow: nd.StateWindow,
+		State: stateMode(nd), StateWindow: nd.StateWindow, Methods: methodset.NewFilter(nd.Methods),
 	}, nil
 }
 

@@ -91,6 +91,9 @@ type NodeStatus struct {
 	History       string `json:"history"`
 	StateWindow   uint64 `json:"state_window,omitempty"`
 	HistorySource string `json:"history_source"`
+	// MissingMethods are the methods the node answered "method not found"
+	// for lately: calls of them go to other nodes first.
+	MissingMethods []string `json:"missing_methods,omitempty"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -170,7 +173,7 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 			Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
 			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
 			Share: round3(shares[i]), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
-			Breaker: n.breakerState(nd),
+			Breaker: n.breakerState(nd), MissingMethods: nd.Missing(),
 		})
 		setHistory(&ns.Nodes[len(ns.Nodes)-1], nd)
 	}

@@ -5,6 +5,7 @@ package methodset
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -80,14 +81,25 @@ func (p *Patterns) Match(method string) bool {
 }
 
 // Filter is compiled Lists: the methods it admits.
-type Filter struct{ allow, deny Patterns }
+type Filter struct {
+	lists       Lists
+	allow, deny Patterns
+}
 
 // NewFilter compiles l; a nil Filter (from empty lists) admits every method.
 func NewFilter(l Lists) *Filter {
 	if l.Empty() {
 		return nil
 	}
-	return &Filter{allow: Compile(l.Allow), deny: Compile(l.Deny)}
+	return &Filter{lists: l, allow: Compile(l.Allow), deny: Compile(l.Deny)}
+}
+
+// Equal reports whether f and g were compiled from the same lists.
+func (f *Filter) Equal(g *Filter) bool {
+	if f == nil || g == nil {
+		return f == g
+	}
+	return slices.Equal(f.lists.Allow, g.lists.Allow) && slices.Equal(f.lists.Deny, g.lists.Deny)
 }
 
 // Admits reports whether the lists let method through: not denied, and

@@ -30,3 +30,11 @@ func TestProblems(t *testing.T) {
 		t.Fatalf("problems = %+v, want allow[1] and allow[2] (a lone * is a prefix of everything)", p)
 	}
 }
+
+func TestFilterEqual(t *testing.T) {
+	a := NewFilter(Lists{Deny: []string{"trace_*"}})
+	if !a.Equal(NewFilter(Lists{Deny: []string{"trace_*"}})) || a.Equal(NewFilter(Lists{Allow: []string{"trace_*"}})) ||
+		a.Equal(nil) || !(*Filter)(nil).Equal(NewFilter(Lists{})) {
+		t.Fatal("filters are equal exactly when compiled from the same lists")
+	}
+}

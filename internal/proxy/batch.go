@@ -16,6 +16,7 @@ type batchState struct {
 	calls    []jsonrpc.Call
 	answers  [][]byte // per call: its response element (nil: none yet or notification)
 	pending  []int    // calls still to be answered by a node
+	missing  [][]byte // per call: a node's "method not found", answered if no node serves it (nil until one)
 	verbatim []byte   // the node's whole answer, when it can be passed through as is
 	original []byte   // the client's body
 
@@ -77,12 +78,26 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	if gerr != nil {
 		ex.status = "gateway_error"
 		for _, i := range st.pending {
-			if !calls[i].IsNotification() {
+			switch {
+			case calls[i].IsNotification():
+			case st.missing != nil && st.missing[i] != nil:
+				st.answers[i] = st.missing[i] // no node tried serves the method
+			default:
 				st.answers[i] = gerr.AppendResponse(nil, calls[i].ID)
 			}
 		}
 	}
 	ex.writeBatch(st)
+}
+
+// keepMissing keeps a node's "method not found" for call i, the first one.
+func (st *batchState) keepMissing(i int, answer []byte) {
+	if st.missing == nil {
+		st.missing = make([][]byte, len(st.calls))
+	}
+	if st.missing[i] == nil {
+		st.missing[i] = answer
+	}
 }
 
 func (ex *exchange) writeBatch(st *batchState) {
@@ -151,6 +166,10 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el == nil:
 			still = append(still, i)
 		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
+			if upstream.MethodMissing(el.Err.Code, el.Err.Message) {
+				n.LearnMissing(st.calls[i].Method)
+				st.keepMissing(i, el.WithID(st.calls[i].ID))
+			}
 			if upstream.StateMissing(el.Err.Message) {
 				n.LearnState(upstream.StateFull)
 			}

@@ -25,7 +25,7 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	if c.Method == "eth_getLogs" && ex.splitLogs(ctx, c, body) {
 		return
 	}
-	need := ex.need(c, balancer.Need{})
+	need := ex.need(c, balancer.Need{Method: c.Method})
 	sendTx := jsonrpc.Info(c.Method).SendTx
 	// A call pinned to one node (a client's own transaction) is not copied.
 	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil
@@ -311,6 +311,14 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		return nil
 	}
 	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
+		if upstream.MethodMissing(e.Code, e.Message) {
+			// Another node may serve the method (a mixed pool, a provider's
+			// plan); if none does, this node's answer is the client's.
+			n.LearnMissing(c.Method)
+			if ex.fallback == nil {
+				ex.fallback = bytes.Clone(full)
+			}
+		}
 		if upstream.StateMissing(e.Message) {
 			n.LearnState(upstream.StateFull) // a node whose history is detected is a full node
 		}

@@ -1,7 +1,7 @@
 package upstream
 
 // Inherit copies old's live state (head, block time, latency, load, health,
-// failures and chain id) into n, a node that takes old's place with a
+// failures, chain id and the methods it does not serve) into n, a node that takes old's place with a
 // changed identity (weight, limits, headers changed by a configuration
 // reload), so that it serves at once as old did instead of waiting for its
 // first probe. Calls in flight stay counted on old. Call it before n is
@@ -16,5 +16,8 @@ func (n *Node) Inherit(old *Node) {
 	n.chainID.Store(old.chainID.Load())
 	if n.Detected() && old.Detected() {
 		n.stateMode.Store(old.stateMode.Load())
+	}
+	if n.URL == old.URL {
+		n.missing.inherit(&old.missing)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/methodset"
 )
 
 // Tier is a node's class: local nodes serve first, then monitoring, then
@@ -106,6 +107,8 @@ type Spec struct {
 	// StateWindow is how many blocks below its head a full node keeps
 	// state for (0: DefaultStateWindow).
 	StateWindow uint64
+	// Methods are the methods the node is sent (nil: all).
+	Methods *methodset.Filter
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -131,6 +134,7 @@ type Node struct {
 	stateMode atomic.Uint32          // a StateMode: configured, or detected
 	shown     atomic.Uint64          // highest head + 1 an answer of the node showed; 0: none
 	sawAt     atomic.Int64           // Now() when an answer last raised head (SawHead)
+	missing   missingMethods         // methods it answered "method not found" for
 }
 
 // New returns a node with its HTTP client.

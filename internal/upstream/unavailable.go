@@ -37,11 +37,12 @@ var unavailableCodes = map[int]bool{
 }
 
 // Unavailable reports whether a JSON-RPC error from a node means the call
-// should be tried on another node instead of returned to the client.
+// should be tried on another node instead of returned to the client: the
+// node cannot serve it now, or does not serve its method (MethodMissing).
 // behindHead says whether the node is behind the network head: only then
 // does "header not found" mean another node may have the block.
 func Unavailable(code int, message string, behindHead bool) bool {
-	if unavailableCodes[code] {
+	if unavailableCodes[code] || MethodMissing(code, message) {
 		return true
 	}
 	m := strings.ToLower(message)
