@@ -46,14 +46,14 @@ func TestMethodRoutingAsProcessDevnet(t *testing.T) {
 	withDebug, noDebug := net.Nodes()[0], net.Nodes()[1]
 
 	// Each network's node without debug_ sits behind a relay that counts
-	// the single debug_ calls reaching it.
+	// the requests with a debug_getRawHeader call that reach it.
 	var learnedHits, listedHits atomic.Int64
 	relay := func(hits *atomic.Int64) string {
 		target, _ := url.Parse(noDebug.HTTPURL())
 		rp := httputil.NewSingleHostReverseProxy(target)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
-			if bytes.HasPrefix(body, []byte(`{`)) && bytes.Contains(body, []byte(`"debug_getRawHeader"`)) {
+			if bytes.Contains(body, []byte(`"debug_getRawHeader"`)) {
 				hits.Add(1)
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -108,7 +108,19 @@ func TestMethodRoutingAsProcessDevnet(t *testing.T) {
 		t.Fatalf("/status missing_methods of no-debug = %v, want [debug_getRawHeader]", missing)
 	}
 
-	// In a batch, a call the first node does not serve goes to the other.
+	// A batch of that method alone goes to the node that serves it.
+	twice := `[` + header + `,` + strings.Replace(header, `"id":7`, `"id":9`, 1) + `]`
+	for i := range 4 {
+		code, got := rpc(t, base+"/learned", twice)
+		if code != 200 || got != "["+want+","+strings.Replace(want, `"id":7`, `"id":9`, 1)+"]" {
+			t.Fatalf("batch of debug_getRawHeader %d: %d %s", i, code, got)
+		}
+	}
+	if n := learnedHits.Load(); n != 1 {
+		t.Fatalf("after batches of debug_getRawHeader alone, the node without debug_ got %d requests with it, want still 1", n)
+	}
+
+	// In a batch of several methods, a call the first node does not serve goes to the other.
 	batch := `[` + header + `,{"jsonrpc":"2.0","id":8,"method":"eth_blockNumber","params":[]}]`
 	for i := range 4 {
 		code, got := rpc(t, base+"/learned", batch)

@@ -166,6 +166,12 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	}
 }
 
+// AnyServes reports whether an eligible node not in tried serves method
+// (see Need.Method).
+func (p *Pool) AnyServes(method string, tried []*upstream.Node) bool {
+	return anyFits(p.view.Load(), tried, Need{Method: method})
+}
+
 // pick takes a slot on the best node meeting need, serving tier first,
 // then the backup tiers, then any other node.
 func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64) *upstream.Node {

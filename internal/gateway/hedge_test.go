@@ -157,6 +157,7 @@ func TestWritesAreNeverHedged(t *testing.T) {
 	f := fakes(t, 2)
 	for _, n := range f {
 		n.SetDelay(40 * time.Millisecond)
+		n.SetResult("eth_getFilterChanges", "[]")
 	}
 	g := startGateway(t, hedgeYAML("    hedge: {enabled: true, min_delay: 1ms, max_delay: 2ms}\n", f))
 	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })

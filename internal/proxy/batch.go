@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -53,6 +54,11 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 		if e := ex.logsRefused(c); e != nil {
 			st.answers[i] = e.AppendResponse(nil, c.ID)
 			continue
+		}
+		if len(st.pending) == 0 {
+			need.Method = c.Method
+		} else if need.Method != c.Method {
+			need.Method = "" // a batch of one method goes to nodes that serve it
 		}
 		st.pending = append(st.pending, i)
 		need = ex.need(c, need)
@@ -159,17 +165,21 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	matched, inOrder := match(st, els)
 	behind := n.Head() < ex.net.Pool.View().Head
 	still := st.pending[:0] // filtered in place: still is never ahead of k
+	onlyMissing := true     // every call left is one whose method n does not serve
 	for k, i := range st.pending {
 		el := matched[k]
 		switch {
 		case el == nil && st.calls[i].IsNotification():
 		case el == nil:
 			still = append(still, i)
-		case el.Err != nil && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
-			if upstream.MethodMissing(el.Err.Code, el.Err.Message) {
-				n.LearnMissing(st.calls[i].Method)
-				st.keepMissing(i, el.WithID(st.calls[i].ID))
-			}
+			onlyMissing = false
+		case el.Err != nil && upstream.MethodMissing(el.Err.Code, el.Err.Message) && ex.servedElsewhere(n, st.calls[i].Method):
+			// As for a single call (rpcError): another node may serve it.
+			n.LearnMissing(st.calls[i].Method)
+			st.keepMissing(i, el.WithID(st.calls[i].ID))
+			still = append(still, i)
+		case el.Err != nil && !upstream.MethodMissing(el.Err.Code, el.Err.Message) && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
+			onlyMissing = false
 			if upstream.StateMissing(el.Err.Message) {
 				n.LearnState(upstream.StateFull)
 			}
@@ -186,7 +196,11 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		st.verbatim = resp
 	}
 	st.pending = still
-	if len(still) > 0 {
+	switch {
+	case len(still) == 0:
+	case onlyMissing:
+		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: fmt.Errorf("%w: the batch's other calls", errMethodMissing)}
+	default:
 		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("some calls of the batch are not available on this node")}
 	}
 	return nil

@@ -178,6 +178,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 	tried := ex.triedBuf[:0]
 	var failures []error
 	var refused []string // nodes that refused the request as too large for them
+	missing := 0         // nodes that answered "method not found"
 	for i := 0; i <= ex.net.Retries; i++ {
 		if i > 0 {
 			if err := backoff(ctx, i); err != nil {
@@ -186,8 +187,10 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 			ex.h.countRetry(ex.net)
 		}
 		n, err := ex.acquire(ctx, i > 0, tried, need)
-		if errors.Is(err, ErrNoNode) && len(tried) > 0 && len(refused) == len(failures) {
-			break // every node refused the request as too large: none will take it on a second round
+		if errors.Is(err, ErrNoNode) && len(tried) > 0 && len(refused)+missing == len(failures) {
+			// Every node refused the request as too large or does not
+			// serve its method: none will take it on a second round.
+			break
 		}
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
 			// Every node was tried: go round again rather than give up early.
@@ -250,6 +253,9 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 				// local node, say) may take a larger request.
 				refused = append(refused, ue.Node+" ("+ue.Err.Error()+")")
 			}
+		}
+		if errors.Is(err, errMethodMissing) {
+			missing++
 		}
 		failures = append(failures, err)
 		tried = append(tried, n)

@@ -310,15 +310,16 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		// The first try reached a node: the transaction is in a pool. Its hash is the answer.
 		return nil
 	}
-	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
-		if upstream.MethodMissing(e.Code, e.Message) {
-			// Another node may serve the method (a mixed pool, a provider's
-			// plan); if none does, this node's answer is the client's.
-			n.LearnMissing(c.Method)
-			if ex.fallback == nil {
-				ex.fallback = bytes.Clone(full)
-			}
+	if e != nil && upstream.MethodMissing(e.Code, e.Message) && ex.servedElsewhere(n, c.Method) {
+		// Another node may serve the method (a mixed pool, a provider's
+		// plan); if none does, this node's answer is the client's.
+		n.LearnMissing(c.Method)
+		if ex.fallback == nil {
+			ex.fallback = bytes.Clone(full)
 		}
+		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: fmt.Errorf("%w: %s", errMethodMissing, e.Message)}
+	}
+	if e != nil && !upstream.MethodMissing(e.Code, e.Message) && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
 		if upstream.StateMissing(e.Message) {
 			n.LearnState(upstream.StateFull) // a node whose history is detected is a full node
 		}
@@ -330,6 +331,18 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 	ex.writeBody(full, "rpc_error")
 	return nil
 }
+
+// servedElsewhere reports, of a call n answered "method not found", that
+// another node may serve its method: n did not say so before (the call was
+// sent to it knowing, when no node serves the method), or an eligible node
+// not tried yet serves it.
+func (ex *exchange) servedElsewhere(n *upstream.Node, method string) bool {
+	return n.Serves(method) || ex.net.Pool.AnyServes(method, ex.tried)
+}
+
+// errMethodMissing is the cause of a try whose node does not serve the
+// call's method: no second round of the nodes is made for it.
+var errMethodMissing = errors.New("method not served by this node")
 
 // writeBody answers with a complete body.
 func (ex *exchange) writeBody(body []byte, status string) {
