@@ -30,3 +30,34 @@ func TestMethodNoNodeServesIsTriedOncePerNode(t *testing.T) {
 		t.Fatalf("after the batch the nodes got %d calls, want 4 (every node learned: one try)", n)
 	}
 }
+
+// A node's methods list reloads: denied methods stop reaching it, and the
+// methods it was learned not to serve are kept across the change.
+func TestNodeMethodsReload(t *testing.T) {
+	f := fakes(t, 2)
+	for _, n := range f {
+		n.SetResult("trace_block", "[]")
+	}
+	yaml := func(extra string) string {
+		return netYAML("    cache: false\n    strategy: round_robin\n",
+			nodeYAML("local_nodes", "", f[0])+nodeYAML("local_nodes", extra, f[1])[len("    local_nodes:\n"):])
+	}
+	g := startGateway(t, yaml(""))
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"foo_bar","params":[]}`)
+	reloadTo(t, g, yaml("        methods: {deny: [\"trace_*\"]}\n"))
+	before := f[1].Calls("trace_block")
+	for range 10 {
+		if r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"trace_block","params":["0x1"]}`); r.status != 200 || !strings.Contains(r.body, `"result":[]`) {
+			t.Fatalf("trace_block: %d %s", r.status, r.body)
+		}
+	}
+	if n := f[1].Calls("trace_block") - before; n != 0 {
+		t.Fatalf("the node whose reloaded methods list denies trace_* got %d calls", n)
+	}
+	for _, n := range g.Status().Networks[0].Nodes {
+		if len(n.MissingMethods) != 1 || n.MissingMethods[0] != "foo_bar" {
+			t.Fatalf("node %s missing_methods after reload = %v, want [foo_bar]", n.Name, n.MissingMethods)
+		}
+	}
+}
