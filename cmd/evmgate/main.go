@@ -230,7 +230,7 @@ func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log 
 	return reload.Start(reload.Options{
 		Path: rl.path, Signals: hup, Log: log, Registerer: g.Registry(),
 		Reload: func(ctx context.Context) ([]string, error) {
-			cfg, err := loadConfig(rl.path)
+			cfg, err := config.LoadReload(rl.path)
 			if err != nil {
 				return nil, err
 			}

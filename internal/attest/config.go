@@ -273,8 +273,19 @@ func (s *Settings) Default() {
 	}
 }
 
-// Validate checks a defaulted section.
+// Validate checks a defaulted section and reads its files as at start, so
+// a check refuses what starting would refuse, with the same message.
 func (s *Settings) Validate() error {
+	if err := s.ValidateKeys(); err != nil {
+		return err
+	}
+	_, err := New(*s, Options{})
+	return err
+}
+
+// ValidateKeys checks a defaulted section without reading the files it
+// names.
+func (s *Settings) ValidateKeys() error {
 	var errs []string
 	if s.Offline && s.CollateralDir == "" {
 		errs = append(errs, "attestation.offline: needs attestation.collateral_dir, the directory holding the collateral")
@@ -295,10 +306,7 @@ func (s *Settings) Validate() error {
 	}
 	slices.Sort(errs)
 	if len(errs) == 0 {
-		// The files are read as at start, so a check refuses what
-		// starting would refuse, with the same message.
-		_, err := New(*s, Options{})
-		return err
+		return nil
 	}
 	return errors.New(strings.Join(errs, "\n"))
 }

@@ -13,12 +13,21 @@ import (
 )
 
 // Load reads, expands, decodes, defaults and validates the file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, true) }
+
+// LoadReload is Load for a reload of a running gateway: the files that the
+// attestation section names are not read. That section only changes on
+// restart, so the gateway keeps what it read at start, and a root file
+// moved or removed since (a Kubernetes secret remounted) must not refuse a
+// reload that changes something else. evmgate validate still reads them.
+func LoadReload(path string) (*Config, error) { return load(path, false) }
+
+func load(path string, attestationFiles bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	cfg, err := Parse(data, os.LookupEnv)
+	cfg, err := parse(data, os.LookupEnv, attestationFiles)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -31,6 +40,12 @@ func Load(path string) (*Config, error) {
 // comment may mention ${VAR} freely and a variable's value can never change
 // the file's structure. Line numbers in errors are those of the file.
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	return parse(data, lookup, true)
+}
+
+// parse is Parse; attestationFiles false leaves the attestation section's
+// files unread (see LoadReload).
+func parse(data []byte, lookup func(string) (string, bool), attestationFiles bool) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, explainYAML(err)
@@ -50,7 +65,7 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, withKeyPaths(explainYAML(err), lines)
 	}
 	cfg.Default()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(attestationFiles); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

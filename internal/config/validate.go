@@ -40,8 +40,13 @@ func (p problems) err() error {
 	return errors.New("invalid configuration:\n  " + strings.Join(p, "\n  "))
 }
 
-// Validate checks a defaulted Config.
-func (c *Config) Validate() error {
+// Validate checks a defaulted Config, reading the files it names as
+// starting would.
+func (c *Config) Validate() error { return c.validate(true) }
+
+// validate checks a defaulted Config; attestationFiles false leaves the
+// attestation section's files unread (see LoadReload).
+func (c *Config) validate(attestationFiles bool) error {
 	var p problems
 	if c.Port < 1 {
 		p.add("port", "%d is not a port: use a number from 1 to 65535", c.Port)
@@ -96,7 +101,11 @@ func (c *Config) Validate() error {
 	if err := c.Cache.Validate(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
-	if err := c.Attestation.Validate(); err != nil {
+	checkAttestation := c.Attestation.Validate
+	if !attestationFiles {
+		checkAttestation = c.Attestation.ValidateKeys
+	}
+	if err := checkAttestation(); err != nil {
 		p = append(p, strings.Split(err.Error(), "\n")...)
 	}
 	c.validateAccess(&p)

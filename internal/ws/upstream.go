@@ -59,9 +59,10 @@ type upstreamConn struct {
 
 // pending is a call waiting for its answer.
 type pending struct {
-	ch  chan reply // buffered: the reader never waits
-	ids []uint64
-	sub *upSub // for eth_subscribe
+	ch   chan reply // buffered: the reader never waits
+	ids  []uint64
+	sub  *upSub // for eth_subscribe
+	size int    // of the request, in bytes
 }
 
 type reply struct {
@@ -197,11 +198,13 @@ func (u *upstreamConn) keepAlive(c *websocket.Conn, gone chan struct{}) {
 }
 
 // drop forgets c: its calls in flight fail and its subscriptions end.
-func (u *upstreamConn) drop(c *websocket.Conn, cause error) {
+// A close 1009 (message too big) refuses one of the calls for its size.
+// It reports whether it dropped c (false: c was dropped before).
+func (u *upstreamConn) drop(c *websocket.Conn, cause error) bool {
 	u.mu.Lock()
 	if u.conn != c {
 		u.mu.Unlock()
-		return
+		return false
 	}
 	u.conn = nil
 	close(u.gone)
@@ -211,18 +214,24 @@ func (u *upstreamConn) drop(c *websocket.Conn, cause error) {
 	c.CloseNow()
 	u.m.upstreamUp(u.spec, -1)
 	err := u.lostError(cause)
+	refused, refusedErr := u.refusedCall(cause, pend)
 	if u.ctx.Err() == nil {
 		u.log.Warn("node websocket lost", "err", cause, "calls", len(pend), "subscriptions", len(streams))
 	}
 	for _, p := range pend {
+		e := err
+		if p == refused {
+			e = refusedErr
+		}
 		select {
-		case p.ch <- reply{err: err}:
+		case p.ch <- reply{err: e}:
 		default: // a batch is in the map once per id
 		}
 	}
 	for _, s := range streams {
 		s.End(err)
 	}
+	return true
 }
 
 // route hands a message to its caller or its subscription.

@@ -27,7 +27,7 @@ func (u *upstreamConn) Call(ctx context.Context, body []byte) ([]byte, error) {
 	if len(ids) == 0 {
 		return nil, u.write(ctx, req, nil)
 	}
-	p := &pending{ch: make(chan reply, 1), ids: ids}
+	p := &pending{ch: make(chan reply, 1), ids: ids, size: len(req)}
 	if err := u.write(ctx, req, p); err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (u *upstreamConn) write(ctx context.Context, req []byte, p *pending) error 
 		err = c.Write(wctx, websocket.MessageText, req)
 		cancel()
 		if err != nil {
-			return u.writeFailed(c, len(req), err)
+			return u.writeFailed(c, p, len(req), err)
 		}
 		return nil
 	}
@@ -136,7 +136,7 @@ func (u *upstreamConn) Subscribe(ctx context.Context, params []byte) (subs.Strea
 	id := u.nextID.Add(1)
 	req := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"eth_subscribe","params":%s}`, id, params)
 	s := &upSub{Endable: subs.NewEndable(streamBuffer), u: u}
-	p := &pending{ch: make(chan reply, 1), ids: []uint64{id}, sub: s}
+	p := &pending{ch: make(chan reply, 1), ids: []uint64{id}, sub: s, size: len(req)}
 	if err := u.write(ctx, req, p); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -96,20 +97,47 @@ func (u *upstreamConn) fail(id uint64, err error) {
 // refusedSize is the size from which a message whose write fails is taken
 // as refused for its size: nodes close a WebSocket over a message above
 // their limit (geth: 32 MiB) while it is still being written. Below it, a
-// failed write is the node's connection failing.
+// failed write is the node's connection failing, unless the node's close
+// says otherwise.
 const refusedSize = 1 << 20
 
-// writeFailed drops c after a failed write of a message of size bytes and
-// returns the caller's error.
-func (u *upstreamConn) writeFailed(c *websocket.Conn, size int, err error) error {
-	if size < refusedSize {
-		u.drop(c, fmt.Errorf("write: %w", err))
-		return fmt.Errorf("writing to websocket of %s: %w", u.spec.Name, err)
+// closeReadWait bounds the wait, after a failed write, for the connection's
+// reader to read why the node closed it.
+const closeReadWait = time.Second
+
+// writeFailed drops c after a failed write of p's message of size bytes
+// and returns the caller's error. A node closing its WebSocket over a
+// message too large for it (1009) often resets the connection while the
+// message is still being written: the write fails first, and the close is
+// left for c's reader, which drops c on it. So a smaller message waits a
+// little for that drop's verdict on p, and takes it when the close said
+// why (refused for its size on a 1009); otherwise the write's error.
+func (u *upstreamConn) writeFailed(c *websocket.Conn, p *pending, size int, err error) error {
+	if size >= refusedSize {
+		refused := &upstream.Error{Kind: upstream.KindRequestTooLarge, Node: u.spec.Name,
+			Err: fmt.Errorf("the node closed its websocket during a message of %d bytes, over its size limit: %w", size, err)}
+		u.drop(c, refused)
+		return refused
 	}
-	refused := &upstream.Error{Kind: upstream.KindRequest, Node: u.spec.Name,
-		Err: fmt.Errorf("the node closed its websocket during a message of %d bytes, over its size limit: %w", size, err)}
-	u.drop(c, refused)
-	return refused
+	var verdict reply
+	if p != nil {
+		wait := time.NewTimer(closeReadWait)
+		defer wait.Stop()
+		select {
+		case verdict = <-p.ch:
+		case <-wait.C:
+			if !u.drop(c, fmt.Errorf("write: %w", err)) {
+				verdict = <-p.ch // dropped meanwhile: that drop's verdict is on its way
+			}
+		}
+	} else {
+		u.drop(c, fmt.Errorf("write: %w", err))
+	}
+	var own *upstream.Error
+	if errors.As(verdict.err, &own) {
+		return verdict.err // the node's close said why
+	}
+	return fmt.Errorf("writing to websocket of %s: %w", u.spec.Name, err)
 }
 
 // lostError is what the calls in flight on a lost connection fail with. A
@@ -123,6 +151,28 @@ func (u *upstreamConn) lostError(cause error) error {
 		return &upstream.Error{Kind: upstream.KindRequest, Node: u.spec.Name, Err: err}
 	}
 	return err
+}
+
+// refusedCall returns the call in flight that a close 1009 (message too
+// big) refused, and its error: KindRequestTooLarge, as an HTTP 413. It is
+// the largest: the node reads messages in the order they were written and
+// closes at the first over its limit, so the largest in flight is at least
+// that large. Nil when cause is not a 1009.
+func (u *upstreamConn) refusedCall(cause error, pend map[uint64]*pending) (*pending, error) {
+	if websocket.CloseStatus(cause) != websocket.StatusMessageTooBig {
+		return nil, nil
+	}
+	var largest *pending
+	for _, p := range pend {
+		if largest == nil || p.size > largest.size {
+			largest = p
+		}
+	}
+	if largest == nil {
+		return nil, nil
+	}
+	return largest, &upstream.Error{Kind: upstream.KindRequestTooLarge, Node: u.spec.Name,
+		Err: fmt.Errorf("the node closed its websocket (1009, message too big) over a message of %d bytes", largest.size)}
 }
 
 // memberAt returns where the value of the top-level member key of the

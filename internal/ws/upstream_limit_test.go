@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/evmgate/evmgate/internal/devnet"
 	"github.com/evmgate/evmgate/internal/health"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -91,8 +93,9 @@ func TestAnswerOverLimitFailsOnlyItsCall(t *testing.T) {
 
 // TestNodeClosingOverLargeMessageBlamesNoOne: geth closes its WebSocket
 // (1009) over a message above its 32 MiB read limit. Every call in flight
-// on the connection then fails, the big one included, as tries to move
-// elsewhere that do not count against the node; the next call reconnects.
+// on the connection then fails as tries to move elsewhere that do not
+// count against the node, the big one as refused for its size
+// (KindRequestTooLarge); the next call reconnects.
 func TestNodeClosingOverLargeMessageBlamesNoOne(t *testing.T) {
 	u := newUpstreamConn(upstream.Spec{Name: "node0", Network: "dev", WSURL: startNode(t, 0)}, time.Minute, slog.New(slog.DiscardHandler), nil)
 	defer u.Close()
@@ -106,8 +109,8 @@ func TestNodeClosingOverLargeMessageBlamesNoOne(t *testing.T) {
 	huge := []byte(`{"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":["` + strings.Repeat("x", 33<<20) + `"]}`)
 	_, err := n.Call(ctx, huge)
 	var ue *upstream.Error
-	if !errors.As(err, &ue) || health.Counts(err) {
-		t.Fatalf("call over the node's message limit: %v, want an error that does not count", err)
+	if !errors.As(err, &ue) || ue.Kind != upstream.KindRequestTooLarge || health.Counts(err) {
+		t.Fatalf("call over the node's message limit: %v, want a request_too_large error that does not count", err)
 	}
 	// The dial after a lost connection may wait out a short backoff.
 	for {
@@ -149,5 +152,86 @@ func TestNotificationOverLimitEndsOnlyItsSubscription(t *testing.T) {
 	}
 	if dials := testutil.ToFloat64(m.upstreamDial.WithLabelValues("dev", "node0", "ok")); dials != 1 {
 		t.Fatalf("%v dials, want the one connection kept throughout", dials)
+	}
+}
+
+// heldService is a go-ethereum RPC service: test_echo answers its
+// argument, test_hold waits until released or its connection is gone.
+type heldService struct {
+	held    chan struct{} // gets a value when a test_hold call arrives
+	release chan struct{}
+}
+
+func (s *heldService) Echo(v string) string { return v }
+
+func (s *heldService) Hold(ctx context.Context) error {
+	s.held <- struct{}{}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// startLimitedGeth serves go-ethereum's RPC server over WebSocket on
+// 127.0.0.1 with a read limit of limit bytes (geth's is 32 MiB), which it
+// enforces as geth does: a close 1009 "message too big".
+func startLimitedGeth(t *testing.T, limit int64) (url string, svc *heldService) {
+	t.Helper()
+	svc = &heldService{held: make(chan struct{}, 16), release: make(chan struct{})}
+	srv := rpc.NewServer()
+	srv.SetWebsocketReadLimit(limit)
+	if err := srv.RegisterName("test", svc); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.WebsocketHandler([]string{"*"}))
+	t.Cleanup(func() {
+		close(svc.release)
+		hs.Close()
+		srv.Stop()
+	})
+	return "ws://" + hs.Listener.Addr().String(), svc
+}
+
+// TestNodeClosing1009RefusesTheLargeCall: a node that closes its
+// WebSocket with 1009 over a call above its read limit refused that call
+// for its size: it fails with KindRequestTooLarge, as an HTTP 413 does,
+// and the node is not blamed. A call in flight beside it fails as one on
+// a lost connection (tried elsewhere, not blamed), and the next call
+// connects again.
+func TestNodeClosing1009RefusesTheLargeCall(t *testing.T) {
+	url, svc := startLimitedGeth(t, 4096)
+	u := newUpstreamConn(upstream.Spec{Name: "node0", Network: "dev", WSURL: url}, time.Minute, slog.New(slog.DiscardHandler), nil)
+	defer u.Close()
+	n := nodeOverWS(u)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	small := []byte(`{"jsonrpc":"2.0","id":1,"method":"test_echo","params":["hi"]}`)
+	if out, err := n.Call(ctx, small); err != nil || !strings.Contains(string(out), `"result":"hi"`) {
+		t.Fatalf("a small call: %s %v", out, err)
+	}
+
+	heldErr := make(chan error, 1)
+	go func() {
+		_, err := n.Call(ctx, []byte(`{"jsonrpc":"2.0","id":2,"method":"test_hold","params":[]}`))
+		heldErr <- err
+	}()
+	select {
+	case <-svc.held:
+	case <-ctx.Done():
+		t.Fatal("test_hold did not reach the node")
+	}
+	large := []byte(`{"jsonrpc":"2.0","id":3,"method":"test_echo","params":["` + strings.Repeat("x", 16<<10) + `"]}`)
+	_, err := n.Call(ctx, large)
+	var ue *upstream.Error
+	if !errors.As(err, &ue) || ue.Kind != upstream.KindRequestTooLarge || ue.Node != "node0" || health.Counts(err) {
+		t.Fatalf("the call over the node's limit: %v, want a request_too_large error of node0 that does not count", err)
+	}
+	err = <-heldErr
+	if !errors.As(err, &ue) || ue.Kind == upstream.KindRequestTooLarge || health.Counts(err) {
+		t.Fatalf("the call in flight beside it: %v, want an error of the lost connection that does not count", err)
+	}
+	if out, err := n.Call(ctx, small); err != nil || !strings.Contains(string(out), `"result":"hi"`) {
+		t.Fatalf("a small call after the node closed the connection: %s %v", out, err)
 	}
 }
