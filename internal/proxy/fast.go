@@ -340,9 +340,17 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 		if w.err != nil {
 			return 0, w.err
 		}
-		return w.gz.z.Write(p)
+		return w.gz.write(p, w.flushDirect)
 	}
 	return w.writeDirect(p)
+}
+
+// flushDirect sends on what the connection's buffer holds of a direct answer.
+func (w *fastWriter) flushDirect() error {
+	if w.err == nil {
+		w.err = w.direct.Flush()
+	}
+	return w.err
 }
 
 // writeDirect writes bytes of a direct answer to the connection, as a

@@ -107,6 +107,27 @@ func acceptsGzipFast(h *fasthttp.RequestHeader) bool {
 type gzipper struct {
 	z   *gzip.Writer
 	buf []byte
+	in  int // bytes written to a stream since its last flush
+}
+
+// gzipFlushBytes is how much of a streamed answer is compressed before
+// what it compressed to is sent on: a node's answer goes to the client as
+// it arrives even when it compresses well (the compressor and the
+// connection's buffer would otherwise hold it).
+const gzipFlushBytes = 64 << 10
+
+// write compresses p into a stream and flushes the compressor, then the
+// stream's writer, every gzipFlushBytes.
+func (g *gzipper) write(p []byte, flush func() error) (int, error) {
+	n, err := g.z.Write(p)
+	g.in += n
+	if err == nil && g.in >= gzipFlushBytes {
+		g.in = 0
+		if err = g.z.Flush(); err == nil {
+			err = flush()
+		}
+	}
+	return n, err
 }
 
 var gzippers = sync.Pool{New: func() any {
@@ -118,6 +139,7 @@ func getGzipper() *gzipper { return gzippers.Get().(*gzipper) }
 
 func putGzipper(g *gzipper) {
 	g.z.Reset(io.Discard) // drop the stream it wrote to
+	g.in = 0
 	gzippers.Put(g)
 }
 
@@ -205,7 +227,7 @@ func (g *gzipResponse) Write(p []byte) (int, error) {
 	}
 	switch {
 	case g.gz != nil:
-		return g.gz.z.Write(p)
+		return g.gz.write(p, g.flush)
 	case g.pass:
 		return g.ResponseWriter.Write(p)
 	}
@@ -216,6 +238,11 @@ func (g *gzipResponse) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// flush sends on what the server's writer holds of a compressed stream.
+func (g *gzipResponse) flush() error {
+	return http.NewResponseController(g.ResponseWriter).Flush()
 }
 
 // ReadFrom copies a streamed answer through a pooled buffer.
