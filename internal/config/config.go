@@ -100,6 +100,41 @@ type Config struct {
 	// Limits bound what one client may hold of the listeners: connections,
 	// header bytes, and the time to send headers or stay idle.
 	Limits Limits `yaml:"limits"`
+
+	// ResponseCompression gzips the JSON-RPC port's answers for clients
+	// that send Accept-Encoding: gzip, as go-ethereum's HTTP server does.
+	ResponseCompression ResponseCompression `yaml:"response_compression"`
+}
+
+// ResponseCompression is the response_compression: section.
+type ResponseCompression struct {
+	// Enabled gzips answers for clients whose Accept-Encoding allows gzip.
+	// Default true.
+	Enabled *bool `yaml:"enabled"`
+	// MinBytes is the least answer length compressed; shorter answers go
+	// as they are. Default 1024.
+	MinBytes *int `yaml:"min_bytes"`
+}
+
+// DefaultCompressionMinBytes is response_compression.min_bytes's default.
+const DefaultCompressionMinBytes = 1024
+
+// Default fills the section's unset keys.
+func (r *ResponseCompression) Default() {
+	if r.Enabled == nil {
+		t := true
+		r.Enabled = &t
+	}
+	if r.MinBytes == nil {
+		n := DefaultCompressionMinBytes
+		r.MinBytes = &n
+	}
+}
+
+func (r *ResponseCompression) validate(p *problems) {
+	if r.MinBytes != nil && *r.MinBytes < 0 {
+		p.add("response_compression.min_bytes", "%d is negative: use a number of bytes such as 1024, or 0 to compress every answer", *r.MinBytes)
+	}
 }
 
 // Scheduler configures the priority classes (X-Fast-Track, X-High-Priority, low).

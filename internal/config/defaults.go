@@ -57,6 +57,7 @@ func (c *Config) Default() {
 	c.Cache.Default()
 	c.Attestation.Default()
 	c.Limits.Default()
+	c.ResponseCompression.Default()
 	c.Access.Default()
 	if c.Engine.Enabled {
 		c.Engine.Default()

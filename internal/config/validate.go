@@ -92,6 +92,7 @@ func (c *Config) validate(attestationFiles bool) error {
 		p.add("networks", "no network is configured: add one with a name and local_nodes")
 	}
 	c.validateListeners(&p)
+	c.ResponseCompression.validate(&p)
 	if err := c.Admin.Validate(); err != nil {
 		p = append(p, err.Error())
 	}

@@ -77,6 +77,8 @@ func TestValidation(t *testing.T) {
 		{"weight", "networks:\n  - name: m\n    local_nodes:\n" + node(ok) + "        weight: -3\n", []string{"networks[0].local_nodes[0].weight", "1 or more"}},
 		{"ws endpoint", "networks:\n  - name: m\n    local_nodes:\n" + node(ok) + "        ws_endpoint: http://x:8546\n", []string{"networks[0].local_nodes[0].ws_endpoint", "ws://"}},
 		{"header name", "networks:\n  - name: m\n    local_nodes:\n" + node(ok) + "        headers: {\"X Key\": v}\n", []string{"networks[0].local_nodes[0].headers", `"X Key" is not an HTTP header name`}},
+		{"compression min bytes", "response_compression:\n  min_bytes: -1\nnetworks:\n" + net("m", "", ok),
+			[]string{"response_compression.min_bytes", "-1 is negative", "0 to compress every answer"}},
 		{"header value", "networks:\n  - name: m\n    local_nodes:\n" + node(ok) + "        headers: {X-Key: \"a\\nb\"}\n", []string{"networks[0].local_nodes[0].headers.X-Key", "one line"}},
 	}
 	for _, tt := range tests {

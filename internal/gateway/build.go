@@ -203,5 +203,6 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 	return proxy.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchSize: cfg.MaxBatchSize,
 		RequestTimeout: cfg.RequestTimeout.D(), LogRequests: *cfg.LogRequests,
+		Compress: *cfg.ResponseCompression.Enabled, CompressMinBytes: *cfg.ResponseCompression.MinBytes,
 	}
 }

@@ -212,7 +212,7 @@ func (g *Gateway) RPCHandler() http.Handler {
 	if g.rest != nil {
 		root = g.rest // the REST routes of networks with rest_api; JSON-RPC on every other path
 	}
-	mux.Handle("/", root)
+	mux.Handle("/", g.handler.Compress(root))
 	if g.cfg.Admin.OnRPC && g.registry != nil {
 		admin := g.registry.Handler(g.adminRoutes()...)
 		mux.Handle("/nodes", admin)

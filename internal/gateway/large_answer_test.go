@@ -66,11 +66,14 @@ func (p *pacedNode) send(w http.ResponseWriter, r *http.Request, out []byte) {
 // announced or chunked, reaches the client as the node sends it (the
 // client reads its first half while the node still holds the second), is
 // byte for byte the node's answer with the client's id, and the
-// connection closes after it; the next call is served.
+// connection closes after it; the next call is served. For a client that
+// accepts gzip the answer is compressed as it goes, and still reaches the
+// client as the node sends it, though it compresses to almost nothing.
 func TestLargeAnswerGoesOutAsItArrives(t *testing.T) {
 	result := `"0x` + strings.Repeat("ab", 1500<<10) + `"` // about 3 MB
-	for _, fixed := range []bool{true, false} {
-		t.Run(fmt.Sprintf("fixed_length=%v", fixed), func(t *testing.T) {
+	for _, tc := range []struct{ fixed, gzip bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		fixed := tc.fixed
+		t.Run(fmt.Sprintf("fixed_length=%v,gzip=%v", fixed, tc.gzip), func(t *testing.T) {
 			f := fakes(t, 1)[0]
 			f.SetResult("eth_getCode", result)
 			p := &pacedNode{fixedLength: fixed, release: make(chan struct{})}
@@ -80,15 +83,18 @@ func TestLargeAnswerGoesOutAsItArrives(t *testing.T) {
 			waitFor(t, "the node eligible", func() bool { return eligibleNodes(g, "mainnet") == 1 })
 
 			call := `{"jsonrpc":"2.0","id":"me","method":"eth_getCode","params":["0x00000000000000000000000000000000000000aa","latest"]}`
-			resp, err := http.Post(url, "application/json", strings.NewReader(call))
+			// Go's client asks for gzip and decodes it unless told not to.
+			hc := &http.Client{Transport: &http.Transport{DisableCompression: !tc.gzip}}
+			defer hc.CloseIdleConnections()
+			resp, err := hc.Post(url, "application/json", strings.NewReader(call))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			if resp.StatusCode != 200 || !resp.Close {
-				t.Fatalf("status %d, Connection: close %v", resp.StatusCode, resp.Close)
+			if resp.StatusCode != 200 || !resp.Close || resp.Uncompressed != tc.gzip {
+				t.Fatalf("status %d, Connection: close %v, decoded from gzip %v", resp.StatusCode, resp.Close, resp.Uncompressed)
 			}
-			if fixed && resp.ContentLength < int64(len(result)) {
+			if fixed && !tc.gzip && resp.ContentLength < int64(len(result)) {
 				t.Errorf("Content-Length %d for a %d-byte result", resp.ContentLength, len(result))
 			}
 			br := bufio.NewReader(resp.Body)

@@ -38,8 +38,10 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	if net == nil {
 		return false
 	}
+	opts := h.options()
 	w := getFastWriter(ctx)
 	defer putFastWriter(w)
+	w.gzipMin = opts.gzipMin()
 	req := fastRequest{ctx}
 	var caller *access.Caller
 	if a := h.access.Load(); a != nil {
@@ -59,7 +61,7 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	}
 	ex.begin(alias, strings.Clone(req.Get("X-Request-Id")))
 	body, err := ctx.PostBody(), error(nil)
-	if int64(len(body)) > h.options().MaxBodyBytes {
+	if int64(len(body)) > opts.MaxBodyBytes {
 		err = errTooLarge
 	}
 	ex.run(context.Background(), body, err)
@@ -101,6 +103,7 @@ func (h *Handler) ServeFastError(ctx *fasthttp.RequestCtx, err error) {
 		}
 		w := getFastWriter(ctx)
 		defer putFastWriter(w)
+		w.gzipMin = h.options().gzipMin()
 		ex := exchange{h: h, net: net, w: w, start: time.Now(), class: sched.ClassFrom(fastRequest{ctx})}
 		ex.begin(alias, "")
 		ex.run(context.Background(), nil, errTooLarge)
@@ -156,6 +159,10 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // A node's answer longer than directMin is not held: it goes straight to
 // the client's connection as it arrives (see Stream), chunked when its
 // length is unknown, and that connection is closed after it.
+//
+// For a client that accepts gzip, a held answer of at least gzipMin bytes
+// is compressed whole at finish; a direct one is compressed as it goes,
+// chunked.
 type fastWriter struct {
 	ctx   *fasthttp.RequestCtx
 	hdr   http.Header
@@ -170,6 +177,9 @@ type fastWriter struct {
 	chunked   bool
 	err       error // the direct answer's write failed
 	aborted   bool  // the answer was cut: the connection is closed
+
+	gzipMin int      // least answer length compressed (-1: compression off)
+	gz      *gzipper // compresses a direct answer
 }
 
 // directMin is the longest answer held in memory before it is written.
@@ -179,7 +189,7 @@ const directMin = 1 << 20
 // own write timeout does not see it).
 const directWriteTimeout = 120 * time.Second
 
-var fastWriters = sync.Pool{New: func() any { return &fastWriter{hdr: make(http.Header, 4), idBuf: make([]byte, 0, 32)} }}
+var fastWriters = sync.Pool{New: func() any { return &fastWriter{hdr: make(http.Header, 4), idBuf: make([]byte, 0, 32), gzipMin: -1} }}
 
 func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
 	w := fastWriters.Get().(*fastWriter)
@@ -191,6 +201,7 @@ func putFastWriter(w *fastWriter) {
 	clear(w.hdr)
 	w.ctx, w.wrote, w.reqID[0] = nil, false, ""
 	w.stream, w.grow, w.streamLen, w.direct, w.chunked, w.err, w.aborted = false, false, 0, nil, false, nil, false
+	w.gzipMin, w.gz = -1, nil
 	fastWriters.Put(w)
 }
 
@@ -248,25 +259,69 @@ func (w *fastWriter) flushed() bool {
 }
 
 // startDirect writes the answer's head to the connection; the body
-// follows in Write, chunked when its length is unknown.
+// follows in Write, chunked when its length is unknown or it is compressed.
 func (w *fastWriter) startDirect() {
 	rh := &w.ctx.Response.Header
 	rh.SetConnectionClose()
-	w.chunked = w.streamLen < 0
+	size := w.streamLen
+	if size < 0 {
+		size = int64(len(w.ctx.Response.Body())) // held so far
+	}
+	zip := w.compresses(size)
+	if zip {
+		rh.SetContentEncoding("gzip")
+		rh.Add("Vary", "Accept-Encoding")
+	}
+	w.chunked = w.streamLen < 0 || zip
 	switch {
 	case w.chunked && !w.ctx.Request.Header.IsHTTP11():
 		// HTTP/1.0 knows no chunks: the answer ends where the connection does.
 		w.chunked = false
 		rh.SetContentLength(-2)
+	case w.chunked:
+		rh.SetContentLength(-1)
 	default:
-		rh.SetContentLength(int(w.streamLen)) // -1: chunked
+		rh.SetContentLength(int(w.streamLen))
 	}
 	c := w.ctx.Conn()
 	_ = c.SetWriteDeadline(time.Now().Add(directWriteTimeout))
 	w.direct = directWriters.Get().(*bufio.Writer)
 	w.direct.Reset(c)
 	_, w.err = w.direct.Write(rh.Header())
+	if zip {
+		w.gz = getGzipper()
+		w.gz.z.Reset((*directBody)(w))
+	}
 }
+
+// compresses reports whether an answer of n bytes is compressed.
+func (w *fastWriter) compresses(n int64) bool {
+	return w.gzipMin >= 0 && n >= int64(w.gzipMin) && len(w.ctx.Response.Header.ContentEncoding()) == 0 &&
+		acceptsGzipFast(&w.ctx.Request.Header)
+}
+
+// gzipHeld compresses a held answer whole, when it is long enough.
+func (w *fastWriter) gzipHeld() {
+	body := w.ctx.Response.Body()
+	if !w.compresses(int64(len(body))) {
+		return
+	}
+	g := getGzipper()
+	out := g.compress(body)
+	// The response keeps the compressed bytes; the gzipper keeps the
+	// response's buffer for the next answer.
+	g.buf = w.ctx.Response.SwapBody(out)[:0]
+	putGzipper(g)
+	rh := &w.ctx.Response.Header
+	rh.SetContentEncoding("gzip")
+	rh.Add("Vary", "Accept-Encoding")
+}
+
+// directBody is the fast writer as the writer of a direct answer's bytes:
+// a compressed direct answer's gzip stream writes to it.
+type directBody fastWriter
+
+func (d *directBody) Write(p []byte) (int, error) { return (*fastWriter)(d).writeDirect(p) }
 
 var directWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 
@@ -281,6 +336,26 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
+	if w.gz != nil {
+		if w.err != nil {
+			return 0, w.err
+		}
+		return w.gz.write(p, w.flushDirect)
+	}
+	return w.writeDirect(p)
+}
+
+// flushDirect sends on what the connection's buffer holds of a direct answer.
+func (w *fastWriter) flushDirect() error {
+	if w.err == nil {
+		w.err = w.direct.Flush()
+	}
+	return w.err
+}
+
+// writeDirect writes bytes of a direct answer to the connection, as a
+// chunk when the answer is chunked.
+func (w *fastWriter) writeDirect(p []byte) (int, error) {
 	if w.err != nil || len(p) == 0 {
 		return 0, w.err
 	}
@@ -355,6 +430,10 @@ func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
 // without ending the answer, so the client sees it cut, as the node sent it.
 func (w *fastWriter) Abort() {
 	w.aborted = true
+	if w.gz != nil {
+		putGzipper(w.gz)
+		w.gz = nil
+	}
 	if w.direct != nil {
 		w.direct.Reset(nil)
 		directWriters.Put(w.direct)
@@ -375,7 +454,15 @@ func (w *fastWriter) finish() {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.direct == nil {
+		w.gzipHeld()
 		return
+	}
+	if w.gz != nil {
+		if err := w.gz.z.Close(); w.err == nil {
+			w.err = err
+		}
+		putGzipper(w.gz)
+		w.gz = nil
 	}
 	if w.chunked && w.err == nil {
 		_, w.err = w.direct.WriteString("0\r\n\r\n")

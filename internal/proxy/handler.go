@@ -29,6 +29,10 @@ type Options struct {
 	// answer, an error answer, the members before a result (0:
 	// upstream.MaxAnswer). A result is streamed whatever its size.
 	MaxAnswerBytes int64
+	// Compress gzips answers of at least CompressMinBytes for clients
+	// whose Accept-Encoding allows it (response_compression).
+	Compress         bool
+	CompressMinBytes int
 }
 
 // Handler serves JSON-RPC over HTTP for every network.
