@@ -25,11 +25,15 @@ type Need struct {
 	// whose own answer is the client's.
 	State      bool
 	StateBlock uint64
-	// Method, when set, skips nodes that do not serve it (their methods
-	// lists, or a "method not found" they answered for it lately). When no
-	// eligible node serves it, it is dropped: the call goes to any node,
-	// whose own answer is the client's.
+	// Method, when set, is the call's method: nodes whose methods lists do
+	// not admit it are never picked, and nodes that answered "method not
+	// found" for it lately are passed over while an eligible node not tried
+	// yet serves it (else the call goes to any node that admits it, whose
+	// own answer is the client's).
 	Method string
+	// lacksOK: nodes that answered "method not found" for Method may be
+	// picked (no eligible node serves it).
+	lacksOK bool
 	// Node, when set, is the node the call must go to (the node that
 	// accepted the client's transaction). While it is not eligible or was
 	// already tried for the call, it is dropped.
@@ -49,7 +53,8 @@ func (need Need) NeedState(block uint64) Need {
 func (need Need) fits(n *upstream.Node) bool {
 	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || reached(n) >= need.Seen) &&
 		(!need.State || n.HasState(need.StateBlock)) &&
-		(need.Node == nil || n == need.Node) && (need.Method == "" || n.Serves(need.Method))
+		(need.Node == nil || n == need.Node) &&
+		(need.Method == "" || n.Admits(need.Method) && (need.lacksOK || !n.Lacks(need.Method)))
 }
 
 // reached is the highest head n is known to have reached: its last probe's,
@@ -69,7 +74,9 @@ func topHead(v *View) uint64 {
 }
 
 // soft reports whether the need holds a part that relax may drop.
-func (need Need) soft() bool { return need.State || need.Node != nil || need.Method != "" }
+func (need Need) soft() bool {
+	return need.State || need.Node != nil || need.Method != "" && !need.lacksOK
+}
 
 // relax drops the parts of need no eligible node can meet, whatever its
 // slots: such a call goes where it would without them. It reports false
@@ -84,8 +91,8 @@ func (need Need) relax(v *View, tried []*upstream.Node) (Need, bool) {
 		need.State = false
 		return need, true
 	}
-	if need.Method != "" && !anyFits(v, tried, Need{MinHead: need.MinHead, Seen: need.Seen, State: need.State, StateBlock: need.StateBlock, Method: need.Method}) {
-		need.Method = ""
+	if need.Method != "" && !need.lacksOK && !anyFits(v, tried, Need{MinHead: need.MinHead, Seen: need.Seen, State: need.State, StateBlock: need.StateBlock, Method: need.Method}) {
+		need.lacksOK = true
 		return need, true
 	}
 	return need, false

@@ -154,6 +154,12 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	if need.Node != nil && !v.Eligible(need.Node) {
 		need.Node = nil // a pinned node out of rotation: as if unpinned
 	}
+	if need.Method != "" && !anyFits(v, tried, Need{Method: need.Method}) {
+		// No eligible node serves the method: one that answered "method not
+		// found" goes before a node out of rotation (down, syncing) that
+		// has not said so yet.
+		need.lacksOK = true
+	}
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	for {
 		if n := p.pick(v, tried, need, now); n != nil || !need.soft() {
@@ -166,10 +172,31 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	}
 }
 
-// AnyServes reports whether an eligible node not in tried serves method
-// (see Need.Method).
-func (p *Pool) AnyServes(method string, tried []*upstream.Node) bool {
-	return anyFits(p.view.Load(), tried, Need{Method: method})
+// AnyServes reports whether an eligible node other than except and not in
+// tried serves method (see Need.Method).
+func (p *Pool) AnyServes(method string, tried []*upstream.Node, except *upstream.Node) bool {
+	v := p.view.Load()
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if n != except && n.Serves(method) && !slices.Contains(tried, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Admits reports whether some node of the pool, in any state, admits
+// method by its methods lists, or the pool has no node: a call that every
+// node's lists refuse has nowhere to go.
+func (p *Pool) Admits(method string) bool {
+	all := p.view.Load().All
+	for _, n := range all {
+		if n.Admits(method) {
+			return true
+		}
+	}
+	return len(all) == 0
 }
 
 // pick takes a slot on the best node meeting need, serving tier first,

@@ -61,3 +61,67 @@ func TestNodeMethodsReload(t *testing.T) {
 		}
 	}
 }
+
+// A node's methods lists are never overridden: a denied method does not
+// reach it even when the other node is down, and a method no node's lists
+// admit is answered by the gateway.
+func TestNodeMethodsListsHold(t *testing.T) {
+	f := fakes(t, 2)
+	f[1].SetResult("debug_traceBlock", "[]")
+	yaml := "request_timeout: 3s\n" + netYAML("    cache: false\n    rpc_retries: 3\n",
+		nodeYAML("local_nodes", "        methods: {deny: [\"eth_sendRawTransaction\", \"debug_*\"]}\n", f[0])+
+			nodeYAML("local_nodes", "        methods: {deny: [\"eth_sendRawTransaction\"]}\n", f[1])[len("    local_nodes:\n"):])
+	g := startGateway(t, yaml)
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+
+	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]}`)
+	if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) || !strings.Contains(r.body, "methods lists") {
+		t.Fatalf("a method no node admits: %d %s", r.status, r.body)
+	}
+	r = post(t, g.RPCURL()+"/mainnet", `[{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]`)
+	if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) || !strings.Contains(r.body, `"result":"0x64"`) {
+		t.Fatalf("a batch with a method no node admits: %d %s", r.status, r.body)
+	}
+	if n := f[0].Calls("eth_sendRawTransaction") + f[1].Calls("eth_sendRawTransaction"); n != 0 {
+		t.Fatalf("a method every node denies reached the nodes %d times", n)
+	}
+
+	// The node that admits debug_* goes down: such calls fail rather than
+	// go to the node that denies them.
+	for range 4 {
+		if r := post(t, g.RPCURL()+"/mainnet", `[{"jsonrpc":"2.0","id":1,"method":"debug_traceBlock","params":["0x1"]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]`); !strings.Contains(r.body, `"id":1,"result":[]`) {
+			t.Fatalf("a mixed batch: %d %s", r.status, r.body)
+		}
+	}
+	f[1].Close()
+	for range 4 {
+		post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"debug_traceBlock","params":["0x1"]}`)
+		post(t, g.RPCURL()+"/mainnet", `[{"jsonrpc":"2.0","id":1,"method":"debug_traceBlock","params":["0x1"]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]`)
+	}
+	if n := f[0].Calls("debug_traceBlock"); n != 0 {
+		t.Fatalf("the node that denies debug_* got %d of its calls", n)
+	}
+}
+
+// A node out of rotation that has not said it lacks a method does not
+// take the calls of that method ahead of the serving node that lacks it:
+// that node answers them, at once.
+func TestMethodMissingNodeOutOfRotationNotPreferred(t *testing.T) {
+	f := fakes(t, 3)
+	g := startGateway(t, netYAML("    cache: false\n    rpc_timeout: 3s\n", nodesYAML("local_nodes", f...)))
+	waitFor(t, "all nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 3 })
+	f[1].SetHead(10) // far behind: out of rotation, still answering
+	waitFor(t, "the lagging node out of rotation", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	f[1].Record("foo_bar")
+	f[1].Hold("foo_bar")
+	t.Cleanup(func() { f[1].Release("foo_bar") })
+	for i := range 3 {
+		r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"foo_bar","params":["0x1"]}`)
+		if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) {
+			t.Fatalf("call %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if got := f[1].Arrivals("foo_bar"); len(got) != 0 {
+		t.Fatalf("the node out of rotation got %d foo_bar calls, want none", len(got))
+	}
+}

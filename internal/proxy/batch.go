@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -17,7 +16,6 @@ type batchState struct {
 	calls    []jsonrpc.Call
 	answers  [][]byte // per call: its response element (nil: none yet or notification)
 	pending  []int    // calls still to be answered by a node
-	missing  [][]byte // per call: a node's "method not found", answered if no node serves it (nil until one)
 	verbatim []byte   // the node's whole answer, when it can be passed through as is
 	original []byte   // the client's body
 
@@ -55,6 +53,10 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 			st.answers[i] = e.AppendResponse(nil, c.ID)
 			continue
 		}
+		if e := ex.notAdmitted(c); e != nil {
+			st.answers[i] = e.AppendResponse(nil, c.ID)
+			continue
+		}
 		if len(st.pending) == 0 {
 			need.Method = c.Method
 		} else if need.Method != c.Method {
@@ -84,11 +86,7 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	if gerr != nil {
 		ex.status = "gateway_error"
 		for _, i := range st.pending {
-			switch {
-			case calls[i].IsNotification():
-			case st.missing != nil && st.missing[i] != nil:
-				st.answers[i] = st.missing[i] // no node tried serves the method
-			default:
+			if !calls[i].IsNotification() {
 				st.answers[i] = gerr.AppendResponse(nil, calls[i].ID)
 			}
 		}
@@ -96,14 +94,24 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	ex.writeBatch(st)
 }
 
-// keepMissing keeps a node's "method not found" for call i, the first one.
-func (st *batchState) keepMissing(i int, answer []byte) {
-	if st.missing == nil {
-		st.missing = make([][]byte, len(st.calls))
+// holdNotAdmitted takes from the pending calls those whose method n's
+// methods lists do not admit: they are left for other nodes.
+func (st *batchState) holdNotAdmitted(n *upstream.Node) (held []int) {
+	if n.Methods == nil {
+		return nil
 	}
-	if st.missing[i] == nil {
-		st.missing[i] = answer
+	kept := make([]int, 0, len(st.pending))
+	for _, i := range st.pending {
+		if n.Admits(st.calls[i].Method) {
+			kept = append(kept, i)
+		} else {
+			held = append(held, i)
+		}
 	}
+	if len(held) > 0 {
+		st.pending = kept
+	}
+	return held
 }
 
 func (ex *exchange) writeBatch(st *batchState) {
@@ -132,6 +140,11 @@ func (ex *exchange) writeBatch(st *batchState) {
 
 // tryBatch sends the pending calls to n and keeps the answers it can.
 func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchState) error {
+	held := st.holdNotAdmitted(n)
+	if len(st.pending) == 0 {
+		st.pending = held
+		return &upstream.Error{Kind: upstream.KindMethodMissing, Node: n.Name, Err: errors.New("its methods lists admit none of the batch's calls")}
+	}
 	whole := len(st.pending) == len(st.calls)
 	req := st.original
 	if !whole {
@@ -173,11 +186,9 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el == nil:
 			still = append(still, i)
 			onlyMissing = false
-		case el.Err != nil && upstream.MethodMissing(el.Err.Code, el.Err.Message) && ex.servedElsewhere(n, st.calls[i].Method):
-			// As for a single call (rpcError): another node may serve it.
-			n.LearnMissing(st.calls[i].Method)
-			st.keepMissing(i, el.WithID(st.calls[i].ID))
-			still = append(still, i)
+		case el.Err != nil && learnsMissing(st.calls[i].Method) && upstream.MethodMissing(el.Err.Code, el.Err.Message) &&
+			ex.learnMissing(n, st.calls[i].Method):
+			still = append(still, i) // as for a single call (rpcError): another node may serve it
 		case el.Err != nil && !upstream.MethodMissing(el.Err.Code, el.Err.Message) && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
 			onlyMissing = false
 			if upstream.StateMissing(el.Err.Message) {
@@ -195,11 +206,11 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	if whole && inOrder && len(still) == 0 && len(els) == len(st.calls) {
 		st.verbatim = resp
 	}
-	st.pending = still
+	st.pending = append(still, held...)
 	switch {
-	case len(still) == 0:
+	case len(st.pending) == 0:
 	case onlyMissing:
-		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: fmt.Errorf("%w: the batch's other calls", errMethodMissing)}
+		return &upstream.Error{Kind: upstream.KindMethodMissing, Node: n.Name, Err: errors.New("the node does not serve the methods of the batch's other calls")}
 	default:
 		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("some calls of the batch are not available on this node")}
 	}

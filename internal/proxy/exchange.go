@@ -252,10 +252,9 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 				// Not the node's fault; another node (a provider behind a
 				// local node, say) may take a larger request.
 				refused = append(refused, ue.Node+" ("+ue.Err.Error()+")")
+			case upstream.KindMethodMissing:
+				missing++
 			}
-		}
-		if errors.Is(err, errMethodMissing) {
-			missing++
 		}
 		failures = append(failures, err)
 		tried = append(tried, n)

@@ -22,6 +22,10 @@ import (
 // its first bytes are seen; errors are buffered and classified. On a
 // network that hedges, a read goes through tryHedged instead (hedge.go).
 func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
+	if e := ex.notAdmitted(c); e != nil {
+		ex.writeError(e, c.ID)
+		return
+	}
 	if c.Method == "eth_getLogs" && ex.splitLogs(ctx, c, body) {
 		return
 	}
@@ -310,14 +314,14 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		// The first try reached a node: the transaction is in a pool. Its hash is the answer.
 		return nil
 	}
-	if e != nil && upstream.MethodMissing(e.Code, e.Message) && ex.servedElsewhere(n, c.Method) {
+	if e != nil && learnsMissing(c.Method) && upstream.MethodMissing(e.Code, e.Message) {
 		// Another node may serve the method (a mixed pool, a provider's
 		// plan); if none does, this node's answer is the client's.
-		n.LearnMissing(c.Method)
-		if ex.fallback == nil {
-			ex.fallback = bytes.Clone(full)
+		if ex.learnMissing(n, c.Method) {
+			return &upstream.Error{Kind: upstream.KindMethodMissing, Node: n.Name, Err: errors.New(e.Message)}
 		}
-		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: fmt.Errorf("%w: %s", errMethodMissing, e.Message)}
+		ex.writeBody(full, "rpc_error")
+		return nil
 	}
 	if e != nil && !upstream.MethodMissing(e.Code, e.Message) && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
 		if upstream.StateMissing(e.Message) {
@@ -332,17 +336,29 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 	return nil
 }
 
-// servedElsewhere reports, of a call n answered "method not found", that
-// another node may serve its method: n did not say so before (the call was
-// sent to it knowing, when no node serves the method), or an eligible node
-// not tried yet serves it.
-func (ex *exchange) servedElsewhere(n *upstream.Node, method string) bool {
-	return n.Serves(method) || ex.net.Pool.AnyServes(method, ex.tried)
+// notAdmitted refuses a call whose method no node's methods lists admit:
+// it has nowhere to go.
+func (ex *exchange) notAdmitted(c *jsonrpc.Call) *jsonrpc.Error {
+	if ex.net.Pool.Admits(c.Method) {
+		return nil
+	}
+	return jsonrpc.NewError(jsonrpc.CodeMethodNotFound, fmt.Sprintf("the method %s is not served: the methods lists of network %s's nodes admit it on none", c.Method, ex.net.Name))
 }
 
-// errMethodMissing is the cause of a try whose node does not serve the
-// call's method: no second round of the nodes is made for it.
-var errMethodMissing = errors.New("method not served by this node")
+// learnMissing records that n does not serve method and reports whether
+// an eligible node not tried yet may.
+func (ex *exchange) learnMissing(n *upstream.Node, method string) bool {
+	n.LearnMissing(method)
+	return ex.net.Pool.AnyServes(method, ex.tried, n)
+}
+
+// learnsMissing reports whether a node's "method not found" for method
+// says that the node does not serve it: not for eth_subscribe and
+// eth_unsubscribe, which a node answers so over HTTP ("notifications not
+// supported") and serves over WebSocket.
+func learnsMissing(method string) bool {
+	return method != "eth_subscribe" && method != "eth_unsubscribe"
+}
 
 // writeBody answers with a complete body.
 func (ex *exchange) writeBody(body []byte, status string) {

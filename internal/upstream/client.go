@@ -164,14 +164,15 @@ const (
 	KindTooLarge                    // the answer is over MaxAnswer: the client asked for too much
 	KindDeadline                    // the call's own deadline (request_timeout) ended the try before rpc_timeout
 	KindRequestTooLarge             // HTTP 413: the request is over the node's limit: the client sent too much
+	KindMethodMissing               // the node does not serve the call's method ("method not found")
 )
 
-var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "attestation", "too_large", "deadline", "request_too_large"}
+var kindNames = [...]string{"request", "dial", "timeout", "http_status", "rate_limited", "transport", "canceled", "unavailable", "malformed", "attestation", "too_large", "deadline", "request_too_large", "method_missing"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // Kinds lists every kind, for metrics.
-var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindAttestation, KindTooLarge, KindDeadline, KindRequestTooLarge}
+var Kinds = []Kind{KindRequest, KindDial, KindTimeout, KindStatus, KindRateLimited, KindTransport, KindCanceled, KindUnavailable, KindMalformed, KindAttestation, KindTooLarge, KindDeadline, KindRequestTooLarge, KindMethodMissing}
 
 // Error is a failed try on a node.
 type Error struct {
@@ -189,11 +190,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // is not JSON-RPC. What depends on the request or on the gateway's own
 // limits does not: a client that went away, an answer over MaxAnswer, a
 // call whose own deadline ran out first, a request over the node's limit
-// (HTTP 413), another HTTP 4xx (a node that refuses every call with a 4xx
-// fails its probes instead).
+// (HTTP 413), a method the node does not serve, another HTTP 4xx (a node
+// that refuses every call with a 4xx fails its probes instead).
 func (e *Error) NodeFault() bool {
 	switch e.Kind {
-	case KindCanceled, KindRequest, KindTooLarge, KindDeadline, KindRequestTooLarge:
+	case KindCanceled, KindRequest, KindTooLarge, KindDeadline, KindRequestTooLarge, KindMethodMissing:
 		return false
 	case KindStatus:
 		return e.Status >= 500 || e.Status < 400

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -26,20 +27,24 @@ type missingMethods struct {
 	until map[string]int64 // Now() after which the method is tried again
 }
 
-// Serves reports whether n may be sent method: its configured lists admit
-// it, and it did not answer "method not found" for it within missingFor.
-func (n *Node) Serves(method string) bool {
-	if !n.Methods.Admits(method) {
-		return false
-	}
+// Serves reports whether n may be sent method: its methods lists admit it
+// (Admits) and it did not answer "method not found" for it lately (Lacks).
+func (n *Node) Serves(method string) bool { return n.Admits(method) && !n.Lacks(method) }
+
+// Admits reports whether n's configured methods lists admit method.
+func (n *Node) Admits(method string) bool { return n.Methods.Admits(method) }
+
+// Lacks reports whether n answered "method not found" for method within
+// missingFor.
+func (n *Node) Lacks(method string) bool {
 	m := &n.missing
 	if m.n.Load() == 0 {
-		return true
+		return false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	until, ok := m.until[method]
-	return !ok || Now() >= until
+	return ok && Now() < until
 }
 
 // LearnMissing records that n answered "method not found" for method.
@@ -52,14 +57,15 @@ func (n *Node) LearnMissing(method string) {
 		m.until = make(map[string]int64)
 	}
 	if _, ok := m.until[method]; !ok && len(m.until) >= maxMissing {
+		// Full: the method learned longest ago makes room, so a stream of
+		// made-up names cannot keep a real one from being learned.
+		oldest, first := "", int64(math.MaxInt64)
 		for k, until := range m.until {
-			if now >= until {
-				delete(m.until, k)
+			if until < first {
+				oldest, first = k, until
 			}
 		}
-		if len(m.until) >= maxMissing {
-			return
-		}
+		delete(m.until, oldest)
 	}
 	m.until[method] = now + int64(missingFor)
 	m.n.Store(int32(len(m.until)))
@@ -99,6 +105,7 @@ func (n *Node) Missing() []string {
 // that they do not serve a method.
 var missingMessages = []string{
 	"method not found",
+	"method not enabled", // Besu, for a namespace it does not serve
 	"method not supported",
 	"unsupported method",
 	"does not exist/is not available",
@@ -106,12 +113,12 @@ var missingMessages = []string{
 
 // MethodMissing reports whether a node's JSON-RPC error says the node does
 // not serve the method (not that the call failed): -32601 (JSON-RPC's
-// "method not found"), -32004 (EIP-1474's "method not supported"), or a
-// message saying so. A call that reverted (code 3, or "execution reverted"
+// "method not found"), -32004 (EIP-1474's "method not supported"), -32604
+// (Besu's "method not enabled"), or a message saying so. A call that reverted (code 3, or "execution reverted"
 // with a reason of the contract's choosing) never counts.
 func MethodMissing(code int, message string) bool {
 	switch code {
-	case -32601, -32004:
+	case -32601, -32004, -32604: // -32604: Besu's "method not enabled"
 		return true
 	case 3:
 		return false

@@ -29,8 +29,8 @@ func TestLearnMissingIsBounded(t *testing.T) {
 	if got := len(n.Missing()); got != maxMissing {
 		t.Fatalf("%d methods remembered, want at most %d", got, maxMissing)
 	}
-	if !n.Serves(fmt.Sprintf("made_up%d", maxMissing+10)) {
-		t.Fatal("a method past the bound must still be served")
+	if !n.Lacks(fmt.Sprintf("made_up%d", maxMissing+49)) || n.Lacks("made_up0") {
+		t.Fatal("when full, the method learned longest ago must make room for the newest")
 	}
 }
 
@@ -43,6 +43,7 @@ func TestMethodMissing(t *testing.T) {
 		{-32601, "the method trace_block does not exist/is not available", true},
 		{-32601, "Method not found", true},
 		{-32004, "Method not supported", true},
+		{-32604, "Method not enabled", true},
 		{-32600, "Unsupported method: trace_block on ETH_MAINNET", true},
 		{-32000, "the method debug_traceCall does not exist/is not available", true},
 		{3, "execution reverted: method not found", false},
