@@ -22,12 +22,19 @@ func TestMethodNoNodeServesIsTriedOncePerNode(t *testing.T) {
 	if n := calls(); n != 3 {
 		t.Fatalf("first call reached the nodes %d times, want 3 (each node once)", n)
 	}
+	retries := func() string { return metricValue(t, g.MetricsURL(), `evmgate_retries_total{network="mainnet"}`) }
+	if v := retries(); v != "2" {
+		t.Fatalf("evmgate_retries_total = %q after a call tried on three nodes, want 2", v)
+	}
 	r = post(t, g.RPCURL()+"/mainnet", `[{"jsonrpc":"2.0","id":1,"method":"foo_bar","params":[]}]`)
 	if r.status != 200 || strings.TrimSpace(r.body) != "["+want+"]" {
 		t.Fatalf("in a batch: %d %s, want [%s]", r.status, r.body, want)
 	}
 	if n := calls(); n != 4 {
 		t.Fatalf("after the batch the nodes got %d calls, want 4 (every node learned: one try)", n)
+	}
+	if v := retries(); v != "2" {
+		t.Fatalf("evmgate_retries_total = %q after a call that needed no retry, want still 2", v)
 	}
 }
 

@@ -180,16 +180,20 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 	var refused []string // nodes that refused the request as too large for them
 	missing := 0         // nodes that answered "method not found"
 	for i := 0; i <= ex.net.Retries; i++ {
+		// Every node refused the request as too large or does not serve
+		// its method: none will take it on a second round.
+		final := len(tried) > 0 && len(refused)+missing == len(failures)
 		if i > 0 {
+			if final && !ex.net.Pool.HasCandidate(tried, need.Method) {
+				break // before the backoff: no retry is made
+			}
 			if err := backoff(ctx, i); err != nil {
 				break
 			}
 			ex.h.countRetry(ex.net)
 		}
 		n, err := ex.acquire(ctx, i > 0, tried, need)
-		if errors.Is(err, ErrNoNode) && len(tried) > 0 && len(refused)+missing == len(failures) {
-			// Every node refused the request as too large or does not
-			// serve its method: none will take it on a second round.
+		if errors.Is(err, ErrNoNode) && final {
 			break
 		}
 		if errors.Is(err, ErrNoNode) && len(tried) > 0 {
