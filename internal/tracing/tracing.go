@@ -3,7 +3,6 @@ package tracing
 import (
 	"context"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -11,7 +10,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -53,17 +51,11 @@ type Options struct {
 // New returns a tracer that exports to cfg's collector. Export failures
 // are logged on log, at most once a minute.
 func New(cfg Options, log *slog.Logger) (*Tracer, error) {
-	opts := []otlptracehttp.Option{}
-	if u := Endpoint(cfg, os.LookupEnv); u != "" {
-		opts = append(opts, otlptracehttp.WithEndpointURL(u))
-	}
-	if len(cfg.Headers) > 0 {
-		opts = append(opts, otlptracehttp.WithHeaders(cfg.Headers))
-	}
-	exp, err := otlptracehttp.New(context.Background(), opts...)
+	ec, err := exportConfigOf(cfg, os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
+	exp := newExporter(ec)
 	attrs := []attribute.KeyValue{attribute.String("service.name", ServiceName(cfg, os.LookupEnv))}
 	if cfg.Version != "" {
 		attrs = append(attrs, attribute.String("service.version", cfg.Version))
@@ -80,29 +72,6 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 	)
 	otel.SetErrorHandler(rateLimited(log, time.Minute))
 	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate")}, nil
-}
-
-// Endpoint is the URL spans are posted to: tracing.endpoint with
-// /v1/traces appended, else "" when the OTLP environment names one (the
-// exporter reads it), else DefaultEndpoint's.
-func Endpoint(cfg Options, lookup func(string) (string, bool)) string {
-	base := cfg.Endpoint
-	if base == "" {
-		for _, k := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
-			if v, ok := lookup(k); ok && v != "" {
-				return ""
-			}
-		}
-		base = DefaultEndpoint
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return base
-	}
-	if !strings.HasSuffix(u.Path, "/v1/traces") {
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
-	}
-	return u.String()
 }
 
 // ServiceName is tracing.service_name, else OTEL_SERVICE_NAME, else
