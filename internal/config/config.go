@@ -104,6 +104,10 @@ type Config struct {
 	// ResponseCompression gzips the JSON-RPC port's answers for clients
 	// that send Accept-Encoding: gzip, as go-ethereum's HTTP server does.
 	ResponseCompression ResponseCompression `yaml:"response_compression"`
+
+	// Tracing sends OpenTelemetry spans of client requests and their tries
+	// on nodes to a collector. Off unless tracing.enabled.
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // ResponseCompression is the response_compression: section.

@@ -58,6 +58,7 @@ func (c *Config) Default() {
 	c.Attestation.Default()
 	c.Limits.Default()
 	c.ResponseCompression.Default()
+	c.Tracing.Default()
 	c.Access.Default()
 	if c.Engine.Enabled {
 		c.Engine.Default()

@@ -15,8 +15,9 @@ import (
 // sections are read again when they change on disk), log_format, the whole admin section and redis_url (the
 // admin listener and the node store), the engine section (the Engine API
 // multiplexer and its listener), the websocket section (the limits of
-// connections already open), the cache section (the store's size) and the
-// attestation section (the verifier of attested nodes). The networks also stay as they are when the
+// connections already open), the cache section (the store's size), the
+// attestation section (the verifier of attested nodes) and the tracing
+// section (the span exporter). The networks also stay as they are when the
 // reload would turn an Engine-API-only gateway into an RPC one or back,
 // since that starts or stops the JSON-RPC listener. Everything else —
 // networks, nodes, tiers, weights, limits, strategies, scheduler, timeouts,
@@ -50,6 +51,7 @@ func Reloadable(old, next *Config) (*Config, []string) {
 	keys = restartOnly(keys, "tls.", old.TLS, next.TLS, &out.TLS)
 	keys = restartOnly(keys, "limits.", old.Limits, next.Limits, &out.Limits)
 	keys = restartOnly(keys, "attestation.", old.Attestation, next.Attestation, &out.Attestation)
+	keys = restartOnly(keys, "tracing.", old.Tracing, next.Tracing, &out.Tracing)
 	keep("access.shared_limits", old.Access.SharedLimits != next.Access.SharedLimits,
 		func() { out.Access.SharedLimits = old.Access.SharedLimits })
 	keep("access.redis_fail_mode", old.Access.RedisFailMode != next.Access.RedisFailMode,

@@ -93,6 +93,7 @@ func (c *Config) validate(attestationFiles bool) error {
 	}
 	c.validateListeners(&p)
 	c.ResponseCompression.validate(&p)
+	c.Tracing.validate(&p)
 	if err := c.Admin.Validate(); err != nil {
 		p = append(p, err.Error())
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/rpcserver"
+	"github.com/evmgate/evmgate/internal/tracing"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/evmgate/evmgate/internal/ws"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +66,7 @@ type Gateway struct {
 	engineSrv        *http.Server
 	tls              listenerTLS        // certificates of the listeners that serve TLS
 	conns            *connlimit.Metrics // the JSON-RPC listener's connections
+	tracer           *tracing.Tracer    // nil: tracing is off
 	wg               sync.WaitGroup
 }
 
@@ -97,6 +99,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	// The WebSocket server comes first: nodes with http_over_ws send their
 	// calls over its shared upstream connections.
 	g.handler = proxy.New(proxyOptions(cfg), nil, log, m)
+	if cfg.Tracing.Enabled {
+		tc := cfg.Tracing
+		if g.tracer, err = tracing.New(tracing.Options{Endpoint: tc.Endpoint, SampleRate: *tc.SampleRate,
+			ServiceName: tc.ServiceName, Headers: tc.Headers}, log); err != nil {
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+		g.handler.SetTracer(g.tracer)
+	}
 	if len(cfg.Networks) == 0 {
 		// The Engine API multiplexer alone: no RPC listener, no registry,
 		// no probes of RPC nodes.
@@ -284,6 +294,10 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.cache.Close()
 	}
 	g.tls.close()
+	if g.tracer != nil {
+		// The spans of the calls just drained go out within the grace.
+		errs = append(errs, g.tracer.Shutdown(ctx))
+	}
 	for _, n := range g.networks() {
 		n.queue.s.Close()
 		n.monitor.Close()

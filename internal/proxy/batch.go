@@ -67,7 +67,7 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	}
 	var err error
 	if len(st.pending) > 0 {
-		err = ex.attempt(ctx, need, func(n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
+		err = ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
 	}
 	if errors.Is(err, errClientGone) {
 		ex.status = "client_gone"

@@ -35,6 +35,9 @@ func (ex *exchange) cachedSingle(ctx context.Context, c *jsonrpc.Call, body []by
 			return
 		}
 		ex.w.Header()["X-Cache"] = cacheMiss
+		if ex.tr != nil {
+			ex.tr.cache = "miss"
+		}
 	}
 	for range joinRounds {
 		f, leader := cn.Join(&cc, uint8(ex.class))
@@ -59,6 +62,9 @@ func (ex *exchange) cachedSingle(ctx context.Context, c *jsonrpc.Call, body []by
 func (ex *exchange) writeHit(a cache.Answer, id []byte) {
 	hdr := ex.w.Header()
 	hdr["X-Cache"] = cacheHit
+	if ex.tr != nil {
+		ex.tr.cache = "hit"
+	}
 	hdr["Content-Type"] = jsonHeader
 	hdr["Content-Length"] = []string{strconv.Itoa(a.Size(id))}
 	ex.w.WriteHeader(http.StatusOK)

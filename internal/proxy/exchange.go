@@ -16,6 +16,7 @@ import (
 	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // exchange is one client HTTP request.
@@ -59,6 +60,11 @@ type exchange struct {
 	// peer is the client's connection on the fast server, whose request
 	// context does not end when the client goes away (see peerLeft).
 	peer net.Conn
+
+	// tr is the request's span and what only the span reports, when the
+	// request is traced (nil: not traced, the usual case, which costs one
+	// word here).
+	tr *exchangeTrace
 
 	// Room that saves allocations: the calls of a single call's request,
 	// the nodes tried.
@@ -113,11 +119,13 @@ func (ex *exchange) fail(err error) {
 func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
 	ex.status = "gateway_error"
 	if ex.prio != nil {
-		if n, ok := ex.prio.writePlainError(e); ok {
+		if n, status, ok := ex.prio.writePlainError(e); ok {
 			ex.size = n
+			ex.traceError(e, status)
 			return
 		}
 	}
+	ex.traceError(e, statusOf(e))
 	out := e.AppendResponse(make([]byte, 0, 128), id)
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
@@ -131,6 +139,9 @@ var jsonHeader = []string{"application/json"}
 // done records metrics and the "request completed" log line.
 func (ex *exchange) done() {
 	d := time.Since(ex.start)
+	if ex.tr != nil {
+		ex.endSpan()
+	}
 	if ex.net.requests != nil {
 		ex.net.requests.Inc()
 		ex.net.duration.Observe(d.Seconds())
@@ -174,7 +185,10 @@ func (ex *exchange) peerLeft() bool {
 // fault moves to a different node, up to the network's retries, inside ctx.
 // try returns nil when the call is answered (successfully or with the
 // method's own error); its error otherwise.
-func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n *upstream.Node) error) error {
+//
+// try's ctx is ctx, or when the request is traced, ctx carrying the
+// try's own span (see startTry).
+func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ctx context.Context, n *upstream.Node) error) error {
 	tried := ex.triedBuf[:0]
 	var failures []error
 	var refused []string // nodes that refused the request as too large for them
@@ -211,10 +225,14 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 		ex.node = n.Name
 		tryStart := time.Now()
 		ex.tried = tried
+		tctx, tspan := ctx, trace.Span(nil)
+		if ex.tr != nil {
+			tctx, tspan = ex.startTry(ctx, n, ex.tries, false)
+		}
 		if ex.peerLeft() {
 			err = &upstream.Error{Kind: upstream.KindCanceled, Node: n.Name, Err: errClientGone}
 		} else {
-			err = try(n)
+			err = try(tctx, n)
 		}
 		judged, by := err, n // what n is judged on, and the node that answered: a hedged try may be answered by another node
 		if hr, ok := err.(*hedgeResult); ok {
@@ -235,6 +253,9 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(n 
 		ex.net.Sched.Release(n)
 		ex.net.Health.Observe(n, judged)
 		ex.h.countTry(ex.net, n, judged)
+		if tspan != nil {
+			endTry(tspan, judged)
+		}
 		if ex.avoid != nil {
 			tried = append(tried, ex.avoid)
 			ex.avoid = nil

@@ -59,6 +59,9 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	if net.Consistent != nil {
 		ex.client = ClientOf(req, caller.Name())
 	}
+	if h.tracer != nil {
+		ex.startSpan(fastCarrier{ctx})
+	}
 	ex.begin(alias, strings.Clone(req.Get("X-Request-Id")))
 	body, err := ctx.PostBody(), error(nil)
 	if int64(len(body)) > opts.MaxBodyBytes {

@@ -16,7 +16,9 @@ import (
 	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/metrics"
+	"github.com/evmgate/evmgate/internal/tracing"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Options are the handler's limits.
@@ -46,6 +48,7 @@ type Handler struct {
 	networks atomic.Pointer[map[string]*Network]
 	aliases  atomic.Pointer[map[string]*Network] // by Network.Paths
 	access   atomic.Pointer[access.Access]       // nil: every client may call anything
+	tracer   *tracing.Tracer                     // nil: requests are not traced
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }
@@ -171,6 +174,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := exchange{h: h, net: net, w: w, start: start, class: caller.Class(r.Header), caller: caller}
 	if net.Consistent != nil {
 		ex.client = ClientOf(r.Header, caller.Name())
+	}
+	if h.tracer != nil {
+		ex.startSpan(propagation.HeaderCarrier(r.Header))
 	}
 	ex.begin(alias, r.Header.Get("X-Request-Id"))
 	bp := bufPool.Get().(*[]byte)

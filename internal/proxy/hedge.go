@@ -11,6 +11,7 @@ import (
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // hedgeResult is what a hedged try tells the attempt loop: primary is the
@@ -119,7 +120,12 @@ func (ex *exchange) runRace(ctx context.Context, r *race, n *upstream.Node, c *j
 				p.Count(hedge.NoNode)
 				continue
 			}
-			r.second = r.start(ctx, m)
+			cctx, span := ctx, trace.Span(nil)
+			if ex.tr != nil {
+				cctx, span = ex.startTry(ctx, m, ex.tries, true)
+			}
+			r.second = r.start(cctx, m)
+			r.second.span = span
 		case a := <-r.answers:
 			r.pending--
 			weak := a.err == nil && r.pending > 0 && ex.weak(a)
@@ -194,6 +200,9 @@ func (ex *exchange) settleHedge(ctx context.Context, a *tryAnswer, err error, wo
 	ex.net.Sched.Release(a.n)
 	ex.net.Health.Observe(a.n, err)
 	ex.h.countTry(ex.net, a.n, err)
+	if a.span != nil {
+		endTry(a.span, err)
+	}
 	p := ex.net.Hedge
 	var ue *upstream.Error
 	switch {

@@ -130,9 +130,10 @@ func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error
 // ask sends req for chunk ch through the usual node choice and retries,
 // and returns the node's whole answer.
 func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]byte, error) {
-	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID}
+	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID,
+		method: lf.ex.method, tr: lf.ex.tr}
 	var resp []byte
-	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To}, func(n *upstream.Node) error {
+	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To}, func(ctx context.Context, n *upstream.Node) error {
 		lf.node.Store(n.Name)
 		tctx, cancel := n.TryContext(ctx, lf.ex.net.TryTimeout)
 		defer cancel()

@@ -154,11 +154,10 @@ func (p *prioWriter) setHeaders() {
 // plain text, 400 for a body too large, 500 otherwise. Errors about the
 // request itself (not JSON, not JSON-RPC, invalid params, batch too
 // large) stay JSON-RPC errors, as a node would have answered them.
-func (p *prioWriter) writePlainError(e *jsonrpc.Error) (size int, ok bool) {
-	var status int
+func (p *prioWriter) writePlainError(e *jsonrpc.Error) (size, status int, ok bool) {
 	switch e.Code {
 	case jsonrpc.CodeParseError, jsonrpc.CodeInvalidRequest, jsonrpc.CodeInvalidParams, jsonrpc.CodeBatchTooLarge:
-		return 0, false
+		return 0, 0, false
 	case jsonrpc.CodeTooLarge:
 		status = http.StatusBadRequest
 	default:
@@ -174,7 +173,7 @@ func (p *prioWriter) writePlainError(e *jsonrpc.Error) (size int, ok bool) {
 	h["X-Content-Type-Options"] = nosniffHeader
 	p.WriteHeader(status)
 	n, _ := io.WriteString(p.ResponseWriter, msg+"\n")
-	return n, true
+	return n, status, true
 }
 
 var (

@@ -15,6 +15,7 @@ import (
 	"github.com/evmgate/evmgate/internal/hedge"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/sha3"
 )
 
@@ -33,7 +34,7 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	sendTx := jsonrpc.Info(c.Method).SendTx
 	// A call pinned to one node (a client's own transaction) is not copied.
 	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil
-	err := ex.attempt(ctx, need, func(n *upstream.Node) error {
+	err := ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error {
 		if hedged {
 			return ex.tryHedged(ctx, n, c, body, need)
 		}
@@ -77,6 +78,7 @@ type tryAnswer struct {
 
 	took time.Duration // hedged tries: until classified, failed or given up
 	stop context.CancelFunc
+	span trace.Span // a traced hedged copy's span
 }
 
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {

@@ -93,6 +93,12 @@ func (n *Node) doStd(ctx context.Context, client *http.Client, body []byte) (*Re
 		return nil, &Error{Kind: KindRequest, Node: n.Name, Err: err}
 	}
 	req.Header = n.requestHeader(req.Header)
+	if th := traceOf(ctx); th != nil {
+		req.Header["Traceparent"] = []string{th.parent}
+		if th.state != "" {
+			req.Header["Tracestate"] = []string{th.state}
+		}
+	}
 	if host := n.Headers.Get("Host"); host != "" {
 		req.Host = host // a provider behind a rewrite that routes on Host
 	}

@@ -168,3 +168,32 @@ func TestWorkerSlots(t *testing.T) {
 		t.Fatal("a released slot must be free again")
 	}
 }
+
+// A traced try sends its traceparent and tracestate to the node, over
+// either client; an untraced one sends none.
+func TestDoSendsTraceContext(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			got := make(chan [2]string, 2)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- [2]string{r.Header.Get("traceparent"), r.Header.Get("tracestate")}
+				_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":"0x1"}`)
+			}))
+			defer srv.Close()
+			n := newNode(t, cl.gzip, cl.fast, upstream.Spec{Name: "n", URL: srv.URL, Timeout: 5 * time.Second})
+			const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+			ctx := upstream.WithTrace(context.Background(), tp, "vendor=x")
+			for _, c := range []struct {
+				ctx  context.Context
+				want [2]string
+			}{{ctx, [2]string{tp, "vendor=x"}}, {context.Background(), [2]string{}}} {
+				if _, err := n.Call(c.ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`)); err != nil {
+					t.Fatal(err)
+				}
+				if h := <-got; h != c.want {
+					t.Errorf("node received traceparent, tracestate %q, want %q", h, c.want)
+				}
+			}
+		})
+	}
+}

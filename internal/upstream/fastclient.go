@@ -117,6 +117,12 @@ func (f *fastClient) do(ctx context.Context, node string, body []byte) (*Respons
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	f.prepare(req, body)
+	if th := traceOf(ctx); th != nil {
+		req.Header.Set("traceparent", th.parent)
+		if th.state != "" {
+			req.Header.Set("tracestate", th.state)
+		}
+	}
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
 	_, watch := ctx.(*interruptCtx)

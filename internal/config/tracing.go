@@ -1,0 +1,67 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Tracing is the tracing: section: OpenTelemetry spans of client requests
+// and of their tries on nodes, sent to a collector over OTLP/HTTP.
+type Tracing struct {
+	// Enabled turns tracing on. Default false: no span is made.
+	Enabled bool `yaml:"enabled"`
+	// Endpoint is the collector's OTLP/HTTP base URL (http:// or https://);
+	// spans are posted to <endpoint>/v1/traces. Default: the
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT
+	// environment, else http://localhost:4318.
+	Endpoint string `yaml:"endpoint"`
+	// SampleRate is the share, 0 to 1, of the requests that start a trace
+	// here that are traced. A request whose traceparent says its trace is
+	// sampled is always traced, one that says it is not never is. Default 1.
+	SampleRate *float64 `yaml:"sample_rate"`
+	// ServiceName is the service.name of the spans. Default: the
+	// OTEL_SERVICE_NAME environment, else "evmgate".
+	ServiceName string `yaml:"service_name"`
+	// Headers are sent with every export to the collector (an API key).
+	Headers map[string]string `yaml:"headers"`
+}
+
+// DefaultTracingSampleRate is tracing.sample_rate's default.
+const DefaultTracingSampleRate = 1.0
+
+// Default fills the section's unset keys.
+func (t *Tracing) Default() {
+	if t.SampleRate == nil {
+		r := DefaultTracingSampleRate
+		t.SampleRate = &r
+	}
+}
+
+func (t *Tracing) validate(p *problems) {
+	if r := *t.SampleRate; !(r >= 0 && r <= 1) {
+		p.add("tracing.sample_rate", "%v is not a share of requests: use a number from 0 (only requests whose traceparent is sampled) to 1 (every request)", r)
+	}
+	if t.Endpoint != "" {
+		u, err := url.Parse(t.Endpoint)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			p.add("tracing.endpoint", "%q is not an http:// or https:// URL: write the collector's OTLP/HTTP address, such as http://otel-collector:4318", redactURL(t.Endpoint))
+		case u.RawQuery != "" || u.Fragment != "":
+			p.add("tracing.endpoint", "%q has a query or fragment: write the collector's base URL, such as http://otel-collector:4318", redactURL(t.Endpoint))
+		}
+	}
+	for k := range t.Headers {
+		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+			p.add("tracing.headers", "%q is not a header name: use a name such as x-api-key", k)
+		}
+	}
+}
+
+// redactURL hides a URL's password.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
+}

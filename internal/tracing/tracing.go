@@ -1,0 +1,155 @@
+package tracing
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DefaultEndpoint is the collector's address when neither the
+// configuration nor the environment names one (the OTLP/HTTP default).
+const DefaultEndpoint = "http://localhost:4318"
+
+// DefaultServiceName is service.name when neither the configuration nor
+// OTEL_SERVICE_NAME names one.
+const DefaultServiceName = "evmgate"
+
+// Tracer makes the gateway's spans.
+type Tracer struct {
+	provider *sdktrace.TracerProvider
+	tracer   trace.Tracer
+}
+
+var propagator = propagation.TraceContext{}
+
+// Options are the tracing: section's settings (see config.Tracing).
+type Options struct {
+	// Endpoint is the collector's OTLP/HTTP base URL ("": from the
+	// environment, else DefaultEndpoint).
+	Endpoint string
+	// SampleRate is the share of the traces started here that are sampled.
+	SampleRate float64
+	// ServiceName is service.name ("": from the environment, else
+	// DefaultServiceName).
+	ServiceName string
+	// Headers go with every export.
+	Headers map[string]string
+	// Version is the gateway's, reported as service.version ("": not reported).
+	Version string
+}
+
+// New returns a tracer that exports to cfg's collector. Export failures
+// are logged on log, at most once a minute.
+func New(cfg Options, log *slog.Logger) (*Tracer, error) {
+	ec, err := exportConfigOf(cfg, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	exp := newExporter(ec)
+	attrs := []attribute.KeyValue{attribute.String("service.name", ServiceName(cfg, os.LookupEnv))}
+	if cfg.Version != "" {
+		attrs = append(attrs, attribute.String("service.version", cfg.Version))
+	}
+	res, err := sdkresource.New(context.Background(), sdkresource.WithFromEnv(), sdkresource.WithTelemetrySDK(),
+		sdkresource.WithAttributes(attrs...))
+	if err != nil {
+		return nil, err
+	}
+	provider := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRate))),
+	)
+	otel.SetErrorHandler(rateLimited(log, time.Minute))
+	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate")}, nil
+}
+
+// ServiceName is tracing.service_name, else OTEL_SERVICE_NAME, else
+// DefaultServiceName.
+func ServiceName(cfg Options, lookup func(string) (string, bool)) string {
+	if cfg.ServiceName != "" {
+		return cfg.ServiceName
+	}
+	if v, ok := lookup("OTEL_SERVICE_NAME"); ok && v != "" {
+		return v
+	}
+	return DefaultServiceName
+}
+
+// Shutdown exports the spans still held and stops the exporter, within ctx.
+func (t *Tracer) Shutdown(ctx context.Context) error { return t.provider.Shutdown(ctx) }
+
+// StartServer starts the span of a client request that began at start,
+// as a child of the trace context carrier holds, if any. It returns nil
+// when the request is not sampled: it is then not traced at all, and its
+// tries carry no traceparent.
+func (t *Tracer) StartServer(carrier propagation.TextMapCarrier, name string, start time.Time, attrs ...attribute.KeyValue) trace.Span {
+	ctx := propagator.Extract(context.Background(), carrier)
+	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	if !span.IsRecording() {
+		return nil
+	}
+	return span
+}
+
+// StartTry starts the span of one try on a node, a child of the request's.
+func (t *Tracer) StartTry(parent trace.Span, name string, attrs ...attribute.KeyValue) trace.Span {
+	_, span := t.tracer.Start(trace.ContextWithSpan(context.Background(), parent), name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return span
+}
+
+// Header is the W3C traceparent and tracestate naming span, sent to a node.
+func Header(span trace.Span) (traceparent, tracestate string) {
+	var c headerCarrier
+	propagator.Inject(trace.ContextWithSpan(context.Background(), span), &c)
+	return c.parent, c.state
+}
+
+// headerCarrier takes the two headers the propagator writes.
+type headerCarrier struct{ parent, state string }
+
+func (c *headerCarrier) Get(key string) string {
+	switch key {
+	case "traceparent":
+		return c.parent
+	case "tracestate":
+		return c.state
+	}
+	return ""
+}
+
+func (c *headerCarrier) Set(key, value string) {
+	switch strings.ToLower(key) {
+	case "traceparent":
+		c.parent = value
+	case "tracestate":
+		c.state = value
+	}
+}
+
+func (c *headerCarrier) Keys() []string { return []string{"traceparent", "tracestate"} }
+
+// rateLimited logs the SDK's errors (an unreachable collector) as
+// warnings, at most one per period.
+func rateLimited(log *slog.Logger, period time.Duration) otel.ErrorHandler {
+	var last atomic.Int64
+	return otel.ErrorHandlerFunc(func(err error) {
+		now := time.Now().UnixNano()
+		prev := last.Load()
+		if now-prev < int64(period) || !last.CompareAndSwap(prev, now) {
+			return
+		}
+		log.Warn("tracing: exporting spans failed; spans are dropped until the collector answers (tracing.endpoint)", "err", err)
+	})
+}
