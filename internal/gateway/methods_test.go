@@ -132,3 +132,24 @@ func TestMethodMissingNodeOutOfRotationNotPreferred(t *testing.T) {
 		t.Fatalf("the node out of rotation got %d foo_bar calls, want none", len(got))
 	}
 }
+
+// The chunks of a split eth_getLogs keep to the nodes whose methods lists
+// admit it.
+func TestNodeMethodsListsHoldForLogChunks(t *testing.T) {
+	f := fakes(t, 2)
+	for _, n := range f {
+		n.SetResult("eth_getLogs", "[]")
+	}
+	g := startGateway(t, netYAML("    cache: false\n    logs_chunk_blocks: 10\n    strategy: round_robin\n",
+		nodeYAML("local_nodes", "        methods: {deny: [\"eth_getLogs\"]}\n", f[0])+nodeYAML("local_nodes", "", f[1])[len("    local_nodes:\n"):]))
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	for range 3 {
+		r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":2,"method":"eth_getLogs","params":[{"fromBlock":"0x1","toBlock":"0x1e"}]}`)
+		if r.status != 200 || !strings.Contains(r.body, `"result":[]`) {
+			t.Fatalf("eth_getLogs: %d %s", r.status, r.body)
+		}
+	}
+	if n := f[0].Calls("eth_getLogs"); n != 0 || f[1].Calls("eth_getLogs") < 9 {
+		t.Fatalf("chunks: %d on the node that denies eth_getLogs, %d on the other; want 0 and at least 9", n, f[1].Calls("eth_getLogs"))
+	}
+}

@@ -133,7 +133,7 @@ func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]b
 	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID,
 		method: lf.ex.method, tr: lf.ex.tr}
 	var resp []byte
-	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To}, func(ctx context.Context, n *upstream.Node) error {
+	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To, Method: "eth_getLogs"}, func(ctx context.Context, n *upstream.Node) error {
 		lf.node.Store(n.Name)
 		tctx, cancel := n.TryContext(ctx, lf.ex.net.TryTimeout)
 		defer cancel()
