@@ -205,15 +205,19 @@ func (f *feed) openOn(n *upstream.Node) (Stream, error) {
 }
 
 // candidates lists the nodes to try, best first: eligible nodes (or, when
-// none is, the rest), those with WebSocket before those that can only be
-// polled, and nodes that failed recently last.
+// none is, the rest) whose methods lists admit eth_subscribe, those with
+// WebSocket before those that can only be polled, and nodes that failed
+// recently last.
 func (f *feed) candidates() []*upstream.Node {
 	v := f.hub.pool.View()
 	nodes := append(slices.Clone(v.Active), v.Backup...)
 	if len(nodes) == 0 {
 		nodes = slices.Clone(v.Rest)
 	}
-	nodes = slices.DeleteFunc(nodes, func(n *upstream.Node) bool { return n.WSURL == "" && !f.req.kind.pollable() })
+	nodes = slices.DeleteFunc(nodes, func(n *upstream.Node) bool {
+		// A node whose methods lists refuse eth_subscribe serves no subscription.
+		return n.WSURL == "" && !f.req.kind.pollable() || !n.Admits("eth_subscribe")
+	})
 	now := time.Now()
 	rank := func(n *upstream.Node) int {
 		r := 0
@@ -258,11 +262,13 @@ func (f *feed) consume(n *upstream.Node, st Stream) (string, error) {
 func (f *feed) leave(n *upstream.Node) string {
 	v := f.hub.pool.View()
 	others := slices.ContainsFunc(append(slices.Clone(v.Active), v.Backup...), func(o *upstream.Node) bool {
-		return o != n && (o.WSURL != "" || f.req.kind.pollable())
+		return o != n && (o.WSURL != "" || f.req.kind.pollable()) && o.Admits("eth_subscribe")
 	})
 	switch {
 	case !v.Eligible(n) && others:
 		return "not_eligible"
+	case !n.Admits("eth_subscribe") && others:
+		return "methods_list" // a reload made its lists refuse eth_subscribe
 	case n.WSURL == "" && slices.ContainsFunc(append(slices.Clone(v.Active), v.Backup...), func(o *upstream.Node) bool { return o.WSURL != "" }):
 		return "websocket_available"
 	}

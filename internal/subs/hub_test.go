@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
+	"github.com/evmgate/evmgate/internal/methodset"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"go.uber.org/goleak"
 )
@@ -272,4 +273,25 @@ func TestPollingFeedAndGraceClose(t *testing.T) {
 func waitFor(ch chan []byte, c *fakeChain, b string, n uint64) chan []byte {
 	c.add(b, n, n, fmt.Sprintf("0x%s%d", b, n-1), false)
 	return ch
+}
+
+// A node whose methods lists refuse eth_subscribe serves no subscription.
+func TestFeedSkipsNodeRefusingSubscribe(t *testing.T) {
+	a, b := newFakeChain(), newFakeChain()
+	a.add("a", 1, 5, "0xg", false)
+	b.add("a", 1, 5, "0xg", false)
+	na, nb := serveChain(t, "a", a), serveChain(t, "b", b)
+	na.Methods = methodset.NewFilter(methodset.Lists{Deny: []string{"eth_subscribe"}})
+	st := &fakeStreams{streams: map[string][]*fakeStream{}, opened: make(chan string, 16)}
+	hub := NewHub(Config{Grace: time.Millisecond, PollInterval: time.Second, CallTimeout: time.Second,
+		CheckInterval: time.Hour, MaxGap: 16}, "dev", balancer.NewPool(balancer.Rules{}, []*upstream.Node{na, nb}),
+		st, slog.New(slog.DiscardHandler), nil)
+	defer hub.Close()
+	heads := sink{make(chan []byte, 64)}
+	if _, err := hub.Subscribe(context.Background(), []byte(`["newHeads"]`), heads); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-st.opened; got != "b" {
+		t.Fatalf("opened on %s, want b (a's methods lists refuse eth_subscribe)", got)
+	}
 }
