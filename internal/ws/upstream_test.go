@@ -256,3 +256,22 @@ func TestDroppedConnectionFailsCallsInFlight(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A node whose WebSocket cannot be dialled fails the call with an error
+// that does not carry its URL: an API key in it would reach the client
+// (in the -32050 message), the log and trace spans.
+func TestDialErrorHidesTheURL(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: the dial is refused
+	u := newUpstreamConn(upstream.Spec{Name: "provider", WSURL: "ws://" + addr + "/ws/v3/SECRETKEY3"}, time.Minute, slog.New(slog.DiscardHandler), nil)
+	defer u.Close()
+	_, err = u.Call(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`))
+	if err == nil || strings.Contains(err.Error(), "SECRETKEY3") || !strings.Contains(err.Error(), "provider") {
+		t.Fatalf("dial error %v: want one naming the node, without its URL's key", err)
+	}
+}
