@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/attest"
@@ -215,6 +216,9 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 	return nil
 }
 
+// tracerFlush bounds the sending of the last spans on shutdown.
+const tracerFlush = 3 * time.Second
+
 // RPCHandler is the JSON-RPC handler with the status endpoints beside it.
 func (g *Gateway) RPCHandler() http.Handler {
 	mux := g.adminMux(false)
@@ -295,8 +299,12 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	g.tls.close()
 	if g.tracer != nil {
-		// The spans of the calls just drained go out within the grace.
-		errs = append(errs, g.tracer.Shutdown(ctx))
+		// The spans of the calls just drained go out within the grace, and
+		// within tracerFlush: a collector that does not answer must not
+		// hold every rollout for its whole grace.
+		fctx, cancel := context.WithTimeout(ctx, tracerFlush)
+		errs = append(errs, g.tracer.Shutdown(fctx))
+		cancel()
 	}
 	for _, n := range g.networks() {
 		n.queue.s.Close()

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/tracing"
@@ -73,7 +74,9 @@ func (ex *exchange) endSpan() {
 	tr := ex.tr
 	s := tr.span
 	attrs := make([]attribute.KeyValue, 0, 10)
-	attrs = append(attrs, attrRequestID.String(ex.reqID), attrStatus.String(ex.status), attrTries.Int(ex.tries))
+	// The request id may sit in a pooled buffer the next request reuses;
+	// the span outlives the request.
+	attrs = append(attrs, attrRequestID.String(strings.Clone(ex.reqID)), attrStatus.String(ex.status), attrTries.Int(ex.tries))
 	switch {
 	case ex.method == "batch":
 		attrs = append(attrs, attrBatchSize.Int(ex.calls))
