@@ -153,3 +153,17 @@ func TestNodeMethodsListsHoldForLogChunks(t *testing.T) {
 		t.Fatalf("chunks: %d on the node that denies eth_getLogs, %d on the other; want 0 and at least 9", n, f[1].Calls("eth_getLogs"))
 	}
 }
+
+// More nodes than tries: a method no node serves still gets a node's own
+// answer, not "no node could answer".
+func TestMethodMissingMoreNodesThanTries(t *testing.T) {
+	f := fakes(t, 4)
+	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 1\n", nodesYAML("local_nodes", f...)))
+	waitFor(t, "all nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 4 })
+	for i, body := range []string{`{"jsonrpc":"2.0","id":1,"method":"foo_q1","params":[]}`, `[{"jsonrpc":"2.0","id":1,"method":"foo_q2","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]`} {
+		r := post(t, g.RPCURL()+"/mainnet", body)
+		if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) || strings.Contains(r.body, "no node could answer") {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+	}
+}

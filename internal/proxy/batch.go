@@ -16,6 +16,7 @@ type batchState struct {
 	calls    []jsonrpc.Call
 	answers  [][]byte // per call: its response element (nil: none yet or notification)
 	pending  []int    // calls still to be answered by a node
+	missing  [][]byte // per call: a node's "method not found", answered if no node tried serves it (nil until one)
 	verbatim []byte   // the node's whole answer, when it can be passed through as is
 	original []byte   // the client's body
 
@@ -86,12 +87,26 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	if gerr != nil {
 		ex.status = "gateway_error"
 		for _, i := range st.pending {
-			if !calls[i].IsNotification() {
+			switch {
+			case calls[i].IsNotification():
+			case st.missing != nil && st.missing[i] != nil:
+				st.answers[i] = st.missing[i]
+			default:
 				st.answers[i] = gerr.AppendResponse(nil, calls[i].ID)
 			}
 		}
 	}
 	ex.writeBatch(st)
+}
+
+// keepMissing keeps the first "method not found" a node answered call i.
+func (st *batchState) keepMissing(i int, answer []byte) {
+	if st.missing == nil {
+		st.missing = make([][]byte, len(st.calls))
+	}
+	if st.missing[i] == nil {
+		st.missing[i] = answer
+	}
 }
 
 // holdNotAdmitted takes from the pending calls those whose method n's
@@ -189,6 +204,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		case el.Err != nil && learnsMissing(st.calls[i].Method) && upstream.MethodMissing(el.Err.Code, el.Err.Message) &&
 			ex.learnMissing(n, st.calls[i].Method):
 			still = append(still, i) // as for a single call (rpcError): another node may serve it
+			st.keepMissing(i, el.WithID(st.calls[i].ID))
 		case el.Err != nil && !upstream.MethodMissing(el.Err.Code, el.Err.Message) && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
 			onlyMissing = false
 			if upstream.StateMissing(el.Err.Message) {

@@ -320,6 +320,9 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		// Another node may serve the method (a mixed pool, a provider's
 		// plan); if none does, this node's answer is the client's.
 		if ex.learnMissing(n, c.Method) {
+			if ex.fallback == nil {
+				ex.fallback = bytes.Clone(full) // the client's answer if no node tried serves it
+			}
 			return &upstream.Error{Kind: upstream.KindMethodMissing, Node: n.Name, Err: errors.New(e.Message)}
 		}
 		ex.writeBody(full, "rpc_error")
