@@ -154,6 +154,12 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 	if need.Node != nil && !v.Eligible(need.Node) {
 		need.Node = nil // a pinned node out of rotation: as if unpinned
 	}
+	if need.Method != "" && (need.MinHead != 0 || need.Seen != 0) && !anyFits(v, nil, Need{Method: need.Method, lacksOK: true}) {
+		// No eligible node's methods lists admit the method: the nodes out
+		// of rotation that admit it are tried as they are (their heads are
+		// stale or unknown), as every call is when no node is eligible.
+		need.MinHead, need.Seen = 0, 0
+	}
 	if need.Method != "" && !anyFits(v, tried, Need{Method: need.Method}) {
 		// No eligible node serves the method: one that answered "method not
 		// found" goes before a node out of rotation (down, syncing) that

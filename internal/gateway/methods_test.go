@@ -167,3 +167,18 @@ func TestMethodMissingMoreNodesThanTries(t *testing.T) {
 		}
 	}
 }
+
+// A call that names a block, whose method only a node that is down
+// admits, fails at once rather than waiting for request_timeout.
+func TestMethodOnlyOnADownNodeFailsAtOnce(t *testing.T) {
+	f := fakes(t, 2)
+	g := startGateway(t, "request_timeout: 20s\n"+netYAML("    cache: false\n",
+		nodeYAML("local_nodes", "        methods: {deny: [\"eth_getBalance\"]}\n", f[0])+nodeYAML("local_nodes", "", f[1])[len("    local_nodes:\n"):]))
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	f[1].Close()
+	waitFor(t, "the closed node out of rotation", func() bool { return eligibleNodes(g, "mainnet") == 1 })
+	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","0x50"]}`)
+	if r.status != 503 || !strings.Contains(r.body, `"code":-32050`) {
+		t.Fatalf("eth_getBalance at a block, only the down node admits it: %d %s, want 503 -32050 (not a wait for request_timeout)", r.status, r.body)
+	}
+}
