@@ -34,6 +34,9 @@ type Need struct {
 	// lacksOK: nodes that answered "method not found" for Method may be
 	// picked (no eligible node serves it).
 	lacksOK bool
+	// Admit, when set, must accept a node: a batch of several methods goes
+	// only to a node whose methods lists admit one of its calls.
+	Admit func(n *upstream.Node) bool
 	// Node, when set, is the node the call must go to (the node that
 	// accepted the client's transaction). While it is not eligible or was
 	// already tried for the call, it is dropped.
@@ -54,7 +57,13 @@ func (need Need) fits(n *upstream.Node) bool {
 	return (need.MinHead == 0 || n.Head() >= need.MinHead) && (need.Seen == 0 || reached(n) >= need.Seen) &&
 		(!need.State || n.HasState(need.StateBlock)) &&
 		(need.Node == nil || n == need.Node) &&
-		(need.Method == "" || n.Admits(need.Method) && (need.lacksOK || !n.Lacks(need.Method)))
+		need.Admits(n) && (need.Method == "" || need.lacksOK || !n.Lacks(need.Method))
+}
+
+// Admits reports whether n's methods lists let it take the call: its
+// method, or one of a batch's (Admit).
+func (need Need) Admits(n *upstream.Node) bool {
+	return (need.Method == "" || n.Admits(need.Method)) && (need.Admit == nil || need.Admit(n))
 }
 
 // reached is the highest head n is known to have reached: its last probe's,

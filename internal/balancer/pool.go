@@ -192,6 +192,16 @@ func (p *Pool) AnyServes(method string, tried []*upstream.Node, except *upstream
 	return false
 }
 
+// HasMethodLists reports whether a node of the pool has methods lists.
+func (p *Pool) HasMethodLists() bool {
+	for _, n := range p.view.Load().All {
+		if n.Methods != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Admits reports whether some node of the pool, in any state, admits
 // method by its methods lists, or the pool has no node: a call that every
 // node's lists refuse has nowhere to go.

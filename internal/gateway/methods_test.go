@@ -182,3 +182,30 @@ func TestMethodOnlyOnADownNodeFailsAtOnce(t *testing.T) {
 		t.Fatalf("eth_getBalance at a block, only the down node admits it: %d %s, want 503 -32050 (not a wait for request_timeout)", r.status, r.body)
 	}
 }
+
+// A batch of several methods goes only to nodes whose methods lists admit
+// one of its calls, and each call ends on a node that admits it.
+func TestMixedBatchKeepsToNodesThatAdmitItsCalls(t *testing.T) {
+	f := fakes(t, 4)
+	deny := func(m ...string) string { return "        methods: {deny: [\"" + strings.Join(m, "\", \"") + "\"]}\n" }
+	nodes := nodeYAML("local_nodes", deny("web3_clientVersion"), f[0]) +
+		nodeYAML("local_nodes", deny("web3_clientVersion", "net_version"), f[1])[len("    local_nodes:\n"):] +
+		nodeYAML("local_nodes", deny("web3_clientVersion", "net_version"), f[2])[len("    local_nodes:\n"):] +
+		nodeYAML("local_nodes", "", f[3])[len("    local_nodes:\n"):]
+	g := startGateway(t, netYAML("    cache: false\n    rpc_retries: 1\n    strategy: round_robin\n", nodes))
+	waitFor(t, "all nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 4 })
+	for i := range 8 {
+		r := post(t, g.RPCURL()+"/mainnet", `[{"jsonrpc":"2.0","id":1,"method":"net_version","params":[]},{"jsonrpc":"2.0","id":2,"method":"web3_clientVersion","params":[]}]`)
+		if r.status != 200 || strings.Contains(r.body, `"error"`) || !strings.Contains(r.body, `"id":2,"result":"fake3"`) {
+			t.Fatalf("batch %d: %d %s", i, r.status, r.body)
+		}
+	}
+	for i, n := range f[:3] {
+		if c := n.Calls("web3_clientVersion"); c != 0 {
+			t.Fatalf("node %d, whose lists refuse web3_clientVersion, got it %d times", i, c)
+		}
+	}
+	if c := f[1].Calls("net_version") + f[2].Calls("net_version"); c != 0 {
+		t.Fatalf("nodes whose lists refuse net_version got it %d times", c)
+	}
+}

@@ -94,7 +94,7 @@ func (q *queued) Queued(class proxy.Class) int { return q.s.Len()[class] }
 // AcquireQueued is Acquire that also returns the length of the class's
 // queue the call joined (0: it did not wait).
 func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, need balancer.Need) (*upstream.Node, int, error) {
-	if !q.pool.HasCandidate(tried, need.Method) {
+	if !q.pool.HasCandidate(tried, need) {
 		return nil, 0, proxy.ErrNoNode
 	}
 	if q.log.Enabled(ctx, slog.LevelDebug) {

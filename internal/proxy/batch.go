@@ -66,6 +66,9 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 		st.pending = append(st.pending, i)
 		need = ex.need(c, need)
 	}
+	if need.Method == "" && ex.net.Pool.HasMethodLists() {
+		need.Admit = st.admitsPending
+	}
 	var err error
 	if len(st.pending) > 0 {
 		err = ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
@@ -97,6 +100,17 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 		}
 	}
 	ex.writeBatch(st)
+}
+
+// admitsPending reports whether n's methods lists admit a call still
+// pending: a node that admits none is not sent the batch.
+func (st *batchState) admitsPending(n *upstream.Node) bool {
+	for _, i := range st.pending {
+		if n.Admits(st.calls[i].Method) {
+			return true
+		}
+	}
+	return false
 }
 
 // keepMissing keeps the first "method not found" a node answered call i.
@@ -226,7 +240,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	switch {
 	case len(st.pending) == 0:
 	case onlyMissing:
-		return &upstream.Error{Kind: upstream.KindMethodMissing, Node: n.Name, Err: errors.New("the node does not serve the methods of the batch's other calls")}
+		return &upstream.Error{Kind: upstream.KindMethodMissing, Node: n.Name, Err: errors.New("the batch's other calls are for methods it does not serve, or that its methods lists refuse")}
 	default:
 		return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("some calls of the batch are not available on this node")}
 	}

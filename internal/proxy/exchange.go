@@ -198,7 +198,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		// its method: none will take it on a second round.
 		final := len(tried) > 0 && len(refused)+missing == len(failures)
 		if i > 0 {
-			if final && !ex.net.Pool.HasCandidate(tried, need.Method) {
+			if final && !ex.net.Pool.HasCandidate(tried, need) {
 				break // before the backoff: no retry is made
 			}
 			if err := backoff(ctx, i); err != nil {
