@@ -205,7 +205,7 @@ func (f *feed) openOn(n *upstream.Node) (Stream, error) {
 }
 
 // candidates lists the nodes to try, best first: eligible nodes (or, when
-// none is, the rest) whose methods lists admit eth_subscribe, those with
+// none is, the rest) whose methods lists admit the feed's calls, those with
 // WebSocket before those that can only be polled, and nodes that failed
 // recently last.
 func (f *feed) candidates() []*upstream.Node {
@@ -215,8 +215,7 @@ func (f *feed) candidates() []*upstream.Node {
 		nodes = slices.Clone(v.Rest)
 	}
 	nodes = slices.DeleteFunc(nodes, func(n *upstream.Node) bool {
-		// A node whose methods lists refuse eth_subscribe serves no subscription.
-		return n.WSURL == "" && !f.req.kind.pollable() || !n.Admits("eth_subscribe")
+		return n.WSURL == "" && !f.req.kind.pollable() || !f.admits(n)
 	})
 	now := time.Now()
 	rank := func(n *upstream.Node) int {
@@ -258,16 +257,24 @@ func (f *feed) consume(n *upstream.Node, st Stream) (string, error) {
 	}
 }
 
+// admits reports whether n's methods lists admit what the feed asks of
+// it: eth_subscribe, and the calls that poll it or fill its gaps
+// (eth_getBlockByNumber; eth_getLogs for logs).
+func (f *feed) admits(n *upstream.Node) bool {
+	return n.Admits("eth_subscribe") && n.Admits("eth_getBlockByNumber") && n.Admits("eth_blockNumber") &&
+		(f.req.kind != Logs || n.Admits("eth_getLogs"))
+}
+
 // leave says why the feed should move off n, or "".
 func (f *feed) leave(n *upstream.Node) string {
 	v := f.hub.pool.View()
 	others := slices.ContainsFunc(append(slices.Clone(v.Active), v.Backup...), func(o *upstream.Node) bool {
-		return o != n && (o.WSURL != "" || f.req.kind.pollable()) && o.Admits("eth_subscribe")
+		return o != n && (o.WSURL != "" || f.req.kind.pollable()) && f.admits(o)
 	})
 	switch {
 	case !v.Eligible(n) && others:
 		return "not_eligible"
-	case !n.Admits("eth_subscribe") && others:
+	case !f.admits(n) && others:
 		return "methods_list" // a reload made its lists refuse eth_subscribe
 	case n.WSURL == "" && slices.ContainsFunc(append(slices.Clone(v.Active), v.Backup...), func(o *upstream.Node) bool { return o.WSURL != "" }):
 		return "websocket_available"

@@ -275,23 +275,33 @@ func waitFor(ch chan []byte, c *fakeChain, b string, n uint64) chan []byte {
 	return ch
 }
 
-// A node whose methods lists refuse eth_subscribe serves no subscription.
+// A node whose methods lists refuse eth_subscribe, or the calls that fill
+// a feed's gaps, serves no subscription.
 func TestFeedSkipsNodeRefusingSubscribe(t *testing.T) {
-	a, b := newFakeChain(), newFakeChain()
-	a.add("a", 1, 5, "0xg", false)
-	b.add("a", 1, 5, "0xg", false)
-	na, nb := serveChain(t, "a", a), serveChain(t, "b", b)
-	na.Methods = methodset.NewFilter(methodset.Lists{Deny: []string{"eth_subscribe"}})
+	chains := []*fakeChain{newFakeChain(), newFakeChain(), newFakeChain()}
+	var nodes []*upstream.Node
+	for i, c := range chains {
+		c.add("a", 1, 5, "0xg", false)
+		nodes = append(nodes, serveChain(t, string(rune('a'+i)), c))
+	}
+	nodes[0].Methods = methodset.NewFilter(methodset.Lists{Deny: []string{"eth_subscribe"}})
+	nodes[1].Methods = methodset.NewFilter(methodset.Lists{Deny: []string{"eth_getLogs"}})
 	st := &fakeStreams{streams: map[string][]*fakeStream{}, opened: make(chan string, 16)}
 	hub := NewHub(Config{Grace: time.Millisecond, PollInterval: time.Second, CallTimeout: time.Second,
-		CheckInterval: time.Hour, MaxGap: 16}, "dev", balancer.NewPool(balancer.Rules{}, []*upstream.Node{na, nb}),
+		CheckInterval: time.Hour, MaxGap: 16}, "dev", balancer.NewPool(balancer.Rules{}, nodes),
 		st, slog.New(slog.DiscardHandler), nil)
 	defer hub.Close()
-	heads := sink{make(chan []byte, 64)}
+	heads, logs := sink{make(chan []byte, 64)}, sink{make(chan []byte, 64)}
 	if _, err := hub.Subscribe(context.Background(), []byte(`["newHeads"]`), heads); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-st.opened; got != "b" {
-		t.Fatalf("opened on %s, want b (a's methods lists refuse eth_subscribe)", got)
+		t.Fatalf("newHeads opened on %s, want b (a's methods lists refuse eth_subscribe)", got)
+	}
+	if _, err := hub.Subscribe(context.Background(), []byte(`["logs",{"address":"0x01"}]`), logs); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-st.opened; got != "c" {
+		t.Fatalf("logs opened on %s, want c (b's methods lists refuse eth_getLogs)", got)
 	}
 }
