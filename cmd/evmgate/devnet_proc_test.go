@@ -3,7 +3,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"testing"
 
 	"github.com/evmgate/evmgate/internal/devnet"
@@ -22,4 +28,23 @@ func minedNode(ctx context.Context, t *testing.T) *devnet.Node {
 		t.Fatal(err)
 	}
 	return net.Nodes()[0]
+}
+
+// relay starts a server on 127.0.0.1 that passes each request on to
+// nodeURL, after showing it to seen with its body read whole.
+func relay(t *testing.T, nodeURL string, seen func(r *http.Request, body []byte)) *httptest.Server {
+	t.Helper()
+	target, err := url.Parse(nodeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen(r, body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

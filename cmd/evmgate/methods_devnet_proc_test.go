@@ -5,11 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,19 +44,12 @@ func TestMethodRoutingAsProcessDevnet(t *testing.T) {
 	// Each network's node without debug_ sits behind a relay that counts
 	// the requests with a debug_getRawHeader call that reach it.
 	var learnedHits, listedHits atomic.Int64
-	relay := func(hits *atomic.Int64) string {
-		target, _ := url.Parse(noDebug.HTTPURL())
-		rp := httputil.NewSingleHostReverseProxy(target)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
+	counting := func(hits *atomic.Int64) string {
+		return relay(t, noDebug.HTTPURL(), func(_ *http.Request, body []byte) {
 			if bytes.Contains(body, []byte(`"debug_getRawHeader"`)) {
 				hits.Add(1)
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			rp.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		return srv.URL
+		}).URL
 	}
 	rpcPort, metricsPort := freePort(t), freePort(t)
 	network := func(name, noDebugURL, extra string) string {
@@ -70,8 +59,8 @@ func TestMethodRoutingAsProcessDevnet(t *testing.T) {
 	}
 	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
 	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
-		network("learned", relay(&learnedHits), "")+
-		network("listed", relay(&listedHits), "        methods: {deny: [\"debug_*\"]}\n"))
+		network("learned", counting(&learnedHits), "")+
+		network("listed", counting(&listedHits), "        methods: {deny: [\"debug_*\"]}\n"))
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	base := "http://" + addr(rpcPort)

@@ -5,11 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -25,17 +21,11 @@ func TestHTTPOverWSAsProcessDevnet(t *testing.T) {
 	nd := minedNode(ctx, t)
 	// The node's HTTP URL counts the calls of the test's kind that reach it.
 	var overHTTP atomic.Int64
-	target, _ := url.Parse(nd.HTTPURL())
-	relay := httputil.NewSingleHostReverseProxy(target)
-	httpURL := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+	httpURL := relay(t, nd.HTTPURL(), func(_ *http.Request, body []byte) {
 		if bytes.Contains(body, []byte(`"x-1"`)) {
 			overHTTP.Add(1)
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		relay.ServeHTTP(w, r)
-	}))
-	t.Cleanup(httpURL.Close)
+	})
 	rpcPort, metricsPort := freePort(t), freePort(t)
 	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
 	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n  - name: devnet\n    chain_id: 1337\n    cache: false\n"+

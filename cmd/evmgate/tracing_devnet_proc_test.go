@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -94,21 +92,15 @@ type traceRelay struct {
 }
 
 func newTraceRelay(t *testing.T, nodeURL string) *traceRelay {
-	target, _ := url.Parse(nodeURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	r := &traceRelay{got: map[string]string{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
+	r.srv = relay(t, nodeURL, func(req *http.Request, body []byte) {
 		if i := bytes.Index(body, []byte(`"id":"tr-`)); i >= 0 {
 			id, _, _ := strings.Cut(string(body[i+6:]), `"`)
 			r.mu.Lock()
 			r.got[id] = req.Header.Get("Traceparent")
 			r.mu.Unlock()
 		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		proxy.ServeHTTP(w, req)
-	}))
-	t.Cleanup(r.srv.Close)
+	})
 	return r
 }
 
