@@ -235,6 +235,10 @@ func exportConfigOf(cfg Options, lookup func(string) (string, bool)) (exportConf
 			return out, fmt.Errorf("%s: %q is not a compression: use gzip or none", k, v)
 		}
 	}
+	if k, v := env("PROTOCOL"); k != "" && v != "http/protobuf" {
+		// Spans sent as HTTP to a gRPC port would fail for ever.
+		return out, fmt.Errorf("%s: %q is not spoken here: evmgate sends OTLP over HTTP (http/protobuf, port 4318 by default); unset it or point the endpoint at the collector's OTLP/HTTP receiver", k, v)
+	}
 	if k, v := env("CERTIFICATE"); k != "" {
 		pem, err := os.ReadFile(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -369,6 +371,9 @@ func TestExportConfigFromEnvironment(t *testing.T) {
 	if cfg.Headers["x-api-key"] != "from-config" || cfg.Headers["tenant"] != "a b" || cfg.Headers["ignored"] != "" {
 		t.Errorf("headers %v", cfg.Headers)
 	}
+	if _, err := exportConfigOf(Options{}, mapLookup{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}.get); err != nil {
+		t.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: %v", err)
+	}
 	if cfg.Timeout != 2500*time.Millisecond || cfg.Gzip {
 		t.Errorf("timeout %v gzip %v", cfg.Timeout, cfg.Gzip)
 	}
@@ -395,6 +400,7 @@ func TestExportConfigFromEnvironment(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_HEADERS":            "OTEL_EXPORTER_OTLP_HEADERS",
 		"OTEL_EXPORTER_OTLP_ENDPOINT":           "OTEL_EXPORTER_OTLP_ENDPOINT",
 		"OTEL_EXPORTER_OTLP_CERTIFICATE":        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL":    "http/protobuf",
 	} {
 		if _, err := exportConfigOf(Options{}, mapLookup{env: "bogus"}.get); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s=bogus: err %v, want one naming it", env, err)
@@ -411,5 +417,34 @@ func TestRetryAfter(t *testing.T) {
 	}
 	if d := retryAfterOf("soon"); d != 0 {
 		t.Errorf("soon: %v", d)
+	}
+}
+
+// service.name: tracing.service_name, else OTEL_SERVICE_NAME, else the one
+// OTEL_RESOURCE_ATTRIBUTES gives, else evmgate.
+func TestServiceNamePrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		config, serviceEnv, attrsEnv, want string
+	}{
+		{"", "", "", DefaultServiceName},
+		{"", "", "service.name=from-attrs,deployment.environment=prod", "from-attrs"},
+		{"", "from-env", "service.name=from-attrs", "from-env"},
+		{"from-config", "from-env", "service.name=from-attrs", "from-config"},
+	} {
+		t.Setenv("OTEL_SERVICE_NAME", tc.serviceEnv)
+		t.Setenv("OTEL_RESOURCE_ATTRIBUTES", tc.attrsEnv)
+		c := newCollector(t)
+		tr, err := New(Options{Endpoint: c.srv.URL, ServiceName: tc.config, SampleRate: 1}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.StartServer(propagation.MapCarrier{}, "eth_call", time.Now()).End()
+		if err := tr.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		res := c.decode(t, 0).ResourceSpans[0].Resource
+		if got := attrOf(res.Attributes, "service.name").GetStringValue(); got != tc.want {
+			t.Errorf("%+v: service.name %q, want %q", tc, got, tc.want)
+		}
 	}
 }

@@ -56,12 +56,17 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 		return nil, err
 	}
 	exp := newExporter(ec)
-	attrs := []attribute.KeyValue{attribute.String("service.name", ServiceName(cfg, os.LookupEnv))}
+	// Later sources win: the defaults, then OTEL_RESOURCE_ATTRIBUTES and
+	// OTEL_SERVICE_NAME, then tracing.service_name.
+	defaults := []attribute.KeyValue{attribute.String("service.name", DefaultServiceName)}
 	if cfg.Version != "" {
-		attrs = append(attrs, attribute.String("service.version", cfg.Version))
+		defaults = append(defaults, attribute.String("service.version", cfg.Version))
 	}
-	res, err := sdkresource.New(context.Background(), sdkresource.WithFromEnv(), sdkresource.WithTelemetrySDK(),
-		sdkresource.WithAttributes(attrs...))
+	opts := []sdkresource.Option{sdkresource.WithTelemetrySDK(), sdkresource.WithAttributes(defaults...), sdkresource.WithFromEnv()}
+	if cfg.ServiceName != "" {
+		opts = append(opts, sdkresource.WithAttributes(attribute.String("service.name", cfg.ServiceName)))
+	}
+	res, err := sdkresource.New(context.Background(), opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -72,18 +77,6 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 	)
 	otel.SetErrorHandler(rateLimited(log, time.Minute))
 	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate")}, nil
-}
-
-// ServiceName is tracing.service_name, else OTEL_SERVICE_NAME, else
-// DefaultServiceName.
-func ServiceName(cfg Options, lookup func(string) (string, bool)) string {
-	if cfg.ServiceName != "" {
-		return cfg.ServiceName
-	}
-	if v, ok := lookup("OTEL_SERVICE_NAME"); ok && v != "" {
-		return v
-	}
-	return DefaultServiceName
 }
 
 // Shutdown exports the spans still held and stops the exporter, within ctx.
