@@ -75,16 +75,19 @@ func TestNodeMethodsReload(t *testing.T) {
 func TestNodeMethodsListsHold(t *testing.T) {
 	f := fakes(t, 2)
 	f[1].SetResult("debug_traceBlock", "[]")
-	yaml := "request_timeout: 3s\n" + netYAML("    cache: false\n    rpc_retries: 3\n",
+	yaml := "request_timeout: 3s\n" + netYAML("    cache: false\n    rpc_retries: 3\n    paths: [\"/sim\"]\n",
 		nodeYAML("local_nodes", "        methods: {deny: [\"eth_sendRawTransaction\", \"debug_*\"]}\n", f[0])+
 			nodeYAML("local_nodes", "        methods: {deny: [\"eth_sendRawTransaction\"]}\n", f[1])[len("    local_nodes:\n"):])
 	g := startGateway(t, yaml)
 	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
 
-	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]}`)
-	if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) || !strings.Contains(r.body, "methods lists") {
-		t.Fatalf("a method no node admits: %d %s", r.status, r.body)
+	for _, path := range []string{"/mainnet", "/sim"} { // a prio-load-balancer path answers it as a node would, in JSON
+		r := post(t, g.RPCURL()+path, `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]}`)
+		if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) || !strings.Contains(r.body, "methods lists") {
+			t.Fatalf("%s, a method no node admits: %d %s", path, r.status, r.body)
+		}
 	}
+	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]}`)
 	r = post(t, g.RPCURL()+"/mainnet", `[{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]`)
 	if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) || !strings.Contains(r.body, `"result":"0x64"`) {
 		t.Fatalf("a batch with a method no node admits: %d %s", r.status, r.body)

@@ -24,7 +24,9 @@ import (
 // network that hedges, a read goes through tryHedged instead (hedge.go).
 func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	if e := ex.notAdmitted(c); e != nil {
-		ex.writeError(e, c.ID)
+		// Answered as a node answers a method it lacks, on prio-load-balancer
+		// paths too (where the gateway's own failures are plain text).
+		ex.writeBody(e.AppendResponse(nil, c.ID), "rpc_error")
 		return
 	}
 	if c.Method == "eth_getLogs" && ex.splitLogs(ctx, c, body) {
