@@ -111,8 +111,9 @@ func (r *traceRelay) traceparent(id string) (string, bool) {
 	return tp, ok
 }
 
-// rpcWithTrace posts a call with a traceparent header ("": none).
-func rpcWithTrace(t *testing.T, url, body, traceparent string) int {
+// rpcWithTrace posts a call with a traceparent header ("": none) and
+// returns the answer's status and X-Request-Id.
+func rpcWithTrace(t *testing.T, url, body, traceparent string) (status int, requestID string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -125,7 +126,7 @@ func rpcWithTrace(t *testing.T, url, body, traceparent string) int {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header.Get("X-Request-Id")
 }
 
 func tracingConfig(rpcPort, metricsPort int, sink string, rate string, nodes ...string) string {
@@ -159,11 +160,14 @@ func TestTracingAsProcessDevnet(t *testing.T) {
 
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	// Round robin: of two calls, one goes to each node.
+	answered := map[string]bool{} // the X-Request-Id of each answer
 	for i, id := range []string{"tr-1", "tr-2"} {
 		body := `{"jsonrpc":"2.0","id":"` + id + `","method":"eth_getBlockByNumber","params":["0x1",false]}`
-		if code := rpcWithTrace(t, gw, body, "00-"+traceID+"-"+parentID+"-01"); code != 200 {
-			t.Fatalf("call %d: HTTP %d", i, code)
+		code, reqID := rpcWithTrace(t, gw, body, "00-"+traceID+"-"+parentID+"-01")
+		if code != 200 || reqID == "" {
+			t.Fatalf("call %d: HTTP %d, X-Request-Id %q", i, code, reqID)
 		}
+		answered[reqID] = true
 	}
 	var server, tries []*tracepb.Span
 	eventually(t, time.Minute, "the server spans and try spans of both calls", func() bool {
@@ -183,9 +187,10 @@ func TestTracingAsProcessDevnet(t *testing.T) {
 		if m := spanAttr(sp, "rpc.method"); m != "eth_getBlockByNumber" || sp.Name != "eth_getBlockByNumber" {
 			t.Errorf("server span %q: rpc.method %q, want eth_getBlockByNumber", sp.Name, m)
 		}
-		if spanAttr(sp, "evmgate.network") != "devnet" || spanAttr(sp, "evmgate.status") != "ok" || spanAttr(sp, "evmgate.request_id") == "" {
-			t.Errorf("server span attributes: %v", sp.Attributes)
+		if spanAttr(sp, "evmgate.network") != "devnet" || spanAttr(sp, "evmgate.status") != "ok" || !answered[spanAttr(sp, "evmgate.request_id")] {
+			t.Errorf("server span attributes: %v; want one of the request ids answered, %v", sp.Attributes, answered)
 		}
+		delete(answered, spanAttr(sp, "evmgate.request_id")) // each span names its own request
 		servers[hex.EncodeToString(sp.SpanId)] = sp
 	}
 	nodes := map[string]bool{}
@@ -221,7 +226,7 @@ func TestTracingAsProcessDevnet(t *testing.T) {
 	var failed []*tracepb.Span
 	for i := 0; len(failed) == 0 && i < 6; i++ {
 		body := `{"jsonrpc":"2.0","id":"tr-f` + itoa(i) + `","method":"eth_blockNumber","params":[]}`
-		if code := rpcWithTrace(t, gw, body, "00-"+failTrace+"-"+parentID+"-01"); code != 200 {
+		if code, _ := rpcWithTrace(t, gw, body, "00-"+failTrace+"-"+parentID+"-01"); code != 200 {
 			t.Fatalf("call with a node gone: HTTP %d", code)
 		}
 		deadline := time.Now().Add(5 * time.Second)
@@ -262,14 +267,14 @@ func TestTracingUnsampledAsProcessDevnet(t *testing.T) {
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	gw := "http://" + addr(rpcPort) + "/devnet"
 
-	if code := rpcWithTrace(t, gw, `{"jsonrpc":"2.0","id":"tr-quiet","method":"eth_blockNumber","params":[]}`, ""); code != 200 {
+	if code, _ := rpcWithTrace(t, gw, `{"jsonrpc":"2.0","id":"tr-quiet","method":"eth_blockNumber","params":[]}`, ""); code != 200 {
 		t.Fatalf("unsampled call: HTTP %d", code)
 	}
 	if tp, ok := relay.traceparent("tr-quiet"); !ok || tp != "" {
 		t.Fatalf("the node received the unsampled call %v with traceparent %q, want none", ok, tp)
 	}
 	const traceID = "6bf92f3577b34da6a3ce929d0e0e4736"
-	if code := rpcWithTrace(t, gw, `{"jsonrpc":"2.0","id":"tr-sampled","method":"eth_blockNumber","params":[]}`,
+	if code, _ := rpcWithTrace(t, gw, `{"jsonrpc":"2.0","id":"tr-sampled","method":"eth_blockNumber","params":[]}`,
 		"00-"+traceID+"-00f067aa0ba902b7-01"); code != 200 {
 		t.Fatalf("sampled call: HTTP %d", code)
 	}
