@@ -27,6 +27,7 @@ import (
 	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/evmgate/evmgate/internal/logbuf"
 	"github.com/evmgate/evmgate/internal/reload"
+	"github.com/evmgate/evmgate/internal/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -154,6 +155,12 @@ func validate(args []string, stdout io.Writer) error {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
+	}
+	if cfg.Tracing.Enabled && !tracing.Disabled(os.LookupEnv) {
+		// What the environment says of the export stops a start: so it fails validate.
+		if _, err := tracing.Check(gateway.TracingOptions(cfg), os.LookupEnv); err != nil {
+			return fmt.Errorf("%s: tracing: %w", path, err)
+		}
 	}
 	nodes := 0
 	for _, n := range cfg.Networks {

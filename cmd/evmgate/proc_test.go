@@ -182,9 +182,16 @@ func (p *proc) terminate(within time.Duration) (int, time.Duration) {
 // runProc runs a short command to its end and returns its exit code and output.
 func runProc(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runProcEnv(t, nil, args...)
+}
+
+// runProcEnv is runProc with env added to the process's environment.
+func runProcEnv(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, evmgateBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

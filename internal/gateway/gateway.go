@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -100,10 +101,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	// The WebSocket server comes first: nodes with http_over_ws send their
 	// calls over its shared upstream connections.
 	g.handler = proxy.New(proxyOptions(cfg), nil, log, m)
-	if cfg.Tracing.Enabled {
-		tc := cfg.Tracing
-		if g.tracer, err = tracing.New(tracing.Options{Endpoint: tc.Endpoint, SampleRate: *tc.SampleRate,
-			ServiceName: tc.ServiceName, Headers: tc.Headers}, log); err != nil {
+	if cfg.Tracing.Enabled && tracing.Disabled(os.LookupEnv) {
+		log.Warn("tracing is off: OTEL_SDK_DISABLED=true overrides tracing.enabled")
+	}
+	if cfg.Tracing.Enabled && !tracing.Disabled(os.LookupEnv) {
+		if g.tracer, err = tracing.New(TracingOptions(cfg), log); err != nil {
 			return nil, fmt.Errorf("tracing: %w", err)
 		}
 		g.handler.SetTracer(g.tracer)
@@ -214,6 +216,13 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 	}
 	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks()))
 	return nil
+}
+
+// TracingOptions are the tracer's options from the configuration's
+// tracing section.
+func TracingOptions(cfg *config.Config) tracing.Options {
+	tc := cfg.Tracing
+	return tracing.Options{Endpoint: tc.Endpoint, SampleRate: *tc.SampleRate, ServiceName: tc.ServiceName, Headers: tc.Headers}
 }
 
 // tracerFlush bounds the sending of the last spans on shutdown.

@@ -448,3 +448,11 @@ func TestServiceNamePrecedence(t *testing.T) {
 		}
 	}
 }
+
+func TestDisabledByEnvironment(t *testing.T) {
+	for v, want := range map[string]bool{"true": true, "TRUE": true, " true ": true, "false": false, "": false, "1": false} {
+		if got := Disabled(mapLookup{"OTEL_SDK_DISABLED": v}.get); got != want {
+			t.Errorf("OTEL_SDK_DISABLED=%q: Disabled = %v, want %v", v, got, want)
+		}
+	}
+}

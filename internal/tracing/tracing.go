@@ -2,8 +2,11 @@ package tracing
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,7 +54,7 @@ type Options struct {
 // New returns a tracer that exports to cfg's collector. Export failures
 // are logged on log, at most once a minute.
 func New(cfg Options, log *slog.Logger) (*Tracer, error) {
-	ec, err := exportConfigOf(cfg, os.LookupEnv)
+	ec, err := Check(cfg, os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +71,7 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 	}
 	res, err := sdkresource.New(context.Background(), opts...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w (write key=value pairs separated by commas)", err)
 	}
 	provider := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
@@ -77,6 +80,64 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 	)
 	otel.SetErrorHandler(rateLimited(log, time.Minute))
 	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate")}, nil
+}
+
+// Disabled reports whether the environment turns tracing off
+// (OTEL_SDK_DISABLED=true), whatever the configuration says.
+func Disabled(lookup func(string) (string, bool)) bool {
+	v, _ := lookup("OTEL_SDK_DISABLED")
+	return strings.EqualFold(strings.TrimSpace(v), "true")
+}
+
+// batchLimits are the batch span processor's variables: the SDK reads
+// them itself, and a value out of range crashes it (a negative size) or
+// exhausts memory (a huge one).
+var batchLimits = []struct {
+	name     string
+	min, max int
+}{
+	{"OTEL_BSP_MAX_QUEUE_SIZE", 1, 1 << 20},
+	{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1, 1 << 20},
+	{"OTEL_BSP_SCHEDULE_DELAY", 0, 3_600_000},
+	{"OTEL_BSP_EXPORT_TIMEOUT", 1, 3_600_000},
+}
+
+// Check reads what the environment says of the export (see
+// exportConfigOf) and checks the batch span processor's variables, so
+// that a value that cannot be used stops the start, or fails validate,
+// naming the variable.
+func Check(cfg Options, lookup func(string) (string, bool)) (exportConfig, error) {
+	for _, l := range batchLimits {
+		v, ok := lookup(l.name)
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < l.min || n > l.max {
+			return exportConfig{}, fmt.Errorf("%s: %q is not a whole number from %d to %d (sizes in spans, times in milliseconds)", l.name, v, l.min, l.max)
+		}
+	}
+	if v, ok := lookup("OTEL_RESOURCE_ATTRIBUTES"); ok {
+		if err := checkResourceAttributes(v); err != nil {
+			return exportConfig{}, err
+		}
+	}
+	return exportConfigOf(cfg, lookup)
+}
+
+// checkResourceAttributes checks OTEL_RESOURCE_ATTRIBUTES as the SDK reads
+// it: key=value pairs, separated by commas, values URL-encoded.
+func checkResourceAttributes(v string) error {
+	for _, kv := range strings.Split(v, ",") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if _, err := url.PathUnescape(strings.TrimSpace(val)); !ok || strings.TrimSpace(k) == "" || err != nil {
+			return fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %q is not key=value (pairs separated by commas, values URL-encoded)", strings.TrimSpace(kv))
+		}
+	}
+	return nil
 }
 
 // Shutdown exports the spans still held and stops the exporter, within ctx.
