@@ -22,6 +22,8 @@ func TestValidateRefusesWhatStartRefusesAsProcess(t *testing.T) {
 			`access.keys[1].key: the same secret as access.keys[0] (name "a"): give each key its own`},
 		{"unknown default network", top + "admin:\n  default_network: base\n" + nodes,
 			`admin.default_network: no network is named "base": use one of mainnet`},
+		{"a deny list entry that matches nothing", top + nodes + "        methods: {deny: [\"eth_sendRawTransaction \"]}\n",
+			`networks[0].local_nodes[0].methods.deny[0]: "eth_sendRawTransaction " is not a method`},
 		{"missing attestation roots", top + "attestation:\n  amd_roots: " + filepath.Join(dir, "missing.pem") + "\n" + nodes,
 			"attestation.amd_roots: " + filepath.Join(dir, "missing.pem")},
 	} {

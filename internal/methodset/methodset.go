@@ -28,15 +28,31 @@ func (l Lists) Problems() []Problem {
 	var out []Problem
 	check := func(list string, ms []string) {
 		for i, m := range ms {
-			if m == "" || strings.Contains(strings.TrimSuffix(m, "*"), "*") {
-				out = append(out, Problem{fmt.Sprintf("%s[%d]", list, i),
-					fmt.Sprintf("%q is not a method or a prefix ending in * (e.g. debug_*)", m)})
+			if bad := badChar(m); m == "" || bad != "" {
+				msg := fmt.Sprintf("%q is not a method or a prefix ending in * (e.g. debug_*)", m)
+				if bad != "" {
+					msg += ": " + bad + " is not in a method name (letters, digits, _ and .; * only at the end)"
+				}
+				out = append(out, Problem{fmt.Sprintf("%s[%d]", list, i), msg})
 			}
 		}
 	}
 	check("allow", l.Allow)
 	check("deny", l.Deny)
 	return out
+}
+
+// badChar names the first character of entry m that no method name holds
+// ("": none): a space, a glob's ? or [, a * before the end. Such an entry
+// would match nothing, and a deny list with it would refuse nothing.
+func badChar(m string) string {
+	name := strings.TrimSuffix(m, "*")
+	for _, r := range name {
+		if !(r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Sprintf("%q", r)
+		}
+	}
+	return ""
 }
 
 // Empty reports that the lists name nothing.

@@ -1,6 +1,9 @@
 package methodset
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFilterAdmits(t *testing.T) {
 	f := NewFilter(Lists{Allow: []string{"eth_*", "net_version"}, Deny: []string{"eth_sendRawTransaction"}})
@@ -25,9 +28,16 @@ func TestFilterAdmits(t *testing.T) {
 }
 
 func TestProblems(t *testing.T) {
-	p := Lists{Allow: []string{"eth_*", "", "de*bug"}, Deny: []string{"*"}}.Problems()
-	if len(p) != 2 || p[0].Key != "allow[1]" || p[1].Key != "allow[2]" {
-		t.Fatalf("problems = %+v, want allow[1] and allow[2] (a lone * is a prefix of everything)", p)
+	p := Lists{Allow: []string{"eth_*", "", "de*bug", "avax.getAtomicTx"}, Deny: []string{"*", "eth_sendRawTransaction ", "debug_?", "trace_{block,call}"}}.Problems()
+	var keys []string
+	for _, e := range p {
+		keys = append(keys, e.Key)
+	}
+	if want := "allow[1] allow[2] deny[1] deny[2] deny[3]"; strings.Join(keys, " ") != want {
+		t.Fatalf("problems at %v, want %s (a lone * is a prefix of everything)", keys, want)
+	}
+	if !strings.Contains(p[2].Message, `' '`) {
+		t.Errorf("a trailing space: %q, want the space named", p[2].Message)
 	}
 }
 
