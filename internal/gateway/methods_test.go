@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -62,9 +63,12 @@ func TestNodeMethodsReload(t *testing.T) {
 	if n := f[1].Calls("trace_block") - before; n != 0 {
 		t.Fatalf("the node whose reloaded methods list denies trace_* got %d calls", n)
 	}
-	for _, n := range g.Status().Networks[0].Nodes {
+	for i, n := range g.Status().Networks[0].Nodes {
 		if len(n.MissingMethods) != 1 || n.MissingMethods[0] != "foo_bar" {
 			t.Fatalf("node %s missing_methods after reload = %v, want [foo_bar]", n.Name, n.MissingMethods)
+		}
+		if got := fmt.Sprint(n.Methods); (i == 1) != (got == "&{[] [trace_*]}") || i == 0 && n.Methods != nil {
+			t.Fatalf("node %s methods in /status after reload = %s, want the deny list on the second node only", n.Name, got)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	_ "embed"
 	"encoding/json"
+	"github.com/evmgate/evmgate/internal/methodset"
 	"math"
 	"net/http"
 	"slices"
@@ -94,6 +95,8 @@ type NodeStatus struct {
 	// MissingMethods are the methods the node answered "method not found"
 	// for lately: calls of them go to other nodes first.
 	MissingMethods []string `json:"missing_methods,omitempty"`
+	// Methods are the node's configured methods lists, absent without.
+	Methods *methodset.Lists `json:"methods,omitempty"`
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -173,7 +176,7 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 			Load: nd.Load(), InFlight: nd.InFlight(), ChainID: nd.ChainID(), Failures: nd.Failures(),
 			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
 			Share: round3(shares[i]), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
-			Breaker: n.breakerState(nd), MissingMethods: nd.Missing(),
+			Breaker: n.breakerState(nd), MissingMethods: nd.Missing(), Methods: nd.Methods.Lists(),
 		})
 		setHistory(&ns.Nodes[len(ns.Nodes)-1], nd)
 	}

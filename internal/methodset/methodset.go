@@ -110,6 +110,15 @@ func NewFilter(l Lists) *Filter {
 	return &Filter{lists: l, allow: Compile(l.Allow), deny: Compile(l.Deny)}
 }
 
+// Lists returns the lists f was compiled from (none for a nil Filter).
+func (f *Filter) Lists() *Lists {
+	if f == nil {
+		return nil
+	}
+	l := f.lists
+	return &l
+}
+
 // Equal reports whether f and g were compiled from the same lists.
 func (f *Filter) Equal(g *Filter) bool {
 	if f == nil || g == nil {
