@@ -215,3 +215,23 @@ func TestMixedBatchKeepsToNodesThatAdmitItsCalls(t *testing.T) {
 		t.Fatalf("nodes whose lists refuse net_version got it %d times", c)
 	}
 }
+
+// eth_subscribe over HTTP is answered "method not found" by nodes that
+// serve it over WebSocket: that is the answer, once, and nothing is learned.
+func TestSubscribeOverHTTPIsNotLearned(t *testing.T) {
+	f := fakes(t, 2)
+	g := startGateway(t, netYAML("    cache: false\n", nodesYAML("local_nodes", f...)))
+	waitFor(t, "both nodes eligible", func() bool { return eligibleNodes(g, "mainnet") == 2 })
+	r := post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`)
+	if r.status != 200 || !strings.Contains(r.body, `"code":-32601`) {
+		t.Fatalf("eth_subscribe over HTTP: %d %s", r.status, r.body)
+	}
+	if n := f[0].Calls("eth_subscribe") + f[1].Calls("eth_subscribe"); n != 1 {
+		t.Fatalf("eth_subscribe over HTTP reached the nodes %d times, want 1", n)
+	}
+	for _, n := range g.Status().Networks[0].Nodes {
+		if len(n.MissingMethods) != 0 {
+			t.Fatalf("node %s learned %v from eth_subscribe over HTTP", n.Name, n.MissingMethods)
+		}
+	}
+}

@@ -318,10 +318,10 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		// The first try reached a node: the transaction is in a pool. Its hash is the answer.
 		return nil
 	}
-	if e != nil && learnsMissing(c.Method) && upstream.MethodMissing(e.Code, e.Message) {
+	if e != nil && upstream.MethodMissing(e.Code, e.Message) {
 		// Another node may serve the method (a mixed pool, a provider's
 		// plan); if none does, this node's answer is the client's.
-		if ex.learnMissing(n, c.Method) {
+		if learnsMissing(c.Method) && ex.learnMissing(n, c.Method) {
 			if ex.fallback == nil {
 				ex.fallback = bytes.Clone(full) // the client's answer if no node tried serves it
 			}
@@ -330,7 +330,7 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		ex.writeBody(full, "rpc_error")
 		return nil
 	}
-	if e != nil && !upstream.MethodMissing(e.Code, e.Message) && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
+	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
 		if upstream.StateMissing(e.Message) {
 			n.LearnState(upstream.StateFull) // a node whose history is detected is a full node
 		}
