@@ -212,3 +212,33 @@ func TestNilStrategyIsP2C(t *testing.T) {
 		t.Errorf("strategy %T", p.rules.Strategy)
 	}
 }
+
+// A call whose eligible node is busy waits for it: a node out of rotation
+// (down, or lagging and so answering stale blocks) is not picked instead.
+func TestBusyUpNodeDoesNotSpillToDownNode(t *testing.T) {
+	p := NewPool(Rules{}, buildAll([]nd{
+		local("up", 100).withMaxConcurrency(1),
+		local("down", 100).withState(upstream.Down),
+	}))
+	first := p.Pick(nil, Need{})
+	if first == nil || first.Name != "up" {
+		t.Fatalf("first pick = %v", first)
+	}
+	if n := p.Pick(nil, Need{}); n != nil {
+		t.Fatalf("up node busy: Pick = %s, want nil (wait for it)", n.Name)
+	}
+}
+
+func TestBusyUpNodeDoesNotSpillToLaggingNode(t *testing.T) {
+	p := NewPool(Rules{NetworkBlockDiff: 5}, buildAll([]nd{
+		local("up", 100).withMaxConcurrency(1),
+		local("lagging", 50),
+	}))
+	first := p.Pick(nil, Need{})
+	if first == nil || first.Name != "up" {
+		t.Fatalf("first pick = %v", first)
+	}
+	if n := p.Pick(nil, Need{}); n != nil {
+		t.Fatalf("up node busy: Pick = %s, want nil (wait for it)", n.Name)
+	}
+}

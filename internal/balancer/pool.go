@@ -216,15 +216,25 @@ func (p *Pool) Admits(method string) bool {
 }
 
 // pick takes a slot on the best node meeting need, serving tier first,
-// then the backup tiers, then any other node.
+// then the backup tiers. A node out of rotation is picked only when no
+// eligible node left untried meets need: while one does but is busy, the
+// call waits for it rather than go to a node that is down or lagging.
 func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64) *upstream.Node {
 	ok := func(n *upstream.Node) bool { return accepts(n, tried, need) }
+	asked := tried // tried grows below by the nodes whose last slot was lost
+	failOpen := -1 // unknown until the eligible nodes have no free slot
 	for {
 		n := p.pickActive(v.strategy, v.Active, ok, tried, need, now)
 		if n == nil {
 			n = Best{}.Pick(v.Backup, ok)
 		}
-		if n == nil {
+		if n == nil && failOpen < 0 {
+			failOpen = 0
+			if !anyFits(v, asked, need) {
+				failOpen = 1
+			}
+		}
+		if n == nil && failOpen == 1 {
 			n = Best{}.Pick(v.Rest, ok)
 		}
 		if n == nil {
