@@ -41,6 +41,9 @@ type Need struct {
 	// accepted the client's transaction). While it is not eligible or was
 	// already tried for the call, it is dropped.
 	Node *upstream.Node
+	// Calls is how many calls go to the node (a batch's), what its rate
+	// limit counts. 0 is one.
+	Calls int
 }
 
 // NeedState returns need asking also for the state at block; of several

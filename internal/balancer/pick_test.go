@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -240,5 +241,52 @@ func TestBusyUpNodeDoesNotSpillToLaggingNode(t *testing.T) {
 	}
 	if n := p.Pick(nil, Need{}); n != nil {
 		t.Fatalf("up node busy: Pick = %s, want nil (wait for it)", n.Name)
+	}
+}
+
+// A node at its rate limit is passed over while another can take the call;
+// when none can, the call waits (nil) and the pool calls OnReady once the
+// soonest of them has room again.
+func TestRateLimitedNodeWaits(t *testing.T) {
+	limited := func(name string) *upstream.Node {
+		n := upstream.New(upstream.Spec{Name: name, URL: "http://127.0.0.1:1", RateLimit: upstream.RateLimit{Rate: 20, Burst: 1}})
+		n.ObserveHead(100, 0, time.Millisecond)
+		n.SetState(upstream.Up)
+		return n
+	}
+	a, b := limited("a"), limited("b")
+	p := NewPool(Rules{}, []*upstream.Node{a, b})
+	ready := make(chan struct{}, 8)
+	p.OnReady(func() { ready <- struct{}{} })
+	first := p.Pick(nil, Need{})
+	second := p.Pick(nil, Need{})
+	if first == nil || second == nil || first == second {
+		t.Fatalf("picks %v, %v: want each node once", first, second)
+	}
+	first.Release()
+	second.Release()
+	if n := p.Pick(nil, Need{}); n != nil {
+		t.Fatalf("both nodes at their rate limit: Pick = %s, want nil (wait)", n.Name)
+	}
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnReady not called once a node had room again")
+	}
+	n := p.Pick(nil, Need{})
+	if n == nil {
+		t.Fatal("no node after OnReady")
+	}
+	n.Release()
+}
+
+// A node that answered HTTP 429 cools down: calls go to the other node, or
+// wait for it, not to a node out of rotation.
+func TestCoolingNodeIsPassedOver(t *testing.T) {
+	p := NewPool(Rules{}, buildAll([]nd{local("a", 100), local("down", 100).withState(upstream.Down)}))
+	a := byName(t, p, "a")
+	a.CoolDown(time.Minute)
+	if n := p.Pick(nil, Need{}); n != nil {
+		t.Fatalf("the only eligible node cools down: Pick = %s, want nil (wait)", n.Name)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -83,6 +84,7 @@ type Pool struct {
 	rules Rules
 	nodes []*upstream.Node
 	view  atomic.Pointer[View]
+	wake  wakeup
 }
 
 // NewPool returns a pool over nodes.
@@ -167,15 +169,30 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 		need.lacksOK = true
 	}
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
+	var wait time.Duration
 	for {
-		if n := p.pick(v, tried, need, now); n != nil || !need.soft() {
-			return n
+		n := p.pick(v, tried, need, now, &wait)
+		if n == nil && need.soft() {
+			var dropped bool
+			if need, dropped = need.relax(v, tried); dropped {
+				continue
+			}
 		}
-		var dropped bool
-		if need, dropped = need.relax(v, tried); !dropped {
-			return nil
+		if n == nil && wait > 0 {
+			p.wake.after(wait)
 		}
+		return n
 	}
+}
+
+// OnReady sets the function called when a node that was passed over for
+// its rate limit, or while it cooled down after a rate limit answer, may
+// take calls again (the scheduler's Kick): nothing else tells a waiting
+// call that time has passed.
+func (p *Pool) OnReady(fn func()) {
+	p.wake.mu.Lock()
+	p.wake.fn = fn
+	p.wake.mu.Unlock()
 }
 
 // AnyServes reports whether an eligible node other than except and not in
@@ -219,8 +236,8 @@ func (p *Pool) Admits(method string) bool {
 // then the backup tiers. A node out of rotation is picked only when no
 // eligible node left untried meets need: while one does but is busy, the
 // call waits for it rather than go to a node that is down or lagging.
-func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64) *upstream.Node {
-	ok := func(n *upstream.Node) bool { return accepts(n, tried, need) }
+func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64, wait *time.Duration) *upstream.Node {
+	ok := func(n *upstream.Node) bool { return accepts(n, tried, need, now, wait) }
 	asked := tried // tried grows below by the nodes whose last slot was lost
 	failOpen := -1 // unknown until the eligible nodes have no free slot
 	for {
@@ -240,7 +257,7 @@ func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64) *upst
 		if n == nil {
 			return nil
 		}
-		if n.TryAcquire() {
+		if n.TryAcquireCalls(now, need.Calls) {
 			n.CountCall(now)
 			return n
 		}
@@ -264,12 +281,24 @@ func (p *Pool) pickActive(st Strategy, active []*upstream.Node, ok func(*upstrea
 		return s.Pick(active, ok)
 	}
 	t := slices.Clone(tried)
-	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, need) })
+	var w time.Duration
+	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, need, now, &w) })
 }
 
-// accepts reports whether n can take a call now.
-func accepts(n *upstream.Node, tried []*upstream.Node, need Need) bool {
-	return n.HasFreeSlot() && need.fits(n) && !slices.Contains(tried, n)
+// accepts reports whether n can take a call now. A node that could but for
+// its rate limit (or a rate limit answer's cool-down) lowers *wait to when
+// it can, if that is sooner.
+func accepts(n *upstream.Node, tried []*upstream.Node, need Need, now int64, wait *time.Duration) bool {
+	if !n.HasFreeSlot() || !need.fits(n) || slices.Contains(tried, n) {
+		return false
+	}
+	if d := n.Wait(now, need.Calls); d > 0 {
+		if *wait == 0 || d < *wait {
+			*wait = d
+		}
+		return false
+	}
+	return true
 }
 
 // CanPick reports whether Pick would find a node with a free slot,
@@ -284,4 +313,36 @@ func (p *Pool) CanPick(tried []*upstream.Node) bool {
 		}
 	}
 	return false
+}
+
+// wakeup calls fn once the soonest of the waits it was given has passed.
+type wakeup struct {
+	mu    sync.Mutex
+	fn    func()
+	timer *time.Timer
+	at    int64 // upstream.Now() the timer fires at; 0: not armed
+}
+
+// after arms the timer to fire d from now, unless it fires sooner already.
+func (w *wakeup) after(d time.Duration) {
+	at := upstream.Now() + int64(d)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fn == nil || w.at != 0 && w.at <= at {
+		return
+	}
+	w.at = at
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, w.fire)
+		return
+	}
+	w.timer.Reset(d)
+}
+
+func (w *wakeup) fire() {
+	w.mu.Lock()
+	w.at = 0
+	fn := w.fn
+	w.mu.Unlock()
+	fn()
 }

@@ -285,4 +285,16 @@ type Node struct {
 	// Methods are the methods sent to the node ("trace_*" only to the
 	// nodes that serve them); names or prefixes ending in *. Empty: all.
 	Methods methodset.Lists `yaml:"methods"`
+	// RateLimit caps the calls sent to the node, a provider's plan: rate
+	// calls a second, burst at once. Unset: no cap.
+	RateLimit NodeRateLimit `yaml:"rate_limit"`
+}
+
+// NodeRateLimit is a node's rate_limit: section.
+type NodeRateLimit struct {
+	// Rate is calls a second (each call of a batch counts); 0: no cap.
+	Rate float64 `yaml:"rate"`
+	// Burst is how many calls may go at once after a quiet spell.
+	// Default: rate, rounded up.
+	Burst int `yaml:"burst"`
 }

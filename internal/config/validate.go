@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -278,6 +279,19 @@ func (nd *Node) validate(path string, p *problems) {
 	}
 	if nd.MaxConcurrency < 0 {
 		p.add(path+".max_concurrency", "must be 0 (unlimited) or more")
+	}
+	nd.RateLimit.validate(path+".rate_limit", p)
+}
+
+func (l NodeRateLimit) validate(path string, p *problems) {
+	if l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) {
+		p.add(path+".rate", "%v is not a rate: use calls a second, such as 25 (0: no limit)", l.Rate)
+	}
+	if l.Burst < 0 {
+		p.add(path+".burst", "must be 1 or more (0 takes the rate, rounded up)")
+	}
+	if l.Burst > 0 && l.Rate == 0 {
+		p.add(path+".burst", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
 	}
 }
 

@@ -43,8 +43,9 @@ type Node struct {
 	record    map[string]bool
 	arrivals  map[string][]string
 	requests  atomic.Int64
-	calls     sync.Map // method -> *atomic.Int64
-	results   sync.Map // method -> string: a scripted result
+	calls     sync.Map                  // method -> *atomic.Int64
+	results   sync.Map                  // method -> string: a scripted result
+	tooMany   atomic.Pointer[[2]string] // method, Retry-After: calls of it get HTTP 429
 	bigBlock  []byte
 	finalized uint64 // 0: the "finalized" tag is answered like any other block
 	slowEvery int64  // every slowEvery-th request waits slowDelay (0: none)
@@ -70,6 +71,17 @@ type Options struct {
 	// is answered: a node slow on a fraction of its calls (0: never).
 	SlowEvery int
 	SlowDelay time.Duration
+}
+
+// SetTooMany answers calls of method with HTTP 429 and retryAfter as
+// Retry-After ("" sends none), as a provider over its plan does; method ""
+// stops it.
+func (n *Node) SetTooMany(method, retryAfter string) {
+	if method == "" {
+		n.tooMany.Store(nil)
+		return
+	}
+	n.tooMany.Store(&[2]string{method, retryAfter})
 }
 
 // Start runs a fake node on 127.0.0.1 on a free port.
@@ -267,6 +279,14 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	calls, batch, perr := jsonrpc.Parse(body)
+	if tm := n.tooMany.Load(); tm != nil && !batch && perr == nil && calls[0].Method == tm[0] {
+		n.count(tm[0])
+		if tm[1] != "" {
+			w.Header().Set("Retry-After", tm[1])
+		}
+		http.Error(w, "too many requests", http.StatusTooManyRequests)
+		return
+	}
 	if !batch && perr == nil {
 		n.arrived(&calls[0])
 		if ch := n.held(calls[0].Method); ch != nil {

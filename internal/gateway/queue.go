@@ -49,6 +49,8 @@ func newQueued(c config.Scheduler, network string, pool *balancer.Pool, g *Gatew
 	sc.OnGrant = func(cl sched.Class, waited time.Duration) { waits[cl].Observe(waited.Seconds()) }
 	q.s = sched.New(sc, nil)
 	q.setCapacity(sc)
+	// A call waiting for a node's rate limit is granted once it has room.
+	pool.OnReady(func() { q.s.Kick() })
 	return q, nil
 }
 

@@ -136,7 +136,7 @@ func sameSpec(a, b upstream.Spec) bool {
 	return a.Name == b.Name && a.Network == b.Network && a.Tier == b.Tier && a.URL == b.URL && a.Source == b.Source &&
 		a.WSURL == b.WSURL && a.PrometheusURL == b.PrometheusURL && max(a.Weight, 1) == max(b.Weight, 1) &&
 		a.MaxConcurrency == b.MaxConcurrency && a.Gzip == b.Gzip && a.Timeout == b.Timeout &&
-		a.State == b.State && a.StateWindow == b.StateWindow && a.Methods.Equal(b.Methods) &&
+		a.State == b.State && a.StateWindow == b.StateWindow && a.Methods.Equal(b.Methods) && a.RateLimit == b.RateLimit &&
 		(a.Transport == nil) == (b.Transport == nil) && (a.WSTransport == nil) == (b.WSTransport == nil) && maps.EqualFunc(a.Headers, b.Headers, slices.Equal)
 }
 

@@ -97,6 +97,27 @@ type NodeStatus struct {
 	MissingMethods []string `json:"missing_methods,omitempty"`
 	// Methods are the node's configured methods lists, absent without.
 	Methods *methodset.Lists `json:"methods,omitempty"`
+	// RateLimit is the node's configured cap on calls, absent without.
+	RateLimit *RateLimitStatus `json:"rate_limit,omitempty"`
+	// CoolingDownMS is how much longer the node is passed over after it
+	// answered that calls come too fast (HTTP 429 or a rate limit error);
+	// absent when it is not.
+	CoolingDownMS int64 `json:"cooling_down_ms,omitempty"`
+}
+
+// RateLimitStatus is a node's rate_limit.
+type RateLimitStatus struct {
+	Rate  float64 `json:"rate"`
+	Burst int     `json:"burst"`
+}
+
+// rateLimitStatus returns nd's rate limit for the status report.
+func rateLimitStatus(nd *upstream.Node) *RateLimitStatus {
+	rate, burst := nd.RateLimited()
+	if rate == 0 {
+		return nil
+	}
+	return &RateLimitStatus{Rate: rate, Burst: burst}
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -177,6 +198,7 @@ func (g *Gateway) networkStatus(n *network) NetworkStatus {
 			Reason: reason(n, v, nd), Attestation: attestationStatus(nd), ErrorRate: rate(errRates, nd.Name),
 			Share: round3(shares[i]), CallsPerSecond: round3(recent[i] / upstream.RateWindow.Seconds()),
 			Breaker: n.breakerState(nd), MissingMethods: nd.Missing(), Methods: nd.Methods.Lists(),
+			RateLimit: rateLimitStatus(nd), CoolingDownMS: nd.CoolingDown().Milliseconds(),
 		})
 		setHistory(&ns.Nodes[len(ns.Nodes)-1], nd)
 	}

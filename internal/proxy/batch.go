@@ -69,6 +69,7 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	if need.Method == "" && ex.net.Pool.HasMethodLists() {
 		need.Admit = st.admitsPending
 	}
+	need.Calls = len(st.pending) // what a node's rate limit counts
 	var err error
 	if len(st.pending) > 0 {
 		err = ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
@@ -221,6 +222,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 			st.keepMissing(i, el.WithID(st.calls[i].ID))
 		case el.Err != nil && !upstream.MethodMissing(el.Err.Code, el.Err.Message) && upstream.Unavailable(el.Err.Code, el.Err.Message, behind):
 			onlyMissing = false
+			coolOnRateLimit(n, el.Err.Code, el.Err.Message)
 			if upstream.StateMissing(el.Err.Message) {
 				n.LearnState(upstream.StateFull)
 			}

@@ -145,6 +145,7 @@ func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]b
 		if scan.Scan(out, true) == jsonrpc.Failure {
 			if e := jsonrpc.ErrorOf(out); e != nil && !logsplit.TooMany(e.Message) &&
 				upstream.Unavailable(e.Code, e.Message, n.Head() < lf.ex.net.Pool.View().Head) {
+				coolOnRateLimit(n, e.Code, e.Message)
 				return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New(e.Message)}
 			}
 		}

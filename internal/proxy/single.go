@@ -331,6 +331,7 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 		return nil
 	}
 	if e != nil && upstream.Unavailable(e.Code, e.Message, n.Head() < ex.net.Pool.View().Head) {
+		coolOnRateLimit(n, e.Code, e.Message)
 		if upstream.StateMissing(e.Message) {
 			n.LearnState(upstream.StateFull) // a node whose history is detected is a full node
 		}
@@ -341,6 +342,14 @@ func (ex *exchange) rpcError(n *upstream.Node, c *jsonrpc.Call, full []byte, ret
 	}
 	ex.writeBody(full, "rpc_error")
 	return nil
+}
+
+// coolOnRateLimit passes n over for a while (upstream.DefaultCoolDown) when
+// its error answer says calls come too fast.
+func coolOnRateLimit(n *upstream.Node, code int, message string) {
+	if upstream.RateLimitedAnswer(code, message) {
+		n.CoolDown(0)
+	}
 }
 
 // notAdmitted refuses a call whose method no node's methods lists admit:

@@ -84,6 +84,10 @@ func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
 	}
 	end := Now()
 	n.observeAnswer(end, time.Duration(end-start), err)
+	var ue *Error
+	if err != nil && errors.As(err, &ue) && ue.Kind == KindRateLimited {
+		n.CoolDown(ue.RetryAfter)
+	}
 	return resp, err
 }
 
@@ -109,7 +113,7 @@ func (n *Node) doStd(ctx context.Context, client *http.Client, body []byte) (*Re
 	if resp.StatusCode != http.StatusOK {
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
-		return nil, statusError(n.Name, resp.StatusCode, snippet)
+		return nil, statusError(n.Name, resp.StatusCode, snippet, resp.Header.Get("Retry-After"))
 	}
 	return newStdResponse(resp), nil
 }
@@ -186,21 +190,25 @@ type Error struct {
 	Node   string
 	Status int
 	Err    error
+	// RetryAfter is a rate limit answer's Retry-After (0: none).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Node + ": " + e.Kind.String() + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
 // NodeFault reports whether the failure says something about the node's
-// health: a broken connection, a timeout, HTTP 5xx or 429, an answer that
-// is not JSON-RPC. What depends on the request or on the gateway's own
-// limits does not: a client that went away, an answer over MaxAnswer, a
-// call whose own deadline ran out first, a request over the node's limit
-// (HTTP 413), a method the node does not serve, another HTTP 4xx (a node
-// that refuses every call with a 4xx fails its probes instead).
+// health: a broken connection, a timeout, HTTP 5xx, an answer that is not
+// JSON-RPC. What depends on the request or on the gateway's own limits
+// does not: a client that went away, an answer over MaxAnswer, a call
+// whose own deadline ran out first, a request over the node's limit (HTTP
+// 413), a method the node does not serve, another HTTP 4xx (a node that
+// refuses every call with a 4xx fails its probes instead). Nor does HTTP
+// 429: a node that says calls come too fast is passed over while it cools
+// down (CoolDown), not marked down.
 func (e *Error) NodeFault() bool {
 	switch e.Kind {
-	case KindCanceled, KindRequest, KindTooLarge, KindDeadline, KindRequestTooLarge, KindMethodMissing:
+	case KindCanceled, KindRequest, KindTooLarge, KindDeadline, KindRequestTooLarge, KindMethodMissing, KindRateLimited:
 		return false
 	case KindStatus:
 		return e.Status >= 500 || e.Status < 400

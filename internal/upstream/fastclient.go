@@ -139,8 +139,9 @@ func (f *fastClient) do(ctx context.Context, node string, body []byte) (*Respons
 	}
 	if status := resp.StatusCode(); status != http.StatusOK {
 		snippet, _ := io.ReadAll(io.LimitReader(r.Body, 512))
+		retryAfter := string(resp.Header.Peek("Retry-After")) // before Close releases resp
 		r.Close()
-		return nil, statusError(node, status, snippet)
+		return nil, statusError(node, status, snippet, retryAfter)
 	}
 	return r, nil
 }
@@ -214,15 +215,16 @@ func stale(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
-func statusError(node string, status int, snippet []byte) error {
+func statusError(node string, status int, snippet []byte, retryAfter string) error {
 	kind := KindStatus
+	var wait time.Duration
 	switch status {
 	case http.StatusTooManyRequests:
-		kind = KindRateLimited
+		kind, wait = KindRateLimited, RetryAfter(retryAfter)
 	case http.StatusRequestEntityTooLarge:
 		kind = KindRequestTooLarge
 	}
-	return &Error{Kind: kind, Node: node, Status: status, Err: fmt.Errorf("http %d: %s", status, bytes.TrimSpace(snippet))}
+	return &Error{Kind: kind, Node: node, Status: status, Err: fmt.Errorf("http %d: %s", status, bytes.TrimSpace(snippet)), RetryAfter: wait}
 }
 
 // classifyFast maps the pooled client's errors to the kinds net/http's

@@ -80,7 +80,7 @@ func TestNodeFault(t *testing.T) {
 		{upstream.Error{Kind: upstream.KindTimeout}, true},
 		{upstream.Error{Kind: upstream.KindTransport}, true},
 		{upstream.Error{Kind: upstream.KindMalformed}, true},
-		{upstream.Error{Kind: upstream.KindRateLimited, Status: 429}, true},
+		{upstream.Error{Kind: upstream.KindRateLimited, Status: 429}, false}, // it cools down instead (CoolDown)
 		{upstream.Error{Kind: upstream.KindStatus, Status: 502}, true},
 		{upstream.Error{Kind: upstream.KindStatus, Status: 301}, true},
 		{upstream.Error{Kind: upstream.KindRequestTooLarge, Status: 413}, false},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/attest"
 	"github.com/evmgate/evmgate/internal/methodset"
+	"golang.org/x/time/rate"
 )
 
 // Tier is a node's class: local nodes serve first, then monitoring, then
@@ -109,6 +110,8 @@ type Spec struct {
 	StateWindow uint64
 	// Methods are the methods the node is sent (nil: all).
 	Methods *methodset.Filter
+	// RateLimit caps the calls sent to the node (a provider's plan).
+	RateLimit RateLimit
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -135,6 +138,8 @@ type Node struct {
 	shown     atomic.Uint64          // highest head + 1 an answer of the node showed; 0: none
 	sawAt     atomic.Int64           // Now() when an answer last raised head (SawHead)
 	missing   missingMethods         // methods it answered "method not found" for
+	limiter   *rate.Limiter          // RateLimit's bucket; nil without one
+	coolUntil atomic.Int64           // Now() until which a rate limit answer keeps it out
 }
 
 // New returns a node with its HTTP client.
@@ -144,6 +149,7 @@ func New(spec Spec) *Node {
 	}
 	n := &Node{Spec: spec}
 	n.stateMode.Store(uint32(spec.State))
+	n.limiter = newLimiter(spec.RateLimit)
 	n.client = newClient(spec)
 	n.fast = newFastClient(spec)
 	if spec.WSTransport != nil {

@@ -52,6 +52,15 @@ func Unavailable(code int, message string, behindHead bool) bool {
 	return containsAny(m, unavailableMessages) || containsAny(m, stateMessages)
 }
 
+// rateMessages are what providers say when calls come too fast.
+var rateMessages = []string{"too many requests", "rate limit", "capacity exceeded", "compute units per second"}
+
+// RateLimitedAnswer reports whether a node's JSON-RPC error says calls come
+// too fast (the node is then passed over while it cools down, CoolDown).
+func RateLimitedAnswer(code int, message string) bool {
+	return code == 429 || containsAny(strings.ToLower(message), rateMessages)
+}
+
 // Behind reports whether a node error says the node lacks the block asked for.
 func Behind(message string) bool { return containsAny(strings.ToLower(message), behindMessages) }
 

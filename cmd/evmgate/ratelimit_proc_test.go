@@ -1,0 +1,117 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/gateway"
+)
+
+// nodeIn returns the status of the named node of a network.
+func nodeIn(t *testing.T, n gateway.NetworkStatus, name string) gateway.NodeStatus {
+	t.Helper()
+	for _, nd := range n.Nodes {
+		if nd.Name == name {
+			return nd
+		}
+	}
+	t.Fatalf("no node %q in /status of %s", name, n.Name)
+	return gateway.NodeStatus{}
+}
+
+// A node's rate_limit, in a running evmgate process: calls over it wait
+// for room instead of failing or going past it, every call is answered,
+// and /status shows the limit. A bad value is refused with its key path.
+func TestNodeRateLimitAsProcess(t *testing.T) {
+	f := fakeNodes(t, 1, 1)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
+		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
+		"    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n        name: provider\n        rate_limit: {rate: 20, burst: 2}\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	rpcBase, base := "http://"+addr(rpcPort), "http://"+addr(metricsPort)
+
+	const calls = 30
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan string, calls)
+	for i := range calls {
+		wg.Go(func() {
+			code, body := rpc(t, rpcBase+"/mainnet", clientVersion)
+			if code != 200 || !strings.Contains(body, `"result"`) {
+				errs <- itoa(i) + ": " + itoa(code) + " " + body
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	close(errs)
+	for e := range errs {
+		t.Errorf("call %s", e)
+	}
+	if got := f[0].Calls("web3_clientVersion"); got != calls {
+		t.Errorf("the node got %d calls, want %d", got, calls)
+	}
+	// 2 at once, then 20 a second: the last of 30 goes after 1.4 s at the
+	// earliest, however fast the machine.
+	if took < 1200*time.Millisecond {
+		t.Errorf("%d calls took %s: faster than a limit of 20 a second with a burst of 2 allows", calls, took)
+	}
+	rl := nodeIn(t, statusOf(t, base)["mainnet"], "provider").RateLimit
+	if rl == nil || rl.Rate != 20 || rl.Burst != 2 {
+		t.Errorf("/status rate_limit = %+v, want rate 20, burst 2", rl)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "networks:\n  - name: m\n    local_nodes: [{rpc_endpoint: http://127.0.0.1:1, rate_limit: {rate: -1}}]\n")
+	code, _, stderr := runProc(t, "validate", "-config", bad)
+	if code != 1 || !strings.Contains(stderr, "networks[0].local_nodes[0].rate_limit.rate") {
+		t.Errorf("validate of a negative rate: exit %d, stderr %s", code, stderr)
+	}
+}
+
+// A node that answers HTTP 429 with Retry-After, in a running evmgate
+// process: the call is answered by another node, the node is passed over
+// while it cools down (shown in /status) and is not marked down for it.
+func TestTooManyRequestsAsProcess(t *testing.T) {
+	f := fakeNodes(t, 2, 1)
+	f[0].SetTooMany("web3_clientVersion", "60")
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
+		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n    strategy: round_robin\n"+
+		"    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n        name: provider\n      - rpc_endpoint: "+f[1].URL()+"\n        name: own\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	rpcBase, base := "http://"+addr(rpcPort), "http://"+addr(metricsPort)
+
+	for i := 0; f[0].Calls("web3_clientVersion") == 0; i++ {
+		if i == 20 {
+			t.Fatal("20 calls in round robin and none reached the provider")
+		}
+		if code, body := rpc(t, rpcBase+"/mainnet", clientVersion); code != 200 || !strings.Contains(body, `"result"`) {
+			t.Fatalf("call %d: %d %s", i, code, body)
+		}
+	}
+	for i := range 10 {
+		if code, body := rpc(t, rpcBase+"/mainnet", clientVersion); code != 200 || !strings.Contains(body, `"result"`) {
+			t.Fatalf("call %d after the 429: %d %s", i, code, body)
+		}
+	}
+	if got := f[0].Calls("web3_clientVersion"); got != 1 {
+		t.Errorf("the provider got %d calls, want 1: it was not passed over after its 429 with Retry-After: 60", got)
+	}
+	nd := nodeIn(t, statusOf(t, base)["mainnet"], "provider")
+	if nd.CoolingDownMS < 30_000 || nd.CoolingDownMS > 60_000 {
+		t.Errorf("/status cooling_down_ms = %d, want up to 60 s", nd.CoolingDownMS)
+	}
+	if nd.State != "up" {
+		t.Errorf("the provider's state is %q after a 429, want up", nd.State)
+	}
+}

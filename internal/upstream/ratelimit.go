@@ -1,0 +1,157 @@
+package upstream
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// RateLimit caps the calls sent to a node: Rate calls a second, and up to
+// Burst at once. Each call of a batch counts. The zero RateLimit is no cap.
+type RateLimit struct {
+	Rate  float64
+	Burst int // 0: Rate rounded up, at least 1
+}
+
+// burst is the bucket's size.
+func (l RateLimit) burst() int {
+	if l.Burst > 0 {
+		return l.Burst
+	}
+	return max(1, int(l.Rate+0.999999))
+}
+
+// Cool-down after a node answered that calls come too fast (HTTP 429):
+// its Retry-After when it gives one, bounded, else DefaultCoolDown.
+const (
+	DefaultCoolDown = time.Second
+	MaxCoolDown     = 5 * time.Minute
+)
+
+// newLimiter returns the node's bucket, nil without a cap.
+func newLimiter(l RateLimit) *rate.Limiter {
+	if l.Rate <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(l.Rate), l.burst())
+}
+
+// at is the time.Time of now (from Now), without reading the clock.
+func at(now int64) time.Time { return epoch.Add(time.Duration(now)) }
+
+// calls bounds a call's count to what the bucket holds at most: a batch
+// larger than the burst takes the whole bucket rather than never fitting.
+func (n *Node) bounded(count int) int {
+	return min(max(count, 1), n.limiter.Burst())
+}
+
+// Wait returns how long from now until the node may be sent count calls:
+// 0 when it may be now. A node waits while it cools down after a rate
+// limit answer, and while its own rate limit has fewer than count calls
+// left.
+func (n *Node) Wait(now int64, count int) time.Duration {
+	var d time.Duration
+	if until := n.coolUntil.Load(); until > now {
+		d = time.Duration(until - now)
+	}
+	if n.limiter == nil {
+		return d
+	}
+	need := float64(n.bounded(count))
+	t := at(now)
+	if have := n.limiter.TokensAt(t); have < need {
+		d = max(d, time.Duration((need-have)/float64(n.limiter.Limit())*float64(time.Second))+1)
+	}
+	return d
+}
+
+// takeCalls takes count calls from the node's rate limit at now; the
+// returned function gives them back (the call did not go after all). ok is
+// false when the rate limit has not that many left now.
+func (n *Node) takeCalls(now int64, count int) (undo func(), ok bool) {
+	if n.limiter == nil {
+		return nil, true
+	}
+	t := at(now)
+	r := n.limiter.ReserveN(t, n.bounded(count))
+	if !r.OK() || r.DelayFrom(t) > 0 {
+		r.CancelAt(t)
+		return nil, false
+	}
+	return func() { r.CancelAt(t) }, true
+}
+
+// TryAcquireCalls is TryAcquire for count calls sent at now: it also takes
+// them from the node's rate limit, and fails, taking nothing, when the
+// node must wait (see Wait).
+func (n *Node) TryAcquireCalls(now int64, count int) bool {
+	if n.coolUntil.Load() > now {
+		return false
+	}
+	undo, ok := n.takeCalls(now, count)
+	if !ok {
+		return false
+	}
+	if !n.TryAcquire() {
+		if undo != nil {
+			undo()
+		}
+		return false
+	}
+	return true
+}
+
+// CoolDown passes the node over for d (bounded by MaxCoolDown) from now:
+// it answered that calls come too fast.
+func (n *Node) CoolDown(d time.Duration) {
+	if d <= 0 {
+		d = DefaultCoolDown
+	}
+	until := Now() + int64(min(d, MaxCoolDown))
+	for {
+		cur := n.coolUntil.Load()
+		if cur >= until || n.coolUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// CoolingDown returns how much longer the node cools down after a rate
+// limit answer (0: it does not).
+func (n *Node) CoolingDown() time.Duration {
+	if d := n.coolUntil.Load() - Now(); d > 0 {
+		return time.Duration(d)
+	}
+	return 0
+}
+
+// RateLimited returns the node's rate limit: calls a second and burst (0,
+// 0 without one).
+func (n *Node) RateLimited() (rate float64, burst int) {
+	if n.limiter == nil {
+		return 0, 0
+	}
+	return float64(n.limiter.Limit()), n.limiter.Burst()
+}
+
+// RetryAfter reads a Retry-After header: seconds, or an HTTP date. 0 when
+// absent or not understood.
+func RetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, int64(MaxCoolDown/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}

@@ -1,0 +1,139 @@
+package upstream_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// A node's rate limit lets Burst calls go at once, then one each 1/Rate;
+// a batch counts its calls, and one larger than the burst takes the whole
+// bucket instead of never fitting.
+func TestRateLimitOfANode(t *testing.T) {
+	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1", RateLimit: upstream.RateLimit{Rate: 10, Burst: 2}})
+	now := upstream.Now()
+	for i := range 2 {
+		if d := n.Wait(now, 1); d != 0 {
+			t.Fatalf("call %d: Wait = %s, want 0", i, d)
+		}
+		if !n.TryAcquireCalls(now, 1) {
+			t.Fatalf("call %d refused within the burst", i)
+		}
+		n.Release()
+	}
+	if n.TryAcquireCalls(now, 1) {
+		t.Fatal("a third call at once went past a burst of 2")
+	}
+	if n.InFlight() != 0 {
+		t.Fatalf("a refused call holds a slot: in flight %d", n.InFlight())
+	}
+	d := n.Wait(now, 1)
+	if d <= 0 || d > 101*time.Millisecond {
+		t.Fatalf("Wait after the burst = %s, want about 100ms (10 a second)", d)
+	}
+	later := now + int64(d)
+	if !n.TryAcquireCalls(later, 1) {
+		t.Fatalf("refused once Wait (%s) had passed", d)
+	}
+	n.Release()
+	// A batch of 5 against a burst of 2 takes the whole bucket once full.
+	full := later + int64(time.Second)
+	if !n.TryAcquireCalls(full, 5) {
+		t.Fatal("a batch larger than the burst never fits")
+	}
+	n.Release()
+	if n.TryAcquireCalls(full, 1) {
+		t.Fatal("the batch took less than the whole bucket")
+	}
+	if r, b := n.RateLimited(); r != 10 || b != 2 {
+		t.Fatalf("RateLimited = %v, %d", r, b)
+	}
+}
+
+// Without a burst, the bucket holds the rate rounded up; without a rate
+// limit a node never waits.
+func TestRateLimitDefaults(t *testing.T) {
+	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1", RateLimit: upstream.RateLimit{Rate: 2.5}})
+	if _, b := n.RateLimited(); b != 3 {
+		t.Fatalf("burst of rate 2.5 = %d, want 3", b)
+	}
+	free := upstream.New(upstream.Spec{Name: "free", URL: "http://127.0.0.1:1"})
+	now := upstream.Now()
+	for range 1000 {
+		if !free.TryAcquireCalls(now, 10) {
+			t.Fatal("a node without a rate limit refused a call")
+		}
+	}
+	if r, _ := free.RateLimited(); r != 0 || free.Wait(now, 1) != 0 {
+		t.Fatal("a node without a rate limit reports one")
+	}
+}
+
+// A node that answers HTTP 429 cools down for its Retry-After: it is passed
+// over meanwhile, and the answer is not counted as a fault of the node.
+func TestTooManyRequestsCoolsTheNodeDown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	for _, cl := range clients {
+		fast := cl.fast
+		n := newNode(t, cl.gzip, fast, upstream.Spec{Name: "n", URL: srv.URL, Timeout: 5 * time.Second})
+		_, err := n.Call(context.Background(), []byte(`{}`))
+		var ue *upstream.Error
+		if !errors.As(err, &ue) || ue.Kind != upstream.KindRateLimited || ue.RetryAfter != 30*time.Second {
+			t.Fatalf("fast %v: got %v (retry after %v), want rate_limited with 30s", fast, err, ue)
+		}
+		if ue.NodeFault() {
+			t.Errorf("fast %v: a 429 counts as a fault of the node", fast)
+		}
+		if d := n.CoolingDown(); d < 25*time.Second || d > 30*time.Second {
+			t.Errorf("fast %v: cooling down %s, want about 30s", fast, d)
+		}
+		if n.TryAcquireCalls(upstream.Now(), 1) || n.Wait(upstream.Now(), 1) < 25*time.Second {
+			t.Errorf("fast %v: a cooling node takes calls", fast)
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0}, {"2", 2 * time.Second}, {" 7 ", 7 * time.Second}, {"0", 0}, {"-3", 0}, {"soon", 0},
+		{"86400", upstream.MaxCoolDown},
+	} {
+		if got := upstream.RetryAfter(c.in); got != c.want {
+			t.Errorf("RetryAfter(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	if got := upstream.RetryAfter(date); got < 80*time.Second || got > 90*time.Second {
+		t.Errorf("RetryAfter(%q) = %s, want about 90s", date, got)
+	}
+}
+
+func TestRateLimitedAnswer(t *testing.T) {
+	for _, c := range []struct {
+		code int
+		msg  string
+		want bool
+	}{
+		{429, "", true},
+		{-32005, "daily request count exceeded, request rate limited", true},
+		{-32000, "Your app has exceeded its compute units per second capacity", true},
+		{-32005, "query returned more than 10000 results", false},
+		{-32000, "header not found", false},
+	} {
+		if got := upstream.RateLimitedAnswer(c.code, c.msg); got != c.want {
+			t.Errorf("RateLimitedAnswer(%d, %q) = %v, want %v", c.code, c.msg, got, c.want)
+		}
+	}
+}
