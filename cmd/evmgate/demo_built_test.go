@@ -2,6 +2,6 @@
 
 package main
 
-// demoNotBuilt: a test binary built with -tags demo holds no launcher, so
-// whether `evmgate demo` builds first is not known here.
-func demoNotBuilt() (notBuilt, known bool) { return false, false }
+// demoNotice: a test binary built with -tags demo holds no launcher, so
+// what `evmgate demo` prints before it builds is not known here.
+func demoNotice() (notice string, known bool) { return "", false }

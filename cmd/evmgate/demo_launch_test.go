@@ -5,6 +5,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,17 +71,68 @@ func TestPruneDemoBinaries(t *testing.T) {
 	}
 }
 
-// demoNotBuilt reports whether `evmgate demo` will build the demo binary
-// first (known: the binary under test is the launcher).
-func demoNotBuilt() (notBuilt, known bool) {
+// The line printed before the demo is built names why: the first run, or
+// a source changed since the last run; none when only a test, a document
+// or what go build ignores changed.
+func TestDemoBuildNotice(t *testing.T) {
+	root := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "demo-x")
+	if got := demoBuildNotice(bin, root); !strings.Contains(got, "the first time") || !strings.Contains(got, bin) {
+		t.Errorf("no binary yet: %q", got)
+	}
+	old := time.Now().Add(-time.Hour)
+	files := []string{"go.mod", "go.sum", "README.md", "cmd/evmgate/main.go", "internal/x/x.go", "internal/x/x_test.go",
+		"internal/x/page.html", "internal/x/testdata/t.go", ".git/hooks/h.go", "_tools/t.go", "docs/guide.md"}
+	for _, f := range append(files, "demo-x") {
+		p := filepath.Join(root, f)
+		if f == "demo-x" {
+			p = bin
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	built := old.Add(time.Minute)
+	if err := os.Chtimes(bin, built, built); err != nil {
+		t.Fatal(err)
+	}
+	if got := demoBuildNotice(bin, root); got != "" {
+		t.Errorf("nothing changed: %q", got)
+	}
+	later := built.Add(time.Minute)
+	for _, f := range files {
+		p := filepath.Join(root, f)
+		if err := os.Chtimes(p, later, later); err != nil {
+			t.Fatal(err)
+		}
+		got := demoBuildNotice(bin, root)
+		source := map[string]bool{"go.mod": true, "go.sum": true, "cmd/evmgate/main.go": true, "internal/x/x.go": true, "internal/x/page.html": true}[f]
+		if changed := strings.Contains(got, "the sources changed"); changed != source || (source && !strings.Contains(got, bin)) {
+			t.Errorf("%s changed: notice %q, want one naming the sources %v", f, got, source)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// demoNotice is the line `evmgate demo` will print before it builds the
+// demo binary, "" when it finds it up to date (known: the binary under
+// test is the launcher).
+func demoNotice() (notice string, known bool) {
 	root, err := demoSourceTree()
 	if err != nil {
-		return false, false
+		return "", false
 	}
 	bin, err := demoBinaryPath(root)
 	if err != nil {
-		return false, false
+		return "", false
 	}
-	_, err = os.Stat(bin)
-	return err != nil, true
+	return demoBuildNotice(bin, root), true
 }

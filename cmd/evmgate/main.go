@@ -236,17 +236,18 @@ func runGateway(ctx context.Context, stop func(), cfg *config.Config, log *slog.
 func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log *slog.Logger) (*reload.Reloader, error) {
 	return reload.Start(reload.Options{
 		Path: rl.path, Signals: hup, Log: log, Registerer: g.Registry(),
-		Reload: func(ctx context.Context) ([]string, error) {
+		Reload: func(ctx context.Context) ([]string, []string, error) {
 			cfg, err := config.LoadReload(rl.path)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			before := g.Config() // reloads run one at a time: nothing else changes it meanwhile
 			restart, err := g.Reload(ctx, cfg)
 			if err != nil {
-				return restart, err
+				return nil, restart, err
 			}
 			rl.level.Set(levelOf(g.Config().LogLevel))
-			return restart, nil
+			return config.Changed(before, g.Config()), restart, nil
 		},
 	})
 }

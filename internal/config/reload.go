@@ -95,3 +95,60 @@ func changedKeys(prefix string, a, b any) []string {
 	}
 	return out
 }
+
+// Changed names the settings whose values differ from old to next, for the
+// log of a reload: a top-level key (log_level, request_timeout), a
+// section's keys (access.keys, scheduler.max_queued_low,
+// response_compression.min_bytes), a network added or removed
+// (networks.<name>) and a kept network's keys (networks.<name>.local_nodes,
+// networks.<name>.hedge). Names only, never values, which may be secrets.
+func Changed(old, next *Config) []string {
+	va, vb := reflect.ValueOf(*old), reflect.ValueOf(*next)
+	t := va.Type()
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || key == "" || key == "-" {
+			continue
+		}
+		a, b := va.Field(i).Interface(), vb.Field(i).Interface()
+		switch {
+		case key == "networks":
+			out = append(out, changedNetworks(old.Networks, next.Networks)...)
+		case f.Type.Kind() == reflect.Struct:
+			out = append(out, changedKeys(key+".", a, b)...)
+		case !reflect.DeepEqual(a, b):
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// changedNetworks names the networks added or removed and the changed keys
+// of those kept; "networks" alone when only their order changed.
+func changedNetworks(old, next []Network) []string {
+	before := map[string]Network{}
+	for _, n := range old {
+		before[n.Name] = n
+	}
+	var out []string
+	for _, n := range next {
+		o, kept := before[n.Name]
+		delete(before, n.Name)
+		if !kept {
+			out = append(out, "networks."+n.Name)
+			continue
+		}
+		out = append(out, changedKeys("networks."+n.Name+".", o, n)...)
+	}
+	for _, n := range old {
+		if _, removed := before[n.Name]; removed {
+			out = append(out, "networks."+n.Name)
+		}
+	}
+	if len(out) == 0 && !reflect.DeepEqual(old, next) {
+		out = append(out, "networks")
+	}
+	return out
+}

@@ -135,3 +135,52 @@ func TestReloadableNamesOnlyWrittenKeys(t *testing.T) {
 		})
 	}
 }
+
+// Changed names what a reload changes by key path, at the level of a
+// section's key and a network's key, and nothing for the same file.
+func TestChanged(t *testing.T) {
+	for _, path := range []string{"testdata/stakesquid-example.yaml", "testdata/stakesquid-minimal.yaml"} {
+		a, errA := LoadReload(path)
+		b, errB := LoadReload(path)
+		if errA != nil || errB != nil {
+			t.Fatalf("%s: %v %v", path, errA, errB)
+		}
+		if got := Changed(a, b); len(got) != 0 {
+			t.Errorf("%s read twice: changed %v", path, got)
+		}
+	}
+	old := mustParse(t, reloadBase)
+	next := mustParse(t, `
+port: 8080
+metrics_port: 9101
+log_level: DEBUG
+redis_url: redis://127.0.0.1:6379/0
+admin:
+  listen: 127.0.0.1:9102
+websocket:
+  max_connections: 100
+scheduler:
+  max_queued_low: 5000
+response_compression:
+  min_bytes: 10
+access:
+  keys:
+    - name: k
+      key: the-secret-value
+networks:
+  - name: mainnet
+    local_nodes:
+      - rpc_endpoint: http://10.0.0.2:8545
+  - name: extra
+    local_nodes:
+      - rpc_endpoint: http://10.0.0.3:8545
+`)
+	want := []string{"log_level", "scheduler.max_queued_low", "networks.mainnet.local_nodes", "networks.extra",
+		"access.keys", "response_compression.min_bytes"}
+	if got := Changed(old, next); !slices.Equal(got, want) {
+		t.Errorf("changed %v, want %v", got, want)
+	}
+	if got := Changed(next, old); !slices.Contains(got, "networks.extra") || !slices.Contains(got, "access.keys") {
+		t.Errorf("back: changed %v, want the removed network and the keys named", got)
+	}
+}

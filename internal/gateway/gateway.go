@@ -21,6 +21,7 @@ import (
 	"github.com/evmgate/evmgate/internal/engine"
 	"github.com/evmgate/evmgate/internal/logsplit"
 	"github.com/evmgate/evmgate/internal/metrics"
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/restapi"
@@ -214,7 +215,13 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		g.metricsSrv = g.newServer(g.adminMux(true), g.tls.rpc)
 		g.serve(g.metricsSrv, g.metricsLn)
 	}
-	g.log.Info("gateway started", "rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks()))
+	started := []any{"rpc", g.RPCURL(), "metrics", g.MetricsURL(), "admin", g.AdminURL(), "networks", len(g.networks())}
+	if g.tracer != nil {
+		// Where the spans go, without the URL's credentials, query and
+		// fragment, which may be secrets; the export headers never show.
+		started = append(started, "tracing_endpoint", nodeurl.Redact(g.tracer.Endpoint()), "tracing_sample_rate", *g.cfg.Tracing.SampleRate)
+	}
+	g.log.Info("gateway started", started...)
 	return nil
 }
 

@@ -18,9 +18,9 @@ import (
 )
 
 // Func reads and applies the configuration. It returns the key paths of
-// the settings that need a restart to change (kept at their running
-// values), or why nothing was applied.
-type Func func(ctx context.Context) (restart []string, err error)
+// the settings it changed, those of the settings that need a restart to
+// change (kept at their running values), or why nothing was applied.
+type Func func(ctx context.Context) (applied, restart []string, err error)
 
 // Options configure a Reloader.
 type Options struct {
@@ -174,7 +174,7 @@ func (r *Reloader) Reload(ctx context.Context, source string) error {
 	defer r.mu.Unlock()
 	r.last, _ = os.ReadFile(r.o.Path) // what Func is about to read: a failed reload is not retried until the file changes
 	start := time.Now()
-	restart, err := r.o.Reload(ctx)
+	applied, restart, err := r.o.Reload(ctx)
 	took := time.Since(start)
 	if err != nil {
 		r.m.failure()
@@ -183,12 +183,24 @@ func (r *Reloader) Reload(ctx context.Context, source string) error {
 	}
 	r.m.reloads.WithLabelValues("ok").Inc()
 	r.m.success(time.Now())
-	r.log.Info("configuration reloaded", "source", source, "path", r.o.Path, "duration", took)
+	r.log.Info("configuration reloaded", "source", source, "path", r.o.Path, "duration", took, "applied", appliedText(applied, restart))
 	if len(restart) > 0 {
 		r.log.Warn("configuration keys changed that only a restart applies; they keep their running values",
 			"keys", strings.Join(restart, ", "))
 	}
 	return nil
+}
+
+// appliedText lists the keys a reload applied, for its log line.
+func appliedText(applied, restart []string) string {
+	switch {
+	case len(applied) > 0:
+		return strings.Join(applied, ", ")
+	case len(restart) > 0:
+		return "none" // the WARN line that follows names what changed
+	default:
+		return "no changes"
+	}
 }
 
 // metrics are the Reloader's collectors.

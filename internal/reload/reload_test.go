@@ -34,13 +34,13 @@ func newHarness(t *testing.T, dir, path string) *harness {
 	h := &harness{t: t, path: path, reg: prometheus.NewRegistry(), seen: make(chan string, 16), hup: make(chan os.Signal, 1)}
 	r, err := Start(Options{
 		Path: path, Signals: h.hup, Debounce: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler), Registerer: h.reg,
-		Reload: func(context.Context) ([]string, error) {
+		Reload: func(context.Context) ([]string, []string, error) {
 			b, err := os.ReadFile(path)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			h.seen <- string(b)
-			return nil, h.fail
+			return nil, nil, h.fail
 		},
 	})
 	if err != nil {

@@ -31,6 +31,7 @@ const DefaultServiceName = "evmgate"
 type Tracer struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
+	endpoint string // the URL spans are posted to
 }
 
 var propagator = propagation.TraceContext{}
@@ -79,8 +80,12 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRate))),
 	)
 	otel.SetErrorHandler(rateLimited(log, time.Minute))
-	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate")}, nil
+	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate"), endpoint: ec.URL}, nil
 }
+
+// Endpoint is the URL spans are posted to, as configured: it may hold
+// credentials or a key in its query, so redact it before logging it.
+func (t *Tracer) Endpoint() string { return t.endpoint }
 
 // Disabled reports whether the environment turns tracing off
 // (OTEL_SDK_DISABLED=true), whatever the configuration says.
