@@ -30,8 +30,8 @@ func returnZeros(n int) string {
 type rawAnswer struct {
 	status         int
 	proto          string
-	encoding, vary string
-	contentLength  int64 // -1: none (chunked)
+	encoding, vary string // vary: every Vary line, joined with ", "
+	contentLength  int64  // -1: none (chunked)
 	body           []byte
 }
 
@@ -57,7 +57,30 @@ func postRaw(t *testing.T, c *http.Client, url, acceptEncoding, body string) raw
 		t.Fatalf("reading the answer of %s: %v", url, err)
 	}
 	return rawAnswer{status: resp.StatusCode, proto: resp.Proto, encoding: resp.Header.Get("Content-Encoding"),
-		vary: resp.Header.Get("Vary"), contentLength: resp.ContentLength, body: b}
+		vary: strings.Join(resp.Header.Values("Vary"), ", "), contentLength: resp.ContentLength, body: b}
+}
+
+// getRaw is postRaw for a GET of url.
+func getRaw(t *testing.T, c *http.Client, url, acceptEncoding string) rawAnswer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer of %s: %v", url, err)
+	}
+	return rawAnswer{status: resp.StatusCode, proto: resp.Proto, encoding: resp.Header.Get("Content-Encoding"),
+		vary: strings.Join(resp.Header.Values("Vary"), ", "), contentLength: resp.ContentLength, body: b}
 }
 
 // gunzipped decodes a gzip body, failing on anything but a whole stream.
@@ -79,8 +102,12 @@ func gunzipped(t *testing.T, b []byte) []byte {
 // port (HTTP/1.1 on the fast server, HTTP/2 on net/http's): a held answer
 // with its compressed length, one over 1 MiB compressed as it streams;
 // every answer decodes to the node's own bytes, and a client without
-// Accept-Encoding gets the node's bytes as they are. A reload that turns
-// response_compression off is taken at once.
+// Accept-Encoding gets the node's bytes as they are. Every answer carries
+// Vary: Accept-Encoding, once, while compression is on: compressed or not
+// (short, refused gzip, no Accept-Encoding, the gateway's own errors, the
+// net/http server's GET answers), so a cache keeps the forms apart; none
+// does once a reload turns response_compression off, which is taken at
+// once.
 func TestResponseCompressionAsProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -127,11 +154,27 @@ func TestResponseCompressionAsProcess(t *testing.T) {
 		if got := gunzipped(t, a.body); !bytes.Equal(got, want.body) {
 			t.Errorf("%s: the decoded answer differs from the node's: %.100s", c.name, got)
 		}
-		if a := postRaw(t, c.client, url, "", held); a.encoding != "" || a.vary != "" || !bytes.Equal(a.body, want.body) {
+		if a := postRaw(t, c.client, url, "", held); a.encoding != "" || a.vary != "Accept-Encoding" || !bytes.Equal(a.body, want.body) {
 			t.Errorf("%s without Accept-Encoding: Content-Encoding %q, Vary %q, %d bytes, want the node's %d", c.name, a.encoding, a.vary, len(a.body), len(want.body))
 		}
-		if a := postRaw(t, c.client, url, "gzip;q=0, identity", held); a.encoding != "" || !bytes.Equal(a.body, want.body) {
-			t.Errorf("%s with gzip;q=0: Content-Encoding %q", c.name, a.encoding)
+		if a := postRaw(t, c.client, url, "gzip;q=0, identity", held); a.encoding != "" || a.vary != "Accept-Encoding" || !bytes.Equal(a.body, want.body) {
+			t.Errorf("%s with gzip;q=0: Content-Encoding %q, Vary %q", c.name, a.encoding, a.vary)
+		}
+		// Answers that are never compressed, each for its own reason.
+		for _, u := range []struct{ what, acceptEncoding, body string }{
+			{"under min_bytes", "gzip", chainIDCall},
+			{"under min_bytes, no Accept-Encoding", "", chainIDCall},
+			{"the gateway's parse error", "gzip", "{"},
+			{"the gateway's parse error, no Accept-Encoding", "", "{"},
+		} {
+			if a := postRaw(t, c.client, url, u.acceptEncoding, u.body); a.encoding != "" || a.vary != "Accept-Encoding" || len(a.body) == 0 {
+				t.Errorf("%s, %s: %d, Content-Encoding %q, Vary %q, want Vary: Accept-Encoding alone", c.name, u.what, a.status, a.encoding, a.vary)
+			}
+		}
+		for _, ae := range []string{"gzip", ""} {
+			if a := getRaw(t, c.client, url, ae); a.encoding != "" || a.vary != "Accept-Encoding" || len(a.body) == 0 {
+				t.Errorf("%s, GET with Accept-Encoding %q: %d, Content-Encoding %q, Vary %q, want Vary: Accept-Encoding alone", c.name, ae, a.status, a.encoding, a.vary)
+			}
 		}
 		a = postRaw(t, c.client, url, "gzip", long)
 		// The fast server sends it chunked; net/http's may give the length
@@ -142,8 +185,11 @@ func TestResponseCompressionAsProcess(t *testing.T) {
 		if got := gunzipped(t, a.body); !bytes.Equal(got, wantLong.body) {
 			t.Errorf("%s, 2 MiB: the decoded answer differs from the node's (%d bytes, want %d)", c.name, len(got), len(wantLong.body))
 		}
-		if a := postRaw(t, c.client, url, "", long); a.encoding != "" || !bytes.Equal(a.body, wantLong.body) {
-			t.Errorf("%s, 2 MiB without Accept-Encoding: Content-Encoding %q, %d bytes", c.name, a.encoding, len(a.body))
+		if a.vary != "Accept-Encoding" {
+			t.Errorf("%s, 2 MiB: Vary %q", c.name, a.vary)
+		}
+		if a := postRaw(t, c.client, url, "", long); a.encoding != "" || a.vary != "Accept-Encoding" || !bytes.Equal(a.body, wantLong.body) {
+			t.Errorf("%s, 2 MiB without Accept-Encoding: Content-Encoding %q, Vary %q, %d bytes", c.name, a.encoding, a.vary, len(a.body))
 		}
 	}
 
@@ -153,9 +199,15 @@ func TestResponseCompressionAsProcess(t *testing.T) {
 	for _, c := range []*http.Client{h1, h2} {
 		for _, body := range []string{held, long} {
 			a := postRaw(t, c, url, "gzip", body)
-			if a.encoding != "" || a.status != 200 || (body == held && !bytes.Equal(a.body, want.body)) || (body == long && !bytes.Equal(a.body, wantLong.body)) {
-				t.Errorf("%s, %d bytes, compression off: %d, Content-Encoding %q", a.proto, len(a.body), a.status, a.encoding)
+			if a.encoding != "" || a.vary != "" || a.status != 200 || (body == held && !bytes.Equal(a.body, want.body)) || (body == long && !bytes.Equal(a.body, wantLong.body)) {
+				t.Errorf("%s, %d bytes, compression off: %d, Content-Encoding %q, Vary %q", a.proto, len(a.body), a.status, a.encoding, a.vary)
 			}
+		}
+		if a := postRaw(t, c, url, "", chainIDCall); a.vary != "" {
+			t.Errorf("%s, a short answer, compression off: Vary %q", a.proto, a.vary)
+		}
+		if a := getRaw(t, c, url, "gzip"); a.vary != "" {
+			t.Errorf("%s, GET, compression off: Vary %q", a.proto, a.vary)
 		}
 	}
 	if strings.Contains(p.stderr.String(), "restart") {

@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return helpIsUsage(serve(args, stderr), stdout)
 	case "validate":
-		return helpIsUsage(validate(args, stdout), stdout)
+		return helpIsUsage(validate(args, stdout, stderr), stdout)
 	case "demo":
 		return demoCmd(args, stdout, stderr)
 	case "engine":
@@ -147,7 +147,9 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, err
 }
 
-func validate(args []string, stdout io.Writer) error {
+// validate checks a file as a start does; what is valid but likely not
+// meant (config.Warnings) goes to stderr, and the exit stays 0.
+func validate(args []string, stdout, stderr io.Writer) error {
 	path, err := configFlag("validate", args)
 	if err != nil {
 		return err
@@ -171,6 +173,9 @@ func validate(args []string, stdout io.Writer) error {
 		engine = fmt.Sprintf(", Engine API multiplexer with %d node(s) on %s", len(cfg.Engine.Nodes), cfg.Engine.ListenAddr)
 	}
 	fmt.Fprintf(stdout, "%s is valid: %d network(s), %d node(s)%s\n", path, len(cfg.Networks), nodes, engine)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "evmgate: warning:", w)
+	}
 	return nil
 }
 
@@ -189,6 +194,7 @@ func serve(args []string, stderr io.Writer) error {
 	defer stop()
 	log, flush := newLogger(cfg, level, stderr)
 	defer flush()
+	warn(cfg, log)
 	return runGateway(ctx, stop, cfg, log, &reloading{path: path, level: level})
 }
 
@@ -247,9 +253,18 @@ func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log 
 				return nil, restart, err
 			}
 			rl.level.Set(levelOf(g.Config().LogLevel))
+			warn(cfg, log)
 			return config.Changed(before, g.Config()), restart, nil
 		},
 	})
+}
+
+// warn logs what cfg does that is valid but likely not meant, as validate
+// prints it.
+func warn(cfg *config.Config, log *slog.Logger) {
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: " + w)
+	}
 }
 
 // shutdown drains the gateway: /ready answers 503 at once, the listeners

@@ -188,9 +188,10 @@ func runProc(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // runProcEnv is runProc with env added to the process's environment.
 func runProcEnv(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	bin := evmgateBin(t) // the first use builds it: not within the run's time
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, evmgateBin(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

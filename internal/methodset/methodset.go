@@ -55,6 +55,30 @@ func badChar(m string) string {
 	return ""
 }
 
+// AdmitsNothing says why the lists refuse every method, or "" when they
+// admit some: deny holds "*", or it matches every entry of a non-empty
+// allow list (deny wins). An empty allow list is no list: it admits all.
+func (l Lists) AdmitsNothing() string {
+	if slices.Contains(l.Deny, "*") {
+		return `deny holds "*", which refuses every method`
+	}
+	if len(l.Allow) == 0 {
+		return ""
+	}
+	deny := Compile(l.Deny)
+	for _, a := range l.Allow {
+		pre, isPrefix := strings.CutSuffix(a, "*")
+		if !isPrefix && !deny.Match(a) {
+			return ""
+		}
+		// A prefix is refused whole only by a shorter or equal deny prefix.
+		if isPrefix && !slices.ContainsFunc(deny.prefixes, func(d string) bool { return strings.HasPrefix(pre, d) }) {
+			return ""
+		}
+	}
+	return "deny matches every entry of allow (deny wins)"
+}
+
 // Empty reports that the lists name nothing.
 func (l Lists) Empty() bool { return len(l.Allow) == 0 && len(l.Deny) == 0 }
 

@@ -48,3 +48,35 @@ func TestFilterEqual(t *testing.T) {
 		t.Fatal("filters are equal exactly when compiled from the same lists")
 	}
 }
+
+func TestAdmitsNothing(t *testing.T) {
+	for _, c := range []struct {
+		lists   Lists
+		nothing bool
+	}{
+		{Lists{}, false},
+		{Lists{Allow: []string{}}, false}, // an empty allow list admits every method
+		{Lists{Deny: []string{"*"}}, true},
+		{Lists{Allow: []string{"eth_call"}, Deny: []string{"*"}}, true},
+		{Lists{Allow: []string{"eth_call", "eth_getLogs"}, Deny: []string{"eth_call", "eth_getLogs"}}, true},
+		{Lists{Allow: []string{"eth_call", "eth_getLogs"}, Deny: []string{"eth_call"}}, false},
+		{Lists{Allow: []string{"eth_call", "eth_get*"}, Deny: []string{"eth_*"}}, true},
+		{Lists{Allow: []string{"eth_*"}, Deny: []string{"eth_*"}}, true},
+		{Lists{Allow: []string{"eth_*"}, Deny: []string{"eth_call"}}, false}, // a name cannot refuse a prefix
+		{Lists{Allow: []string{"eth_*"}, Deny: []string{"eth_get*"}}, false}, // a longer prefix refuses part of it
+		{Lists{Deny: []string{"eth_*", "net_*", "web3_*"}}, false},
+	} {
+		why := c.lists.AdmitsNothing()
+		if (why != "") != c.nothing {
+			t.Errorf("%+v: AdmitsNothing() = %q, want admits nothing: %v", c.lists, why, c.nothing)
+		}
+		// Checked against the filter itself on the names the lists hold.
+		if f := NewFilter(c.lists); why != "" {
+			for _, m := range append(append([]string{"eth_call", "eth_getLogs", "net_version"}, c.lists.Allow...), c.lists.Deny...) {
+				if f.Admits(strings.TrimSuffix(m, "*")+"x") || f.Admits(m) {
+					t.Errorf("%+v: said to admit nothing, but admits %q", c.lists, m)
+				}
+			}
+		}
+	}
+}

@@ -86,6 +86,7 @@ func (h *Handler) preflightFast(ctx *fasthttp.RequestCtx) bool {
 	}
 	w := getFastWriter(ctx)
 	defer putFastWriter(w)
+	w.gzipMin = h.options().gzipMin() // as net/http's server answers it
 	if !a.PreflightOf(w, http.MethodOptions, fastRequest{ctx}, net.Name, pathKey) {
 		return false
 	}
@@ -235,6 +236,10 @@ func (w *fastWriter) WriteHeader(status int) {
 			rh.Add(k, v)
 		}
 	}
+	if w.gzipMin >= 0 {
+		// Compressed or not, the answer depends on Accept-Encoding.
+		rh.Add("Vary", "Accept-Encoding")
+	}
 	w.ctx.SetStatusCode(status)
 	if w.stream {
 		w.startDirect()
@@ -273,7 +278,6 @@ func (w *fastWriter) startDirect() {
 	zip := w.compresses(size)
 	if zip {
 		rh.SetContentEncoding("gzip")
-		rh.Add("Vary", "Accept-Encoding")
 	}
 	w.chunked = w.streamLen < 0 || zip
 	switch {
@@ -315,9 +319,7 @@ func (w *fastWriter) gzipHeld() {
 	// response's buffer for the next answer.
 	g.buf = w.ctx.Response.SwapBody(out)[:0]
 	putGzipper(g)
-	rh := &w.ctx.Response.Header
-	rh.SetContentEncoding("gzip")
-	rh.Add("Vary", "Accept-Encoding")
+	w.ctx.Response.Header.SetContentEncoding("gzip")
 }
 
 // directBody is the fast writer as the writer of a direct answer's bytes:

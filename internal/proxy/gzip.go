@@ -17,8 +17,10 @@ import (
 // JSON-RPC port compress the same answers the same way: an answer held
 // whole (up to directMin) is compressed whole and sent with its
 // compressed length; a longer one is compressed as it streams, chunked.
-// A compressed answer carries Content-Encoding: gzip and Vary:
-// Accept-Encoding.
+// A compressed answer carries Content-Encoding: gzip. While compression
+// is on, every answer of the requests that may be compressed carries
+// Vary: Accept-Encoding, compressed or not (short, or to a client that did
+// not ask for gzip): an HTTP cache then keeps the two forms apart.
 
 // gzipLevel is klauspost's fastest level that keeps a window across
 // writes: JSON-RPC answers (hex strings, repeated keys) shrink 5-10x at it.
@@ -162,7 +164,6 @@ func (g *gzipper) compress(src []byte) []byte {
 func markGzip(h http.Header) {
 	h.Del("Content-Length")
 	h["Content-Encoding"] = gzipHeader
-	h.Add("Vary", "Accept-Encoding")
 }
 
 var gzipHeader = []string{"gzip"}
@@ -174,7 +175,12 @@ var gzipHeader = []string{"gzip"}
 func (h *Handler) Compress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		min := h.options().gzipMin()
-		if min < 0 || r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" || !acceptsGzip(r.Header["Accept-Encoding"]) {
+		if min < 0 || r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Add("Vary", "Accept-Encoding") // compressed or not, as the fast server does
+		if !acceptsGzip(r.Header["Accept-Encoding"]) {
 			next.ServeHTTP(w, r)
 			return
 		}

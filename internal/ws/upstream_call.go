@@ -67,7 +67,7 @@ func (u *upstreamConn) write(ctx context.Context, req []byte, p *pending) error 
 		err = c.Write(wctx, websocket.MessageText, req)
 		cancel()
 		if err != nil {
-			return u.writeFailed(c, p, len(req), err)
+			return u.writeFailed(ctx, c, p, len(req), err)
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -102,8 +103,8 @@ func (u *upstreamConn) fail(id uint64, err error) {
 const refusedSize = 1 << 20
 
 // closeReadWait bounds the wait, after a failed write, for the connection's
-// reader to read why the node closed it.
-const closeReadWait = time.Second
+// reader to read why the node closed it. A variable for tests.
+var closeReadWait = time.Second
 
 // writeFailed drops c after a failed write of p's message of size bytes
 // and returns the caller's error. A node closing its WebSocket over a
@@ -111,8 +112,10 @@ const closeReadWait = time.Second
 // message is still being written: the write fails first, and the close is
 // left for c's reader, which drops c on it. So a smaller message waits a
 // little for that drop's verdict on p, and takes it when the close said
-// why (refused for its size on a 1009); otherwise the write's error.
-func (u *upstreamConn) writeFailed(c *websocket.Conn, p *pending, size int, err error) error {
+// why (refused for its size on a 1009); otherwise the write's error. A
+// caller whose ctx ends meanwhile is not held: c is dropped at the wait's
+// end as it would have been, and p, left in flight, takes its verdict.
+func (u *upstreamConn) writeFailed(ctx context.Context, c *websocket.Conn, p *pending, size int, err error) error {
 	if size >= refusedSize {
 		refused := &upstream.Error{Kind: upstream.KindRequestTooLarge, Node: u.spec.Name,
 			Err: fmt.Errorf("the node closed its websocket during a message of %d bytes, over its size limit: %w", size, err)}
@@ -121,6 +124,7 @@ func (u *upstreamConn) writeFailed(c *websocket.Conn, p *pending, size int, err 
 	}
 	var verdict reply
 	if p != nil {
+		end := time.Now().Add(closeReadWait)
 		wait := time.NewTimer(closeReadWait)
 		defer wait.Stop()
 		select {
@@ -129,6 +133,9 @@ func (u *upstreamConn) writeFailed(c *websocket.Conn, p *pending, size int, err 
 			if !u.drop(c, fmt.Errorf("write: %w", err)) {
 				verdict = <-p.ch // dropped meanwhile: that drop's verdict is on its way
 			}
+		case <-ctx.Done():
+			time.AfterFunc(time.Until(end), func() { u.drop(c, fmt.Errorf("write: %w", err)) })
+			return ctx.Err()
 		}
 	} else {
 		u.drop(c, fmt.Errorf("write: %w", err))

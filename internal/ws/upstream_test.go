@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,6 +256,99 @@ func TestDroppedConnectionFailsCallsInFlight(t *testing.T) {
 			t.Fatalf("no reconnection: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// failingConn is a connection to a node whose writes fail once fail is
+// set, as a write to a node that is closing it does, while its reads wait:
+// the node's close, with its reason, has not reached the reader yet.
+type failingConn struct {
+	net.Conn
+	fail   *atomic.Bool
+	failed chan struct{} // signalled on every failed write
+}
+
+func (c *failingConn) Write(p []byte) (int, error) {
+	if c.fail.Load() {
+		select {
+		case c.failed <- struct{}{}:
+		default:
+		}
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	}
+	return c.Conn.Write(p)
+}
+
+// TestFailedWriteWaitEndsWithTheCaller: after a failed write, a call
+// waits for the node's close reason (closeReadWait), but no longer than
+// its caller waits: a cancelled call returns at once. The connection is
+// still dropped at the wait's end, as it is when no one cancels.
+func TestFailedWriteWaitEndsWithTheCaller(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for _, c := range []struct {
+		name string
+		wait time.Duration
+	}{{"call returns", time.Minute}, {"connection dropped", 100 * time.Millisecond}} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func(w time.Duration) { closeReadWait = w }(closeReadWait)
+			closeReadWait = c.wait
+			sn := startSilentNode(t, "127.0.0.1:0")
+			defer sn.kill()
+			var fail atomic.Bool
+			failed := make(chan struct{}, 1)
+			u := newUpstreamConn(upstream.Spec{Name: "closing", WSURL: "ws://" + sn.ln.Addr().String()}, time.Minute, slog.New(slog.DiscardHandler), nil)
+			u.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &failingConn{Conn: conn, fail: &fail, failed: failed}, nil
+			}}}
+			defer u.Close()
+			if _, err := u.get(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			fail.Store(true)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := u.Call(ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`))
+				done <- err
+			}()
+			select {
+			case <-failed:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the call was never written")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				// With the short wait, the wait may end before the cancel.
+				if c.wait == time.Minute && !errors.Is(err, context.Canceled) {
+					t.Fatalf("cancelled call ended with %v, want context.Canceled", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("a cancelled call still waits %v for the node's close reason", closeReadWait)
+			}
+			if c.wait == time.Minute {
+				return
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				u.mu.Lock()
+				conn := u.conn
+				u.mu.Unlock()
+				if conn == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the connection whose write failed was never dropped")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,46 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/evmgate/evmgate/internal/methodset"
+)
+
+// Warnings lists what a valid Config does that is likely not meant, each
+// as "key path: what happens, and the fix", in the order of the file: a
+// node whose methods lists admit no method, and a network none of whose
+// nodes admits eth_blockNumber. Neither stops a start.
+func (c *Config) Warnings() []string {
+	var w problems
+	for i := range c.Networks {
+		c.Networks[i].warnings(fmt.Sprintf("networks[%d]", i), &w)
+	}
+	return w
+}
+
+func (n *Network) warnings(path string, w *problems) {
+	nodes, blockNumber := 0, false
+	for _, tier := range []struct {
+		key   string
+		nodes []Node
+	}{{"local_nodes", n.LocalNodes}, {"monitoring_nodes", n.MonitoringNodes}, {"fallback_nodes", n.FallbackNodes}} {
+		for i := range tier.nodes {
+			nd := &tier.nodes[i]
+			nodes++
+			if why := nd.Methods.AdmitsNothing(); why != "" {
+				w.add(fmt.Sprintf("%s.%s[%d].methods", path, tier.key, i),
+					"node %q is sent no call (it is still probed): %s; narrow its deny list, or remove the node",
+					nd.DisplayName(), why)
+			} else if methodset.NewFilter(nd.Methods).Admits("eth_blockNumber") {
+				blockNumber = true
+			}
+		}
+	}
+	if nodes > 0 && !blockNumber {
+		// The health probes call the node directly, whatever its lists:
+		// nodes are still probed; clients' calls are what is lost.
+		w.add(path, "no node of network %q admits eth_blockNumber by its methods lists: "+
+			"the gateway answers eth_blockNumber with -32601 and no node can serve eth_subscribe (the health probes still reach every node); "+
+			"add eth_blockNumber to a node's methods.allow, or take it out of its methods.deny", n.Name)
+	}
+}
