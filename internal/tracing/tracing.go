@@ -160,6 +160,23 @@ func (t *Tracer) StartServer(carrier propagation.TextMapCarrier, name string, st
 	return t.startServer(remote, t.trustIncoming, name, start, attrs)
 }
 
+// Incoming returns ctx holding the trace context carrier holds, for
+// StartCall: a WebSocket upgrade request's.
+func (t *Tracer) Incoming(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	return propagator.Extract(ctx, carrier)
+}
+
+// StartCall starts the span of a call received over a WebSocket, whose
+// upgrade request's trace context ctx holds (see Incoming). The call
+// starts a trace of its own, sampled at SampleRate, linked to the
+// upgrade's trace whether or not it is trusted: a connection can carry
+// calls for hours, and one trace for all of them, or a sampling decision
+// made once for all of them, would help no one. It returns nil when the
+// call is not sampled.
+func (t *Tracer) StartCall(ctx context.Context, name string, start time.Time, attrs ...attribute.KeyValue) trace.Span {
+	return t.startServer(trace.SpanContextFromContext(ctx), false, name, start, attrs)
+}
+
 // startServer starts a server span, a child of remote when join is true,
 // else the root of a new trace linked to remote (when valid). The link
 // holds the ids only: the client's tracestate is not its to keep.
