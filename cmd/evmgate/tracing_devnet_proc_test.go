@@ -129,8 +129,11 @@ func rpcWithTrace(t *testing.T, url, body, traceparent string) (status int, requ
 	return resp.StatusCode, resp.Header.Get("X-Request-Id")
 }
 
-func tracingConfig(rpcPort, metricsPort int, sink string, rate string, nodes ...string) string {
-	cfg := listeners(rpcPort, metricsPort) + "tracing:\n  enabled: true\n  endpoint: " + sink + "\n  sample_rate: " + rate + "\n" +
+// tracingConfig is a configuration with tracing on, exporting to sink,
+// with the tracing: keys given (each line indented by two spaces), and a
+// network "devnet" of the nodes given as name, URL pairs.
+func tracingConfig(rpcPort, metricsPort int, sink string, keys string, nodes ...string) string {
+	cfg := listeners(rpcPort, metricsPort) + "tracing:\n  enabled: true\n  endpoint: " + sink + "\n" + keys +
 		"networks:\n  - name: devnet\n    chain_id: 1337\n    cache: false\n    strategy: round_robin\n" +
 		"    local_poll_interval: 1m\n    local_nodes:\n"
 	for i := 0; i+1 < len(nodes); i += 2 {
@@ -140,10 +143,10 @@ func tracingConfig(rpcPort, metricsPort int, sink string, rate string, nodes ...
 }
 
 // The binary with tracing on, in front of a real go-ethereum node: a call
-// with a sampled traceparent is a server span of the client's trace, its
-// try a child span naming the node, and the node receives a traceparent of
-// the same trace naming that try; a try on a node that is gone is a span
-// with an error status.
+// with a sampled traceparent, from a trusted client, is a server span of
+// the client's trace, its try a child span naming the node, and the node
+// receives a traceparent of the same trace naming that try; a try on a
+// node that is gone is a span with an error status.
 func TestTracingAsProcessDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -152,7 +155,7 @@ func TestTracingAsProcessDevnet(t *testing.T) {
 	geth, gone := newTraceRelay(t, nd.HTTPURL()), newTraceRelay(t, nd.HTTPURL())
 	rpcPort, metricsPort := freePort(t), freePort(t)
 	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, tracingConfig(rpcPort, metricsPort, sink.srv.URL, "1", "geth", geth.srv.URL, "gone", gone.srv.URL))
+	writeFile(t, cfg, tracingConfig(rpcPort, metricsPort, sink.srv.URL, "  sample_rate: 1\n  trust_incoming: true\n", "geth", geth.srv.URL, "gone", gone.srv.URL))
 	// The batch span processor exports every 200ms rather than every 5s.
 	p := startProc(t, []string{"OTEL_BSP_SCHEDULE_DELAY=200"}, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
@@ -253,7 +256,8 @@ func TestTracingAsProcessDevnet(t *testing.T) {
 
 // With sample_rate 0, a call without a traceparent is not traced: no span
 // is exported and the node receives no traceparent; a call whose
-// traceparent is sampled is still traced (parent-based sampling).
+// traceparent is sampled is still traced when clients are trusted
+// (parent-based sampling).
 func TestTracingUnsampledAsProcessDevnet(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -262,7 +266,7 @@ func TestTracingUnsampledAsProcessDevnet(t *testing.T) {
 	relay := newTraceRelay(t, nd.HTTPURL())
 	rpcPort, metricsPort := freePort(t), freePort(t)
 	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, tracingConfig(rpcPort, metricsPort, sink.srv.URL, "0", "geth", relay.srv.URL))
+	writeFile(t, cfg, tracingConfig(rpcPort, metricsPort, sink.srv.URL, "  sample_rate: 0\n  trust_incoming: true\n", "geth", relay.srv.URL))
 	p := startProc(t, []string{"OTEL_BSP_SCHEDULE_DELAY=200"}, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	gw := "http://" + addr(rpcPort) + "/devnet"

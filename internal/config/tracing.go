@@ -16,9 +16,19 @@ type Tracing struct {
 	// environment, else http://localhost:4318.
 	Endpoint string `yaml:"endpoint"`
 	// SampleRate is the share, 0 to 1, of the requests that start a trace
-	// here that are traced. A request whose traceparent says its trace is
-	// sampled is always traced, one that says it is not never is. Default 1.
+	// here that are traced. With TrustIncoming, a request whose traceparent
+	// says its trace is sampled is always traced, one that says it is not
+	// never is. Default 1.
 	SampleRate *float64 `yaml:"sample_rate"`
+	// TrustIncoming makes a client's traceparent the parent of the
+	// gateway's spans and its sampled flag the sampling decision. Default
+	// false: on a gateway open to the public any client could otherwise
+	// have every one of its calls exported (collector cost, chosen by the
+	// client) and graft spans into traces it names. Off, a request starts
+	// a trace of its own, sampled at SampleRate, with a link to the
+	// client's trace, as OpenTelemetry advises at an untrusted edge. Turn
+	// it on when only trusted services (inside the cluster) call.
+	TrustIncoming bool `yaml:"trust_incoming"`
 	// ServiceName is the service.name of the spans. Default: the
 	// OTEL_SERVICE_NAME environment, else "evmgate".
 	ServiceName string `yaml:"service_name"`
@@ -39,7 +49,7 @@ func (t *Tracing) Default() {
 
 func (t *Tracing) validate(p *problems) {
 	if r := *t.SampleRate; !(r >= 0 && r <= 1) {
-		p.add("tracing.sample_rate", "%v is not a share of requests: use a number from 0 (only requests whose traceparent is sampled) to 1 (every request)", r)
+		p.add("tracing.sample_rate", "%v is not a share of requests: use a number from 0 (none, but with trust_incoming a request whose traceparent is sampled) to 1 (every request)", r)
 	}
 	if t.Endpoint != "" {
 		u, err := url.Parse(t.Endpoint)

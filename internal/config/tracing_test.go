@@ -6,13 +6,14 @@ import (
 	"testing"
 )
 
-// TestTracing: the section is off with every request sampled unless
-// written; what is written is read; a change needs a restart.
+// TestTracing: the section is off, with every request sampled and clients'
+// trace context not trusted, unless written; what is written is read; a
+// change needs a restart.
 func TestTracing(t *testing.T) {
 	const nets = "networks:\n  - name: m\n    local_nodes: [{rpc_endpoint: http://a:1}]\n"
 	cfg := mustParse(t, nets)
 	tr := cfg.Tracing
-	if tr.Enabled || tr.Endpoint != "" || tr.SampleRate == nil || *tr.SampleRate != 1 || tr.ServiceName != "" || len(tr.Headers) != 0 {
+	if tr.Enabled || tr.Endpoint != "" || tr.SampleRate == nil || *tr.SampleRate != 1 || tr.ServiceName != "" || len(tr.Headers) != 0 || tr.TrustIncoming {
 		t.Fatalf("defaults: %+v (sample_rate %v)", tr, tr.SampleRate)
 	}
 	lookup := func(k string) (string, bool) {
@@ -22,17 +23,17 @@ func TestTracing(t *testing.T) {
 		return "", false
 	}
 	c, err := Parse([]byte("tracing:\n  enabled: true\n  endpoint: https://otel.example:4318\n  sample_rate: 0\n"+
-		"  service_name: rpc-gw\n  headers:\n    x-api-key: ${COLLECTOR_KEY}\n"+nets), lookup)
+		"  service_name: rpc-gw\n  trust_incoming: true\n  headers:\n    x-api-key: ${COLLECTOR_KEY}\n"+nets), lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr = c.Tracing
-	if !tr.Enabled || tr.Endpoint != "https://otel.example:4318" || *tr.SampleRate != 0 || tr.ServiceName != "rpc-gw" || tr.Headers["x-api-key"] != "s3cret" {
+	if !tr.Enabled || tr.Endpoint != "https://otel.example:4318" || *tr.SampleRate != 0 || tr.ServiceName != "rpc-gw" || tr.Headers["x-api-key"] != "s3cret" || !tr.TrustIncoming {
 		t.Fatalf("written: %+v (sample_rate %v)", tr, *tr.SampleRate)
 	}
 	old := mustParse(t, reloadBase)
-	got, keys := Reloadable(old, mustParse(t, reloadBase+"tracing:\n  enabled: true\n  sample_rate: 0.5\n"))
-	if !slices.Equal(keys, []string{"tracing.enabled", "tracing.sample_rate"}) || got.Tracing.Enabled {
+	got, keys := Reloadable(old, mustParse(t, reloadBase+"tracing:\n  enabled: true\n  sample_rate: 0.5\n  trust_incoming: true\n"))
+	if !slices.Equal(keys, []string{"tracing.enabled", "tracing.sample_rate", "tracing.trust_incoming"}) || got.Tracing.Enabled || got.Tracing.TrustIncoming {
 		t.Fatalf("reload: restart keys %v, enabled %v", keys, got.Tracing.Enabled)
 	}
 }
@@ -48,6 +49,8 @@ func TestTracingInvalid(t *testing.T) {
 		{"tracing:\n  endpoint: http://u:pw@collector:4318/?x=1\n", `tracing.endpoint: "http://u:xxxxx@collector:4318/?x=1" has a query or fragment`},
 		{"tracing:\n  headers:\n    \"bad key\": v\n", `tracing.headers: "bad key" is not a header name`},
 		{"tracing:\n  sample_rte: 1\n", `unknown key "sample_rte"`},
+		{"tracing:\n  trust_incoming: maybe\n", `tracing.trust_incoming: "maybe" is not true or false`},
+		{"tracing:\n  trust_incoming: [a]\n", `tracing.trust_incoming: is a list, not true or false`},
 	} {
 		_, err := Parse([]byte(tt.yaml+nets), noEnv)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -229,7 +229,8 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 // tracing section.
 func TracingOptions(cfg *config.Config) tracing.Options {
 	tc := cfg.Tracing
-	return tracing.Options{Endpoint: tc.Endpoint, SampleRate: *tc.SampleRate, ServiceName: tc.ServiceName, Headers: tc.Headers}
+	return tracing.Options{Endpoint: tc.Endpoint, SampleRate: *tc.SampleRate, ServiceName: tc.ServiceName, Headers: tc.Headers,
+		TrustIncoming: tc.TrustIncoming}
 }
 
 // tracerFlush bounds the sending of the last spans on shutdown.

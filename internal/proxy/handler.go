@@ -157,6 +157,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if caller != nil {
 				r = r.WithContext(access.WithCaller(r.Context(), caller))
 			}
+			if h.tracer != nil {
+				r = r.WithContext(h.tracer.Incoming(r.Context(), propagation.HeaderCarrier(r.Header)))
+			}
 			h.Upgrade(w, r, net)
 			return
 		}

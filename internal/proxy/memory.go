@@ -10,19 +10,31 @@ import (
 
 // Do answers a JSON-RPC body (single call or batch) for network n the way an
 // HTTP request would be answered, and returns the response bytes (nil for
-// notifications). Other transports (WebSocket) use it so every call takes the
-// same path: priority class, selection, retries and failover.
+// notifications). Other transports (the REST API; WebSocket through DoAs)
+// use it so every call takes the same path: priority class, selection,
+// retries and failover. It is not traced.
 func (h *Handler) Do(ctx context.Context, n *Network, body []byte, class Class, reqID string) []byte {
-	return h.DoAs(ctx, n, body, class, reqID, "")
+	return h.do(ctx, n, body, class, reqID, "", false)
 }
 
 // DoAs is Do for a named client: its reads are kept consistent (see
-// ClientHeader) when the network keeps consistent reads.
+// ClientHeader) when the network keeps consistent reads. It serves a
+// message of a client WebSocket: when tracing is on, the message is a
+// span, linked to the trace context of the upgrade request that ctx
+// holds (ServeHTTP puts it there).
 func (h *Handler) DoAs(ctx context.Context, n *Network, body []byte, class Class, reqID, client string) []byte {
+	return h.do(ctx, n, body, class, reqID, client, true)
+}
+
+// do serves body in memory; traced makes it a span when tracing is on.
+func (h *Handler) do(ctx context.Context, n *Network, body []byte, class Class, reqID, client string, traced bool) []byte {
 	w := &memoryWriter{header: http.Header{}}
 	ex := exchange{h: h, net: n, w: w, start: time.Now(), class: class, reqID: reqID, client: client, caller: access.CallerFrom(ctx)}
 	if ex.reqID == "" {
 		ex.reqID = h.ids.next()
+	}
+	if traced && h.tracer != nil {
+		ex.startCallSpan(ctx)
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.options().RequestTimeout)
 	defer cancel()

@@ -39,6 +39,7 @@ const (
 	attrRPCMethod = attribute.Key("rpc.method")
 	attrHTTPCode  = attribute.Key("http.response.status_code")
 	attrHTTPVerb  = attribute.Key("http.request.method")
+	attrProtocol  = attribute.Key("network.protocol.name")
 )
 
 // exchangeTrace is a traced request's span and what only the span
@@ -48,6 +49,7 @@ type exchangeTrace struct {
 	cache      string // "hit", "miss" or "" (the cache was not asked)
 	httpStatus int    // of a gateway error (0: 200, or none when the client left)
 	errText    string // a gateway error's message
+	ws         bool   // a message of a client WebSocket: no HTTP status
 }
 
 // startSpan starts the request's span, joining the trace of the client's
@@ -59,6 +61,16 @@ func (ex *exchange) startSpan(carrier propagation.TextMapCarrier) {
 		attrNetwork.String(ex.net.Name), attrRPCSystem.String("jsonrpc"), attrHTTPVerb.String("POST"))
 	if span != nil {
 		ex.tr = &exchangeTrace{span: span}
+	}
+}
+
+// startCallSpan starts the span of a message of a client WebSocket, a
+// trace of its own linked to the upgrade request's trace context in ctx.
+func (ex *exchange) startCallSpan(ctx context.Context) {
+	span := ex.h.tracer.StartCall(ctx, "evmgate "+ex.net.Name, ex.start,
+		attrNetwork.String(ex.net.Name), attrRPCSystem.String("jsonrpc"), attrProtocol.String("websocket"))
+	if span != nil {
+		ex.tr = &exchangeTrace{span: span, ws: true}
 	}
 }
 
@@ -98,7 +110,7 @@ func (ex *exchange) endSpan() {
 	if code == 0 && ex.status != "client_gone" {
 		code = 200
 	}
-	if code != 0 {
+	if code != 0 && !tr.ws {
 		attrs = append(attrs, attrHTTPCode.Int(code))
 	}
 	s.SetAttributes(attrs...)

@@ -12,7 +12,9 @@
 // the binary, whether tracing is on or off.
 //
 // Trace context crosses the gateway as W3C trace context: a client's
-// traceparent and tracestate are extracted, so the gateway's spans join
-// the client's trace, and each try on a node carries a traceparent naming
-// the try's own span (see upstream.WithTrace).
+// traceparent and tracestate are extracted and, when the clients are
+// trusted (Options.TrustIncoming), the gateway's spans join the client's
+// trace; otherwise a request starts a trace of its own, linked to the
+// client's. Each try on a node carries a traceparent naming the try's own
+// span (see upstream.WithTrace).
 package tracing

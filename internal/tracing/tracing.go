@@ -32,6 +32,8 @@ type Tracer struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	endpoint string // the URL spans are posted to
+	// trustIncoming joins a client's trace (see Options.TrustIncoming).
+	trustIncoming bool
 }
 
 var propagator = propagation.TraceContext{}
@@ -50,6 +52,11 @@ type Options struct {
 	Headers map[string]string
 	// Version is the gateway's, reported as service.version ("": not reported).
 	Version string
+	// TrustIncoming makes a client's traceparent the parent of its
+	// request's span, and its sampled flag the sampling decision. Off, a
+	// request starts a trace of its own, sampled at SampleRate, linked to
+	// the client's: a client cannot make the gateway export its calls.
+	TrustIncoming bool
 }
 
 // New returns a tracer that exports to cfg's collector. Export failures
@@ -80,7 +87,7 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRate))),
 	)
 	otel.SetErrorHandler(rateLimited(log, time.Minute))
-	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate"), endpoint: ec.URL}, nil
+	return &Tracer{provider: provider, tracer: provider.Tracer("github.com/evmgate/evmgate"), endpoint: ec.URL, trustIncoming: cfg.TrustIncoming}, nil
 }
 
 // Endpoint is the URL spans are posted to, as configured: it may hold
@@ -148,13 +155,47 @@ func checkResourceAttributes(v string) error {
 // Shutdown exports the spans still held and stops the exporter, within ctx.
 func (t *Tracer) Shutdown(ctx context.Context) error { return t.provider.Shutdown(ctx) }
 
-// StartServer starts the span of a client request that began at start,
-// as a child of the trace context carrier holds, if any. It returns nil
-// when the request is not sampled: it is then not traced at all, and its
-// tries carry no traceparent.
+// StartServer starts the span of a client request that began at start.
+// With TrustIncoming, it is a child of the trace context carrier holds, if
+// any, and sampled as that says; otherwise it starts a trace of its own,
+// linked to the client's. It returns nil when the request is not sampled:
+// it is then not traced at all, and its tries carry no traceparent.
 func (t *Tracer) StartServer(carrier propagation.TextMapCarrier, name string, start time.Time, attrs ...attribute.KeyValue) trace.Span {
-	ctx := propagator.Extract(context.Background(), carrier)
-	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	remote := trace.SpanContextFromContext(propagator.Extract(context.Background(), carrier))
+	return t.startServer(remote, t.trustIncoming, name, start, attrs)
+}
+
+// Incoming returns ctx holding the trace context carrier holds, for
+// StartCall: a WebSocket upgrade request's.
+func (t *Tracer) Incoming(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	return propagator.Extract(ctx, carrier)
+}
+
+// StartCall starts the span of a call received over a WebSocket, whose
+// upgrade request's trace context ctx holds (see Incoming). The call
+// starts a trace of its own, sampled at SampleRate, linked to the
+// upgrade's trace whether or not it is trusted: a connection can carry
+// calls for hours, and one trace for all of them, or a sampling decision
+// made once for all of them, would help no one. It returns nil when the
+// call is not sampled.
+func (t *Tracer) StartCall(ctx context.Context, name string, start time.Time, attrs ...attribute.KeyValue) trace.Span {
+	return t.startServer(trace.SpanContextFromContext(ctx), false, name, start, attrs)
+}
+
+// startServer starts a server span, a child of remote when join is true,
+// else the root of a new trace linked to remote (when valid). The link
+// holds the ids only: the client's tracestate is not its to keep.
+func (t *Tracer) startServer(remote trace.SpanContext, join bool, name string, start time.Time, attrs []attribute.KeyValue) trace.Span {
+	ctx := context.Background()
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start), trace.WithAttributes(attrs...)}
+	switch {
+	case !remote.IsValid():
+	case join:
+		ctx = trace.ContextWithRemoteSpanContext(ctx, remote)
+	default:
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: remote.WithTraceState(trace.TraceState{})}))
+	}
+	_, span := t.tracer.Start(ctx, name, opts...)
 	if !span.IsRecording() {
 		return nil
 	}
