@@ -106,6 +106,8 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		WriteBufferSize:       writeBufferSize,
 		MaxRequestBodySize:    o.MaxBodyBytes(),
 		NoDefaultServerHeader: true,
+		// Nothing reads a request's time from the server: no clock read per request for it.
+		LazyRequestTime: true,
 		// A JSON-RPC body is read as JSON whatever its content type says; a
 		// multipart one is not parsed as a form first.
 		DisablePreParseMultipartForm: true,
