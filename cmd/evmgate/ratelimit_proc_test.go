@@ -80,13 +80,16 @@ func TestNodeRateLimitAsProcess(t *testing.T) {
 // process: the call is answered by another node, the node is passed over
 // while it cools down (shown in /status) and is not marked down for it.
 func TestTooManyRequestsAsProcess(t *testing.T) {
-	f := fakeNodes(t, 2, 1)
+	f := fakeNodes(t, 3, 1)
 	f[0].SetTooMany("web3_clientVersion", "60")
+	f[2].SetTooMany("web3_clientVersion", "60")
 	rpcPort, metricsPort := freePort(t), freePort(t)
 	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
 	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
 		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n    strategy: round_robin\n"+
-		"    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n        name: provider\n      - rpc_endpoint: "+f[1].URL()+"\n        name: own\n")
+		"    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n        name: provider\n      - rpc_endpoint: "+f[1].URL()+"\n        name: own\n"+
+		"  - name: solo\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
+		"    local_nodes:\n      - rpc_endpoint: "+f[2].URL()+"\n        name: solo-provider\n")
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	rpcBase, base := "http://"+addr(rpcPort), "http://"+addr(metricsPort)
@@ -113,5 +116,74 @@ func TestTooManyRequestsAsProcess(t *testing.T) {
 	}
 	if nd.State != "up" {
 		t.Errorf("the provider's state is %q after a 429, want up", nd.State)
+	}
+
+	// With no other node, a call is answered at once that every node
+	// cools down past its deadline, rather than after request_timeout.
+	start := time.Now()
+	code, body := rpc(t, rpcBase+"/solo", clientVersion)
+	if code != 429 || !strings.Contains(body, `"code":-32051`) || !strings.Contains(body, "rate limit") {
+		t.Errorf("a call to a network whose only node cools down: %d %s", code, body)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("it took %s: it waited out request_timeout (30s)", took)
+	}
+}
+
+// queued is how many calls of a network wait in its priority queues.
+func queued(n gateway.NetworkStatus) int {
+	total := 0
+	for _, q := range n.Queue {
+		total += q.Depth
+	}
+	return total
+}
+
+// A call waiting for the room of the one node that serves its method does
+// not hold back the calls another node can take: they are answered while
+// it waits.
+func TestRateLimitedCallDoesNotHoldBackOthersAsProcess(t *testing.T) {
+	f := fakeNodes(t, 2, 1)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
+		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
+		"    local_nodes:\n"+
+		"      - rpc_endpoint: "+f[0].URL()+"\n        name: own\n        methods: {deny: [eth_getBalance]}\n"+
+		"      - rpc_endpoint: "+f[1].URL()+"\n        name: provider\n        rate_limit: {rate: 0.1, burst: 1}\n"+
+		"        methods: {allow: [eth_getBalance, eth_blockNumber, eth_getBlockByNumber, eth_chainId]}\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	rpcBase, base := "http://"+addr(rpcPort), "http://"+addr(metricsPort)
+	const balance = `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x0000000000000000000000000000000000000001","latest"]}`
+
+	if code, body := rpc(t, rpcBase+"/mainnet", balance); code != 200 || !strings.Contains(body, `"result"`) {
+		t.Fatalf("first balance: %d %s", code, body)
+	}
+	second := make(chan string, 1)
+	go func() {
+		code, body := rpc(t, rpcBase+"/mainnet", balance)
+		second <- itoa(code) + " " + body
+	}()
+	eventually(t, time.Minute, "the second balance call to wait for the provider's room", func() bool {
+		return queued(statusOf(t, base)["mainnet"]) > 0
+	})
+	for i := range 5 {
+		if code, body := rpc(t, rpcBase+"/mainnet", clientVersion); code != 200 || !strings.Contains(body, `"result":"fake0"`) {
+			t.Fatalf("call %d while the balance call waits: %d %s", i, code, body)
+		}
+		select {
+		case got := <-second:
+			t.Fatalf("the balance call was answered (%s) before the other calls, after %d: it did not wait for the rate limit of 1 call in 10 s", got, i)
+		default:
+		}
+	}
+	select {
+	case got := <-second:
+		if !strings.HasPrefix(got, "200 ") || !strings.Contains(got, `"result"`) {
+			t.Fatalf("the waiting balance call: %s", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the waiting balance call was never answered")
 	}
 }

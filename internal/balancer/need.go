@@ -41,9 +41,17 @@ type Need struct {
 	// accepted the client's transaction). While it is not eligible or was
 	// already tried for the call, it is dropped.
 	Node *upstream.Node
-	// Calls is how many calls go to the node (a batch's), what its rate
-	// limit counts. 0 is one.
-	Calls int
+	// Calls, when set, holds the calls that go to the node (a batch's
+	// still unanswered, by index): its rate limit counts each. nil is one.
+	Calls *[]int
+}
+
+// calls is how many calls go to the node.
+func (need Need) calls() int {
+	if need.Calls == nil {
+		return 1
+	}
+	return len(*need.Calls)
 }
 
 // NeedState returns need asking also for the state at block; of several

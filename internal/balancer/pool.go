@@ -143,6 +143,22 @@ func (p *Pool) SetRules(rules Rules) {
 // the call now.
 // Pick takes no lock and, with the built-in strategies, allocates nothing.
 func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
+	n, _ := p.PickOr(tried, need)
+	return n
+}
+
+// Refusal says why Pick found no node for a call.
+type Refusal struct {
+	// Wait is how long until a node that meets the call's need may take
+	// it by its rate limit or cool-down (0: no such node waits on one).
+	Wait time.Duration
+	// Busy: a node that meets the need has no free worker now; one frees
+	// when a call ends.
+	Busy bool
+}
+
+// PickOr is Pick that also says, when it finds no node, why.
+func (p *Pool) PickOr(tried []*upstream.Node, need Need) (*upstream.Node, Refusal) {
 	v := p.view.Load()
 	if need.MinHead > v.Head {
 		need.MinHead = 0 // a block beyond the network head: any node answers the same
@@ -169,20 +185,36 @@ func (p *Pool) Pick(tried []*upstream.Node, need Need) *upstream.Node {
 		need.lacksOK = true
 	}
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
-	var wait time.Duration
+	var why Refusal
 	for {
-		n := p.pick(v, tried, need, now, &wait)
+		n := p.pick(v, tried, need, now, &why)
 		if n == nil && need.soft() {
 			var dropped bool
 			if need, dropped = need.relax(v, tried); dropped {
 				continue
 			}
 		}
-		if n == nil && wait > 0 {
-			p.wake.after(wait)
+		if n == nil && why.Wait > 0 {
+			p.wake.after(why.Wait)
 		}
-		return n
+		return n, why
 	}
+}
+
+// HasRoom reports whether an eligible node could take a call now: a free
+// worker, and neither at its rate limit nor cooling down. A call Pick
+// refused while one can waits for a node of its own.
+func (p *Pool) HasRoom() bool {
+	v := p.view.Load()
+	now := upstream.Now()
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if n.HasFreeSlot() && (!n.MayWait(now) || n.Wait(now, 1) == 0) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // OnReady sets the function called when a node that was passed over for
@@ -236,8 +268,8 @@ func (p *Pool) Admits(method string) bool {
 // then the backup tiers. A node out of rotation is picked only when no
 // eligible node left untried meets need: while one does but is busy, the
 // call waits for it rather than go to a node that is down or lagging.
-func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64, wait *time.Duration) *upstream.Node {
-	ok := func(n *upstream.Node) bool { return accepts(n, tried, need, now, wait) }
+func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64, why *Refusal) *upstream.Node {
+	ok := func(n *upstream.Node) bool { return accepts(n, tried, need, now, why) }
 	asked := tried // tried grows below by the nodes whose last slot was lost
 	failOpen := -1 // unknown until the eligible nodes have no free slot
 	for {
@@ -257,7 +289,7 @@ func (p *Pool) pick(v *View, tried []*upstream.Node, need Need, now int64, wait 
 		if n == nil {
 			return nil
 		}
-		if n.TryAcquireCalls(now, need.Calls) {
+		if n.TryAcquireCalls(now, need.calls()) {
 			n.CountCall(now)
 			return n
 		}
@@ -281,20 +313,29 @@ func (p *Pool) pickActive(st Strategy, active []*upstream.Node, ok func(*upstrea
 		return s.Pick(active, ok)
 	}
 	t := slices.Clone(tried)
-	var w time.Duration
-	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, need, now, &w) })
+	why := new(Refusal)
+	return st.Pick(active, func(n *upstream.Node) bool { return accepts(n, t, need, now, why) })
 }
 
-// accepts reports whether n can take a call now. A node that could but for
-// its rate limit (or a rate limit answer's cool-down) lowers *wait to when
-// it can, if that is sooner.
-func accepts(n *upstream.Node, tried []*upstream.Node, need Need, now int64, wait *time.Duration) bool {
-	if !n.HasFreeSlot() || !need.fits(n) || slices.Contains(tried, n) {
+// accepts reports whether n can take a call now. When it cannot only for
+// want of a free worker, or for its rate limit (or a rate limit answer's
+// cool-down), why says so: Busy, or Wait lowered to when it can, if sooner.
+func accepts(n *upstream.Node, tried []*upstream.Node, need Need, now int64, why *Refusal) bool {
+	if !n.HasFreeSlot() {
+		if !why.Busy && need.fits(n) && !slices.Contains(tried, n) {
+			why.Busy = true
+		}
 		return false
 	}
-	if d := n.Wait(now, need.Calls); d > 0 {
-		if *wait == 0 || d < *wait {
-			*wait = d
+	if !need.fits(n) || slices.Contains(tried, n) {
+		return false
+	}
+	if !n.MayWait(now) {
+		return true
+	}
+	if d := n.Wait(now, need.calls()); d > 0 {
+		if why.Wait == 0 || d < why.Wait {
+			why.Wait = d
 		}
 		return false
 	}

@@ -106,12 +106,15 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
 	p := picks.Get().(*pick)
-	p.pool, p.tried, p.need = q.pool, tried, need
+	p.ctx, p.pool, p.tried, p.need = ctx, q.pool, tried, need
 	queued, err := q.s.WaitFor(ctx, class, retry, p)
-	got := p.got
+	got, late := p.got, p.late
 	*p = pick{}
 	picks.Put(p)
 	switch {
+	case err == nil && got == nil:
+		return nil, queued, fmt.Errorf("%w: every node that could take it waits on its rate limit or cools down after a rate limit answer, %s more, past the call's deadline",
+			proxy.ErrNodesWaiting, late.Round(time.Millisecond))
 	case err == nil:
 		return got, queued, nil
 	case errors.Is(err, sched.ErrQueueFull):
@@ -127,19 +130,37 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 // pick takes a node for a waiting call; pooled, so that waiting for a
 // slot allocates nothing.
 type pick struct {
+	ctx   context.Context
 	pool  *balancer.Pool
 	tried []*upstream.Node
 	need  balancer.Need
 	got   *upstream.Node
+	late  time.Duration // set with got nil: the call ends before a node has room
 }
 
 var picks = sync.Pool{New: func() any { return new(pick) }}
 
-// Try implements sched.Trier.
+// Try implements sched.Trier. A call whose nodes all wait on their rate
+// limits (or cool down) until after its deadline, none only busy, ends its
+// wait at once, with no node (late set): waiting could only time it out.
 func (p *pick) Try() bool {
-	p.got = p.pool.Pick(p.tried, p.need)
-	return p.got != nil
+	var why balancer.Refusal
+	p.got, why = p.pool.PickOr(p.tried, p.need)
+	if p.got != nil {
+		return true
+	}
+	if why.Wait > 0 && !why.Busy {
+		if dl, ok := p.ctx.Deadline(); ok && time.Until(dl) < why.Wait {
+			p.late = why.Wait
+			return true
+		}
+	}
+	return false
 }
+
+// Particular implements sched.Particular: after a failed try, whether a
+// node could take another call now.
+func (p *pick) Particular() bool { return p.pool.HasRoom() }
 
 // Release frees the node's slot and lets the next waiting call go.
 func (q *queued) Release(n *upstream.Node) {

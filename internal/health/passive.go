@@ -39,9 +39,10 @@ func (m *Monitor) Observe(n *upstream.Node, err error) {
 }
 
 // Counts reports whether a try's error counts against its node: a broken
-// connection, a timeout, HTTP 5xx or 429, an answer that is not JSON-RPC.
-// A client that went away, an answer over the gateway's limit, an HTTP 4xx
-// and a node error meaning "not on this node now" do not.
+// connection, a timeout, HTTP 5xx, an answer that is not JSON-RPC. A
+// client that went away, an answer over the gateway's limit, an HTTP 4xx
+// (429 included: the node cools down instead) and a node error meaning
+// "not on this node now" do not.
 func Counts(err error) bool {
 	var ue *upstream.Error
 	return errors.As(err, &ue) && ue.NodeFault() && ue.Kind != upstream.KindUnavailable

@@ -34,6 +34,10 @@ func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
 		if m.events != nil {
 			m.events.ProbeFailed(n, err)
 		}
+		var ue *upstream.Error
+		if errors.As(err, &ue) && ue.Kind == upstream.KindRateLimited {
+			return // no verdict: the node cools down (upstream.Node.CoolDown), it is not down
+		}
 		fails := n.Failed()
 		switch {
 		case isAttestation(err):

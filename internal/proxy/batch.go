@@ -69,7 +69,7 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 	if need.Method == "" && ex.net.Pool.HasMethodLists() {
 		need.Admit = st.admitsPending
 	}
-	need.Calls = len(st.pending) // what a node's rate limit counts
+	need.Calls = &st.pending // what a node's rate limit counts, retries included
 	var err error
 	if len(st.pending) > 0 {
 		err = ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error { return ex.tryBatch(ctx, n, st) })
@@ -201,6 +201,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 	els, err := jsonrpc.SplitBatchAppend(st.elementBuf[:0], resp)
 	if err != nil {
 		if e := jsonrpc.ErrorOf(resp); e != nil {
+			coolOnRateLimit(n, e.Code, e.Message)
 			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("batch refused: " + e.Message)}
 		}
 		return &upstream.Error{Kind: upstream.KindMalformed, Node: n.Name, Err: errors.New("answer to a batch is not a JSON array")}

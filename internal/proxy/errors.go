@@ -24,7 +24,7 @@ func (h *Handler) finalError(ctx context.Context, failures []error) error {
 	for _, f := range failures {
 		var ue *upstream.Error
 		switch {
-		case errors.Is(f, ErrQueueFull):
+		case errors.Is(f, ErrQueueFull), errors.Is(f, ErrNodesWaiting):
 			return jsonrpc.NewError(jsonrpc.CodeOverloaded, "overloaded: "+f.Error())
 		case errors.Is(f, ErrNoNode):
 			msgs = append(msgs, "no node of the network is available")

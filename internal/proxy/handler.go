@@ -279,6 +279,9 @@ var (
 	errTooLarge   = jsonrpc.NewError(jsonrpc.CodeTooLarge, "request body is over max_body_bytes")
 	errClientGone = errors.New("client went away")
 	ErrNoNode     = errors.New("no node can take the call")
+	// ErrNodesWaiting: every node that could take the call waits on its
+	// rate limit past the call's deadline.
+	ErrNodesWaiting = errors.New("no node has room for the call in time")
 )
 
 // HTTPStatus is the HTTP status of a single call's answer whose error has

@@ -58,7 +58,12 @@
 // order above stays exact. Config.Lookahead lets up to that many further
 // calls, in the same order, try in the same round; use it when calls need
 // different nodes, so that an archive-only call waiting for a busy archive
-// node does not hold back calls any node can serve.
+// node does not hold back calls any node can serve. A Trier that is also
+// Particular says so itself after a failed try: a call that waits for a
+// node of its own while a slot is free elsewhere is passed over (up to
+// MaxPassed a round) and the slot goes to the calls behind it. A call that
+// leaves the queue (its deadline, its client gone) lets the calls behind
+// it go at once.
 //
 // # Bounds and deadlines
 //

@@ -135,7 +135,9 @@ func (s *Scheduler) pick(r *round) (*waiter, role) {
 }
 
 // dispatch grants waiting calls in grant order while their try succeeds.
-// It stops at the first failure, or after 1+Lookahead failures. A call
+// It stops at the first failure, or after 1+Lookahead failures; a call
+// that waits for a node of its own (Particular) is passed over, not
+// counted. A call
 // whose context is already done is dropped without calling its try, so an
 // expired call is never given a slot. Callers hold s.mu.
 func (s *Scheduler) dispatch() {
@@ -143,7 +145,7 @@ func (s *Scheduler) dispatch() {
 	for c := range s.queues {
 		r.cur[c] = s.queues[c].head
 	}
-	failures := 0
+	failures, passed := 0, 0
 	for {
 		w, rl := s.pick(&r)
 		if w == nil {
@@ -157,6 +159,11 @@ func (s *Scheduler) dispatch() {
 			continue
 		}
 		if !w.try.Try() {
+			if p, ok := w.try.(Particular); ok && passed < MaxPassed && p.Particular() {
+				passed++ // it waits for a node of its own: the slot is another call's
+				r.cur[w.class] = next
+				continue
+			}
 			failures++
 			if failures > s.cfg.lookahead {
 				return

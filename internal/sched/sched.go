@@ -97,6 +97,20 @@ func (s *Scheduler) WaitQueued(ctx context.Context, class Class, retry bool, try
 // calls it with its lock held.
 type Trier interface{ Try() bool }
 
+// Particular is a Trier that can tell, after a failed try, that the call
+// waits for a node of its own while a slot is free that other calls may
+// take (it needs a node that is busy, at its rate limit or cooling down).
+// The scheduler then offers the slot to the calls behind it, up to
+// MaxPassed calls a round, instead of stopping at it.
+type Particular interface {
+	Trier
+	Particular() bool
+}
+
+// MaxPassed bounds the calls a round passes over as Particular: each costs
+// a failed try under the scheduler's lock.
+const MaxPassed = 64
+
 // TryFunc is a function as a Trier.
 type TryFunc func() bool
 
@@ -213,6 +227,9 @@ func (s *Scheduler) leave(w *waiter) error {
 		return s.woken(w)
 	case stateQueued:
 		s.unlink(w)
+		if s.total > 0 && !s.closed {
+			s.dispatch() // the calls behind it may go now
+		}
 	}
 	err := s.ctxError(w.class, w.ctx.Err())
 	s.mu.Unlock()

@@ -151,6 +151,8 @@ func TestUnavailable(t *testing.T) {
 		{3, "execution reverted", true, false},
 		{-32602, "invalid argument 0: hex string without 0x prefix", true, false},
 		{-32601, "the method foo does not exist/is not available", false, true}, // another node may serve it
+		{3, "execution reverted: pruned", true, false},                          // a contract's words say nothing of the node
+		{-32000, "execution reverted: header not found", true, false},
 	} {
 		if got := upstream.Unavailable(c.code, c.msg, c.behind); got != c.want {
 			t.Errorf("Unavailable(%d, %q, behind %v) = %v, want %v", c.code, c.msg, c.behind, got, c.want)

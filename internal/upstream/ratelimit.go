@@ -48,6 +48,10 @@ func (n *Node) bounded(count int) int {
 	return min(max(count, 1), n.limiter.Burst())
 }
 
+// MayWait reports whether the node may have to wait before a call at now
+// (see Wait): it has a rate limit, or cools down. Cheap, for the pick path.
+func (n *Node) MayWait(now int64) bool { return n.limiter != nil || n.coolUntil.Load() > now }
+
 // Wait returns how long from now until the node may be sent count calls:
 // 0 when it may be now. A node waits while it cools down after a rate
 // limit answer, and while its own rate limit has fewer than count calls
@@ -68,37 +72,19 @@ func (n *Node) Wait(now int64, count int) time.Duration {
 	return d
 }
 
-// takeCalls takes count calls from the node's rate limit at now; the
-// returned function gives them back (the call did not go after all). ok is
-// false when the rate limit has not that many left now.
-func (n *Node) takeCalls(now int64, count int) (undo func(), ok bool) {
-	if n.limiter == nil {
-		return nil, true
-	}
-	t := at(now)
-	r := n.limiter.ReserveN(t, n.bounded(count))
-	if !r.OK() || r.DelayFrom(t) > 0 {
-		r.CancelAt(t)
-		return nil, false
-	}
-	return func() { r.CancelAt(t) }, true
-}
-
 // TryAcquireCalls is TryAcquire for count calls sent at now: it also takes
 // them from the node's rate limit, and fails, taking nothing, when the
 // node must wait (see Wait).
 func (n *Node) TryAcquireCalls(now int64, count int) bool {
-	if n.coolUntil.Load() > now {
+	if !n.MayWait(now) {
+		return n.TryAcquire()
+	}
+	if n.coolUntil.Load() > now || !n.TryAcquire() {
 		return false
 	}
-	undo, ok := n.takeCalls(now, count)
-	if !ok {
-		return false
-	}
-	if !n.TryAcquire() {
-		if undo != nil {
-			undo()
-		}
+	if n.limiter != nil && !n.limiter.AllowN(at(now), n.bounded(count)) {
+		n.Release()
+		n.EndTrial() // no call went: a breaker's trial is given back
 		return false
 	}
 	return true
@@ -151,7 +137,7 @@ func RetryAfter(v string) time.Duration {
 		return time.Duration(min(s, int64(MaxCoolDown/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return min(max(time.Until(t), 0), MaxCoolDown)
 	}
 	return 0
 }

@@ -109,6 +109,7 @@ func TestRetryAfter(t *testing.T) {
 	}{
 		{"", 0}, {"2", 2 * time.Second}, {" 7 ", 7 * time.Second}, {"0", 0}, {"-3", 0}, {"soon", 0},
 		{"86400", upstream.MaxCoolDown},
+		{"Wed, 21 Oct 2015 07:28:00 GMT", 0}, // a date past
 	} {
 		if got := upstream.RetryAfter(c.in); got != c.want {
 			t.Errorf("RetryAfter(%q) = %s, want %s", c.in, got, c.want)
@@ -130,10 +131,16 @@ func TestRateLimitedAnswer(t *testing.T) {
 		{-32005, "daily request count exceeded, request rate limited", true},
 		{-32000, "Your app has exceeded its compute units per second capacity", true},
 		{-32005, "query returned more than 10000 results", false},
+		{3, "execution reverted: rate limit exceeded", false},
+		{-32000, "execution reverted: too many requests", false},
 		{-32000, "header not found", false},
 	} {
 		if got := upstream.RateLimitedAnswer(c.code, c.msg); got != c.want {
 			t.Errorf("RateLimitedAnswer(%d, %q) = %v, want %v", c.code, c.msg, got, c.want)
+		}
+		// A node error that cools the node is also one tried elsewhere.
+		if c.want && !upstream.Unavailable(c.code, c.msg, false) {
+			t.Errorf("Unavailable(%d, %q) = false for a rate limit answer", c.code, c.msg)
 		}
 	}
 }

@@ -25,6 +25,7 @@ var unavailableMessages = []string{
 	"too many requests",
 	"rate limit",
 	"capacity exceeded",
+	"compute units per second",
 	"upstream error",
 	"no suitable peers",
 	"server is busy",
@@ -42,6 +43,9 @@ var unavailableCodes = map[int]bool{
 // behindHead says whether the node is behind the network head: only then
 // does "header not found" mean another node may have the block.
 func Unavailable(code int, message string, behindHead bool) bool {
+	if reverted(code, message) {
+		return false // a revert reason that reads "rate limit" or "pruned" is the contract's
+	}
 	if unavailableCodes[code] || MethodMissing(code, message) {
 		return true
 	}
@@ -57,8 +61,19 @@ var rateMessages = []string{"too many requests", "rate limit", "capacity exceede
 
 // RateLimitedAnswer reports whether a node's JSON-RPC error says calls come
 // too fast (the node is then passed over while it cools down, CoolDown).
+// A contract's revert reason is the client's doing and never counts.
 func RateLimitedAnswer(code int, message string) bool {
+	if reverted(code, message) {
+		return false
+	}
 	return code == 429 || containsAny(strings.ToLower(message), rateMessages)
+}
+
+// reverted reports a contract's error (code 3, "execution reverted: ..."):
+// its message is whatever the contract says, so no word of it says
+// anything about the node.
+func reverted(code int, message string) bool {
+	return code == 3 || len(message) >= 18 && strings.EqualFold(message[:18], "execution reverted")
 }
 
 // Behind reports whether a node error says the node lacks the block asked for.
