@@ -84,9 +84,8 @@ func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
 	}
 	end := Now()
 	n.observeAnswer(end, time.Duration(end-start), err)
-	var ue *Error
-	if err != nil && errors.As(err, &ue) && ue.Kind == KindRateLimited {
-		n.CoolDown(ue.RetryAfter)
+	if err != nil {
+		n.coolOnTooMany(err)
 	}
 	return resp, err
 }

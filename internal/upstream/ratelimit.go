@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -102,6 +103,16 @@ func (n *Node) CoolDown(d time.Duration) {
 		if cur >= until || n.coolUntil.CompareAndSwap(cur, until) {
 			return
 		}
+	}
+}
+
+// coolOnTooMany cools the node down when err is its HTTP 429. (Its own
+// function: the error it reads into stays off the heap of a call that
+// succeeds.)
+func (n *Node) coolOnTooMany(err error) {
+	var ue *Error
+	if errors.As(err, &ue) && ue.Kind == KindRateLimited {
+		n.CoolDown(ue.RetryAfter)
 	}
 }
 
