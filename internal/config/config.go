@@ -244,6 +244,10 @@ type Network struct {
 	// ConsistentReads keeps each named client's reads consistent: the head
 	// never goes back, and a client reads its own transactions.
 	ConsistentReads ConsistentReads `yaml:"consistent_reads"`
+	// BroadcastTransactions sends a transaction that a node accepted
+	// (eth_sendRawTransaction) to the network's other nodes too, so that
+	// it reaches every pool at once. Default false.
+	BroadcastTransactions bool `yaml:"broadcast_transactions"`
 }
 
 // Node is one upstream execution node.

@@ -13,6 +13,7 @@ type Metrics struct {
 	Calls           *prometheus.CounterVec   // evmgate_calls_total{network,method,status}
 	NodeTries       *prometheus.CounterVec   // evmgate_node_requests_total{network,rpc_endpoint,outcome}
 	Retries         *prometheus.CounterVec   // evmgate_retries_total{network}
+	TxBroadcasts    *prometheus.CounterVec   // evmgate_tx_broadcasts_total{network,outcome}
 	QueueWait       *prometheus.HistogramVec // evmgate_queue_wait_seconds{network,class}
 	QueueRejected   *prometheus.CounterVec   // evmgate_queue_rejected_total{network,class,reason}
 }
@@ -40,6 +41,9 @@ func New(reg prometheus.Registerer, snapshot func() []Network) (*Metrics, error)
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "evmgate_retries_total", Help: "Upstream tries after the first, per network.",
 		}, []string{"network"}),
+		TxBroadcasts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_tx_broadcasts_total", Help: "Copies of accepted transactions sent to the other nodes (broadcast_transactions), by their answer: accepted, known, refused or failed.",
+		}, []string{"network", "outcome"}),
 		QueueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "evmgate_queue_wait_seconds", Help: "Time a call waited for a worker, per priority class.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
@@ -48,7 +52,7 @@ func New(reg prometheus.Registerer, snapshot func() []Network) (*Metrics, error)
 			Name: "evmgate_queue_rejected_total", Help: "Calls refused (full queue) or expired while queued, per class.",
 		}, []string{"network", "class", "reason"}),
 	}
-	cs := []prometheus.Collector{m.Requests, m.RequestDuration, m.NodeErrors, m.Calls, m.NodeTries, m.Retries,
+	cs := []prometheus.Collector{m.Requests, m.RequestDuration, m.NodeErrors, m.Calls, m.NodeTries, m.Retries, m.TxBroadcasts,
 		m.QueueWait, m.QueueRejected, &stateCollector{snapshot: snapshot},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range cs {

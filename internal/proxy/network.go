@@ -55,6 +55,9 @@ type Network struct {
 	Hedge *hedge.Policy
 	// Consistent keeps each named client's reads consistent; nil: off.
 	Consistent *consistent.Tracker
+	// Broadcast sends a transaction a node accepted (eth_sendRawTransaction,
+	// a single call) to the network's other nodes too (broadcast.go).
+	Broadcast bool
 
 	sizer QueueSizer // Sched, when it reports queue lengths
 

@@ -43,6 +43,9 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 		return ex.trySingle(ctx, n, c, body, sendTx && ex.tries > 1)
 	})
 	if err == nil {
+		if ex.net.Broadcast && c.Method == "eth_sendRawTransaction" && ex.status == "ok" {
+			ex.broadcast(c, body, ex.node)
+		}
 		return
 	}
 	if ex.fallback != nil && !errors.Is(err, errClientGone) {

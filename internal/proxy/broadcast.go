@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
+)
+
+// broadcastAnswer bounds what is read of a node's answer to a broadcast
+// copy: a hash, or an error.
+const broadcastAnswer = 64 << 10
+
+// broadcast sends a transaction that by (a node) accepted to every other
+// eligible node whose methods lists admit the call, so that it reaches
+// their pools at once rather than through the network's gossip. Copies
+// go in the background, after the client's answer: each takes a worker
+// slot on its node if one is free now (a busy node, or one at its rate
+// limit, is skipped: the transaction still spreads from the others), and
+// waits at most rpc_timeout. Their answers are counted, never the
+// client's.
+func (ex *exchange) broadcast(c *jsonrpc.Call, body []byte, by string) {
+	net := ex.net
+	v := net.Pool.View()
+	now := upstream.Now()
+	var copied []byte
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if n.Name == by || !n.Admits(c.Method) || n.Lacks(c.Method) || !n.TryAcquireCalls(now, 1) {
+				continue
+			}
+			if copied == nil {
+				copied = bytes.Clone(body) // the request's buffer is reused once answered
+			}
+			go ex.h.broadcastTo(net, n, copied)
+		}
+	}
+}
+
+// broadcastTo sends one copy to n, whose slot is held, and counts the outcome.
+func (h *Handler) broadcastTo(net *Network, n *upstream.Node, body []byte) {
+	ctx, cancel := n.TryContext(context.Background(), net.TryTimeout)
+	out, err := n.CallLimit(ctx, body, broadcastAnswer)
+	cancel()
+	net.Sched.Release(n)
+	net.Health.Observe(n, err)
+	h.countTry(net, n, err)
+	outcome := "accepted"
+	switch e := jsonrpc.ErrorOf(out); {
+	case err != nil:
+		outcome = "failed"
+	case e != nil && alreadyKnown(e.Message):
+		outcome = "known"
+	case e != nil:
+		outcome = "refused"
+	}
+	if h.metrics != nil {
+		h.metrics.TxBroadcasts.WithLabelValues(net.Name, outcome).Inc()
+	}
+}
