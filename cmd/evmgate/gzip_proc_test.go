@@ -39,40 +39,36 @@ type rawAnswer struct {
 // client that decodes nothing.
 func postRaw(t *testing.T, c *http.Client, url, acceptEncoding, body string) rawAnswer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if acceptEncoding != "" {
-		req.Header.Set("Accept-Encoding", acceptEncoding)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading the answer of %s: %v", url, err)
-	}
-	return rawAnswer{status: resp.StatusCode, proto: resp.Proto, encoding: resp.Header.Get("Content-Encoding"),
-		vary: strings.Join(resp.Header.Values("Vary"), ", "), contentLength: resp.ContentLength, body: b}
+	return doRaw(t, c, http.MethodPost, url, acceptEncoding, body)
 }
 
 // getRaw is postRaw for a GET of url.
 func getRaw(t *testing.T, c *http.Client, url, acceptEncoding string) rawAnswer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return doRaw(t, c, http.MethodGet, url, acceptEncoding, "")
+}
+
+// doRaw sends a request (a JSON body when body is not empty) and reads its
+// answer as it came.
+func doRaw(t *testing.T, c *http.Client, method, url, acceptEncoding, body string) rawAnswer {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if acceptEncoding != "" {
 		req.Header.Set("Accept-Encoding", acceptEncoding)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
