@@ -65,8 +65,13 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("building the demo in %s (go build -tags demo -o %s ./cmd/evmgate): %w", root, bin, err)
 	}
 	// go build leaves an up-to-date binary untouched: its time becomes that
-	// of this check, so that sources changed after it are told apart.
-	_ = os.Chtimes(bin, start, start)
+	// of this check (or of the newest source, one dated in the future), so
+	// that sources changed after it are told apart.
+	stamp := start
+	if newest := newestDemoSource(root); newest.After(stamp) {
+		stamp = newest
+	}
+	_ = os.Chtimes(bin, stamp, stamp)
 	return runDemo(bin, append([]string{"demo"}, args...))
 }
 
@@ -88,18 +93,26 @@ func demoBuildNotice(bin, root string) string {
 
 // demoSourcesNewer reports whether a source of the demo under root was
 // changed after t.
-func demoSourcesNewer(root string, t time.Time) bool {
-	newer := errors.New("newer")
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+func demoSourcesNewer(root string, t time.Time) bool { return newestDemoSource(root).After(t) }
+
+// newestDemoSource is the time of the newest source of the demo under
+// root: Go files other than tests, go.mod, go.sum, and the files under
+// cmd/ and internal/ that may be embedded; not what go build ignores
+// (names starting with . or _, testdata).
+func newestDemoSource(root string) time.Time {
+	var newest time.Time
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // unreadable: go build will say so
 		}
 		name := d.Name()
-		if d.IsDir() {
-			// What go build ignores: hidden and _ directories, testdata.
-			if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata") {
+		if path != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || d.IsDir() && name == "testdata") {
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if d.IsDir() {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, path)
@@ -110,12 +123,12 @@ func demoSourcesNewer(root string, t time.Time) bool {
 		if !source {
 			return nil
 		}
-		if info, err := d.Info(); err == nil && info.ModTime().After(t) {
-			return newer
+		if info, err := d.Info(); err == nil && info.ModTime().After(newest) {
+			newest = info.ModTime()
 		}
 		return nil
 	})
-	return errors.Is(err, newer)
+	return newest
 }
 
 // goTool finds the go command: on PATH, else in the Go root this binary

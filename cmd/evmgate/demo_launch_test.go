@@ -82,7 +82,8 @@ func TestDemoBuildNotice(t *testing.T) {
 	}
 	old := time.Now().Add(-time.Hour)
 	files := []string{"go.mod", "go.sum", "README.md", "cmd/evmgate/main.go", "internal/x/x.go", "internal/x/x_test.go",
-		"internal/x/page.html", "internal/x/testdata/t.go", ".git/hooks/h.go", "_tools/t.go", "docs/guide.md"}
+		"internal/x/page.html", "internal/x/testdata/t.go", ".git/hooks/h.go", "_tools/t.go", "docs/guide.md",
+		"internal/x/.#x.go", "internal/x/_old.go", "internal/x/.x.go.swp"}
 	for _, f := range append(files, "demo-x") {
 		p := filepath.Join(root, f)
 		if f == "demo-x" {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -253,7 +254,7 @@ func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log 
 				return nil, restart, err
 			}
 			rl.level.Set(levelOf(g.Config().LogLevel))
-			warn(cfg, log)
+			warnNew(before, cfg, log)
 			return config.Changed(before, g.Config()), restart, nil
 		},
 	})
@@ -264,6 +265,18 @@ func startReloader(g *gateway.Gateway, rl *reloading, hup <-chan os.Signal, log 
 func warn(cfg *config.Config, log *slog.Logger) {
 	for _, w := range cfg.Warnings() {
 		log.Warn("configuration: " + w)
+	}
+}
+
+// warnNew logs the warnings of a reloaded configuration that the running
+// one did not have: the others were logged at start or at an earlier
+// reload.
+func warnNew(running, cfg *config.Config, log *slog.Logger) {
+	had := running.Warnings()
+	for _, w := range cfg.Warnings() {
+		if !slices.Contains(had, w) {
+			log.Warn("configuration: " + w)
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ func Reloadable(old, next *Config) (*Config, []string) {
 		nextAdmin.RedisURL = old.Admin.RedisURL // redis_url's copy: named once, as redis_url
 	}
 	keys = restartOnly(keys, "admin.", old.Admin, nextAdmin, &out.Admin)
+	if next.Admin.RedisURL == next.RedisURL && old.Admin.RedisURL == old.RedisURL {
+		out.Admin.RedisURL = old.Admin.RedisURL // redis_url's copy stays with redis_url
+	}
 	keys = restartOnly(keys, "engine.", old.Engine, next.Engine, &out.Engine)
 	keys = restartOnly(keys, "websocket.", old.WebSocket, next.WebSocket, &out.WebSocket)
 	keys = restartOnly(keys, "cache.", old.Cache, next.Cache, &out.Cache)
@@ -115,7 +118,7 @@ func Changed(old, next *Config) []string {
 		a, b := va.Field(i).Interface(), vb.Field(i).Interface()
 		switch {
 		case key == "networks":
-			out = append(out, changedNetworks(old.Networks, next.Networks)...)
+			out = append(out, changedNetworks(written(old), written(next))...)
 		case f.Type.Kind() == reflect.Struct:
 			out = append(out, changedKeys(key+".", a, b)...)
 		case !reflect.DeepEqual(a, b):
@@ -149,6 +152,34 @@ func changedNetworks(old, next []Network) []string {
 	}
 	if len(out) == 0 && !reflect.DeepEqual(old, next) {
 		out = append(out, "networks")
+	}
+	return out
+}
+
+// written returns c's networks without the values they inherit from the
+// top level (strategy, max_concurrency) and their nodes without the
+// network's max_concurrency: a change of the top-level key is named once,
+// as itself. The networks and nodes are copies.
+func written(c *Config) []Network {
+	out := make([]Network, len(c.Networks))
+	for i, n := range c.Networks {
+		if n.Strategy == c.Strategy {
+			n.Strategy = ""
+		}
+		for _, tier := range []*[]Node{&n.LocalNodes, &n.MonitoringNodes, &n.FallbackNodes} {
+			nodes := make([]Node, len(*tier))
+			for j, nd := range *tier {
+				if nd.MaxConcurrency == n.MaxConcurrency {
+					nd.MaxConcurrency = 0
+				}
+				nodes[j] = nd
+			}
+			*tier = nodes
+		}
+		if n.MaxConcurrency == c.MaxConcurrency {
+			n.MaxConcurrency = 0
+		}
+		out[i] = n
 	}
 	return out
 }

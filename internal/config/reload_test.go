@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +183,29 @@ networks:
 	}
 	if got := Changed(next, old); !slices.Contains(got, "networks.extra") || !slices.Contains(got, "access.keys") {
 		t.Errorf("back: changed %v, want the removed network and the keys named", got)
+	}
+}
+
+// A top-level key the networks and nodes inherit is named once, as itself;
+// a redis_url kept for a restart is not named as applied either.
+func TestChangedNamesInheritedKeysOnce(t *testing.T) {
+	old := mustParse(t, reloadBase)
+	for _, c := range []struct {
+		add  string
+		want []string
+	}{
+		{"max_concurrency: 7\n", []string{"max_concurrency"}},
+		{"strategy: least_conn\n", []string{"strategy"}},
+	} {
+		next := mustParse(t, c.add+reloadBase)
+		applied, _ := Reloadable(old, next)
+		if got := Changed(old, applied); !slices.Equal(got, c.want) {
+			t.Errorf("%q: changed %v, want %v", c.add, got, c.want)
+		}
+	}
+	next := mustParse(t, strings.Replace(reloadBase, "6379/0", "6379/1", 1))
+	applied, restart := Reloadable(old, next)
+	if got := Changed(old, applied); len(got) != 0 || !slices.Equal(restart, []string{"redis_url"}) {
+		t.Errorf("redis_url changed: applied %v (want none), restart %v", got, restart)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"net/url"
 	"strings"
 )
@@ -57,7 +58,7 @@ func (t *Tracing) validate(p *problems) {
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 			p.add("tracing.endpoint", "%q is not an http:// or https:// URL: write the collector's OTLP/HTTP address, such as http://otel-collector:4318", redactURL(t.Endpoint))
 		case u.RawQuery != "" || u.Fragment != "":
-			p.add("tracing.endpoint", "%q has a query or fragment: write the collector's base URL, such as http://otel-collector:4318", redactURL(t.Endpoint))
+			p.add("tracing.endpoint", "%q has a query or fragment (not shown: it may hold a key): write the collector's base URL, such as http://otel-collector:4318, and a key in tracing.headers", redactURL(t.Endpoint))
 		}
 	}
 	for k := range t.Headers {
@@ -67,11 +68,14 @@ func (t *Tracing) validate(p *problems) {
 	}
 }
 
-// redactURL hides a URL's password.
+// redactURL is a URL as an error may quote it: without credentials, query,
+// fragment or key-like path segments.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return nodeurl.Redact(s) // no credentials, query, fragment or long (key-like) path segment
 	}
-	return u.Redacted()
+	if strings.ContainsAny(s, "@?#") {
+		return "(the URL, not shown: it may hold a key)"
+	}
+	return s
 }
