@@ -488,6 +488,34 @@ func TestStatusPageShowsBreaker(t *testing.T) {
 	}
 }
 
+// A node with a rate limit says so under its name; once it answers HTTP
+// 429 it gets an amber "rate limited" badge for the rest of its
+// Retry-After, and stays serving.
+func TestStatusPageShowsRateLimit(t *testing.T) {
+	ctx := browser(t)
+	f := fakes(t, 1)
+	f[0].SetTooMany("web3_clientVersion", "60")
+	g := startGateway(t, netYAML("    cache: false\n",
+		fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n        name: %s\n        rate_limit: {rate: 25}\n", f[0].URL(), f[0].Name)))
+	do(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(g.MetricsURL()+"/status/page"))
+	waitJS(t, ctx, "fake0 serving", `document.querySelector('tr[data-node="fake0"]')?.dataset.state === 'serving'`)
+	if sub := eval[string](t, ctx, `document.querySelector('tr[data-node="fake0"] .sub').textContent`); !strings.Contains(sub, "at most 25 calls/s") {
+		t.Errorf("fake0's row says %q, want its rate limit", sub)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('tr[data-node="fake0"] .badge.cooling').length`); n != 0 {
+		t.Errorf("fake0 before any 429 shows %d rate-limited badges, want none", n)
+	}
+	post(t, g.RPCURL()+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion","params":[]}`)
+	waitJS(t, ctx, "fake0's rate-limited badge", `document.querySelector('tr[data-node="fake0"] .badge.cooling')?.textContent.startsWith('rate limited')`)
+	if colour := eval[string](t, ctx, `getComputedStyle(document.querySelector('tr[data-node="fake0"] .badge.cooling')).backgroundColor`); colour != amber {
+		t.Errorf("fake0's rate-limited badge is %s, want amber %s", colour, amber)
+	}
+	if state := eval[string](t, ctx, `document.querySelector('tr[data-node="fake0"]').dataset.state`); state != "serving" {
+		t.Errorf("fake0 after a 429 is %q on the page, want serving", state)
+	}
+	checkContrast(t, ctx)
+}
+
 // The page behind a reverse proxy that serves the metrics listener under a
 // path prefix: it asks for /status and its history relative to itself, so
 // it fills in there too.
