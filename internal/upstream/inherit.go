@@ -1,7 +1,10 @@
 package upstream
 
+import "time"
+
 // Inherit copies old's live state (head, block time, latency, load, health,
-// failures, chain id and the methods it does not serve) into n, a node that takes old's place with a
+// failures, chain id, the methods it does not serve, a rate limit answer's
+// cool-down and its rate limit's bucket) into n, a node that takes old's place with a
 // changed identity (weight, limits, headers changed by a configuration
 // reload), so that it serves at once as old did instead of waiting for its
 // first probe. Calls in flight stay counted on old. Call it before n is
@@ -19,5 +22,14 @@ func (n *Node) Inherit(old *Node) {
 	}
 	if n.URL == old.URL {
 		n.missing.inherit(&old.missing)
+		// The provider's Retry-After and what its rate limit has taken
+		// hold whatever else changed: the bucket carries on, resized.
+		n.coolUntil.Store(old.coolUntil.Load())
+		if n.limiter != nil && old.limiter != nil {
+			t := time.Now()
+			old.limiter.SetLimitAt(t, n.limiter.Limit())
+			old.limiter.SetBurstAt(t, n.limiter.Burst())
+			n.limiter = old.limiter
+		}
 	}
 }

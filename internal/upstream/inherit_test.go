@@ -25,3 +25,29 @@ func TestInherit(t *testing.T) {
 		t.Fatalf("in flight %d (want 0), weight %d (want the new 3)", n.InFlight(), n.Weight)
 	}
 }
+
+// A node replaced by a reload keeps a rate limit answer's cool-down and
+// what its rate limit has taken (its bucket, resized to the new limit).
+func TestInheritKeepsCoolDownAndBucket(t *testing.T) {
+	old := New(Spec{Name: "a", URL: "http://127.0.0.1:1", RateLimit: RateLimit{Rate: 0.1, Burst: 3}})
+	now := Now()
+	for range 3 {
+		if !old.TryAcquireCalls(now, 1) {
+			t.Fatal("refused within the burst")
+		}
+		old.Release()
+	}
+	old.CoolDown(time.Minute)
+	n := New(Spec{Name: "a", URL: "http://127.0.0.1:1", Weight: 2, RateLimit: RateLimit{Rate: 0.1, Burst: 3}})
+	n.Inherit(old)
+	if d := n.CoolingDown(); d < 50*time.Second {
+		t.Fatalf("cool-down after the reload: %s, want the minute kept", d)
+	}
+	if r, b := n.RateLimited(); r != 0.1 || b != 3 {
+		t.Fatalf("rate limit after the reload: %v, %d, want the new 0.1, 3", r, b)
+	}
+	n.coolUntil.Store(0)
+	if n.TryAcquireCalls(Now(), 1) {
+		t.Fatal("the emptied bucket was refilled by the reload")
+	}
+}

@@ -43,8 +43,9 @@ func newLimiter(l RateLimit) *rate.Limiter {
 // at is the time.Time of now (from Now), without reading the clock.
 func at(now int64) time.Time { return epoch.Add(time.Duration(now)) }
 
-// calls bounds a call's count to what the bucket holds at most: a batch
-// larger than the burst takes the whole bucket rather than never fitting.
+// bounded bounds a call's count to what the bucket holds at most: a batch
+// larger than the burst waits for a full bucket rather than never fitting
+// (and owes the rest, see TryAcquireCalls).
 func (n *Node) bounded(count int) int {
 	return min(max(count, 1), n.limiter.Burst())
 }
@@ -83,10 +84,19 @@ func (n *Node) TryAcquireCalls(now int64, count int) bool {
 	if n.coolUntil.Load() > now || !n.TryAcquire() {
 		return false
 	}
-	if n.limiter != nil && !n.limiter.AllowN(at(now), n.bounded(count)) {
+	if n.limiter == nil {
+		return true
+	}
+	t, b := at(now), n.limiter.Burst()
+	if !n.limiter.AllowN(t, n.bounded(count)) {
 		n.Release()
 		n.EndTrial() // no call went: a breaker's trial is given back
 		return false
+	}
+	// A batch larger than the bucket went with a full one: the rest is
+	// owed, and the node's next calls wait until it is paid.
+	for rest := max(count, 1) - b; rest > 0; rest -= b {
+		n.limiter.ReserveN(t, min(rest, b))
 	}
 	return true
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // A node's rate limit lets Burst calls go at once, then one each 1/Rate;
-// a batch counts its calls, and one larger than the burst takes the whole
-// bucket instead of never fitting.
+// a batch counts its calls, and one larger than the burst goes with a full
+// bucket, instead of never fitting, and owes the rest.
 func TestRateLimitOfANode(t *testing.T) {
 	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1", RateLimit: upstream.RateLimit{Rate: 10, Burst: 2}})
 	now := upstream.Now()
@@ -41,7 +41,8 @@ func TestRateLimitOfANode(t *testing.T) {
 		t.Fatalf("refused once Wait (%s) had passed", d)
 	}
 	n.Release()
-	// A batch of 5 against a burst of 2 takes the whole bucket once full.
+	// A batch of 5 against a burst of 2 goes with a full bucket and owes
+	// the other 3: the next call waits for 4 calls' worth, 400ms.
 	full := later + int64(time.Second)
 	if !n.TryAcquireCalls(full, 5) {
 		t.Fatal("a batch larger than the burst never fits")
@@ -49,6 +50,9 @@ func TestRateLimitOfANode(t *testing.T) {
 	n.Release()
 	if n.TryAcquireCalls(full, 1) {
 		t.Fatal("the batch took less than the whole bucket")
+	}
+	if d := n.Wait(full, 1); d < 390*time.Millisecond || d > 410*time.Millisecond {
+		t.Fatalf("after a batch of 5 on a bucket of 2 at 10 a second, the next call waits %s, want 400ms", d)
 	}
 	if r, b := n.RateLimited(); r != 10 || b != 2 {
 		t.Fatalf("RateLimited = %v, %d", r, b)
