@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -119,14 +122,81 @@ func TestTooManyRequestsAsProcess(t *testing.T) {
 	}
 
 	// With no other node, a call is answered at once that every node
-	// cools down past its deadline, rather than after request_timeout.
+	// cools down past its deadline, rather than after request_timeout, and
+	// told when to come back.
 	start := time.Now()
-	code, body := rpc(t, rpcBase+"/solo", clientVersion)
-	if code != 429 || !strings.Contains(body, `"code":-32051`) || !strings.Contains(body, "rate limit") {
-		t.Errorf("a call to a network whose only node cools down: %d %s", code, body)
+	resp, err := http.Post(rpcBase+"/solo", "application/json", strings.NewReader(clientVersion))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || !strings.Contains(string(body), `"code":-32051`) || !strings.Contains(string(body), "rate limit") {
+		t.Errorf("a call to a network whose only node cools down: %d %s", resp.StatusCode, body)
+	}
+	if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 30 || ra > 60 {
+		t.Errorf("Retry-After %q, want the node's cool-down left, up to 60 s", resp.Header.Get("Retry-After"))
 	}
 	if took := time.Since(start); took > 20*time.Second {
 		t.Errorf("it took %s: it waited out request_timeout (30s)", took)
+	}
+}
+
+// Calls a rate-limited node cannot take before their deadline, given the
+// calls queued ahead of them, are answered 429 at once, not when their
+// request_timeout passes; the others are served.
+func TestRateLimitRefusesLateCallsEarlyAsProcess(t *testing.T) {
+	f := fakeNodes(t, 1, 1)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"request_timeout: 10s\nnetworks:\n"+
+		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
+		"    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n        name: provider\n        rate_limit: {rate: 2, burst: 1}\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	url := "http://" + addr(rpcPort) + "/mainnet"
+
+	type answer struct {
+		code       int
+		retryAfter string
+		took       time.Duration
+	}
+	const calls = 40
+	answers := make(chan answer, calls)
+	for range calls {
+		go func() {
+			start := time.Now()
+			resp, err := http.Post(url, "application/json", strings.NewReader(clientVersion))
+			if err != nil {
+				answers <- answer{code: -1}
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			answers <- answer{resp.StatusCode, resp.Header.Get("Retry-After"), time.Since(start)}
+		}()
+	}
+	var ok, refused int
+	for range calls {
+		a := <-answers
+		switch a.code {
+		case 200:
+			ok++
+		case 429:
+			refused++
+			if a.retryAfter == "" {
+				t.Errorf("a 429 without Retry-After")
+			}
+			if a.took > 5*time.Second {
+				t.Errorf("a call refused after %s: it waited for most of its request_timeout (10s)", a.took)
+			}
+		default:
+			t.Errorf("an answer %d", a.code)
+		}
+	}
+	// 2 a second for 10 s: about 20 calls fit; the rest are refused.
+	if ok < 5 || refused < 5 {
+		t.Errorf("%d calls served, %d refused: want both", ok, refused)
 	}
 }
 

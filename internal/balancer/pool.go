@@ -201,6 +201,45 @@ func (p *Pool) PickOr(tried []*upstream.Node, need Need) (*upstream.Node, Refusa
 	}
 }
 
+// MayThrottle reports whether a node of the pool has a rate limit or cools
+// down after a rate limit answer: a cheap test before Throttled.
+func (p *Pool) MayThrottle() bool {
+	now := upstream.Now()
+	for _, n := range p.view.Load().All {
+		if n.MayWait(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// Throttled reports whether every eligible node not in tried that meets
+// need is held back by its rate limit or a cool-down, none free nor merely
+// busy; then wait is how long until the first has room, and rate the calls
+// a second their rate limits allow between them.
+func (p *Pool) Throttled(tried []*upstream.Node, need Need) (wait time.Duration, rate float64, held bool) {
+	v := p.view.Load()
+	now := upstream.Now()
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if !need.fits(n) || slices.Contains(tried, n) {
+				continue
+			}
+			d := n.Wait(now, need.calls())
+			if d == 0 {
+				return 0, 0, false
+			}
+			if !held || d < wait {
+				wait = d
+			}
+			held = true
+			r, _ := n.RateLimited()
+			rate += r
+		}
+	}
+	return wait, rate, held
+}
+
 // HasRoom reports whether an eligible node could take a call now: a free
 // worker, and neither at its rate limit nor cooling down. A call Pick
 // refused while one can waits for a node of its own.

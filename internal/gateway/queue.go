@@ -105,6 +105,9 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 			slog.Bool("retry", retry), slog.Int("queue_fast_track", l[sched.FastTrack]),
 			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
+	if wait := q.throttledWait(ctx, tried, need); wait > 0 {
+		return nil, 0, &proxy.NodesWaitingError{Wait: wait}
+	}
 	p := picks.Get().(*pick)
 	p.ctx, p.pool, p.tried, p.need = ctx, q.pool, tried, need
 	queued, err := q.s.WaitFor(ctx, class, retry, p)
@@ -113,8 +116,7 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 	picks.Put(p)
 	switch {
 	case err == nil && got == nil:
-		return nil, queued, fmt.Errorf("%w: every node that could take it waits on its rate limit or cools down after a rate limit answer, %s more, past the call's deadline",
-			proxy.ErrNodesWaiting, late.Round(time.Millisecond))
+		return nil, queued, &proxy.NodesWaitingError{Wait: late}
 	case err == nil:
 		return got, queued, nil
 	case errors.Is(err, sched.ErrQueueFull):
@@ -125,6 +127,36 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 		return nil, queued, fmt.Errorf("%w: waited for a free worker until the deadline", proxy.ErrExpired)
 	}
 	return nil, queued, err
+}
+
+// throttledWait is, when every node that could take the call is held back
+// by its rate limit or a cool-down and the calls already waiting would
+// keep it queued past its deadline, about how long it would wait: then it
+// is answered at once rather than when its deadline passes. 0 otherwise
+// (the estimate is only made while a node of the pool is held back).
+func (q *queued) throttledWait(ctx context.Context, tried []*upstream.Node, need balancer.Need) time.Duration {
+	if !q.pool.MayThrottle() {
+		return 0
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	wait, rate, held := q.pool.Throttled(tried, need)
+	if !held {
+		return 0
+	}
+	ahead := 0
+	for _, n := range q.s.Len() {
+		ahead += n
+	}
+	if rate > 0 {
+		wait += time.Duration(float64(ahead) / rate * float64(time.Second))
+	}
+	if time.Until(dl) >= wait {
+		return 0
+	}
+	return wait
 }
 
 // pick takes a node for a waiting call; pooled, so that waiting for a

@@ -3,7 +3,10 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
@@ -14,6 +17,22 @@ var (
 	ErrQueueFull = errors.New("queue full")
 	ErrExpired   = errors.New("expired while queued")
 )
+
+// NodesWaitingError is ErrNodesWaiting with the time until a node has room:
+// the client's Retry-After.
+type NodesWaitingError struct{ Wait time.Duration }
+
+func (e *NodesWaitingError) Error() string {
+	return fmt.Sprintf("%v: every node that could take it waits on its rate limit or cools down after a rate limit answer, %s more, past the call's deadline",
+		ErrNodesWaiting, e.Wait.Round(time.Millisecond))
+}
+
+func (e *NodesWaitingError) Is(target error) bool { return target == ErrNodesWaiting }
+
+// retryAfter is the Retry-After header of a wait: whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
 
 // finalError turns the failures of every try into one precise error.
 func (h *Handler) finalError(ctx context.Context, failures []error) error {

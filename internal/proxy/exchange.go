@@ -28,6 +28,9 @@ type exchange struct {
 	start time.Time
 	class Class
 	reqID string
+	// retryAfter is how long until a node has room, when every one that
+	// could take the call waits on its rate limit (sent as Retry-After).
+	retryAfter time.Duration
 	// caller is who sent the request (nil without access checks); its
 	// Name() is the client identity.
 	caller *access.Caller
@@ -129,6 +132,9 @@ func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
 	out := e.AppendResponse(make([]byte, 0, 128), id)
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
+	if ex.retryAfter > 0 && e.Code == jsonrpc.CodeOverloaded {
+		hdr.Set("Retry-After", retryAfter(ex.retryAfter))
+	}
 	ex.w.WriteHeader(statusOf(e))
 	n, _ := ex.w.Write(out)
 	ex.size = n
@@ -218,6 +224,10 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		if err != nil {
 			if len(failures) == 0 || !errors.Is(err, ErrNoNode) {
 				failures = append(failures, err)
+			}
+			var nw *NodesWaitingError
+			if errors.As(err, &nw) {
+				ex.retryAfter = nw.Wait
 			}
 			break
 		}

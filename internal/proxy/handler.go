@@ -280,7 +280,7 @@ var (
 	errClientGone = errors.New("client went away")
 	ErrNoNode     = errors.New("no node can take the call")
 	// ErrNodesWaiting: every node that could take the call waits on its
-	// rate limit past the call's deadline.
+	// rate limit past the call's deadline (a NodesWaitingError says how long).
 	ErrNodesWaiting = errors.New("no node has room for the call in time")
 )
 
