@@ -120,6 +120,13 @@ func TestTooManyRequestsAsProcess(t *testing.T) {
 	if nd.State != "up" {
 		t.Errorf("the provider's state is %q after a 429, want up", nd.State)
 	}
+	p.waitOutput(p.stderr, "node rate limited", time.Minute)
+	if line := grepLines(p.stderr.String(), "node rate limited"); !strings.Contains(line, "node=provider") || !strings.Contains(line, "level=WARN") {
+		t.Errorf("the cool-down's log line: %q", line)
+	}
+	if _, m := get(t, base+"/metrics"); !strings.Contains(m, `evmgate_node_cooldowns_total{network="mainnet",rpc_endpoint="provider"} 1`) {
+		t.Errorf("no cool-down counted in /metrics:\n%s", linesWith(m, "cooldowns"))
+	}
 
 	// With no other node, a call is answered at once that every node
 	// cools down past its deadline, rather than after request_timeout, and

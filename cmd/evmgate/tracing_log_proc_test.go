@@ -25,7 +25,7 @@ func TestTracingNamedAtStartAsProcess(t *testing.T) {
 			name: "configured endpoint",
 			tracing: "tracing:\n  enabled: true\n  endpoint: http://otel-user:CfgSecret1@" + collector + "\n  sample_rate: 0.25\n" +
 				"  headers:\n    x-api-key: HeaderSecret2\n",
-			want: []string{"tracing_endpoint=http://" + collector + "/v1/traces", "tracing_sample_rate=0.25"},
+			want: []string{"tracing_endpoint=http://" + collector + "/v1/traces", "tracing_sample_rate=0.25", "tracing_trust_incoming=false"},
 		},
 		{
 			name:    "endpoint from the environment",

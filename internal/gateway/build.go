@@ -75,6 +75,7 @@ func (g *Gateway) newNode(n config.Network, spec upstream.Spec, nd config.Node) 
 // network n serves the REST routes (rest_api). n is the network's
 // configuration in force, which a reload changes.
 func (g *Gateway) transport(n config.Network, spec upstream.Spec, nd config.Node) upstream.Spec {
+	spec.OnCoolDown = g.events.CoolingDown
 	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
 		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
 		spec.Transport = g.ws.Transport(spec)

@@ -21,12 +21,13 @@ type events struct {
 	queue   func(network string) *queued // the network's queue, nil when unknown
 	changes *changes                     // wakes the status page
 
-	mu   sync.Mutex // mu protects last
-	last map[*upstream.Node]time.Time
+	mu       sync.Mutex // mu protects last and lastCool
+	last     map[*upstream.Node]time.Time
+	lastCool map[*upstream.Node]time.Time
 }
 
 func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration, queue func(string) *queued) *events {
-	e := &events{log: log, metrics: m, last: map[*upstream.Node]time.Time{}, queue: queue, changes: newChanges()}
+	e := &events{log: log, metrics: m, last: map[*upstream.Node]time.Time{}, lastCool: map[*upstream.Node]time.Time{}, queue: queue, changes: newChanges()}
 	e.every.Store(int64(every))
 	return e
 }
@@ -35,6 +36,7 @@ func newEvents(log *slog.Logger, m *metrics.Metrics, every time.Duration, queue 
 func (e *events) forget(n *upstream.Node) {
 	e.mu.Lock()
 	delete(e.last, n)
+	delete(e.lastCool, n)
 	e.mu.Unlock()
 }
 
@@ -49,6 +51,23 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 	e.mu.Unlock()
 	if !quiet {
 		e.log.Warn("node probe failed", "network", n.Network, "node", n.Name, "err", err)
+	}
+}
+
+// CoolingDown logs (at most once per log_rate_limit per node) and counts a
+// node that starts to cool down after a rate limit answer.
+func (e *events) CoolingDown(n *upstream.Node, d time.Duration) {
+	e.metrics.NodeCoolDowns.WithLabelValues(n.Network, n.Name).Inc()
+	e.changes.notify()
+	e.mu.Lock()
+	now := time.Now()
+	quiet := now.Sub(e.lastCool[n]) < time.Duration(e.every.Load())
+	if !quiet {
+		e.lastCool[n] = now
+	}
+	e.mu.Unlock()
+	if !quiet {
+		e.log.Warn("node rate limited: passed over while it cools down", "network", n.Network, "node", n.Name, "for", d)
 	}
 }
 

@@ -219,7 +219,8 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 	if g.tracer != nil {
 		// Where the spans go, without the URL's credentials, query and
 		// fragment, which may be secrets; the export headers never show.
-		started = append(started, "tracing_endpoint", nodeurl.Redact(g.tracer.Endpoint()), "tracing_sample_rate", *g.cfg.Tracing.SampleRate)
+		started = append(started, "tracing_endpoint", nodeurl.Redact(g.tracer.Endpoint()), "tracing_sample_rate", *g.cfg.Tracing.SampleRate,
+			"tracing_trust_incoming", g.cfg.Tracing.TrustIncoming)
 	}
 	g.log.Info("gateway started", started...)
 	return nil

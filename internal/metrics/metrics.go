@@ -14,6 +14,7 @@ type Metrics struct {
 	NodeTries       *prometheus.CounterVec   // evmgate_node_requests_total{network,rpc_endpoint,outcome}
 	Retries         *prometheus.CounterVec   // evmgate_retries_total{network}
 	TxBroadcasts    *prometheus.CounterVec   // evmgate_tx_broadcasts_total{network,outcome}
+	NodeCoolDowns   *prometheus.CounterVec   // evmgate_node_cooldowns_total{network,rpc_endpoint}
 	QueueWait       *prometheus.HistogramVec // evmgate_queue_wait_seconds{network,class}
 	QueueRejected   *prometheus.CounterVec   // evmgate_queue_rejected_total{network,class,reason}
 }
@@ -42,8 +43,11 @@ func New(reg prometheus.Registerer, snapshot func() []Network) (*Metrics, error)
 			Name: "evmgate_retries_total", Help: "Upstream tries after the first, per network.",
 		}, []string{"network"}),
 		TxBroadcasts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "evmgate_tx_broadcasts_total", Help: "Copies of accepted transactions sent to the other nodes (broadcast_transactions), by their answer: accepted, known, refused or failed.",
+			Name: "evmgate_tx_broadcasts_total", Help: "Copies of accepted transactions sent to the other nodes (broadcast_transactions), by their answer: accepted, known, refused or failed; skipped: the node was busy or at its rate limit.",
 		}, []string{"network", "outcome"}),
+		NodeCoolDowns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evmgate_node_cooldowns_total", Help: "Times a node started to cool down after it answered that calls come too fast (HTTP 429 or a rate limit error).",
+		}, []string{"network", "rpc_endpoint"}),
 		QueueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "evmgate_queue_wait_seconds", Help: "Time a call waited for a worker, per priority class.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
@@ -52,7 +56,7 @@ func New(reg prometheus.Registerer, snapshot func() []Network) (*Metrics, error)
 			Name: "evmgate_queue_rejected_total", Help: "Calls refused (full queue) or expired while queued, per class.",
 		}, []string{"network", "class", "reason"}),
 	}
-	cs := []prometheus.Collector{m.Requests, m.RequestDuration, m.NodeErrors, m.Calls, m.NodeTries, m.Retries, m.TxBroadcasts,
+	cs := []prometheus.Collector{m.Requests, m.RequestDuration, m.NodeErrors, m.Calls, m.NodeTries, m.Retries, m.TxBroadcasts, m.NodeCoolDowns,
 		m.QueueWait, m.QueueRejected, &stateCollector{snapshot: snapshot},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range cs {

@@ -18,8 +18,8 @@ const broadcastAnswer = 64 << 10
 // go in the background, after the client's answer: each takes a worker
 // slot on its node if one is free now (a busy node, or one at its rate
 // limit, is skipped: the transaction still spreads from the others), and
-// waits at most rpc_timeout. Their answers are counted, never the
-// client's.
+// waits at most rpc_timeout. Their answers are counted (a node skipped as
+// "skipped"), never the client's.
 func (ex *exchange) broadcast(c *jsonrpc.Call, body []byte, by string) {
 	net := ex.net
 	v := net.Pool.View()
@@ -27,7 +27,11 @@ func (ex *exchange) broadcast(c *jsonrpc.Call, body []byte, by string) {
 	var copied []byte
 	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
 		for _, n := range set {
-			if n.Name == by || !n.Admits(c.Method) || n.Lacks(c.Method) || !n.TryAcquireCalls(now, 1) {
+			if n.Name == by || !n.Admits(c.Method) || n.Lacks(c.Method) {
+				continue
+			}
+			if !n.TryAcquireCalls(now, 1) {
+				ex.h.countBroadcast(net, "skipped") // busy, or at its rate limit
 				continue
 			}
 			if copied == nil {
@@ -55,6 +59,10 @@ func (h *Handler) broadcastTo(net *Network, n *upstream.Node, body []byte) {
 	case e != nil:
 		outcome = "refused"
 	}
+	h.countBroadcast(net, outcome)
+}
+
+func (h *Handler) countBroadcast(net *Network, outcome string) {
 	if h.metrics != nil {
 		h.metrics.TxBroadcasts.WithLabelValues(net.Name, outcome).Inc()
 	}

@@ -112,6 +112,9 @@ type Spec struct {
 	Methods *methodset.Filter
 	// RateLimit caps the calls sent to the node (a provider's plan).
 	RateLimit RateLimit
+	// OnCoolDown, when set, is called when the node starts to cool down
+	// after a rate limit answer, for d (see CoolDown).
+	OnCoolDown func(n *Node, d time.Duration)
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.

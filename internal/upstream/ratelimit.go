@@ -107,10 +107,18 @@ func (n *Node) CoolDown(d time.Duration) {
 	if d <= 0 {
 		d = DefaultCoolDown
 	}
-	until := Now() + int64(min(d, MaxCoolDown))
+	d = min(d, MaxCoolDown)
+	now := Now()
+	until := now + int64(d)
 	for {
 		cur := n.coolUntil.Load()
-		if cur >= until || n.coolUntil.CompareAndSwap(cur, until) {
+		if cur >= until {
+			return
+		}
+		if n.coolUntil.CompareAndSwap(cur, until) {
+			if cur <= now && n.OnCoolDown != nil {
+				n.OnCoolDown(n, d) // it was not cooling down: it starts now
+			}
 			return
 		}
 	}
