@@ -146,6 +146,7 @@ func TestWrongTypes(t *testing.T) {
 			`line 3: max_body_bytes: "8MB" is not a whole number: write bytes as a number, e.g. 8388608`},
 		{"fraction", "max_body_bytes: 1.5\n" + oneNode, `line 1: max_body_bytes: "1.5" is not a whole number`},
 		{"quoted number", "max_body_bytes: \"8388608\"\n" + oneNode, `line 1: max_body_bytes: "8388608" is not a whole number: write it without quotes, max_body_bytes: 8388608`},
+		{"quoted decimal", "tracing:\n  sample_rate: \"0.5\"\n" + oneNode, `line 2: tracing.sample_rate: "0.5" is not a number: write it without quotes, sample_rate: 0.5`},
 		{"quoted unsigned", oneNode + "    chain_id: '1'\n", `line 5: networks[0].chain_id: "1" is not a whole number of 0 or more: write it without quotes, chain_id: 1`},
 		{"too large", "max_body_bytes: 99999999999999999999\n" + oneNode, `line 1: max_body_bytes: "99999999999999999999" is not a whole number this key can hold: write a smaller one`},
 		{"networks as a map", "networks:\n  name: mainnet\n  local_nodes: []\n",

@@ -178,10 +178,16 @@ func expected(t reflect.Type, path string) (want, fix string) {
 	return "", ""
 }
 
-// intHint narrows the message about a whole-number key whose value is a
-// whole number all the same: quoted (the quotes make it text), or too
-// large for the key.
+// intHint narrows the message about a number key whose value is a number
+// all the same: quoted (the quotes make it text), or, for a whole-number
+// key, too large for it.
 func intHint(n *yaml.Node, t reflect.Type, path, want, fix string) (string, string) {
+	if t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64 {
+		if _, err := strconv.ParseFloat(n.Value, 64); err == nil && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			return "a number", "write it without quotes, " + lastKey(path) + ": " + n.Value
+		}
+		return want, fix
+	}
 	if t.Kind() < reflect.Int || t.Kind() > reflect.Uint64 {
 		return want, fix
 	}
