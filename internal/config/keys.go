@@ -141,7 +141,7 @@ func (k *keyChecker) checkValue(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if n.Kind == yaml.ScalarNode {
-		want, fix = intHint(n, t, path, want, fix)
+		want, fix = numberHint(n, t, path, want, fix)
 	}
 	msg := fmt.Sprintf("line %d: %s: %s is not %s: %s", n.Line, pathName(path), got, want, fix)
 	if n.Kind != yaml.ScalarNode {
@@ -178,10 +178,10 @@ func expected(t reflect.Type, path string) (want, fix string) {
 	return "", ""
 }
 
-// intHint narrows the message about a number key whose value is a number
+// numberHint narrows the message about a number key whose value is a number
 // all the same: quoted (the quotes make it text), or, for a whole-number
 // key, too large for it.
-func intHint(n *yaml.Node, t reflect.Type, path, want, fix string) (string, string) {
+func numberHint(n *yaml.Node, t reflect.Type, path, want, fix string) (string, string) {
 	if t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64 {
 		if _, err := strconv.ParseFloat(n.Value, 64); err == nil && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
 			return "a number", "write it without quotes, " + lastKey(path) + ": " + n.Value
