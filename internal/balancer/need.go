@@ -93,6 +93,39 @@ func topHead(v *View) uint64 {
 	return top
 }
 
+// adjust drops what no node could meet or what holds no longer, as Pick
+// does before it looks: a block beyond the network head, a served head
+// beyond every node's, a pinned node out of rotation, heads for a method
+// only nodes out of rotation admit; and lets nodes that lack the method be
+// picked when no eligible one serves it.
+func (need Need) adjust(v *View, tried []*upstream.Node) Need {
+	if need.MinHead > v.Head {
+		need.MinHead = 0 // a block beyond the network head: any node answers the same
+	}
+	if need.Seen > v.Head {
+		// Only a node out of rotation (syncing, just lowered by a probe
+		// that raced the answer) may have reached it: keep it, up to the
+		// highest head any node reached.
+		need.Seen = min(need.Seen, topHead(v))
+	}
+	if need.Node != nil && !v.Eligible(need.Node) {
+		need.Node = nil // a pinned node out of rotation: as if unpinned
+	}
+	if need.Method != "" && (need.MinHead != 0 || need.Seen != 0) && !anyFits(v, nil, Need{Method: need.Method, lacksOK: true}) {
+		// No eligible node's methods lists admit the method: the nodes out
+		// of rotation that admit it are tried as they are (their heads are
+		// stale or unknown), as every call is when no node is eligible.
+		need.MinHead, need.Seen = 0, 0
+	}
+	if need.Method != "" && !anyFits(v, tried, Need{Method: need.Method}) {
+		// No eligible node serves the method: one that answered "method not
+		// found" goes before a node out of rotation (down, syncing) that
+		// has not said so yet.
+		need.lacksOK = true
+	}
+	return need
+}
+
 // soft reports whether the need holds a part that relax may drop.
 func (need Need) soft() bool {
 	return need.State || need.Node != nil || need.Method != "" && !need.lacksOK

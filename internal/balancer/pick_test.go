@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/methodset"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -288,5 +289,38 @@ func TestCoolingNodeIsPassedOver(t *testing.T) {
 	a.CoolDown(time.Minute)
 	if n := p.Pick(nil, Need{}); n != nil {
 		t.Fatalf("the only eligible node cools down: Pick = %s, want nil (wait)", n.Name)
+	}
+}
+
+// A call refused only for the size of its batch is not waiting for a node
+// of its own: the room left on the node it fits is its, not the calls
+// behind it. Room on a node it cannot use is theirs.
+func TestRoomElsewhere(t *testing.T) {
+	capped := upstream.New(upstream.Spec{Name: "capped", URL: "http://127.0.0.1:1", RateLimit: upstream.RateLimit{Rate: 0.01, Burst: 10}})
+	capped.ObserveHead(100, 0, time.Millisecond)
+	capped.SetState(upstream.Up)
+	other := upstream.New(upstream.Spec{Name: "other", URL: "http://127.0.0.1:2", Methods: methodset.NewFilter(methodset.Lists{Deny: []string{"eth_call"}})})
+	other.ObserveHead(100, 0, time.Millisecond)
+	other.SetState(upstream.Up)
+	p := NewPool(Rules{}, []*upstream.Node{capped, other})
+	for range 7 {
+		n := p.Pick(nil, Need{Method: "eth_call"})
+		if n != capped {
+			t.Fatalf("eth_call went to %v, want capped", n)
+		}
+		n.Release()
+	}
+	batch := make([]int, 10)
+	need := Need{Method: "eth_call", Calls: &batch}
+	if n := p.Pick(nil, need); n != nil {
+		t.Fatalf("a batch of 10 with 3 calls of room went to %s", n.Name)
+	}
+	if !p.RoomElsewhere(nil, need) {
+		t.Fatal("the node the batch cannot use has room: the calls behind may take it")
+	}
+	other.SetState(upstream.Down)
+	p.Refresh()
+	if p.RoomElsewhere(nil, need) {
+		t.Fatal("the only room is on the node the batch waits for: it is the batch's, not the calls' behind it")
 	}
 }

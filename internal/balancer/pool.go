@@ -160,30 +160,7 @@ type Refusal struct {
 // PickOr is Pick that also says, when it finds no node, why.
 func (p *Pool) PickOr(tried []*upstream.Node, need Need) (*upstream.Node, Refusal) {
 	v := p.view.Load()
-	if need.MinHead > v.Head {
-		need.MinHead = 0 // a block beyond the network head: any node answers the same
-	}
-	if need.Seen > v.Head {
-		// Only a node out of rotation (syncing, just lowered by a probe
-		// that raced the answer) may have reached it: keep it, up to the
-		// highest head any node reached.
-		need.Seen = min(need.Seen, topHead(v))
-	}
-	if need.Node != nil && !v.Eligible(need.Node) {
-		need.Node = nil // a pinned node out of rotation: as if unpinned
-	}
-	if need.Method != "" && (need.MinHead != 0 || need.Seen != 0) && !anyFits(v, nil, Need{Method: need.Method, lacksOK: true}) {
-		// No eligible node's methods lists admit the method: the nodes out
-		// of rotation that admit it are tried as they are (their heads are
-		// stale or unknown), as every call is when no node is eligible.
-		need.MinHead, need.Seen = 0, 0
-	}
-	if need.Method != "" && !anyFits(v, tried, Need{Method: need.Method}) {
-		// No eligible node serves the method: one that answered "method not
-		// found" goes before a node out of rotation (down, syncing) that
-		// has not said so yet.
-		need.lacksOK = true
-	}
+	need = need.adjust(v, tried)
 	now := upstream.Now() // once per pick: on some hosts a clock read costs 100ns
 	var why Refusal
 	for {
@@ -201,12 +178,12 @@ func (p *Pool) PickOr(tried []*upstream.Node, need Need) (*upstream.Node, Refusa
 	}
 }
 
-// MayThrottle reports whether a node of the pool has a rate limit or cools
-// down after a rate limit answer: a cheap test before Throttled.
+// MayThrottle reports whether a node of the pool has a rate limit or has
+// cooled down after a rate limit answer: a cheap test (no clock read)
+// before Throttled.
 func (p *Pool) MayThrottle() bool {
-	now := upstream.Now()
 	for _, n := range p.view.Load().All {
-		if n.MayWait(now) {
+		if n.MayHold() {
 			return true
 		}
 	}
@@ -219,6 +196,7 @@ func (p *Pool) MayThrottle() bool {
 // a second their rate limits allow between them.
 func (p *Pool) Throttled(tried []*upstream.Node, need Need) (wait time.Duration, rate float64, held bool) {
 	v := p.view.Load()
+	need = need.adjust(v, tried)
 	now := upstream.Now()
 	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
 		for _, n := range set {
@@ -234,24 +212,67 @@ func (p *Pool) Throttled(tried []*upstream.Node, need Need) (wait time.Duration,
 			}
 			held = true
 			r, _ := n.RateLimited()
-			rate += r
+			if r == 0 {
+				rate = -1 // a node held only by a cool-down: no rate to queue by
+			} else if rate >= 0 {
+				rate += r
+			}
 		}
 	}
-	return wait, rate, held
+	return wait, max(rate, 0), held
 }
 
-// HasRoom reports whether an eligible node could take a call now: a free
-// worker, and neither at its rate limit nor cooling down. A call Pick
-// refused while one can waits for a node of its own.
-func (p *Pool) HasRoom() bool {
+// AllHeld reports whether every eligible node is held back by its rate
+// limit or a cool-down: then calls queued ahead can only go through them.
+func (p *Pool) AllHeld() bool {
 	v := p.view.Load()
 	now := upstream.Now()
+	any := false
 	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
 		for _, n := range set {
-			if n.HasFreeSlot() && (!n.MayWait(now) || n.Wait(now, 1) == 0) {
+			if !n.MayWait(now) || n.Wait(now, 1) == 0 {
+				return false
+			}
+			any = true
+		}
+	}
+	return any
+}
+
+// RoomElsewhere reports whether an eligible node that does not meet need
+// (or was tried) could take another call now: a free worker, and neither
+// at its rate limit nor cooling down. A call Pick refused while one can
+// waits for a node of its own, and the calls behind it may take that room.
+// When none can, the pool is woken (OnReady) once the first eligible node
+// with a free worker has room by its rate limit: the calls behind may fit
+// it.
+func (p *Pool) RoomElsewhere(tried []*upstream.Node, need Need) bool {
+	v := p.view.Load()
+	need = need.adjust(v, tried)
+	now := upstream.Now()
+	var soonest time.Duration
+	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
+		for _, n := range set {
+			if !n.HasFreeSlot() {
+				continue
+			}
+			d := time.Duration(0)
+			if n.MayWait(now) {
+				d = n.Wait(now, 1)
+			}
+			if d > 0 {
+				if soonest == 0 || d < soonest {
+					soonest = d
+				}
+				continue
+			}
+			if !need.fits(n) || slices.Contains(tried, n) {
 				return true
 			}
 		}
+	}
+	if soonest > 0 {
+		p.wake.after(soonest)
 	}
 	return false
 }

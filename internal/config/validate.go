@@ -283,9 +283,14 @@ func (nd *Node) validate(path string, p *problems) {
 	nd.RateLimit.validate(path+".rate_limit", p)
 }
 
+// MinNodeRate is the least rate_limit.rate: one call in 1000 s.
+const MinNodeRate = 0.001
+
 func (l NodeRateLimit) validate(path string, p *problems) {
 	if l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) {
 		p.add(path+".rate", "%v is not a rate: use calls a second, such as 25 (0: no limit)", l.Rate)
+	} else if l.Rate > 0 && l.Rate < MinNodeRate {
+		p.add(path+".rate", "%v is less than %v, one call in 1000 s: use a higher rate, or deny the node's methods", l.Rate, MinNodeRate)
 	}
 	if l.Burst < 0 {
 		p.add(path+".burst", "must be 1 or more (0 takes the rate, rounded up)")

@@ -105,7 +105,7 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 			slog.Bool("retry", retry), slog.Int("queue_fast_track", l[sched.FastTrack]),
 			slog.Int("queue_high", l[sched.High]), slog.Int("queue_low", l[sched.Low]))
 	}
-	if wait := q.throttledWait(ctx, tried, need); wait > 0 {
+	if wait := q.throttledWait(ctx, class, retry, tried, need); wait > 0 {
 		return nil, 0, &proxy.NodesWaitingError{Wait: wait}
 	}
 	p := picks.Get().(*pick)
@@ -130,11 +130,14 @@ func (q *queued) AcquireQueued(ctx context.Context, class proxy.Class, retry boo
 }
 
 // throttledWait is, when every node that could take the call is held back
-// by its rate limit or a cool-down and the calls already waiting would
-// keep it queued past its deadline, about how long it would wait: then it
-// is answered at once rather than when its deadline passes. 0 otherwise
-// (the estimate is only made while a node of the pool is held back).
-func (q *queued) throttledWait(ctx context.Context, tried []*upstream.Node, need balancer.Need) time.Duration {
+// by its rate limit or a cool-down past the call's deadline, about how
+// long until one has room: then it is answered at once rather than when
+// its deadline passes. While every eligible node is held back, the calls
+// queued ahead that are served before it (its class and those granted
+// first; none for a retry, which goes to the front) count too, at the
+// nodes' rate. 0 otherwise: the estimate is only made while a node of the
+// pool has a rate limit or has cooled down.
+func (q *queued) throttledWait(ctx context.Context, class proxy.Class, retry bool, tried []*upstream.Node, need balancer.Need) time.Duration {
 	if !q.pool.MayThrottle() {
 		return 0
 	}
@@ -146,11 +149,12 @@ func (q *queued) throttledWait(ctx context.Context, tried []*upstream.Node, need
 	if !held {
 		return 0
 	}
-	ahead := 0
-	for _, n := range q.s.Len() {
-		ahead += n
-	}
-	if rate > 0 {
+	if !retry && rate > 0 && q.pool.AllHeld() {
+		lens := q.s.Len()
+		ahead := 0
+		for cl := sched.Class(0); cl <= class; cl++ {
+			ahead += lens[cl]
+		}
 		wait += time.Duration(float64(ahead) / rate * float64(time.Second))
 	}
 	if time.Until(dl) >= wait {
@@ -191,8 +195,8 @@ func (p *pick) Try() bool {
 }
 
 // Particular implements sched.Particular: after a failed try, whether a
-// node could take another call now.
-func (p *pick) Particular() bool { return p.pool.HasRoom() }
+// node this call cannot use could take another call now.
+func (p *pick) Particular() bool { return p.pool.RoomElsewhere(p.tried, p.need) }
 
 // Release frees the node's slot and lets the next waiting call go.
 func (q *queued) Release(n *upstream.Node) {

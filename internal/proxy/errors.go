@@ -29,8 +29,10 @@ func (e *NodesWaitingError) Error() string {
 
 func (e *NodesWaitingError) Is(target error) bool { return target == ErrNodesWaiting }
 
-// retryAfter is the Retry-After header of a wait: whole seconds, at least 1.
+// retryAfter is the Retry-After header of a wait: whole seconds, at least
+// 1 and at most upstream.MaxCoolDown's (an estimate past it says little).
 func retryAfter(d time.Duration) string {
+	d = min(d, upstream.MaxCoolDown)
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 

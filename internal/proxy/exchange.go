@@ -28,6 +28,8 @@ type exchange struct {
 	start time.Time
 	class Class
 	reqID string
+	// by is the node of the last try (node its name).
+	by *upstream.Node
 	// retryAfter is how long until a node has room, when every one that
 	// could take the call waits on its rate limit (sent as Retry-After).
 	retryAfter time.Duration
@@ -232,7 +234,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 			break
 		}
 		ex.tries++
-		ex.node = n.Name
+		ex.node, ex.by = n.Name, n
 		tryStart := time.Now()
 		ex.tried = tried
 		tctx, tspan := ctx, trace.Span(nil)

@@ -39,16 +39,18 @@ type Options struct {
 
 // Handler serves JSON-RPC over HTTP for every network.
 type Handler struct {
-	opts     atomic.Pointer[Options]
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	ids      *requestIDs
-	calls    counterCache // evmgate_calls_total
-	tries    counterCache // evmgate_node_requests_total
-	networks atomic.Pointer[map[string]*Network]
-	aliases  atomic.Pointer[map[string]*Network] // by Network.Paths
-	access   atomic.Pointer[access.Access]       // nil: every client may call anything
-	tracer   *tracing.Tracer                     // nil: requests are not traced
+	opts atomic.Pointer[Options]
+	// broadcasting counts the transaction copies in flight (broadcast.go).
+	broadcasting atomic.Int64
+	log          *slog.Logger
+	metrics      *metrics.Metrics
+	ids          *requestIDs
+	calls        counterCache // evmgate_calls_total
+	tries        counterCache // evmgate_node_requests_total
+	networks     atomic.Pointer[map[string]*Network]
+	aliases      atomic.Pointer[map[string]*Network] // by Network.Paths
+	access       atomic.Pointer[access.Access]       // nil: every client may call anything
+	tracer       *tracing.Tracer                     // nil: requests are not traced
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }

@@ -44,7 +44,7 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	})
 	if err == nil {
 		if ex.net.Broadcast && c.Method == "eth_sendRawTransaction" && ex.status == "ok" {
-			ex.broadcast(c, body, ex.node)
+			ex.broadcast(c, body, ex.by)
 		}
 		return
 	}

@@ -54,6 +54,10 @@ func (n *Node) bounded(count int) int {
 // (see Wait): it has a rate limit, or cools down. Cheap, for the pick path.
 func (n *Node) MayWait(now int64) bool { return n.limiter != nil || n.coolUntil.Load() > now }
 
+// MayHold reports, without reading the clock, whether the node has a rate
+// limit or has cooled down after a rate limit answer at some time.
+func (n *Node) MayHold() bool { return n.limiter != nil || n.coolUntil.Load() != 0 }
+
 // Wait returns how long from now until the node may be sent count calls:
 // 0 when it may be now. A node waits while it cools down after a rate
 // limit answer, and while its own rate limit has fewer than count calls
