@@ -81,14 +81,8 @@ func restartOnly[T any](keys []string, prefix string, old, next T, dst *T) []str
 // key names the prefix alone.
 func changedKeys(prefix string, a, b any) []string {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	t := va.Type()
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || key == "" || key == "-" {
-			continue
-		}
+	for i, key := range keyedFields(va.Type()) {
 		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
 			out = append(out, prefix+key)
 		}
@@ -97,6 +91,23 @@ func changedKeys(prefix string, a, b any) []string {
 		out = append(out, strings.TrimSuffix(prefix, "."))
 	}
 	return out
+}
+
+// keyedFields yields the index and YAML key of each field of struct type t
+// that a file can write.
+func keyedFields(t reflect.Type) func(yield func(int, string) bool) {
+	return func(yield func(int, string) bool) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || key == "" || key == "-" {
+				continue
+			}
+			if !yield(i, key) {
+				return
+			}
+		}
+	}
 }
 
 // Changed names the settings whose values differ from old to next, for the
@@ -109,17 +120,12 @@ func Changed(old, next *Config) []string {
 	va, vb := reflect.ValueOf(*old), reflect.ValueOf(*next)
 	t := va.Type()
 	var out []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || key == "" || key == "-" {
-			continue
-		}
+	for i, key := range keyedFields(t) {
 		a, b := va.Field(i).Interface(), vb.Field(i).Interface()
 		switch {
 		case key == "networks":
 			out = append(out, changedNetworks(written(old), written(next))...)
-		case f.Type.Kind() == reflect.Struct:
+		case t.Field(i).Type.Kind() == reflect.Struct:
 			out = append(out, changedKeys(key+".", a, b)...)
 		case !reflect.DeepEqual(a, b):
 			out = append(out, key)

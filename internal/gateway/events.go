@@ -42,14 +42,7 @@ func (e *events) forget(n *upstream.Node) {
 
 func (e *events) ProbeFailed(n *upstream.Node, err error) {
 	e.metrics.NodeErrors.WithLabelValues(n.Network, n.Name, "probe").Inc()
-	e.mu.Lock()
-	now := time.Now()
-	quiet := now.Sub(e.last[n]) < time.Duration(e.every.Load())
-	if !quiet {
-		e.last[n] = now
-	}
-	e.mu.Unlock()
-	if !quiet {
+	if e.due(e.last, n) {
 		e.log.Warn("node probe failed", "network", n.Network, "node", n.Name, "err", err)
 	}
 }
@@ -59,16 +52,22 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 func (e *events) CoolingDown(n *upstream.Node, d time.Duration) {
 	e.metrics.NodeCoolDowns.WithLabelValues(n.Network, n.Name).Inc()
 	e.changes.notify()
-	e.mu.Lock()
-	now := time.Now()
-	quiet := now.Sub(e.lastCool[n]) < time.Duration(e.every.Load())
-	if !quiet {
-		e.lastCool[n] = now
-	}
-	e.mu.Unlock()
-	if !quiet {
+	if e.due(e.lastCool, n) {
 		e.log.Warn("node rate limited: passed over while it cools down", "network", n.Network, "node", n.Name, "for", d)
 	}
+}
+
+// due reports whether a line about n is due, log_rate_limit after the last
+// one of its kind (last), and notes it.
+func (e *events) due(last map[*upstream.Node]time.Time, n *upstream.Node) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	if now.Sub(last[n]) < time.Duration(e.every.Load()) {
+		return false
+	}
+	last[n] = now
+	return true
 }
 
 func (e *events) StateChanged(n *upstream.Node, from, to upstream.State, reason string) {
