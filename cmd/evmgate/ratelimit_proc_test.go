@@ -189,6 +189,9 @@ func TestRateLimitRefusesLateCallsEarlyAsProcess(t *testing.T) {
 		switch a.code {
 		case 200:
 			ok++
+		case 504:
+			// Let in on an estimate the calls ahead of it outlasted (a busy
+			// machine): its deadline passed while it waited.
 		case 429:
 			refused++
 			if a.retryAfter == "" {
@@ -203,7 +206,8 @@ func TestRateLimitRefusesLateCallsEarlyAsProcess(t *testing.T) {
 	}
 	// 2 a second for 10 s: about 20 calls fit, the rest are refused, most
 	// on arrival (a call let in may still find, at its turn, that the
-	// calls ahead took longer than foreseen, and be refused then).
+	// calls ahead took longer than foreseen, and be refused then, or time
+	// out before its turn).
 	if ok < 5 || refused < 5 {
 		t.Errorf("%d calls served, %d refused: want both", ok, refused)
 	}
