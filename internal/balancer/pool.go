@@ -192,20 +192,24 @@ func (p *Pool) MayThrottle() bool {
 
 // Throttled reports whether every eligible node not in tried that meets
 // need is held back by its rate limit or a cool-down, none free nor merely
-// busy; then wait is how long until the first has room, and rate the calls
-// a second their rate limits allow between them.
-func (p *Pool) Throttled(tried []*upstream.Node, need Need) (wait time.Duration, rate float64, held bool) {
+// busy; then wait is how long until the first has room, rate the calls a
+// second their rate limits allow between them (0 when one is held only by
+// a cool-down), and all whether every other eligible node is held back
+// too (the calls queued ahead can then only go through these).
+func (p *Pool) Throttled(tried []*upstream.Node, need Need) (wait time.Duration, rate float64, held, all bool) {
 	v := p.view.Load()
 	need = need.adjust(v, tried)
 	now := upstream.Now()
+	all = true
 	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
 		for _, n := range set {
 			if !need.fits(n) || slices.Contains(tried, n) {
+				all = all && n.Wait(now, 1) > 0
 				continue
 			}
 			d := n.Wait(now, need.calls())
 			if d == 0 {
-				return 0, 0, false
+				return 0, 0, false, false
 			}
 			if !held || d < wait {
 				wait = d
@@ -219,24 +223,7 @@ func (p *Pool) Throttled(tried []*upstream.Node, need Need) (wait time.Duration,
 			}
 		}
 	}
-	return wait, max(rate, 0), held
-}
-
-// AllHeld reports whether every eligible node is held back by its rate
-// limit or a cool-down: then calls queued ahead can only go through them.
-func (p *Pool) AllHeld() bool {
-	v := p.view.Load()
-	now := upstream.Now()
-	any := false
-	for _, set := range [2][]*upstream.Node{v.Active, v.Backup} {
-		for _, n := range set {
-			if !n.MayWait(now) || n.Wait(now, 1) == 0 {
-				return false
-			}
-			any = true
-		}
-	}
-	return any
+	return wait, max(rate, 0), held, all
 }
 
 // RoomElsewhere reports whether an eligible node that does not meet need
@@ -256,11 +243,7 @@ func (p *Pool) RoomElsewhere(tried []*upstream.Node, need Need) bool {
 			if !n.HasFreeSlot() {
 				continue
 			}
-			d := time.Duration(0)
-			if n.MayWait(now) {
-				d = n.Wait(now, 1)
-			}
-			if d > 0 {
+			if d := n.Wait(now, 1); d > 0 {
 				if soonest == 0 || d < soonest {
 					soonest = d
 				}

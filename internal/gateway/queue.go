@@ -145,11 +145,11 @@ func (q *queued) throttledWait(ctx context.Context, class proxy.Class, retry boo
 	if !ok {
 		return 0
 	}
-	wait, rate, held := q.pool.Throttled(tried, need)
+	wait, rate, held, all := q.pool.Throttled(tried, need)
 	if !held {
 		return 0
 	}
-	if !retry && rate > 0 && q.pool.AllHeld() {
+	if !retry && rate > 0 && all {
 		lens := q.s.Len()
 		ahead := 0
 		for cl := sched.Class(0); cl <= class; cl++ {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,13 +27,6 @@ func (e *NodesWaitingError) Error() string {
 }
 
 func (e *NodesWaitingError) Is(target error) bool { return target == ErrNodesWaiting }
-
-// retryAfter is the Retry-After header of a wait: whole seconds, at least
-// 1 and at most upstream.MaxCoolDown's (an estimate past it says little).
-func retryAfter(d time.Duration) string {
-	d = min(d, upstream.MaxCoolDown)
-	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
-}
 
 // finalError turns the failures of every try into one precise error.
 func (h *Handler) finalError(ctx context.Context, failures []error) error {

@@ -135,7 +135,8 @@ func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
 	hdr := ex.w.Header()
 	hdr["Content-Type"] = jsonHeader
 	if ex.retryAfter > 0 && e.Code == jsonrpc.CodeOverloaded {
-		hdr.Set("Retry-After", retryAfter(ex.retryAfter))
+		// At most a cool-down's bound: an estimate past it says little.
+		hdr.Set("Retry-After", access.RetryAfterHeader(min(ex.retryAfter, upstream.MaxCoolDown)))
 	}
 	ex.w.WriteHeader(statusOf(e))
 	n, _ := ex.w.Write(out)
