@@ -70,7 +70,8 @@ type View struct {
 	// All is every node of the network, in configuration order.
 	All []*upstream.Node
 
-	strategy Strategy // the rules' strategy when the view was built
+	strategy    Strategy // the rules' strategy when the view was built
+	methodLists bool     // a node has methods lists
 }
 
 // Eligible reports whether n is among the active or backup nodes.
@@ -285,26 +286,22 @@ func (p *Pool) AnyServes(method string, tried []*upstream.Node, except *upstream
 }
 
 // HasMethodLists reports whether a node of the pool has methods lists.
-func (p *Pool) HasMethodLists() bool {
-	for _, n := range p.view.Load().All {
-		if n.Methods != nil {
-			return true
-		}
-	}
-	return false
-}
+func (p *Pool) HasMethodLists() bool { return p.view.Load().methodLists }
 
 // Admits reports whether some node of the pool, in any state, admits
 // method by its methods lists, or the pool has no node: a call that every
 // node's lists refuse has nowhere to go.
 func (p *Pool) Admits(method string) bool {
-	all := p.view.Load().All
-	for _, n := range all {
+	v := p.view.Load()
+	if !v.methodLists {
+		return true // every node admits every method
+	}
+	for _, n := range v.All {
 		if n.Admits(method) {
 			return true
 		}
 	}
-	return len(all) == 0
+	return false
 }
 
 // pick takes a slot on the best node meeting need, serving tier first,

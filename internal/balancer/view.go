@@ -10,6 +10,9 @@ import (
 // buildView computes eligibility, the serving tier and candidate order.
 func buildView(r Rules, nodes []*upstream.Node) *View {
 	v := &View{All: nodes}
+	for _, n := range nodes {
+		v.methodLists = v.methodLists || n.Methods != nil
+	}
 	heads := make([]uint64, 0, len(nodes))
 	for _, n := range nodes {
 		if n.State() == upstream.Up && n.HasHead() {

@@ -375,9 +375,7 @@ func (ex *exchange) learnMissing(n *upstream.Node, method string) bool {
 // says that the node does not serve it: not for eth_subscribe and
 // eth_unsubscribe, which a node answers so over HTTP ("notifications not
 // supported") and serves over WebSocket.
-func learnsMissing(method string) bool {
-	return method != "eth_subscribe" && method != "eth_unsubscribe"
-}
+func learnsMissing(method string) bool { return !jsonrpc.Info(method).Subscription }
 
 // writeBody answers with a complete body.
 func (ex *exchange) writeBody(body []byte, status string) {
