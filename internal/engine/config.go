@@ -201,11 +201,7 @@ func checkNodeURL(raw string) error {
 	// and never url.Error's quote of it.
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("does not parse: %v", err)
+		return fmt.Errorf("does not parse: %v", nodeurl.Cause(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%q is not an http(s) URL with a host", nodeurl.Redact(raw))

@@ -4,6 +4,7 @@
 package nodeurl
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -34,4 +35,14 @@ func Redact(raw string) string {
 		out += "/" + path
 	}
 	return out
+}
+
+// Cause returns err without a url.Error around it: a url.Error quotes the
+// whole URL, which may hold credentials or an API key; its cause does not.
+func Cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

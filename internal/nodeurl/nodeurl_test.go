@@ -1,6 +1,8 @@
 package nodeurl
 
 import (
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -31,5 +33,22 @@ func TestRedact(t *testing.T) {
 		if strings.Contains(Redact(secret), leak) {
 			t.Errorf("Redact(%q) = %q shows %q", secret, Redact(secret), leak)
 		}
+	}
+}
+
+func TestCauseDropsTheURL(t *testing.T) {
+	_, err := http.Get("http://user:SECRET@127.0.0.1:1/?key=SECRET2")
+	if err == nil {
+		t.Fatal("a refused port answered")
+	}
+	if !strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("the url.Error no longer quotes the URL (%v): the test proves nothing", err)
+	}
+	if c := Cause(err); strings.Contains(c.Error(), "SECRET") {
+		t.Errorf("Cause(%v) = %v: it still quotes the URL", err, c)
+	}
+	plain := errors.New("plain")
+	if Cause(plain) != plain {
+		t.Error("an error without a url.Error around it is changed")
 	}
 }

@@ -1,11 +1,12 @@
 package sched
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // WorkersParam is the query argument prio-load-balancer reads from a node
@@ -18,12 +19,7 @@ const WorkersParam = "_workers"
 // the rest of the URL is returned byte for byte.
 func ParseWorkers(rawURL string) (cleanURL string, workers int, err error) {
 	if _, err := url.Parse(rawURL); err != nil {
-		// url.Error quotes the whole URL, which may hold an API key.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", 0, fmt.Errorf("the node URL does not parse: %v", err)
+		return "", 0, fmt.Errorf("the node URL does not parse: %v", nodeurl.Cause(err))
 	}
 	base, fragment, hasFragment := strings.Cut(rawURL, "#")
 	base, query, hasQuery := strings.Cut(base, "?")

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/klauspost/compress/gzip"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -132,11 +133,7 @@ func (e *exporter) post(ctx context.Context, body []byte) (time.Duration, error)
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		// The URL may hold credentials: name the failure only.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+		err = nodeurl.Cause(err) // the URL may hold credentials: name the failure only
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("posting spans: %w", err)
 		}

@@ -7,11 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/attest"
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 func newClient(spec Spec) *http.Client {
@@ -224,11 +224,7 @@ var ErrAnswerTooLarge = errors.New("the answer is over the gateway's limit")
 func ReadError(ctx context.Context, node string, err error) error { return classify(ctx, node, err) }
 
 func classify(ctx context.Context, node string, err error) error {
-	// url.Error repeats the URL, which may carry an API key: keep only the cause.
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
+	err = nodeurl.Cause(err) // never the URL, which may carry an API key
 	var opErr *net.OpError
 	var own *Error
 	var ae *attest.Error

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/subs"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -128,10 +128,7 @@ func (u *upstreamConn) dial() (*websocket.Conn, error) {
 		HTTPClient: u.client, HTTPHeader: u.spec.Headers.Clone(), CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its URL may carry the node's API key
-		}
+		err = nodeurl.Cause(err) // its URL may carry the node's API key
 		return nil, fmt.Errorf("opening websocket of %s: %w", u.spec.Name, err)
 	}
 	c.SetReadLimit(-1) // read enforces u.limit, failing only the call whose answer is over it
