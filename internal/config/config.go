@@ -48,6 +48,11 @@ type Config struct {
 	// RequestTimeout bounds one client call, queueing, retries and all.
 	// Default 30s.
 	RequestTimeout Duration `yaml:"request_timeout"`
+	// MethodTimeouts gives methods (names, or prefixes ending in *) their
+	// own timeout per try in place of a network's rpc_timeout; a call's
+	// whole budget is then at least that long. Every network has these;
+	// a network's own method_timeouts win for the same entry.
+	MethodTimeouts map[string]Duration `yaml:"method_timeouts"`
 	// MaxBodyBytes limits a client request body. Default 8 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxBatchSize limits the calls in one JSON-RPC batch. Default 1000.
@@ -197,6 +202,9 @@ type Network struct {
 	RPCTimeout Duration `yaml:"rpc_timeout"`
 	// RPCRetries is how many more nodes a failed call is tried on. Default 2.
 	RPCRetries *int `yaml:"rpc_retries"`
+	// MethodTimeouts are this network's method timeouts, over the top
+	// level's (see Config.MethodTimeouts and TimeoutsOf).
+	MethodTimeouts map[string]Duration `yaml:"method_timeouts"`
 
 	// Strategy overrides the top-level strategy for this network.
 	Strategy string `yaml:"strategy"`

@@ -102,6 +102,7 @@ func (n *Network) Default(top *Config) {
 	setIf(&n.LogsChunkBlocks, 0, DefaultLogsChunkBlocks)
 	setIf(&n.LogsSplitConcurrency, 0, DefaultLogsSplitConcurrency)
 	setIf(&n.MaxConcurrency, 0, top.MaxConcurrency)
+	n.MethodTimeouts = inheritTimeouts(top.MethodTimeouts, n.MethodTimeouts)
 	n.Hedge.Default()
 	n.CircuitBreaker.Default()
 	for _, tier := range [][]Node{n.LocalNodes, n.MonitoringNodes, n.FallbackNodes} {

@@ -185,6 +185,7 @@ func written(c *Config) []Network {
 		if n.MaxConcurrency == c.MaxConcurrency {
 			n.MaxConcurrency = 0
 		}
+		n.MethodTimeouts = ownTimeouts(c.MethodTimeouts, n.MethodTimeouts)
 		out[i] = n
 	}
 	return out

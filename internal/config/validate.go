@@ -76,6 +76,7 @@ func (c *Config) validate(attestationFiles bool) error {
 	if c.RequestTimeout.D() < time.Millisecond {
 		p.add("request_timeout", "%s is too short: use 1ms or more, such as \"30s\"", c.RequestTimeout.D())
 	}
+	validateMethodTimeouts(&p, "method_timeouts", c.MethodTimeouts)
 	if c.MaxBodyBytes < 1024 {
 		p.add("max_body_bytes", "%d is too small: use at least 1024", c.MaxBodyBytes)
 	}
@@ -185,6 +186,7 @@ func (n *Network) validate(path string, top *Config, p *problems) {
 	if n.RPCTimeout.D() < time.Millisecond {
 		p.add(path+".rpc_timeout", "%s is too short: use 1ms or more", n.RPCTimeout.D())
 	}
+	validateMethodTimeouts(p, path+".method_timeouts", ownTimeouts(top.MethodTimeouts, n.MethodTimeouts))
 	if n.MaxBlockAge < 0 {
 		p.add(path+".max_block_age", "%s is negative: use a duration such as \"60s\", or 0 to turn the check off", n.MaxBlockAge.D())
 	}

@@ -189,7 +189,7 @@ func (n *network) proxyNetwork() *proxy.Network {
 	return &proxy.Network{
 		Name: n.cfg.Name, Pool: n.pool, Health: n.observer(), Sched: n.queue, Retries: *n.cfg.RPCRetries, TryTimeout: n.cfg.RPCTimeout.D(),
 		Paths: n.cfg.Paths, Cache: n.cache, Logs: n.logs, Hedge: n.hedge, Consistent: n.consistent,
-		Broadcast: n.cfg.BroadcastTransactions,
+		Broadcast: n.cfg.BroadcastTransactions, MethodTimeouts: methodset.NewLongest(n.cfg.Timeouts()),
 	}
 }
 

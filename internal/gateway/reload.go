@@ -254,8 +254,8 @@ func (g *Gateway) install(ctx context.Context, p *plan) {
 		}
 	}
 	for _, n := range p.removed {
-		// Its calls in flight started under the old request_timeout.
-		g.retire.start(g, n, max(g.Config().RequestTimeout.D(), p.cfg.RequestTimeout.D())+time.Second)
+		// Its calls in flight started under the old budgets.
+		g.retire.start(g, n, max(g.Config().LongestBudget(), p.cfg.LongestBudget())+time.Second)
 	}
 }
 

@@ -42,6 +42,9 @@ type NetworkStatus struct {
 	WebSocket *ws.NetworkStats `json:"websocket,omitempty"`
 	// Hedging says whether slow reads get a second copy (hedge.enabled).
 	Hedging bool `json:"hedging"`
+	// MethodTimeouts are the methods with a try timeout of their own
+	// (method_timeouts), as durations ("2m0s").
+	MethodTimeouts map[string]string `json:"method_timeouts,omitempty"`
 }
 
 // QueueStatus is one priority class of a network's scheduler.
@@ -172,7 +175,8 @@ func (g *Gateway) Status() Status {
 func (g *Gateway) networkStatus(n *network) NetworkStatus {
 	v := n.pool.View()
 	ns := NetworkStatus{Name: n.cfg.Name, ChainID: n.monitor.ExpectedChainID(), Head: v.Head, ServingTier: v.Serving.String(),
-		Nodes: []NodeStatus{}, Queue: n.queue.Status(), Hedging: n.hedge != nil}
+		Nodes: []NodeStatus{}, Queue: n.queue.Status(), Hedging: n.hedge != nil,
+		MethodTimeouts: n.cfg.MethodTimeoutStrings()}
 	if len(v.Active) == 0 {
 		ns.ServingTier = "none"
 	}

@@ -28,11 +28,7 @@ func (l Lists) Problems() []Problem {
 	var out []Problem
 	check := func(list string, ms []string) {
 		for i, m := range ms {
-			if bad := badChar(m); m == "" || bad != "" {
-				msg := fmt.Sprintf("%q is not a method or a prefix ending in * (e.g. debug_*)", m)
-				if bad != "" {
-					msg += ": " + bad + " is not in a method name (letters, digits, _ and .; * only at the end)"
-				}
+			if msg := PatternProblem(m); msg != "" {
 				out = append(out, Problem{fmt.Sprintf("%s[%d]", list, i), msg})
 			}
 		}
@@ -40,6 +36,20 @@ func (l Lists) Problems() []Problem {
 	check("allow", l.Allow)
 	check("deny", l.Deny)
 	return out
+}
+
+// PatternProblem says why m is not a method name or a prefix ending in *
+// ("" when it is one).
+func PatternProblem(m string) string {
+	bad := badChar(m)
+	if m != "" && bad == "" {
+		return ""
+	}
+	msg := fmt.Sprintf("%q is not a method or a prefix ending in * (e.g. debug_*)", m)
+	if bad != "" {
+		msg += ": " + bad + " is not in a method name (letters, digits, _ and .; * only at the end)"
+	}
+	return msg
 }
 
 // badChar names the first character of entry m that no method name holds
@@ -158,4 +168,60 @@ func (f *Filter) Admits(method string) bool {
 		return true
 	}
 	return !f.deny.Match(method) && (f.allow.Empty() || f.allow.Match(method))
+}
+
+// Longest maps methods and prefixes ending in * to values: a method takes
+// the value of its own name, else of the longest prefix it starts with.
+// The order the entries were given in does not matter.
+type Longest[V any] struct {
+	exact    map[string]V
+	prefixes []prefixed[V] // longest first
+}
+
+type prefixed[V any] struct {
+	prefix string
+	v      V
+}
+
+// NewLongest compiles entries (keys as PatternProblem accepts them); nil
+// when there are none.
+func NewLongest[V any](entries map[string]V) *Longest[V] {
+	if len(entries) == 0 {
+		return nil
+	}
+	l := &Longest[V]{}
+	for k, v := range entries {
+		if pre, ok := strings.CutSuffix(k, "*"); ok {
+			l.prefixes = append(l.prefixes, prefixed[V]{pre, v})
+			continue
+		}
+		if l.exact == nil {
+			l.exact = map[string]V{}
+		}
+		l.exact[k] = v
+	}
+	slices.SortFunc(l.prefixes, func(a, b prefixed[V]) int {
+		if d := len(b.prefix) - len(a.prefix); d != 0 {
+			return d
+		}
+		return strings.Compare(a.prefix, b.prefix)
+	})
+	return l
+}
+
+// Lookup returns method's value; ok is false when no entry matches it (or
+// l is nil).
+func (l *Longest[V]) Lookup(method string) (v V, ok bool) {
+	if l == nil {
+		return v, false
+	}
+	if v, ok := l.exact[method]; ok {
+		return v, true
+	}
+	for _, p := range l.prefixes {
+		if strings.HasPrefix(method, p.prefix) {
+			return p.v, true
+		}
+	}
+	return v, false
 }

@@ -80,3 +80,28 @@ func TestAdmitsNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestLongestLookup(t *testing.T) {
+	l := NewLongest(map[string]int{"debug_*": 1, "debug_trace*": 2, "debug_traceCall": 3, "*": 4, "eth_getLogs": 5})
+	for method, want := range map[string]int{
+		"debug_traceCall":        3, // its own name wins over every prefix
+		"debug_traceTransaction": 2, // the longest prefix
+		"debug_getRawBlock":      1,
+		"eth_getLogs":            5,
+		"eth_call":               4, // a lone * matches every method
+	} {
+		if got, ok := l.Lookup(method); !ok || got != want {
+			t.Errorf("Lookup(%q) = %d, %v; want %d", method, got, ok, want)
+		}
+	}
+	if v, ok := NewLongest(map[string]int{"trace_*": 1}).Lookup("eth_call"); ok || v != 0 {
+		t.Errorf("a method no entry matches: %d, %v; want 0, false", v, ok)
+	}
+	var none *Longest[int]
+	if NewLongest(map[string]int{}) != nil {
+		t.Error("no entries must compile to nil")
+	}
+	if _, ok := none.Lookup("eth_call"); ok {
+		t.Error("a nil Longest matches nothing")
+	}
+}

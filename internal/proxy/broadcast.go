@@ -52,7 +52,7 @@ func (ex *exchange) broadcast(c *jsonrpc.Call, body []byte, by *upstream.Node) {
 
 // broadcastTo sends one copy to n, whose slot is held, and counts the outcome.
 func (h *Handler) broadcastTo(net *Network, n *upstream.Node, body []byte) {
-	ctx, cancel := n.TryContext(context.Background(), net.TryTimeout)
+	ctx, cancel := n.TryContext(context.Background(), net.TryTimeoutOf("eth_sendRawTransaction"))
 	out, err := n.CallLimit(ctx, body, broadcastAnswer)
 	cancel()
 	h.broadcasting.Add(-1)

@@ -98,7 +98,7 @@ func (ex *exchange) lead(ctx context.Context, c *jsonrpc.Call, body []byte, cc *
 // waitFailed answers a follower whose own deadline passed (or whose client
 // left) before the leader's answer came.
 func (ex *exchange) waitFailed(ctx context.Context, c *jsonrpc.Call, err error) {
-	ferr := ex.h.finalError(ctx, []error{err})
+	ferr := ex.finalError(ctx, []error{err})
 	var e *jsonrpc.Error
 	if je, ok := ferr.(*jsonrpc.Error); ok {
 		e = je

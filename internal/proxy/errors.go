@@ -29,7 +29,14 @@ func (e *NodesWaitingError) Error() string {
 func (e *NodesWaitingError) Is(target error) bool { return target == ErrNodesWaiting }
 
 // finalError turns the failures of every try into one precise error.
-func (h *Handler) finalError(ctx context.Context, failures []error) error {
+func (ex *exchange) finalError(ctx context.Context, failures []error) error {
+	tryKey, budgetKey := "rpc_timeout", "request_timeout"
+	if ex.methodTimed {
+		tryKey = "its method_timeouts entry (" + ex.tryTimeout.String() + ")"
+		if ex.budget > ex.h.options().RequestTimeout {
+			budgetKey = "its method_timeouts entry (" + ex.budget.String() + ")"
+		}
+	}
 	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return errClientGone
 	}
@@ -43,15 +50,15 @@ func (h *Handler) finalError(ctx context.Context, failures []error) error {
 			msgs = append(msgs, "no node of the network is available")
 		case errors.As(f, &ue) && ue.Kind == upstream.KindTimeout && ctx.Err() == nil:
 			// The try's own deadline, not the request's.
-			msgs = append(msgs, ue.Node+": rpc_timeout passed before it answered")
+			msgs = append(msgs, ue.Node+": "+tryKey+" passed before it answered")
 		case errors.Is(f, ErrExpired), errors.Is(f, context.DeadlineExceeded):
-			msgs = append(msgs, "request_timeout passed before a node answered")
+			msgs = append(msgs, budgetKey+" passed before a node answered")
 		default:
 			msgs = append(msgs, f.Error())
 		}
 	}
 	if ctx.Err() != nil {
-		return &jsonrpc.Error{Code: jsonrpc.CodeTimeout, Message: "timeout: request_timeout passed before a node answered; tries: " + strings.Join(msgs, "; ")}
+		return &jsonrpc.Error{Code: jsonrpc.CodeTimeout, Message: "timeout: " + budgetKey + " passed before a node answered; tries: " + strings.Join(msgs, "; ")}
 	}
 	if len(msgs) == 0 {
 		msgs = append(msgs, "no node of the network is available")

@@ -66,6 +66,14 @@ type exchange struct {
 	// context does not end when the client goes away (see peerLeft).
 	peer net.Conn
 
+	// tryTimeout bounds each try (rpc_timeout, or the calls'
+	// method_timeouts); methodTimed says an entry of method_timeouts set it.
+	tryTimeout  time.Duration
+	methodTimed bool
+	// budget is the request's time: request_timeout, or the longest
+	// method_timeouts entry of its calls when that is longer.
+	budget time.Duration
+
 	// tr is the request's span and what only the span reports, when the
 	// request is traced (nil: not traced, the usual case, which costs one
 	// word here).
@@ -77,8 +85,11 @@ type exchange struct {
 	triedBuf [8]*upstream.Node
 }
 
-func (ex *exchange) serve(ctx context.Context, body []byte) {
+// serve answers a request's body within its budget (see timeouts).
+func (ex *exchange) serve(parent context.Context, body []byte) {
 	calls, batch, perr := jsonrpc.ParseAppend(ex.callBuf[:0], body)
+	ctx := ex.timeouts(parent, calls)
+	defer ctx.end()
 	switch {
 	case !ex.openSession():
 	case perr != nil && !batch && len(calls) == 1:
@@ -104,6 +115,30 @@ func (ex *exchange) serve(ctx context.Context, body []byte) {
 		ex.batch(ctx, calls, body)
 	}
 	ex.done()
+}
+
+// timeouts sets the request's try timeout and budget from its calls'
+// methods and returns its context, which ends at the budget.
+func (ex *exchange) timeouts(parent context.Context, calls []jsonrpc.Call) *requestCtx {
+	var method time.Duration
+	ex.tryTimeout, method = ex.net.timeouts(calls)
+	ex.methodTimed = method > 0
+	ex.budget = max(ex.h.options().RequestTimeout, method)
+	if ex.budget >= longBudget {
+		ex.extendWrite()
+	}
+	return newRequestCtx(parent, ex.budget)
+}
+
+// longBudget is the least budget for which the client connection's write
+// deadline is moved past it: net/http's server gives a handler its write
+// timeout (2 minutes) from the request's start.
+const longBudget = 60 * time.Second
+
+// extendWrite gives the answer's write time after the request's budget,
+// on the servers whose write deadline runs while the handler does.
+func (ex *exchange) extendWrite() {
+	_ = http.NewResponseController(ex.w).SetWriteDeadline(time.Now().Add(ex.budget + directWriteTimeout))
 }
 
 // fail answers the whole request with a gateway error. The caller closes
@@ -256,12 +291,12 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		}
 		same := err == judged
 		if judged != nil {
-			judged = budgetSpent(ctx, tryStart, ex.net.TryTimeout, judged)
+			judged = budgetSpent(ctx, tryStart, ex.tryTimeout, judged)
 		}
 		if same {
 			err = judged
 		} else if err != nil {
-			err = budgetSpent(ctx, tryStart, ex.net.TryTimeout, err)
+			err = budgetSpent(ctx, tryStart, ex.tryTimeout, err)
 		}
 		ex.net.Sched.Release(n)
 		ex.net.Health.Observe(n, judged)
@@ -301,7 +336,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		return jsonrpc.NewError(jsonrpc.CodeTooLarge, "request too large: every node tried refused it: "+strings.Join(refused, "; ")+
 			": send a smaller request (split a batch into smaller ones)")
 	}
-	return ex.h.finalError(ctx, failures)
+	return ex.finalError(ctx, failures)
 }
 
 // budgetSpent turns a timeout that the call's own deadline imposed into

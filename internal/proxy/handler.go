@@ -216,16 +216,14 @@ func (ex *exchange) begin(alias bool, reqID string) {
 }
 
 // run serves a request's body (or answers the error reading it) within
-// request_timeout.
+// its budget.
 func (ex *exchange) run(parent context.Context, body []byte, err error) {
 	if err != nil {
 		ex.fail(err)
 		ex.done()
 		return
 	}
-	ctx := newRequestCtx(parent, ex.h.options().RequestTimeout)
-	defer ctx.end()
-	ex.serve(ctx, body)
+	ex.serve(parent, body)
 }
 
 // readBody reads the request body under the size limit into buf.

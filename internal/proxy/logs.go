@@ -135,7 +135,7 @@ func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]b
 	var resp []byte
 	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To, Method: "eth_getLogs"}, func(ctx context.Context, n *upstream.Node) error {
 		lf.node.Store(n.Name)
-		tctx, cancel := n.TryContext(ctx, lf.ex.net.TryTimeout)
+		tctx, cancel := n.TryContext(ctx, lf.ex.tryTimeout)
 		defer cancel()
 		out, err := n.CallLimit(tctx, req, lf.limit)
 		if err != nil {

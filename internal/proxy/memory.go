@@ -36,8 +36,6 @@ func (h *Handler) do(ctx context.Context, n *Network, body []byte, class Class, 
 	if traced && h.tracer != nil {
 		ex.startCallSpan(ctx)
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.options().RequestTimeout)
-	defer cancel()
 	ex.serve(ctx, body)
 	return w.body
 }

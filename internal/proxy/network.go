@@ -8,7 +8,9 @@ import (
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/consistent"
 	"github.com/evmgate/evmgate/internal/hedge"
+	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/logsplit"
+	"github.com/evmgate/evmgate/internal/methodset"
 	"github.com/evmgate/evmgate/internal/sched"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +47,9 @@ type Network struct {
 	Sched      Scheduler // nil: no queueing, nodes are picked directly
 	Retries    int
 	TryTimeout time.Duration
+	// MethodTimeouts give methods their own TryTimeout (method_timeouts);
+	// nil: none.
+	MethodTimeouts *methodset.Longest[time.Duration]
 	// Paths are more paths served as this network, the way
 	// prio-load-balancer serves POST / and POST /sim (see prio.go).
 	Paths []string
@@ -76,3 +81,35 @@ func (d direct) Acquire(_ context.Context, _ Class, _ bool, tried []*upstream.No
 }
 
 func (d direct) Release(n *upstream.Node) { n.Release() }
+
+// timeouts returns the timeout of one try of calls on n (TryTimeout, or
+// the longest of their method_timeouts entries, when one has an entry)
+// and the longest entry among them (0: none has one).
+func (n *Network) timeouts(calls []jsonrpc.Call) (try, method time.Duration) {
+	if n.MethodTimeouts == nil {
+		return n.TryTimeout, 0
+	}
+	without := false // a call without an entry, given rpc_timeout
+	for i := range calls {
+		if d, ok := n.MethodTimeouts.Lookup(calls[i].Method); ok {
+			method = max(method, d)
+		} else {
+			without = true
+		}
+	}
+	switch {
+	case method == 0:
+		return n.TryTimeout, 0
+	case without:
+		return max(method, n.TryTimeout), method
+	}
+	return method, method
+}
+
+// TryTimeoutOf is the timeout of one try of method on n.
+func (n *Network) TryTimeoutOf(method string) time.Duration {
+	if d, ok := n.MethodTimeouts.Lookup(method); ok {
+		return d
+	}
+	return n.TryTimeout
+}

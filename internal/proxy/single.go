@@ -88,7 +88,7 @@ type tryAnswer struct {
 
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {
 	var a tryAnswer
-	openTry(ctx, n, body, &a, ex.net.TryTimeout, int(ex.h.options().MaxAnswerBytes), false)
+	openTry(ctx, n, body, &a, ex.tryTimeout, int(ex.h.options().MaxAnswerBytes), false)
 	defer a.close()
 	if a.err != nil {
 		return a.err

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// method_timeouts, in a running evmgate process: a slow method with an
+// entry is answered though it takes longer than rpc_timeout and
+// request_timeout, without a retry and without its node counted as
+// failing; a method without one still times out at rpc_timeout; a
+// network's entry wins over the top level's for the same method; /status
+// shows them.
+func TestMethodTimeoutsAsProcess(t *testing.T) {
+	f := fakeNodes(t, 2, 1)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	text := func(traceCall string) string {
+		return listeners(rpcPort, metricsPort) +
+			"request_timeout: 1s\n" +
+			"method_timeouts:\n  \"debug_*\": 20s\n  debug_traceTransaction: 20s\n" +
+			"networks:\n" +
+			"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    rpc_timeout: 300ms\n    rpc_retries: 1\n" +
+			"    method_timeouts: {debug_traceCall: " + traceCall + "}\n" +
+			"    local_nodes:\n" +
+			"      - rpc_endpoint: " + f[0].URL() + "\n        name: a\n" +
+			"      - rpc_endpoint: " + f[1].URL() + "\n        name: b\n"
+	}
+	cf := newConfigFiles(t)
+	cf.replace(text("2s"))
+	p := startProc(t, nil, "-config", cf.path)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	rpcBase, base := "http://"+addr(rpcPort), "http://"+addr(metricsPort)
+	for _, n := range f {
+		t.Cleanup(func() {
+			for _, m := range []string{"debug_traceTransaction", "debug_traceCall", "eth_call"} {
+				n.Release(m)
+			}
+		})
+	}
+
+	// A trace that takes 1.5 s: past rpc_timeout (300ms) and request_timeout
+	// (1s), within its method_timeouts entry.
+	for _, n := range f {
+		n.SetResult("debug_traceTransaction", `{"gas":21000}`)
+		n.Hold("debug_traceTransaction")
+		time.AfterFunc(1500*time.Millisecond, func() { n.Release("debug_traceTransaction") })
+	}
+	start := time.Now()
+	code, body := rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"debug_traceTransaction","params":["0x01"]}`)
+	if code != 200 || !strings.Contains(body, `"result":{"gas":21000}`) {
+		t.Fatalf("slow trace with a method timeout: %d %s", code, body)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("answered after %s: the nodes were held 1.5 s", took)
+	}
+	if got := f[0].Calls("debug_traceTransaction") + f[1].Calls("debug_traceTransaction"); got != 1 {
+		t.Errorf("the trace was sent %d times, want once: nothing timed out", got)
+	}
+
+	// A method without an entry still has rpc_timeout per try.
+	for _, n := range f {
+		n.Hold("eth_call")
+	}
+	code, body = rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":2,"method":"eth_call","params":[{"to":"0x01"},"latest"]}`)
+	if code != 504 && code != 503 || !strings.Contains(body, "rpc_timeout passed before it answered") {
+		t.Fatalf("eth_call held on every node: %d %s, want a timeout naming rpc_timeout", code, body)
+	}
+
+	// The network's debug_traceCall: 2s wins over the top level's debug_*: 20s.
+	for _, n := range f {
+		n.Hold("debug_traceCall")
+	}
+	start = time.Now()
+	code, body = rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":3,"method":"debug_traceCall","params":[{"to":"0x01"},"latest"]}`)
+	took := time.Since(start)
+	if code != 504 || !strings.Contains(body, "its method_timeouts entry (2s) passed before a node answered") {
+		t.Fatalf("debug_traceCall held on every node: %d %s, want a 504 naming its 2s entry", code, body)
+	}
+	if took < 1500*time.Millisecond || took > 15*time.Second {
+		t.Errorf("debug_traceCall timed out after %s, want about 2s (its network's entry, not the top level's 20s)", took)
+	}
+
+	// A reload applies a new entry to the calls that start after it.
+	cf.replace(text("250ms"))
+	logs := p.waitCount(p.stderr, "configuration reloaded", 1, time.Minute)
+	if line := grepLines(logs, "configuration reloaded"); !strings.Contains(line, `applied=networks.mainnet.method_timeouts`) {
+		t.Errorf("the reload line: %s", line)
+	}
+	code, body = rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":4,"method":"debug_traceCall","params":[{"to":"0x01"},"latest"]}`)
+	if code != 503 && code != 504 || !strings.Contains(body, "its method_timeouts entry (250ms) passed before it answered") {
+		t.Errorf("debug_traceCall after the reload: %d %s, want its tries to end at the new 250ms entry", code, body)
+	}
+
+	_, st := get(t, base+"/status")
+	var status struct {
+		Networks []struct {
+			MethodTimeouts map[string]string `json:"method_timeouts"`
+			Nodes          []struct {
+				Name  string `json:"name"`
+				State string `json:"state"`
+			} `json:"nodes"`
+		} `json:"networks"`
+	}
+	if err := json.Unmarshal([]byte(st), &status); err != nil || len(status.Networks) != 1 {
+		t.Fatalf("/status: %v %s", err, st)
+	}
+	got := status.Networks[0].MethodTimeouts
+	if got["debug_*"] != "20s" || got["debug_traceCall"] != "250ms" || got["debug_traceTransaction"] != "20s" || len(got) != 3 {
+		t.Errorf("/status method_timeouts = %v", got)
+	}
+}
+
+// validate names a method_timeouts entry that is not a method or a
+// prefix, and one too short, with its key.
+func TestMethodTimeoutsValidateAsProcess(t *testing.T) {
+	f := fakeNodes(t, 1, 1)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, "method_timeouts: {\"debug_?\": 60s}\n"+
+		"networks:\n  - name: mainnet\n    method_timeouts: {eth_getLogs: 0s}\n    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n")
+	code, _, stderr := runProc(t, "validate", "-config", cfg)
+	if code != 1 || !strings.Contains(stderr, `method_timeouts: "debug_?" is not a method or a prefix ending in *`) ||
+		!strings.Contains(stderr, `networks[0].method_timeouts."eth_getLogs": 0s is too short: use 1ms or more`) {
+		t.Fatalf("validate: exit %d\n%s", code, stderr)
+	}
+	writeFile(t, cfg, "method_timeouts: {\"debug_*\": 60s}\n"+
+		"networks:\n  - name: mainnet\n    method_timeouts: {eth_getLogs: 20s}\n    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n")
+	if code, stdout, stderr := runProc(t, "validate", "-config", cfg); code != 0 || !strings.Contains(stdout, "is valid") {
+		t.Fatalf("validate of good method_timeouts: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
