@@ -271,6 +271,18 @@ func (p *Pool) OnReady(fn func()) {
 	p.wake.mu.Unlock()
 }
 
+// Wake calls the OnReady function now: a node passed over for its rate
+// limit may take calls again before the time its Wait gave (the tokens of
+// its shared rate limit arrived).
+func (p *Pool) Wake() {
+	p.wake.mu.Lock()
+	fn := p.wake.fn
+	p.wake.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
 // AnyServes reports whether an eligible node other than except and not in
 // tried serves method (see Need.Method).
 func (p *Pool) AnyServes(method string, tried []*upstream.Node, except *upstream.Node) bool {

@@ -309,4 +309,8 @@ type NodeRateLimit struct {
 	// Burst is how many calls may go at once after a quiet spell.
 	// Default: rate, rounded up.
 	Burst int `yaml:"burst"`
+	// Shared makes rate and burst one limit for every replica that uses
+	// the same Redis (redis_url), instead of a limit for each. Default
+	// false.
+	Shared bool `yaml:"shared"`
 }

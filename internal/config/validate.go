@@ -205,12 +205,13 @@ func (n *Network) validate(path string, top *Config, p *problems) {
 	n.Hedge.validate(path+".hedge", p)
 	n.CircuitBreaker.validate(path+".circuit_breaker", p)
 	n.ConsistentReads.validate(path+".consistent_reads", p)
-	n.validateNodes(path, p)
+	n.validateNodes(path, top.Admin.RedisURL != "", p)
 }
 
 // validateNodes checks a network's nodes, and that each is listed once:
 // by URL (the node registry's identity of a configured node) and by name.
-func (n *Network) validateNodes(path string, p *problems) {
+// redis says whether Redis is configured, which a shared rate limit needs.
+func (n *Network) validateNodes(path string, redis bool, p *problems) {
 	names := map[string]string{}
 	urls := map[string]string{}
 	for _, tier := range []struct {
@@ -225,6 +226,10 @@ func (n *Network) validateNodes(path string, p *problems) {
 				nd.MaxConcurrency = 0 // inherited: reported where it was written
 			}
 			nd.validate(np, p)
+			if nd.RateLimit.Shared && !redis {
+				p.add(np+".rate_limit.shared", "needs Redis, where replicas keep the limit they share: set redis_url (or admin.redis_url), "+
+					"or remove shared to let each replica count its own calls")
+			}
 			name := nodes[i].DisplayName()
 			if other, dup := urls[nd.RPCEndpoint]; dup && nd.RPCEndpoint != "" {
 				p.add(np+".rpc_endpoint", "%s is also %s: list each node once", nodeurl.Redact(nd.RPCEndpoint), other)
@@ -299,6 +304,9 @@ func (l NodeRateLimit) validate(path string, p *problems) {
 	}
 	if l.Burst > 0 && l.Rate == 0 {
 		p.add(path+".burst", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
+	}
+	if l.Shared && l.Rate == 0 {
+		p.add(path+".shared", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
 	}
 }
 

@@ -11,24 +11,33 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisLimitTimeout bounds one shared rate-limit check: a call must not
-// wait long on an unreachable Redis.
+// redisLimitTimeout bounds one shared rate-limit check (or a node's
+// lease): a call must not wait long on an unreachable Redis.
 const redisLimitTimeout = 500 * time.Millisecond
+
+// buildRedis connects to admin.redis_url (redis_url), when set: the client
+// of the shared rate limits (clients' and nodes') and of runtime keys.
+func (g *Gateway) buildRedis() error {
+	if g.cfg.Admin.RedisURL == "" {
+		return nil
+	}
+	o, err := redis.ParseURL(g.cfg.Admin.RedisURL)
+	if err != nil {
+		return fmt.Errorf("admin.redis_url: %w", err)
+	}
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisLimitTimeout, redisLimitTimeout, redisLimitTimeout
+	o.MaxRetries = -1 // a retry doubles the wait of every call while Redis is down
+	g.redis = redis.NewClient(o)
+	return nil
+}
 
 // buildAccess sets up the client access checks of the JSON-RPC listener.
 func (g *Gateway) buildAccess() error {
 	cfg := g.cfg
 	opts := access.Options{Prefix: cfg.Admin.RedisPrefix, Networks: g.Networks}
-	if cfg.Admin.RedisURL != "" {
-		o, err := redis.ParseURL(cfg.Admin.RedisURL)
-		if err != nil {
-			return fmt.Errorf("access: admin.redis_url: %w", err)
-		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisLimitTimeout, redisLimitTimeout, redisLimitTimeout
-		o.MaxRetries = -1 // a retry doubles the wait of every call while Redis is down
-		g.accessRedis = redis.NewClient(o)
-		opts.Redis = g.accessRedis
-		opts.Store = access.NewRedisStore(g.accessRedis, cfg.Admin.RedisPrefix)
+	if g.redis != nil {
+		opts.Redis = g.redis
+		opts.Store = access.NewRedisStore(g.redis, cfg.Admin.RedisPrefix)
 	} else if cfg.Admin.StateFile != "" {
 		opts.Store = access.NewFileStore(cfg.Admin.StateFile + ".keys")
 	}
@@ -90,8 +99,11 @@ func (g *Gateway) closeAccess() {
 	if g.access != nil {
 		g.access.Close()
 	}
-	if g.accessRedis != nil {
-		_ = g.accessRedis.Close()
+	if g.limits != nil {
+		g.limits.Close()
+	}
+	if g.redis != nil {
+		_ = g.redis.Close()
 	}
 }
 

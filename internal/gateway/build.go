@@ -76,6 +76,14 @@ func (g *Gateway) newNode(n config.Network, spec upstream.Spec, nd config.Node) 
 // configuration in force, which a reload changes.
 func (g *Gateway) transport(n config.Network, spec upstream.Spec, nd config.Node) upstream.Spec {
 	spec.OnCoolDown = g.events.CoolingDown
+	if g.limits != nil {
+		spec.WantLease = g.limits.Want
+	} else if spec.RateLimit.Shared {
+		// Redis came with a reload, which connects to it only on restart.
+		g.log.Warn("node rate limit not shared: rate_limit.shared needs redis_url, which takes effect on restart; "+
+			"this replica counts the node's calls on its own until then", "network", spec.Network, "node", spec.Name)
+		spec.RateLimit.Shared = false
+	}
 	if nd.HTTPOverWS && spec.WSURL != "" && g.ws != nil {
 		g.log.Debug("node calls go over its WebSocket", "node", spec.Name)
 		spec.Transport = g.ws.Transport(spec)
@@ -125,7 +133,7 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Ve
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
 		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
 		State: stateMode(nd), StateWindow: nd.StateWindow, Methods: methodset.NewFilter(nd.Methods),
-		RateLimit: upstream.RateLimit{Rate: nd.RateLimit.Rate, Burst: nd.RateLimit.Burst},
+		RateLimit: upstream.RateLimit{Rate: nd.RateLimit.Rate, Burst: nd.RateLimit.Burst, Shared: nd.RateLimit.Shared},
 	}, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/restapi"
 	"github.com/evmgate/evmgate/internal/rpcserver"
+	"github.com/evmgate/evmgate/internal/sharedlimit"
 	"github.com/evmgate/evmgate/internal/tracing"
 	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/evmgate/evmgate/internal/ws"
@@ -55,8 +56,12 @@ type Gateway struct {
 	logs     *logsplit.Metrics             // the eth_getLogs splitters' counters
 	history  *history                      // the status page's charts
 	access   *access.Access                // who may call what, how often
-	// accessRedis is the client of shared rate limits and runtime keys.
-	accessRedis *redis.Client
+	// redis is the client of shared rate limits and runtime keys; nil
+	// without admin.redis_url.
+	redis *redis.Client
+	// limits leases the tokens of nodes with a shared rate limit; nil
+	// without Redis.
+	limits *sharedlimit.Leaser
 
 	rpcLn, metricsLn net.Listener
 	rpcSrv           *rpcserver.Server
@@ -120,6 +125,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	var nets []*network
+	if err := g.buildLimits(); err != nil {
+		return nil, err
+	}
 	if err := g.buildCache(); err != nil {
 		return nil, err
 	}
@@ -196,6 +204,9 @@ func (g *Gateway) Serve(ctx context.Context, rpcLn, metricsLn net.Listener) erro
 		}
 		if err := g.startAccess(ctx); err != nil {
 			return err
+		}
+		if g.limits != nil {
+			g.limits.Start()
 		}
 		if err := g.startAdmin(); err != nil {
 			return err

@@ -112,6 +112,12 @@ type NodeStatus struct {
 type RateLimitStatus struct {
 	Rate  float64 `json:"rate"`
 	Burst int     `json:"burst"`
+	// Shared: the limit is one for every replica (rate_limit.shared).
+	Shared bool `json:"shared,omitempty"`
+	// SharedState is a shared limit's state: "ok" (counted in Redis),
+	// "starting" (Redis has not answered yet), "fallback" (Redis cannot
+	// be reached: this replica counts the node's calls alone meanwhile).
+	SharedState string `json:"shared_state,omitempty"`
 }
 
 // rateLimitStatus returns nd's rate limit for the status report.
@@ -120,7 +126,8 @@ func rateLimitStatus(nd *upstream.Node) *RateLimitStatus {
 	if rate == 0 {
 		return nil
 	}
-	return &RateLimitStatus{Rate: rate, Burst: burst}
+	shared, state := nd.SharedLimit()
+	return &RateLimitStatus{Rate: rate, Burst: burst, Shared: shared, SharedState: state}
 }
 
 // AttestationStatus is an attested node's last certificate verification.
@@ -356,6 +363,10 @@ func (g *Gateway) snapshot() []metrics.Network {
 				InFlight: nd.InFlight(), Best: len(v.Active) > 0 && v.Active[0] == nd, Breaker: n.breakerState(nd),
 			})
 			attestationMetrics(nd, &mn.Nodes[len(mn.Nodes)-1])
+			if shared, state := nd.SharedLimit(); shared {
+				ok := state == "ok"
+				mn.Nodes[len(mn.Nodes)-1].SharedLimit = &ok
+			}
 		}
 		out = append(out, mn)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/evmgate/evmgate/internal/fakenode"
 	"github.com/evmgate/evmgate/internal/gateway"
+	"github.com/evmgate/evmgate/internal/redistest"
 )
 
 // chromium finds a headless browser. Under CI=true a missing browser fails
@@ -513,6 +514,29 @@ func TestStatusPageShowsRateLimit(t *testing.T) {
 	if state := eval[string](t, ctx, `document.querySelector('tr[data-node="fake0"]').dataset.state`); state != "serving" {
 		t.Errorf("fake0 after a 429 is %q on the page, want serving", state)
 	}
+	checkContrast(t, ctx)
+}
+
+// A node with a shared rate limit says so under its name, and says when
+// Redis cannot be reached and each replica counts its calls alone.
+func TestStatusPageShowsSharedRateLimit(t *testing.T) {
+	ctx := browser(t)
+	rs := redistest.New(t)
+	rs.Start()
+	f := fakes(t, 1)
+	g := startGateway(t, "redis_url: "+rs.URL()+"\n"+netYAML("    cache: false\n",
+		fmt.Sprintf("    local_nodes:\n      - rpc_endpoint: %q\n        name: %s\n        rate_limit: {rate: 25, shared: true}\n", f[0].URL(), f[0].Name)))
+	call := `{"jsonrpc":"2.0","id":1,"method":"web3_clientVersion","params":[]}`
+	if r := post(t, g.RPCURL()+"/mainnet", call); r.status != 200 {
+		t.Fatalf("call: %d %s", r.status, r.body)
+	}
+	do(t, ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(g.MetricsURL()+"/status/page"))
+	waitJS(t, ctx, "fake0's shared limit", `document.querySelector('tr[data-node="fake0"] .sub')?.textContent.includes('at most 25 calls/s for all replicas')`)
+	rs.Stop()
+	if r := post(t, g.RPCURL()+"/mainnet", call); r.status != 200 {
+		t.Fatalf("call with Redis down: %d %s", r.status, r.body)
+	}
+	waitJS(t, ctx, "fake0's limit counted alone", `document.querySelector('tr[data-node="fake0"] .sub')?.textContent.includes('Redis unreachable')`)
 	checkContrast(t, ctx)
 }
 

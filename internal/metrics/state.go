@@ -31,6 +31,9 @@ type Node struct {
 	// Breaker is the node's circuit breaker state (closed, half_open,
 	// open); "" when breakers are off.
 	Breaker string
+	// SharedLimit is set for a node whose rate limit replicas share:
+	// whether it is counted in Redis now (false: by this replica alone).
+	SharedLimit *bool
 }
 
 var (
@@ -47,13 +50,14 @@ var (
 	descEligible = prometheus.NewDesc("evmgate_network_eligible_nodes", "Nodes of the network a call may be sent to now (0: no eligible node, /ready answers 503).", []string{"network"}, nil)
 	descAttested = prometheus.NewDesc("evmgate_node_attested", "1 when the attested node's last certificate verification passed.", []string{"network", "rpc_endpoint"}, nil)
 	descBreaker  = prometheus.NewDesc("evmgate_node_breaker_state", "The node's circuit breaker: 0 closed, 1 half-open (next call is a trial), 2 open (no calls).", []string{"network", "rpc_endpoint"}, nil)
+	descShared   = prometheus.NewDesc("evmgate_node_rate_limit_shared", "For a node with rate_limit.shared: 1 while its limit is counted in Redis, shared by the replicas; 0 while this replica counts it alone (Redis not reached).", []string{"network", "rpc_endpoint"}, nil)
 	descAttFails = prometheus.NewDesc("evmgate_node_attestation_failures_total", "Failed attestation verifications of the node, by reason.", []string{"network", "rpc_endpoint", "reason"}, nil)
 )
 
 type stateCollector struct{ snapshot func() []Network }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible, descAttested, descAttFails, descBreaker} {
+	for _, d := range []*prometheus.Desc{descLatency, descHead, descBehind, descLoad, descBest, descState, descInFlight, descNetHead, descQueue, descQueueCap, descEligible, descAttested, descAttFails, descBreaker, descShared} {
 		ch <- d
 	}
 }
@@ -83,6 +87,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			for _, s := range nd.States {
 				gauge(descState, b2f(s == nd.State), n.Name, nd.Name, nd.Tier, s)
+			}
+			if nd.SharedLimit != nil {
+				gauge(descShared, b2f(*nd.SharedLimit), n.Name, nd.Name)
 			}
 			if nd.Attested != nil {
 				gauge(descAttested, b2f(*nd.Attested), n.Name, nd.Name)

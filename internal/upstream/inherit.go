@@ -4,7 +4,8 @@ import "time"
 
 // Inherit copies old's live state (head, block time, latency, load, health,
 // failures, chain id, the methods it does not serve, a rate limit answer's
-// cool-down and its rate limit's bucket) into n, a node that takes old's place with a
+// cool-down, its rate limit's bucket and the tokens it holds of a shared
+// one) into n, a node that takes old's place with a
 // changed identity (weight, limits, headers changed by a configuration
 // reload), so that it serves at once as old did instead of waiting for its
 // first probe. Calls in flight stay counted on old. Call it before n is
@@ -30,6 +31,9 @@ func (n *Node) Inherit(old *Node) {
 			old.limiter.SetLimitAt(t, n.limiter.Limit())
 			old.limiter.SetBurstAt(t, n.limiter.Burst())
 			n.limiter = old.limiter
+		}
+		if n.lease != nil && old.lease != nil {
+			n.lease.inherit(old.lease)
 		}
 	}
 }

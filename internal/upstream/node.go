@@ -115,6 +115,10 @@ type Spec struct {
 	// OnCoolDown, when set, is called when the node starts to cool down
 	// after a rate limit answer, for d (see CoolDown).
 	OnCoolDown func(n *Node, d time.Duration)
+	// WantLease, when set, is called (it must be cheap and never block)
+	// when a node whose rate limit is shared wants tokens from the shared
+	// bucket, or has a cool-down to tell: it wakes the leasing loop.
+	WantLease func()
 }
 
 // Node is one upstream node. Its live state is safe for concurrent use.
@@ -143,6 +147,7 @@ type Node struct {
 	missing   missingMethods         // methods it answered "method not found" for
 	limiter   *rate.Limiter          // RateLimit's bucket; nil without one
 	coolUntil atomic.Int64           // Now() until which a rate limit answer keeps it out
+	lease     *lease                 // the tokens held of a shared rate limit; nil unless RateLimit.Shared
 }
 
 // New returns a node with its HTTP client.
@@ -153,6 +158,7 @@ func New(spec Spec) *Node {
 	n := &Node{Spec: spec}
 	n.stateMode.Store(uint32(spec.State))
 	n.limiter = newLimiter(spec.RateLimit)
+	n.lease = newLease(spec.RateLimit, spec.WantLease)
 	n.client = newClient(spec)
 	n.fast = newFastClient(spec)
 	if spec.WSTransport != nil {

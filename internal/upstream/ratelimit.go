@@ -15,6 +15,10 @@ import (
 type RateLimit struct {
 	Rate  float64
 	Burst int // 0: Rate rounded up, at least 1
+	// Shared makes the limit one for every replica: the node spends
+	// tokens leased from a shared bucket (see lease.go), and counts on its
+	// own bucket only while that cannot be reached.
+	Shared bool
 }
 
 // burst is the bucket's size.
@@ -70,6 +74,9 @@ func (n *Node) Wait(now int64, count int) time.Duration {
 	if n.limiter == nil {
 		return d
 	}
+	if s := n.lease; s != nil && s.shared() {
+		return max(d, s.wait(now, int64(n.bounded(count))))
+	}
 	need := float64(n.bounded(count))
 	t := at(now)
 	if have := n.limiter.TokensAt(t); have < need {
@@ -89,6 +96,14 @@ func (n *Node) TryAcquireCalls(now int64, count int) bool {
 		return false
 	}
 	if n.limiter == nil {
+		return true
+	}
+	if s := n.lease; s != nil && s.shared() {
+		if !s.take(now, int64(n.bounded(count)), int64(max(count, 1))) {
+			n.Release()
+			n.EndTrial()
+			return false
+		}
 		return true
 	}
 	t, b := at(now), n.limiter.Burst()
@@ -113,15 +128,24 @@ func (n *Node) CoolDown(d time.Duration) {
 	}
 	d = min(d, MaxCoolDown)
 	now := Now()
-	until := now + int64(d)
+	n.coolTo(now, now+int64(d), true)
+}
+
+// coolTo raises the node's cool-down to until (a Now()); tell: it is this
+// replica's news, told to the others when the rate limit is shared.
+func (n *Node) coolTo(now, until int64, tell bool) {
 	for {
 		cur := n.coolUntil.Load()
 		if cur >= until {
 			return
 		}
 		if n.coolUntil.CompareAndSwap(cur, until) {
+			if tell && n.lease != nil {
+				n.lease.tell.Store(true)
+				n.lease.ask(0)
+			}
 			if cur <= now && n.OnCoolDown != nil {
-				n.OnCoolDown(n, d) // it was not cooling down: it starts now
+				n.OnCoolDown(n, time.Duration(until-now)) // it was not cooling down: it starts now
 			}
 			return
 		}
