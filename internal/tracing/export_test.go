@@ -449,10 +449,14 @@ func TestServiceNamePrecedence(t *testing.T) {
 	}
 }
 
-func TestDisabledByEnvironment(t *testing.T) {
-	for v, want := range map[string]bool{"true": true, "TRUE": true, " true ": true, "false": false, "": false, "1": false} {
-		if got := Disabled(mapLookup{"OTEL_SDK_DISABLED": v}.get); got != want {
-			t.Errorf("OTEL_SDK_DISABLED=%q: Disabled = %v, want %v", v, got, want)
+func TestOnByConfigAndEnvironment(t *testing.T) {
+	for v, envOff := range map[string]bool{"true": true, "TRUE": true, " true ": true, "false": false, "": false, "1": false} {
+		on, off := On(true, mapLookup{"OTEL_SDK_DISABLED": v}.get)
+		if on == envOff || off != envOff {
+			t.Errorf("enabled, OTEL_SDK_DISABLED=%q: On = %v, %v, want %v, %v", v, on, off, !envOff, envOff)
+		}
+		if on, off := On(false, mapLookup{"OTEL_SDK_DISABLED": v}.get); on || off {
+			t.Errorf("not enabled, OTEL_SDK_DISABLED=%q: On = %v, %v, want false, false", v, on, off)
 		}
 	}
 }

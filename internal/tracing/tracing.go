@@ -94,11 +94,21 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 // credentials or a key in its query, so redact it before logging it.
 func (t *Tracer) Endpoint() string { return t.endpoint }
 
-// Disabled reports whether the environment turns tracing off
-// (OTEL_SDK_DISABLED=true), whatever the configuration says.
-func Disabled(lookup func(string) (string, bool)) bool {
+// On decides whether tracing is on, the one place that does: the
+// configuration turns it on (tracing.enabled) and the environment does
+// not turn it off (OTEL_SDK_DISABLED=true, which wins over the
+// configuration, as the OpenTelemetry SDK specification has it).
+// envOff reports that tracing.enabled is true but the environment turned
+// it off, which the start logs.
+func On(enabled bool, lookup func(string) (string, bool)) (on, envOff bool) {
+	if !enabled {
+		return false, false
+	}
 	v, _ := lookup("OTEL_SDK_DISABLED")
-	return strings.EqualFold(strings.TrimSpace(v), "true")
+	if strings.EqualFold(strings.TrimSpace(v), "true") {
+		return false, true
+	}
+	return true, false
 }
 
 // batchLimits are the batch span processor's variables: the SDK reads
