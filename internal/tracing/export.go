@@ -196,21 +196,8 @@ func exportConfigOf(cfg Options, lookup func(string) (string, bool)) (exportConf
 		return out, err
 	}
 	if k, v := env("HEADERS"); k != "" {
-		for _, kv := range strings.Split(v, ",") {
-			if strings.TrimSpace(kv) == "" {
-				continue
-			}
-			name, val, ok := strings.Cut(kv, "=")
-			name = strings.TrimSpace(name)
-			if uv, uerr := url.PathUnescape(strings.TrimSpace(val)); uerr == nil {
-				val = uv
-			} else {
-				ok = false
-			}
-			if !ok || name == "" {
-				return out, fmt.Errorf("%s: %q is not name=value (values URL-encoded, pairs separated by commas)", k, strings.TrimSpace(kv))
-			}
-			out.Headers[name] = val
+		if out.Headers, err = parseKeyValues(k, v, "name"); err != nil {
+			return out, err
 		}
 	}
 	for name, val := range cfg.Headers {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -140,26 +139,12 @@ func Check(cfg Options, lookup func(string) (string, bool)) (exportConfig, error
 		}
 	}
 	if v, ok := lookup("OTEL_RESOURCE_ATTRIBUTES"); ok {
-		if err := checkResourceAttributes(v); err != nil {
+		// The SDK reads the variable itself; what it could not read stops the start.
+		if _, err := parseKeyValues("OTEL_RESOURCE_ATTRIBUTES", v, "key"); err != nil {
 			return exportConfig{}, err
 		}
 	}
 	return exportConfigOf(cfg, lookup)
-}
-
-// checkResourceAttributes checks OTEL_RESOURCE_ATTRIBUTES as the SDK reads
-// it: key=value pairs, separated by commas, values URL-encoded.
-func checkResourceAttributes(v string) error {
-	for _, kv := range strings.Split(v, ",") {
-		if strings.TrimSpace(kv) == "" {
-			continue
-		}
-		k, val, ok := strings.Cut(kv, "=")
-		if _, err := url.PathUnescape(strings.TrimSpace(val)); !ok || strings.TrimSpace(k) == "" || err != nil {
-			return fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %q is not key=value (pairs separated by commas, values URL-encoded)", strings.TrimSpace(kv))
-		}
-	}
-	return nil
 }
 
 // Shutdown exports the spans still held and stops the exporter, within ctx.
