@@ -143,6 +143,7 @@ type Node struct {
 	missing   missingMethods         // methods it answered "method not found" for
 	limiter   *rate.Limiter          // RateLimit's bucket; nil without one
 	coolUntil atomic.Int64           // Now() until which a rate limit answer keeps it out
+	successor atomic.Pointer[Node]   // the node at the same URL that took its place (Inherit); nil: none
 }
 
 // New returns a node with its HTTP client.
