@@ -159,7 +159,7 @@ func validate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Tracing.Enabled && !tracing.Disabled(os.LookupEnv) {
+	if on, _ := tracing.On(cfg.Tracing.Enabled, os.LookupEnv); on {
 		// What the environment says of the export stops a start: so it fails validate.
 		if _, err := tracing.Check(gateway.TracingOptions(cfg), os.LookupEnv); err != nil {
 			return fmt.Errorf("%s: tracing: %w", path, err)

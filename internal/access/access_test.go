@@ -310,3 +310,25 @@ func TestFirstRuntimeKeyWarns(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigRefuses(t *testing.T) {
+	t.Parallel()
+	c := Config{
+		Methods:  MethodPolicy{Deny: []string{"debug_*"}},
+		Networks: map[string]NetworkPolicy{"relay": {Methods: MethodPolicy{Allow: []string{"eth_sendRawTransaction"}}}},
+	}
+	for _, tc := range []struct {
+		network, method string
+		want            bool
+	}{
+		{"relay", "eth_blockNumber", true},         // outside the network's allow list
+		{"relay", "eth_sendRawTransaction", false}, // named by it
+		{"relay", "debug_traceCall", true},         // denied by access.methods
+		{"mainnet", "debug_traceCall", true},
+		{"mainnet", "eth_blockNumber", false}, // no layer refuses it
+	} {
+		if got := c.Refuses(tc.network, tc.method); got != tc.want {
+			t.Errorf("Refuses(%s, %s) = %v, want %v", tc.network, tc.method, got, tc.want)
+		}
+	}
+}

@@ -58,3 +58,20 @@ func methodAllowed(method string, layers ...*policy) bool {
 }
 
 var compiledDefault = methodset.Compile(defaultRefused)
+
+// Refuses reports whether access.methods or access.networks.<network>.methods
+// refuses method to every client of network (a deny list names it, or an
+// allow list leaves it out): no key can then call it, as a deny in any
+// layer wins.
+func (c *Config) Refuses(network, method string) bool {
+	layers := []MethodPolicy{c.Methods}
+	if n, ok := c.Networks[network]; ok {
+		layers = append(layers, n.Methods)
+	}
+	for _, m := range layers {
+		if p := compilePolicy(m); p.judge(method) == denied {
+			return true
+		}
+	}
+	return false
+}

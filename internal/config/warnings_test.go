@@ -9,6 +9,7 @@ import (
 // admits eth_blockNumber, are warned about under their key paths; lists
 // that admit something are not.
 func TestWarnings(t *testing.T) {
+	const sendOnly = "        methods: {allow: [eth_sendRawTransaction, eth_chainId]}\n"
 	const head = "networks:\n  - name: mainnet\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8545\n"
 	tests := []struct {
 		name string
@@ -30,6 +31,19 @@ func TestWarnings(t *testing.T) {
 			[]string{`networks[0]: no node of network "mainnet" admits eth_blockNumber by its methods lists`}},
 		{"eth_blockNumber on a fallback",
 			head + "        methods: {deny: [eth_blockNumber]}\n    fallback_nodes:\n      - rpc_endpoint: http://127.0.0.1:8546\n", nil},
+		// A network meant for sending only: its clients are refused the
+		// reads its nodes cannot serve, so nothing is lost that was meant.
+		{"send only, said by the network's access allow list",
+			head + sendOnly + "access:\n  networks:\n    mainnet:\n      methods: {allow: [eth_sendRawTransaction, eth_chainId]}\n", nil},
+		{"send only, said by access.methods deny",
+			head + sendOnly + "access:\n  methods: {deny: [eth_blockNumber, \"eth_subscribe\"]}\n", nil},
+		{"send only, eth_subscribe still offered",
+			head + sendOnly + "access:\n  networks:\n    mainnet:\n      methods: {deny: [eth_blockNumber]}\n",
+			[]string{`networks[0]: no node of network "mainnet" admits eth_blockNumber by its methods lists`}},
+		{"send only, another network's policy",
+			head + sendOnly + "  - name: other\n    local_nodes:\n      - rpc_endpoint: http://127.0.0.1:8547\n" +
+				"access:\n  networks:\n    other:\n      methods: {allow: [eth_sendRawTransaction]}\n",
+			[]string{`networks[0]: no node of network "mainnet" admits eth_blockNumber by its methods lists`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

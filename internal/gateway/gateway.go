@@ -107,10 +107,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	// The WebSocket server comes first: nodes with http_over_ws send their
 	// calls over its shared upstream connections.
 	g.handler = proxy.New(proxyOptions(cfg), nil, log, m)
-	if cfg.Tracing.Enabled && tracing.Disabled(os.LookupEnv) {
+	on, envOff := tracing.On(cfg.Tracing.Enabled, os.LookupEnv)
+	if envOff {
 		log.Warn("tracing is off: OTEL_SDK_DISABLED=true overrides tracing.enabled")
 	}
-	if cfg.Tracing.Enabled && !tracing.Disabled(os.LookupEnv) {
+	if on {
 		if g.tracer, err = tracing.New(TracingOptions(cfg), log); err != nil {
 			return nil, fmt.Errorf("tracing: %w", err)
 		}

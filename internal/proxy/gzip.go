@@ -171,15 +171,22 @@ var gzipHeader = []string{"gzip"}
 // Compress wraps next, the handler of the JSON-RPC port's net/http server
 // (JSON-RPC over HTTP/2, REST routes, prio-load-balancer paths), so that
 // its answers are compressed as the fast server's are. WebSocket upgrades
-// and HEAD requests pass untouched.
+// pass untouched. A HEAD answer has no body to compress, but it carries
+// the Vary its GET would (RFC 9110, section 9.3.2), so that a cache that
+// learns from it keeps the forms apart; the fast server hands HEAD
+// requests to net/http's, so this is the one place for both.
 func (h *Handler) Compress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		min := h.options().gzipMin()
-		if min < 0 || r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {
+		if min < 0 || r.Header.Get("Upgrade") != "" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Add("Vary", "Accept-Encoding") // compressed or not, as the fast server does
+		if r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if !acceptsGzip(r.Header["Accept-Encoding"]) {
 			next.ServeHTTP(w, r)
 			return

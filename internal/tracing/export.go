@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,13 +74,9 @@ func (e *exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 		return fmt.Errorf("encoding spans: %w", err)
 	}
 	if e.cfg.Gzip {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		_, _ = zw.Write(body)
-		if err := zw.Close(); err != nil {
+		if body, err = gzipped(body); err != nil {
 			return fmt.Errorf("compressing spans: %w", err)
 		}
-		body = buf.Bytes()
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
@@ -108,6 +105,29 @@ func (e *exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 		}
 		wait *= 2
 	}
+}
+
+// gzipWriters hold gzip writers between exports: a writer's compressor
+// state is over a megabyte, made anew on every export before. A pool
+// rather than one writer per exporter keeps concurrent exports apart.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
+// gzipped is body gzip-compressed, in a new slice: the request may still
+// hold it after the export returns (the transport closes a request's body
+// in its own time), so only the writer is reused.
+func gzipped(body []byte) ([]byte, error) {
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	buf := bytes.NewBuffer(make([]byte, 0, len(body)/4+64))
+	zw.Reset(buf)
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	zw.Reset(io.Discard) // hold no reference to buf while pooled
+	return buf.Bytes(), nil
 }
 
 // retryable is an export failure worth another try: the collector was
@@ -196,21 +216,8 @@ func exportConfigOf(cfg Options, lookup func(string) (string, bool)) (exportConf
 		return out, err
 	}
 	if k, v := env("HEADERS"); k != "" {
-		for _, kv := range strings.Split(v, ",") {
-			if strings.TrimSpace(kv) == "" {
-				continue
-			}
-			name, val, ok := strings.Cut(kv, "=")
-			name = strings.TrimSpace(name)
-			if uv, uerr := url.PathUnescape(strings.TrimSpace(val)); uerr == nil {
-				val = uv
-			} else {
-				ok = false
-			}
-			if !ok || name == "" {
-				return out, fmt.Errorf("%s: %q is not name=value (values URL-encoded, pairs separated by commas)", k, strings.TrimSpace(kv))
-			}
-			out.Headers[name] = val
+		if out.Headers, err = parseKeyValues(k, v, "name"); err != nil {
+			return out, err
 		}
 	}
 	for name, val := range cfg.Headers {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -342,6 +344,65 @@ func TestExportGzip(t *testing.T) {
 	}
 }
 
+// Exports running at once each compress their own batch whole, though
+// they share the pooled gzip writers.
+func TestExportGzipConcurrent(t *testing.T) {
+	c := newCollector(t)
+	cfg, err := exportConfigOf(Options{Endpoint: c.srv.URL}, mapLookup{"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newExporter(cfg)
+	const exports = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, exports*3)
+	for i := range exports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 3 {
+				errs <- e.ExportSpans(context.Background(), spans(fmt.Sprintf("s%d-%d-a", i, j), fmt.Sprintf("s%d-%d-b", i, j)))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	c.mu.Lock()
+	bodies := slices.Clone(c.bodies)
+	c.mu.Unlock()
+	for i, zipped := range bodies {
+		zr, err := gzip.NewReader(bytes.NewReader(zipped))
+		if err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(plain, &req); err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		var names []string
+		for _, s := range req.ResourceSpans[0].ScopeSpans[0].Spans {
+			names = append(names, s.Name)
+		}
+		if len(names) != 2 || strings.TrimSuffix(names[0], "-a") != strings.TrimSuffix(names[1], "-b") {
+			t.Fatalf("body %d holds %v, want one export's two spans", i, names)
+		}
+		seen[names[0]] = true
+	}
+	if len(seen) != exports*3 {
+		t.Fatalf("%d distinct exports received, want %d", len(seen), exports*3)
+	}
+}
+
 func TestExportAfterShutdownSendsNothing(t *testing.T) {
 	c := newCollector(t)
 	e := testExporter(c)
@@ -449,10 +510,14 @@ func TestServiceNamePrecedence(t *testing.T) {
 	}
 }
 
-func TestDisabledByEnvironment(t *testing.T) {
-	for v, want := range map[string]bool{"true": true, "TRUE": true, " true ": true, "false": false, "": false, "1": false} {
-		if got := Disabled(mapLookup{"OTEL_SDK_DISABLED": v}.get); got != want {
-			t.Errorf("OTEL_SDK_DISABLED=%q: Disabled = %v, want %v", v, got, want)
+func TestOnByConfigAndEnvironment(t *testing.T) {
+	for v, envOff := range map[string]bool{"true": true, "TRUE": true, " true ": true, "false": false, "": false, "1": false} {
+		on, off := On(true, mapLookup{"OTEL_SDK_DISABLED": v}.get)
+		if on == envOff || off != envOff {
+			t.Errorf("enabled, OTEL_SDK_DISABLED=%q: On = %v, %v, want %v, %v", v, on, off, !envOff, envOff)
+		}
+		if on, off := On(false, mapLookup{"OTEL_SDK_DISABLED": v}.get); on || off {
+			t.Errorf("not enabled, OTEL_SDK_DISABLED=%q: On = %v, %v, want false, false", v, on, off)
 		}
 	}
 }

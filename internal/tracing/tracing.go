@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -94,11 +93,21 @@ func New(cfg Options, log *slog.Logger) (*Tracer, error) {
 // credentials or a key in its query, so redact it before logging it.
 func (t *Tracer) Endpoint() string { return t.endpoint }
 
-// Disabled reports whether the environment turns tracing off
-// (OTEL_SDK_DISABLED=true), whatever the configuration says.
-func Disabled(lookup func(string) (string, bool)) bool {
+// On decides whether tracing is on, the one place that does: the
+// configuration turns it on (tracing.enabled) and the environment does
+// not turn it off (OTEL_SDK_DISABLED=true, which wins over the
+// configuration, as the OpenTelemetry SDK specification has it).
+// envOff reports that tracing.enabled is true but the environment turned
+// it off, which the start logs.
+func On(enabled bool, lookup func(string) (string, bool)) (on, envOff bool) {
+	if !enabled {
+		return false, false
+	}
 	v, _ := lookup("OTEL_SDK_DISABLED")
-	return strings.EqualFold(strings.TrimSpace(v), "true")
+	if strings.EqualFold(strings.TrimSpace(v), "true") {
+		return false, true
+	}
+	return true, false
 }
 
 // batchLimits are the batch span processor's variables: the SDK reads
@@ -130,26 +139,12 @@ func Check(cfg Options, lookup func(string) (string, bool)) (exportConfig, error
 		}
 	}
 	if v, ok := lookup("OTEL_RESOURCE_ATTRIBUTES"); ok {
-		if err := checkResourceAttributes(v); err != nil {
+		// The SDK reads the variable itself; what it could not read stops the start.
+		if _, err := parseKeyValues("OTEL_RESOURCE_ATTRIBUTES", v, "key"); err != nil {
 			return exportConfig{}, err
 		}
 	}
 	return exportConfigOf(cfg, lookup)
-}
-
-// checkResourceAttributes checks OTEL_RESOURCE_ATTRIBUTES as the SDK reads
-// it: key=value pairs, separated by commas, values URL-encoded.
-func checkResourceAttributes(v string) error {
-	for _, kv := range strings.Split(v, ",") {
-		if strings.TrimSpace(kv) == "" {
-			continue
-		}
-		k, val, ok := strings.Cut(kv, "=")
-		if _, err := url.PathUnescape(strings.TrimSpace(val)); !ok || strings.TrimSpace(k) == "" || err != nil {
-			return fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %q is not key=value (pairs separated by commas, values URL-encoded)", strings.TrimSpace(kv))
-		}
-	}
-	return nil
 }
 
 // Shutdown exports the spans still held and stops the exporter, within ctx.

@@ -8,8 +8,9 @@ import "time"
 // one) into n, a node that takes old's place with a
 // changed identity (weight, limits, headers changed by a configuration
 // reload), so that it serves at once as old did instead of waiting for its
-// first probe. Calls in flight stay counted on old. Call it before n is
-// shared.
+// first probe. Calls in flight stay counted on old; at the same URL, a
+// rate limit answer one of them gets later cools n down (see serving).
+// Call it before n is shared.
 func (n *Node) Inherit(old *Node) {
 	n.head.Store(old.head.Load())
 	n.blockTime.Store(old.blockTime.Load())
@@ -35,5 +36,18 @@ func (n *Node) Inherit(old *Node) {
 		if n.lease != nil && old.lease != nil {
 			n.lease.inherit(old.lease)
 		}
+		old.successor.Store(n) // last: n's state is set before a late answer on old reaches it
 	}
+}
+
+// serving is the node that serves in n's place now: n, or the last of the
+// nodes at its URL that took its place by Inherit. A rate limit answer to
+// a call that was in flight when a reload replaced its node is the
+// provider's word on that URL: it must hold back the node that is sent
+// calls now, not one that is sent none.
+func (n *Node) serving() *Node {
+	for next := n.successor.Load(); next != nil; next = n.successor.Load() {
+		n = next
+	}
+	return n
 }

@@ -148,6 +148,7 @@ type Node struct {
 	limiter   *rate.Limiter          // RateLimit's bucket; nil without one
 	coolUntil atomic.Int64           // Now() until which a rate limit answer keeps it out
 	lease     *lease                 // the tokens held of a shared rate limit; nil unless RateLimit.Shared
+	successor atomic.Pointer[Node]   // the node at the same URL that took its place (Inherit); nil: none
 }
 
 // New returns a node with its HTTP client.

@@ -121,8 +121,10 @@ func (n *Node) TryAcquireCalls(now int64, count int) bool {
 }
 
 // CoolDown passes the node over for d (bounded by MaxCoolDown) from now:
-// it answered that calls come too fast.
+// it answered that calls come too fast. On a node a reload replaced, it
+// cools down the node serving in its place (see Inherit).
 func (n *Node) CoolDown(d time.Duration) {
+	n = n.serving()
 	if d <= 0 {
 		d = DefaultCoolDown
 	}

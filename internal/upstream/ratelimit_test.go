@@ -106,6 +106,67 @@ func TestTooManyRequestsCoolsTheNodeDown(t *testing.T) {
 	}
 }
 
+// A call in flight on a node when a reload replaces it (same URL, other
+// settings) that then gets HTTP 429 cools down the node now serving in its
+// place, which would otherwise keep being sent calls: the old one serves
+// no more. Replaced twice, the cool-down reaches the last successor.
+func TestLateTooManyRequestsCoolsTheSuccessor(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			arrived, answer := make(chan struct{}), make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				close(arrived)
+				<-answer
+				w.Header().Set("Retry-After", "30")
+				w.WriteHeader(http.StatusTooManyRequests)
+			}))
+			defer srv.Close()
+			spec := upstream.Spec{Name: "n", URL: srv.URL, Timeout: 30 * time.Second}
+			old := newNode(t, cl.gzip, cl.fast, spec)
+			done := make(chan error, 1)
+			go func() {
+				_, err := old.Call(context.Background(), []byte(`{}`))
+				done <- err
+			}()
+			<-arrived
+			spec.Weight = 2
+			mid := newNode(t, cl.gzip, cl.fast, spec)
+			mid.Inherit(old)
+			spec.Weight = 3
+			var started []time.Duration
+			spec.OnCoolDown = func(n *upstream.Node, d time.Duration) { started = append(started, d) }
+			last := newNode(t, cl.gzip, cl.fast, spec)
+			last.Inherit(mid)
+			close(answer)
+			var ue *upstream.Error
+			if err := <-done; !errors.As(err, &ue) || ue.Kind != upstream.KindRateLimited {
+				t.Fatalf("the late answer: %v, want rate_limited", err)
+			}
+			if d := last.CoolingDown(); d < 25*time.Second || d > 30*time.Second {
+				t.Errorf("the node serving now cools down %s, want about 30s", d)
+			}
+			if last.TryAcquireCalls(upstream.Now(), 1) {
+				t.Error("the node serving now takes calls while its provider asked to wait")
+			}
+			if len(started) != 1 || started[0] != 30*time.Second {
+				t.Errorf("OnCoolDown of the node serving now: %v, want once, 30s", started)
+			}
+		})
+	}
+}
+
+// A node replaced by one with another URL passes no cool-down on: the
+// 429 came from an endpoint the successor does not call.
+func TestTooManyRequestsStaysWithTheOldURL(t *testing.T) {
+	old := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1"})
+	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:2"})
+	n.Inherit(old)
+	old.CoolDown(time.Minute)
+	if d := n.CoolingDown(); d != 0 {
+		t.Fatalf("a node at another URL cools down %s after its predecessor's 429", d)
+	}
+}
+
 func TestRetryAfter(t *testing.T) {
 	for _, c := range []struct {
 		in   string
