@@ -5,15 +5,19 @@ import (
 	"sync/atomic"
 )
 
-// flushListener's connections count their writes (flushConn).
-type flushListener struct{ net.Listener }
+// flushListener's connections count their writes (flushConn) and keep
+// their deadlines until a read or a write waits on them (deadline.go).
+type flushListener struct {
+	net.Listener
+	slack int64 // deadlineSlack
+}
 
 func (l flushListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &flushConn{Conn: c, mark: noAnswer}, nil
+	return &flushConn{Conn: c, mark: noAnswer, dl: deadlines{slack: l.slack}}, nil
 }
 
 // noAnswer is a flushConn's mark before its first answer.
@@ -35,12 +39,18 @@ type flushConn struct {
 	last    atomic.Int64 // the size of the last write
 	mark    uint64       // writes when the last handler returned; noAnswer before any
 	handing atomic.Bool  // a request is being handed to net/http (Server.handOver)
+	dl      deadlines
 }
 
 // writeBufferSize is the fast server's write buffer.
 const writeBufferSize = 4096
 
 func (c *flushConn) Write(p []byte) (int, error) {
+	if !c.dl.direct {
+		if err := c.dl.settle(c.dl.writeWant, &c.dl.writeSet, c.Conn.SetWriteDeadline); err != nil {
+			return 0, err
+		}
+	}
 	n, err := c.Conn.Write(p)
 	c.last.Store(int64(len(p)))
 	c.writes.Add(1)

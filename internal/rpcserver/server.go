@@ -48,6 +48,7 @@ type Server struct {
 	handing sync.WaitGroup // requests being handed to net/http
 
 	readHeaderTimeout time.Duration
+	slack             int64 // how late a deadline may end (deadline.go)
 }
 
 // New returns a server that serves fast requests with fast and hands the
@@ -76,6 +77,7 @@ func New(fast Fast, std *http.Server, o Options) *Server {
 		}
 	}
 	s.readHeaderTimeout = o.ReadHeaderTimeout
+	s.slack = deadlineSlack(shortest(o.ReadHeaderTimeout, o.ReadTimeout, o.WriteTimeout, o.IdleTimeout))
 	s.fast = &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if isUpgrade(&ctx.Request.Header) || !fast(ctx) {
@@ -126,7 +128,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.tls != nil {
 		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, func(c net.Conn) { s.handoff.give(c) })
 	}
-	ln = flushListener{ln}
+	ln = flushListener{Listener: ln, slack: s.slack}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
@@ -215,6 +217,9 @@ func (s *Server) handOver(ctx *fasthttp.RequestCtx) {
 		if fc != nil && !fc.handing.CompareAndSwap(true, false) {
 			return // counted as closed already
 		}
+		if fc != nil {
+			fc.goDirect()
+		}
 		rc := &replayConn{Conn: c, r: io.MultiReader(&raw, c)}
 		if !s.handoff.give(rc) {
 			rc.answered(&s.handing)
@@ -252,4 +257,15 @@ func (l fastLogger) Printf(format string, args ...any) {
 	if l.log != nil && l.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.log.Debug("rpc server", "msg", fmt.Sprintf(format, args...))
 	}
+}
+
+// shortest returns the shortest of the durations over 0 (0: none).
+func shortest(ds ...time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		if d > 0 && (m == 0 || d < m) {
+			m = d
+		}
+	}
+	return m
 }
