@@ -23,7 +23,7 @@ func TestMethodTimeoutsAsProcess(t *testing.T) {
 			"method_timeouts:\n  \"debug_*\": 20s\n  debug_traceTransaction: 20s\n" +
 			"networks:\n" +
 			"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    rpc_timeout: 300ms\n    rpc_retries: 1\n" +
-			"    method_timeouts: {debug_traceCall: " + traceCall + "}\n" +
+			"    method_timeouts: {debug_traceCall: " + traceCall + ", eth_getLogs: 700ms}\n" +
 			"    local_nodes:\n" +
 			"      - rpc_endpoint: " + f[0].URL() + "\n        name: a\n" +
 			"      - rpc_endpoint: " + f[1].URL() + "\n        name: b\n"
@@ -83,6 +83,19 @@ func TestMethodTimeoutsAsProcess(t *testing.T) {
 		t.Errorf("debug_traceCall timed out after %s, want about 2s (its network's entry, not the top level's 20s)", took)
 	}
 
+	// eth_getLogs (its ranges asked by chunks) keeps its entry: a try cut
+	// by its entry names it, the budget's end names request_timeout.
+	for _, n := range f {
+		n.Hold("eth_getLogs")
+	}
+	code, body = rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":5,"method":"eth_getLogs","params":[{"fromBlock":"0x10","toBlock":"0x20"}]}`)
+	if code != 504 || !strings.Contains(body, "its method_timeouts entry (700ms) passed before it answered") {
+		t.Errorf("eth_getLogs held on every node: %d %s, want a try cut at its 700ms entry", code, body)
+	}
+	for _, n := range f {
+		n.Release("eth_getLogs")
+	}
+
 	// A reload applies a new entry to the calls that start after it.
 	cf.replace(text("250ms"))
 	logs := p.waitCount(p.stderr, "configuration reloaded", 1, time.Minute)
@@ -108,7 +121,7 @@ func TestMethodTimeoutsAsProcess(t *testing.T) {
 		t.Fatalf("/status: %v %s", err, st)
 	}
 	got := status.Networks[0].MethodTimeouts
-	if got["debug_*"] != "20s" || got["debug_traceCall"] != "250ms" || got["debug_traceTransaction"] != "20s" || len(got) != 3 {
+	if got["debug_*"] != "20s" || got["debug_traceCall"] != "250ms" || got["debug_traceTransaction"] != "20s" || got["eth_getLogs"] != "700ms" || len(got) != 4 {
 		t.Errorf("/status method_timeouts = %v", got)
 	}
 }
@@ -129,5 +142,48 @@ func TestMethodTimeoutsValidateAsProcess(t *testing.T) {
 		"networks:\n  - name: mainnet\n    method_timeouts: {eth_getLogs: 20s}\n    local_nodes:\n      - rpc_endpoint: "+f[0].URL()+"\n")
 	if code, stdout, stderr := runProc(t, "validate", "-config", cfg); code != 0 || !strings.Contains(stdout, "is valid") {
 		t.Fatalf("validate of good method_timeouts: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// With hedging on, a slow method with a method_timeouts entry is not
+// copied to a second node (it would be on every call, past max_delay); a
+// slow read without an entry still is.
+func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
+	f := fakeNodes(t, 2, 1)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
+		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
+		"    hedge: {enabled: true, min_delay: 20ms, max_delay: 50ms}\n"+
+		"    method_timeouts: {eth_call: 1m}\n"+
+		"    local_nodes:\n"+
+		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
+		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	rpcBase := "http://" + addr(rpcPort)
+	slow := func(method string) int64 {
+		t.Helper()
+		for _, n := range f {
+			n.SetResult(method, `"0x01"`)
+			n.Hold(method)
+		}
+		released := time.AfterFunc(700*time.Millisecond, func() {
+			for _, n := range f {
+				n.Release(method)
+			}
+		})
+		defer released.Stop()
+		code, body := rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":["0x01"]}`)
+		if code != 200 || !strings.Contains(body, `"result":"0x01"`) {
+			t.Fatalf("%s: %d %s", method, code, body)
+		}
+		return f[0].Calls(method) + f[1].Calls(method)
+	}
+	if got := slow("eth_call"); got != 1 {
+		t.Errorf("eth_call (a method_timeouts entry) was sent %d times, want once: not hedged", got)
+	}
+	if got := slow("eth_getCode"); got != 2 {
+		t.Errorf("eth_getCode (no entry) was sent %d times, want 2: hedged after max_delay", got)
 	}
 }

@@ -35,10 +35,11 @@ type Node struct {
 	chainID   atomic.Uint64
 	head      atomic.Uint64
 	mode      atomic.Uint32
-	delay     atomic.Int64 // ns added before every answer
-	maxBody   atomic.Int64 // bodies longer are refused with HTTP 413 (0: no limit)
-	refused   atomic.Int64 // requests refused with HTTP 413
-	holdMu    sync.Mutex   // holdMu protects hold, record and arrivals
+	cut       atomic.Pointer[string] // the method whose answers stop halfway (SetCut)
+	delay     atomic.Int64           // ns added before every answer
+	maxBody   atomic.Int64           // bodies longer are refused with HTTP 413 (0: no limit)
+	refused   atomic.Int64           // requests refused with HTTP 413
+	holdMu    sync.Mutex             // holdMu protects hold, record and arrivals
 	hold      map[string]chan struct{}
 	record    map[string]bool
 	arrivals  map[string][]string
@@ -315,7 +316,31 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if batch {
 		out = append(out, ']')
 	}
+	if !batch && n.cuts(calls[0].Method) {
+		// The whole answer's length, half of it, then the connection closed.
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+		w.Write(out[:len(out)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+		return
+	}
 	w.Write(out)
+}
+
+// SetCut makes answers to single calls of method stop halfway: the node
+// sends the whole answer's Content-Length, half the bytes, and closes the
+// connection. "" stops it.
+func (n *Node) SetCut(method string) { n.cut.Store(&method) }
+
+func (n *Node) cuts(method string) bool {
+	m := n.cut.Load()
+	return m != nil && *m != "" && *m == method
 }
 
 func (n *Node) answer(out []byte, c *jsonrpc.Call) []byte {

@@ -150,6 +150,16 @@ func (t *tee) Write(p []byte) (int, error) {
 // ReadFrom keeps io.Copy from allocating a buffer per streamed answer.
 func (t *tee) ReadFrom(r io.Reader) (int64, error) { return copyPooled(t, r) }
 
+// Retake takes the answer back from the writer under the tee, and forgets
+// the copy, when that writer can.
+func (t *tee) Retake() bool {
+	if r, ok := t.ResponseWriter.(retaker); !ok || !r.Retake() {
+		return false
+	}
+	t.buf, t.over, t.status = t.buf[:0], false, 0
+	return true
+}
+
 // Unwrap gives the writer under the tee (see writerAs).
 func (t *tee) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 

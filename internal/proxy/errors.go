@@ -48,8 +48,9 @@ func (ex *exchange) finalError(ctx context.Context, failures []error) error {
 			return jsonrpc.NewError(jsonrpc.CodeOverloaded, "overloaded: "+f.Error())
 		case errors.Is(f, ErrNoNode):
 			msgs = append(msgs, "no node of the network is available")
-		case errors.As(f, &ue) && ue.Kind == upstream.KindTimeout && ctx.Err() == nil:
-			// The try's own deadline, not the request's.
+		case errors.As(f, &ue) && ue.Kind == upstream.KindTimeout:
+			// The try's own deadline, not the request's (budgetSpent
+			// turned those into KindDeadline).
 			msgs = append(msgs, ue.Node+": "+tryKey+" passed before it answered")
 		case errors.Is(f, ErrExpired), errors.Is(f, context.DeadlineExceeded):
 			msgs = append(msgs, budgetKey+" passed before a node answered")

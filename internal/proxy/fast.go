@@ -431,6 +431,18 @@ func (w *fastWriter) ReadFrom(r io.Reader) (int64, error) {
 	return total + n, err
 }
 
+// Retake clears an answer still held (none of it was written to the
+// connection): its status, headers and body. A direct one cannot be.
+func (w *fastWriter) Retake() bool {
+	if w.direct != nil || w.aborted {
+		return false
+	}
+	w.ctx.Response.Reset()
+	delete(w.hdr, "Content-Length")
+	w.wrote, w.stream, w.grow, w.streamLen = false, false, false, 0
+	return true
+}
+
 // Abort ends an answer the node cut short: the connection is closed
 // without ending the answer, so the client sees it cut, as the node sent it.
 func (w *fastWriter) Abort() {

@@ -53,3 +53,10 @@ func (m *memoryWriter) Write(p []byte) (int, error) {
 	m.body = append(m.body, p...)
 	return len(p), nil
 }
+
+// Retake clears the answer: nothing of it has left.
+func (m *memoryWriter) Retake() bool {
+	clear(m.header)
+	m.status, m.body = 0, m.body[:0]
+	return true
+}

@@ -108,6 +108,16 @@ func (p *prioWriter) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{p.ResponseWriter}, r)
 }
 
+// Retake takes the answer back from the writer under it, when that writer
+// can; the headers are written again with the next answer.
+func (p *prioWriter) Retake() bool {
+	if r, ok := p.ResponseWriter.(retaker); !ok || !r.Retake() {
+		return false
+	}
+	p.written = false
+	return true
+}
+
 // Unwrap lets http.ResponseController reach the server's writer.
 func (p *prioWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
 

@@ -34,8 +34,10 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	}
 	need := ex.need(c, balancer.Need{Method: c.Method})
 	sendTx := jsonrpc.Info(c.Method).SendTx
-	// A call pinned to one node (a client's own transaction) is not copied.
-	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil
+	// A call pinned to one node (a client's own transaction) is not copied,
+	// nor a slow method's (its method_timeouts entry): it would be copied
+	// every time, past max_delay, doubling the heaviest load.
+	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil && !ex.methodTimed
 	err := ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error {
 		if hedged {
 			return ex.tryHedged(ctx, n, c, body, need)
@@ -164,7 +166,10 @@ func (ex *exchange) finish(a *tryAnswer, c *jsonrpc.Call, retriedTx bool) error 
 		if ex.observes(c) { // finding the result's end scans it: only when read
 			ex.observe(n, c, a.scan.ResultValue(prefix))
 		}
-		return ex.stream(a.resp, prefix, &a.scan, c.ID)
+		if err := ex.stream(a.resp, prefix, &a.scan, c.ID); err != nil {
+			return upstream.ReadError(a.tctx, n.Name, err) // taken back: the node's fault, tried elsewhere
+		}
+		return nil
 	case jsonrpc.Failure:
 		full, err := readRest(a.resp.Body, prefix, limit)
 		if err != nil {
@@ -243,7 +248,10 @@ func readRest(r io.Reader, buf []byte, limit int) ([]byte, error) {
 
 // stream writes the node's answer to the client: the prefix already read,
 // then the rest as it arrives. When the node re-encoded the id it echoed,
-// the client's own id bytes take its place.
+// the client's own id bytes take its place. An answer the node cuts short
+// is taken back when none of it has reached the client (it was held, or
+// goes over WebSocket): stream then returns the node's error, and the call
+// can be tried elsewhere. Otherwise the client sees it cut.
 func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc.ResponseScan, id []byte) error {
 	head, tail := prefix, []byte(nil)
 	length := resp.ContentLength
@@ -277,8 +285,12 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 	cp, err := io.Copy(ex.w, resp.Body)
 	ex.size += int(cp)
 	if err != nil {
-		// Headers are gone: nothing can be retried. The client sees a cut
-		// answer; the node is not blamed for a client that went away.
+		if r, ok := ex.w.(retaker); ok && r.Retake() {
+			ex.status, ex.size = "", 0
+			return err
+		}
+		// Part of it is gone: nothing can be retried. The client sees a
+		// cut answer; the node is not blamed for a client that went away.
 		ex.status = "stream_error"
 		if a, ok := writerAs[aborter](ex.w); ok {
 			a.Abort()
@@ -294,6 +306,11 @@ type streamer interface{ Stream(length int64) }
 // aborter is a response writer that can end an answer the node cut short
 // so that the client sees it cut.
 type aborter interface{ Abort() }
+
+// retaker is a response writer that can take back the answer written so
+// far, when none of it has reached the client: Retake then clears it (the
+// status and headers too) and reports true.
+type retaker interface{ Retake() bool }
 
 // writerAs finds, in w or the writers it wraps (Unwrap, as
 // http.ResponseController does), the first that is a T: the wrappers on
