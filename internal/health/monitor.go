@@ -73,7 +73,7 @@ func (m *Monitor) Start(ctx context.Context) {
 	// all answers before any node is probed: a node on another chain that
 	// answers first must not pass as the network's.
 	m.each(func(n *upstream.Node) {
-		cctx, cancel := context.WithTimeout(ctx, m.set.Timeout)
+		cctx, cancel := context.WithTimeout(upstream.AsProbe(ctx), m.set.Timeout)
 		defer cancel()
 		_ = m.checkChain(cctx, n) // a failure shows in the probe, which asks again
 	})

@@ -23,9 +23,10 @@ var (
 		`{"jsonrpc":"2.0","id":3,"method":"eth_syncing","params":[]}]`)
 )
 
-// probe runs one probe of n and updates its state.
+// probe runs one probe of n and updates its state. Its calls never wait
+// behind the node's calls for a connection (upstream.AsProbe).
 func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
-	ctx, cancel := context.WithTimeout(ctx, m.set.Timeout)
+	ctx, cancel := context.WithTimeout(upstream.AsProbe(ctx), m.set.Timeout)
 	defer cancel()
 	if err := m.check(ctx, n); err != nil {
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
@@ -243,9 +244,9 @@ func readLoad(ctx context.Context, url string, period int) (float64, error) {
 	return 0, fmt.Errorf("%sis not in the exporter's answer", want)
 }
 
-// ChainID asks a node for its eth_chainId.
+// ChainID asks a node for its eth_chainId, as a probe.
 func ChainID(ctx context.Context, n *upstream.Node) (uint64, error) {
-	body, err := n.Call(ctx, chainIDReq)
+	body, err := n.Call(upstream.AsProbe(ctx), chainIDReq)
 	if err != nil {
 		return 0, err
 	}

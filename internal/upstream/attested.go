@@ -17,10 +17,6 @@ import (
 // node's WebSocket with the same transport, without http2 (an upgrade
 // needs HTTP/1.1).
 func AttestedTransport(spec Spec, http2 bool) *http.Transport {
-	idle := spec.MaxConcurrency
-	if idle <= 0 {
-		idle = 256
-	}
 	dialTimeout := dialTimeoutOf(spec)
 	h2 := http2
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
@@ -47,7 +43,7 @@ func AttestedTransport(spec Spec, http2 bool) *http.Transport {
 		// TLSClientConfig is used only if net/http ever bypasses
 		// DialTLSContext: it verifies the same way.
 		TLSClientConfig:     att.ClientConfig(),
-		MaxIdleConnsPerHost: idle,
+		MaxIdleConnsPerHost: idleConns(spec),
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  !spec.Gzip,
 		ForceAttemptHTTP2:   h2,

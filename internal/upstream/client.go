@@ -21,16 +21,12 @@ func newClient(spec Spec) *http.Client {
 	if spec.Attest != nil {
 		return &http.Client{Transport: AttestedTransport(spec, true), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	idle := spec.MaxConcurrency
-	if idle <= 0 {
-		idle = 256
-	}
 	dialTimeout := dialTimeoutOf(spec)
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   idle, // sized to the node's concurrency: no connection churn
+		MaxIdleConnsPerHost:   idleConns(spec), // sized to the node's concurrency: no connection churn
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   dialTimeout,
 		ExpectContinueTimeout: 0,
@@ -40,6 +36,16 @@ func newClient(spec Spec) *http.Client {
 		ReadBufferSize:        32 << 10,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// idleConns is how many idle connections net/http keeps to the node: one
+// per call it takes at once, and the probes' (net/http bounds no
+// connections in use: a probe never waits for one behind calls).
+func idleConns(spec Spec) int {
+	if spec.MaxConcurrency <= 0 {
+		return 256
+	}
+	return spec.MaxConcurrency + probeConns
 }
 
 func dialTimeoutOf(spec Spec) time.Duration {

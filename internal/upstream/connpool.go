@@ -8,14 +8,19 @@ import (
 	"time"
 )
 
-// connPool keeps a node's HTTP/1.1 connections: at most max open, the idle
-// ones reused most recent first. Connections idle longer than idleTimeout
-// are closed when the pool is next used; no goroutine watches them.
+// connPool keeps a node's HTTP/1.1 connections: at most max in use by
+// calls, and apart from them at most probeConns in use by health probes,
+// so that a probe never waits for a connection behind calls (a node whose
+// calls all take long is still seen to answer). Both draw on one idle
+// list, reused most recent first: a probe's connection serves the next
+// probe, or a call. Connections idle longer than idleTimeout are closed
+// when the pool is next used; no goroutine watches them.
 type connPool struct {
 	addr        string
 	dialTimeout time.Duration
 	idleTimeout time.Duration
-	slots       chan struct{} // one token per open or opening connection
+	slots       chan struct{} // one token per connection a call holds or opens
+	probes      chan struct{} // the same for probes
 
 	mu     sync.Mutex
 	idle   []*pconn // oldest first
@@ -30,25 +35,37 @@ type pconn struct {
 	send     *sender // under bw
 	lastUse  time.Time
 	reused   bool
-	deadline bool // a deadline is set on c
+	deadline bool          // a deadline is set on c
+	slot     chan struct{} // the pool's slots it holds one of while in use
 }
+
+// probeConns is how many connections a node's probes may hold at once,
+// beyond its calls': a node's probes run one after another, two only
+// while the start's round meets the first tick.
+const probeConns = 2
 
 const connBufferSize = 32 << 10
 
 var errNoConn = errors.New("no free connection to the node before the deadline")
 
 func newConnPool(addr string, max int, dialTimeout, idleTimeout time.Duration) *connPool {
-	return &connPool{addr: addr, dialTimeout: dialTimeout, idleTimeout: idleTimeout, slots: make(chan struct{}, max)}
+	return &connPool{addr: addr, dialTimeout: dialTimeout, idleTimeout: idleTimeout,
+		slots: make(chan struct{}, max), probes: make(chan struct{}, probeConns)}
 }
 
-// get returns an idle connection or dials one. fresh skips idle ones.
-func (p *connPool) get(deadline time.Time, fresh bool) (*pconn, error) {
-	if err := p.acquireSlot(deadline); err != nil {
+// get returns an idle connection or dials one. fresh skips idle ones. A
+// probe takes one of the probes' slots, never a call's.
+func (p *connPool) get(deadline time.Time, fresh, probe bool) (*pconn, error) {
+	slot := p.slots
+	if probe {
+		slot = p.probes
+	}
+	if err := acquireSlot(slot, deadline, p.dialTimeout); err != nil {
 		return nil, err
 	}
 	if !fresh {
 		if pc := p.popIdle(); pc != nil {
-			pc.reused = true
+			pc.reused, pc.slot = true, slot
 			return pc, nil
 		}
 	}
@@ -59,27 +76,29 @@ func (p *connPool) get(deadline time.Time, fresh bool) (*pconn, error) {
 	d := net.Dialer{Deadline: dl, KeepAlive: 30 * time.Second}
 	c, err := d.Dial("tcp", p.addr)
 	if err != nil {
-		<-p.slots
+		<-slot
 		return nil, err
 	}
 	s := newSender(c)
-	return &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(s, connBufferSize), send: s}, nil
+	return &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(s, connBufferSize), send: s, slot: slot}, nil
 }
 
-func (p *connPool) acquireSlot(deadline time.Time) error {
+// acquireSlot takes a token of slots, waiting for one until deadline (for
+// dialTimeout without one).
+func acquireSlot(slots chan struct{}, deadline time.Time, dialTimeout time.Duration) error {
 	select {
-	case p.slots <- struct{}{}:
+	case slots <- struct{}{}:
 		return nil
 	default:
 	}
-	wait := p.dialTimeout
+	wait := dialTimeout
 	if !deadline.IsZero() {
 		wait = time.Until(deadline)
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case p.slots <- struct{}{}:
+	case slots <- struct{}{}:
 		return nil
 	case <-t.C:
 		return errNoConn
@@ -115,9 +134,10 @@ func (p *connPool) popIdle() *pconn {
 	return pc
 }
 
-// put returns a connection after a call: to the idle list when reusable,
-// closed otherwise. Either way its slot is freed.
+// put returns a connection after a call or probe: to the idle list when
+// reusable, closed otherwise. Either way its slot is freed.
 func (p *connPool) put(pc *pconn, reusable bool) {
+	slot := pc.slot
 	if reusable {
 		pc.lastUse = time.Now()
 		p.mu.Lock()
@@ -130,7 +150,7 @@ func (p *connPool) put(pc *pconn, reusable bool) {
 	if pc != nil {
 		pc.c.Close()
 	}
-	<-p.slots
+	<-slot
 }
 
 // close closes the idle connections; those in use close when put back.
