@@ -106,9 +106,19 @@ type proc struct {
 // startProc runs evmgate with args (and extra environment) until the test ends.
 func startProc(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startProcTee(t, env, nil, args...)
+}
+
+// startProcTee is startProc with the process's stderr also written to
+// stderrCopy (when not nil), as a shell redirection to a file would.
+func startProcTee(t *testing.T, env []string, stderrCopy io.Writer, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, stdout: newSyncBuf(), stderr: newSyncBuf(), done: make(chan struct{})}
 	p.cmd = exec.Command(evmgateBin(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if stderrCopy != nil {
+		p.cmd.Stderr = io.MultiWriter(p.stderr, stderrCopy)
+	}
 	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting evmgate %v: %v", args, err)

@@ -1,12 +1,14 @@
 package certfile
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +18,12 @@ type loaded struct {
 	cert     *tls.Certificate
 	clientCA *x509.CertPool // nil: no client certificates asked for
 	notAfter time.Time
+	files    [][]byte // the bytes read: certificate, key, client CAs if any
+}
+
+// same reports whether l was read from the same bytes as o.
+func (l *loaded) same(o *loaded) bool {
+	return slices.EqualFunc(l.files, o.files, bytes.Equal)
 }
 
 // Check reads and checks the files of cfg as New does, so a configuration
@@ -50,7 +58,7 @@ func parse(cfg Config, prefix string, readFile func(string) ([]byte, error)) (*l
 	if err != nil {
 		return nil, fmt.Errorf("%s.key_file: %w: the key in %s must be the private key of the first certificate in %s", prefix, err, cfg.KeyFile, cfg.CertFile)
 	}
-	l := &loaded{cert: &pair, notAfter: pair.Leaf.NotAfter}
+	l := &loaded{cert: &pair, notAfter: pair.Leaf.NotAfter, files: [][]byte{certPEM, keyPEM}}
 	if cfg.ClientCAFile != "" {
 		caPEM, err := fileOf(readFile, cfg.ClientCAFile, prefix+".client_ca_file")
 		if err != nil {
@@ -60,6 +68,7 @@ func parse(cfg Config, prefix string, readFile func(string) ([]byte, error)) (*l
 		if !l.clientCA.AppendCertsFromPEM(caPEM) {
 			return nil, fmt.Errorf("%s.client_ca_file: %s holds no PEM CA certificate: give the certificates that sign client certificates, each starting with -----BEGIN CERTIFICATE-----", prefix, cfg.ClientCAFile)
 		}
+		l.files = append(l.files, caPEM)
 	}
 	return l, nil
 }

@@ -1,22 +1,19 @@
 package certfile
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/evmgate/evmgate/internal/filewatch"
 )
 
-// debounce is the quiet time after the last change in a watched directory
-// before the files are read again: a certificate and its key are seldom
+// debounce is the quiet time after the last change to the files before
+// they are read again: a certificate and its key are seldom
 // written in one step.
 const debounce = 200 * time.Millisecond
 
@@ -26,11 +23,9 @@ type Store struct {
 	prefix string
 	log    *slog.Logger
 	cur    atomic.Pointer[loaded]
-	reads  atomic.Int64 // successful readings, the first included
+	loads  atomic.Int64 // certificates put in force, the first included
 
-	watcher *fsnotify.Watcher // nil until Watch
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	watcher *filewatch.Watcher // nil until Watch
 }
 
 // New reads the files of cfg (prefix is its key path, e.g. "admin.tls").
@@ -43,26 +38,31 @@ func New(cfg Config, prefix string, log *slog.Logger) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, prefix: prefix, log: log.With("component", "tls", "listener", prefix)}
 	s.cur.Store(l)
-	s.reads.Add(1)
+	s.loads.Add(1)
 	if time.Now().After(l.notAfter) {
 		s.log.Warn("certificate has expired", "not_after", l.notAfter)
 	}
 	return s, nil
 }
 
-// Reload reads the files again. On error the certificate in force stays.
-func (s *Store) Reload() error {
+// Reload reads the files again and reports whether they changed since the
+// certificate in force was read. On error the certificate in force stays.
+func (s *Store) Reload() (changed bool, err error) {
 	l, err := read(s.cfg, s.prefix)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if l.same(s.cur.Load()) {
+		return false, nil
 	}
 	s.cur.Store(l)
-	s.reads.Add(1)
-	return nil
+	s.loads.Add(1)
+	return true, nil
 }
 
-// Reads is how many times the files were read successfully.
-func (s *Store) Reads() int64 { return s.reads.Load() }
+// Loads is how many times a certificate was put in force: once at New,
+// then once per reload that found the files changed.
+func (s *Store) Loads() int64 { return s.loads.Load() }
 
 // NotAfter is the expiry of the certificate in force.
 func (s *Store) NotAfter() time.Time { return s.cur.Load().notAfter }
@@ -107,67 +107,45 @@ func (s *Store) verifyClient(chain []*x509.Certificate) error {
 	return nil
 }
 
-// Watch reads the files again whenever their directories change, until
-// Close. Watching directories, not files, also sees a file replaced by a
-// rename and Kubernetes' symlink swap of mounted secrets.
+// Watch reads the files again after they change, until Close: see
+// filewatch for the events that count. A reading that finds the same bytes
+// as the certificate in force changes nothing and logs at DEBUG only.
 func (s *Store) Watch() error {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("%s: watching the certificate files: %w", s.prefix, err)
-	}
-	dirs := map[string]bool{}
+	var paths []string
 	for _, f := range []string{s.cfg.CertFile, s.cfg.KeyFile, s.cfg.ClientCAFile} {
 		if f != "" {
-			dirs[filepath.Dir(f)] = true
+			paths = append(paths, f)
 		}
 	}
-	for d := range dirs {
-		if err := w.Add(d); err != nil {
-			w.Close()
-			return fmt.Errorf("%s: watching %s for certificate changes: %w", s.prefix, d, err)
-		}
+	w, err := filewatch.Start(filewatch.Options{
+		Paths:    paths,
+		Debounce: debounce,
+		Changed:  s.changed,
+		Failed:   func(err error) { s.log.Warn("watching certificate files", "err", err) },
+	})
+	if err != nil {
+		return fmt.Errorf("%s: watching the certificate files for changes: %w", s.prefix, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.watcher, s.cancel = w, cancel
-	s.wg.Go(func() { s.follow(ctx) })
+	s.watcher = w
 	return nil
 }
 
-// follow reloads once the directory has been quiet for debounce.
-func (s *Store) follow(ctx context.Context) {
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-s.watcher.Events:
-			if !ok {
-				return
-			}
-			timer.Reset(debounce)
-		case err, ok := <-s.watcher.Errors:
-			if !ok {
-				return
-			}
-			s.log.Warn("watching certificate files", "err", err)
-		case <-timer.C:
-			if err := s.Reload(); err != nil {
-				s.log.Error("certificate not reloaded; the one in force stays", "err", err)
-				continue
-			}
-			s.log.Info("certificate reloaded", "not_after", s.NotAfter())
-		}
+// changed reloads after the files changed on disk, and logs the outcome.
+func (s *Store) changed() {
+	changed, err := s.Reload()
+	switch {
+	case err != nil:
+		s.log.Error("certificate not reloaded; the one in force stays", "err", err)
+	case changed:
+		s.log.Info("certificate reloaded", "not_after", s.NotAfter())
+	default:
+		s.log.Debug("certificate files unchanged")
 	}
 }
 
 // Close stops watching and waits.
 func (s *Store) Close() {
-	if s.cancel == nil {
-		return
+	if s.watcher != nil {
+		s.watcher.Close()
 	}
-	s.cancel()
-	s.watcher.Close()
-	s.wg.Wait()
 }

@@ -1,12 +1,15 @@
 package certfile
 
 import (
+	"bytes"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,13 +126,13 @@ func TestWatchServesTheNewCertificate(t *testing.T) {
 		t.Fatalf("first handshake: %q %v", cn, err)
 	}
 	ca.Server(t, "second").Write(t, dir, "srv")
-	waitFor(t, func() bool { return s.Reads() >= 2 && s.cur.Load().cert.Leaf.Subject.CommonName == "second" })
+	waitFor(t, func() bool { return s.Loads() == 2 && s.cur.Load().cert.Leaf.Subject.CommonName == "second" })
 	if cn, err := handshake(addr, client); err != nil || cn != "second" {
 		t.Fatalf("after the change: %q %v", cn, err)
 	}
 	// A broken file keeps the certificate in force.
 	certtest.WriteFile(t, certFile, []byte("garbage"))
-	if err := s.Reload(); err == nil {
+	if _, err := s.Reload(); err == nil {
 		t.Fatal("reload of a broken file succeeded")
 	}
 	if cn, err := handshake(addr, client); err != nil || cn != "second" {
@@ -229,7 +232,91 @@ func TestWatchSecretVolumeSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return s.cur.Load().cert.Leaf.Subject.CommonName == "renewed" })
-	if s.Reads() < 2 {
-		t.Fatalf("reads %d after the swap", s.Reads())
+	if s.Loads() != 2 {
+		t.Fatalf("loads %d after the swap, want 2", s.Loads())
+	}
+}
+
+// logLines collects a logger's output, written from any goroutine.
+type logLines struct {
+	mu sync.Mutex // mu protects b
+	b  bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// count is how many lines hold msg="<msg>".
+func (l *logLines) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), "msg=\""+msg+"\"")
+}
+
+// TestWatchOnlyTheFilesAndOnlyChanges: a log file written next to the
+// certificate, as when the gateway's output goes to that directory, reads
+// nothing; the same bytes written again are read and change nothing; a new
+// certificate is put in force and logged once.
+func TestWatchOnlyTheFilesAndOnlyChanges(t *testing.T) {
+	dir := t.TempDir()
+	ca := certtest.NewCA(t, "test ca")
+	first := ca.Server(t, "first")
+	certFile, keyFile := first.Write(t, dir, "srv")
+	logged := &logLines{}
+	log := slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(Config{CertFile: certFile, KeyFile: keyFile}, "tls", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Watch(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// No event to wait for: the log is written for several quiet periods,
+	// each of which would end in a reading if it counted.
+	out, err := os.Create(filepath.Join(dir, "gw.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for i := range 20 {
+		if _, err := fmt.Fprintf(out, "line %d\n", i); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(debounce / 4)
+	}
+	time.Sleep(3 * debounce)
+	if n := logged.count("certificate reloaded") + logged.count("certificate files unchanged"); n != 0 {
+		t.Fatalf("%d readings after writes to another file in the directory, want 0:\n%s", n, logged)
+	}
+
+	certtest.WriteFile(t, certFile, first.CertPEM)
+	waitFor(t, func() bool {
+		return logged.count("certificate files unchanged")+logged.count("certificate reloaded") > 0
+	})
+	if n := logged.count("certificate reloaded"); n != 0 {
+		t.Fatalf("the same bytes written again logged %d reloads, want 0", n)
+	}
+
+	ca.Server(t, "second").Write(t, dir, "srv")
+	waitFor(t, func() bool { return logged.count("certificate reloaded") > 0 })
+	if cn := s.cur.Load().cert.Leaf.Subject.CommonName; cn != "second" {
+		t.Fatalf("serving %q after the reload, want second", cn)
+	}
+	// The key and the certificate may land in two quiet periods; the
+	// second reading finds nothing new.
+	time.Sleep(3 * debounce)
+	if n := logged.count("certificate reloaded"); n != 1 {
+		t.Fatalf("%d reloads logged for one new certificate, want 1:\n%s", n, logged)
 	}
 }

@@ -12,14 +12,14 @@
 //
 // # Watching the file
 //
-// The file's directory is watched (fsnotify), not the file: editors save
-// by writing a new file and renaming it over the old one, and Kubernetes
-// updates a mounted ConfigMap by swapping the directory's "..data"
-// symlink, and either would end a watch on the file itself. Events for the
-// file's name or for Kubernetes' "..data" entries start a quiet period
-// (Debounce); when it ends, the file is read and reloaded only if its
-// bytes differ from those last read, so a burst of writes is one reload
-// and a touch is none. SIGHUP always reloads: it also picks up changed
+// The file's directory is watched through filewatch, not the file: editors
+// save by writing a new file and renaming it over the old one, and
+// Kubernetes updates a mounted ConfigMap by swapping the directory's
+// "..data" symlink, and either would end a watch on the file itself.
+// Events for the file's name (or a symlink's on its way) or for
+// Kubernetes' "..data" entries start a quiet period (Debounce); when it
+// ends, the file is read and reloaded only if its bytes differ from those
+// last read, so a burst of writes is one reload and a touch is none. SIGHUP always reloads: it also picks up changed
 // environment variables (${VAR}) that the file's bytes do not show.
 //
 // # Metrics

@@ -8,12 +8,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/evmgate/evmgate/internal/filewatch"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -47,8 +46,7 @@ type Reloader struct {
 	o       Options
 	log     *slog.Logger
 	m       *metrics
-	watcher *fsnotify.Watcher // nil when the directory cannot be watched
-	base    string
+	watcher *filewatch.Watcher // nil when the directory cannot be watched
 
 	mu   sync.Mutex // mu serialises reloads and protects last
 	last []byte     // the file's bytes at the last reload
@@ -67,34 +65,28 @@ func Start(o Options) (*Reloader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reloader{o: o, log: o.Log.With("component", "reload"), m: m, base: filepath.Base(o.Path)}
+	r := &Reloader{o: o, log: o.Log.With("component", "reload"), m: m}
 	r.last, _ = os.ReadFile(o.Path)
 	r.m.success(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	if w, err := r.watch(); err != nil {
+	w, err := filewatch.Start(filewatch.Options{
+		Paths:    []string{o.Path},
+		Debounce: o.Debounce,
+		Changed:  func() { r.changed(ctx) },
+		Failed: func(err error) {
+			r.log.Warn("watching the configuration file", "path", o.Path, "err", err)
+		},
+	})
+	if err != nil {
 		r.log.Warn("not watching the configuration file for changes; SIGHUP reloads it", "path", o.Path, "err", err)
 	} else {
 		r.watcher = w
-		r.wg.Go(func() { r.follow(ctx) })
 	}
 	if o.Signals != nil {
 		r.wg.Go(func() { r.signals(ctx) })
 	}
 	return r, nil
-}
-
-// watch watches the file's directory.
-func (r *Reloader) watch() (*fsnotify.Watcher, error) {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Add(filepath.Dir(r.o.Path)); err != nil {
-		w.Close()
-		return nil, err
-	}
-	return w, nil
 }
 
 // Close stops watching and waits for a reload in progress.
@@ -115,40 +107,6 @@ func (r *Reloader) signals(ctx context.Context) {
 			r.Reload(ctx, "sighup")
 		}
 	}
-}
-
-// follow turns the directory's events into reloads, one per quiet period.
-func (r *Reloader) follow(ctx context.Context) {
-	quiet := time.NewTimer(time.Hour)
-	quiet.Stop()
-	defer quiet.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-r.watcher.Events:
-			if !ok {
-				return
-			}
-			if r.concerns(ev) {
-				quiet.Reset(r.o.Debounce)
-			}
-		case err, ok := <-r.watcher.Errors:
-			if !ok {
-				return
-			}
-			r.log.Warn("watching the configuration file", "path", r.o.Path, "err", err)
-		case <-quiet.C:
-			r.changed(ctx)
-		}
-	}
-}
-
-// concerns reports whether ev may have changed the file: an event on its
-// name, or on Kubernetes' ConfigMap entries ("..data" and its kin).
-func (r *Reloader) concerns(ev fsnotify.Event) bool {
-	name := filepath.Base(ev.Name)
-	return name == r.base || strings.HasPrefix(name, "..")
 }
 
 // changed reloads when the file's bytes differ from the last ones read.
