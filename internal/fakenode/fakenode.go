@@ -39,8 +39,9 @@ type Node struct {
 	delay     atomic.Int64           // ns added before every answer
 	maxBody   atomic.Int64           // bodies longer are refused with HTTP 413 (0: no limit)
 	refused   atomic.Int64           // requests refused with HTTP 413
-	holdMu    sync.Mutex             // holdMu protects hold, record and arrivals
+	holdMu    sync.Mutex             // holdMu protects hold, gaveUp, record and arrivals
 	hold      map[string]chan struct{}
+	gaveUp    map[string]int64 // method -> held calls whose request ended before Release
 	record    map[string]bool
 	arrivals  map[string][]string
 	requests  atomic.Int64
@@ -143,6 +144,23 @@ func (n *Node) Release(method string) {
 		close(ch)
 		delete(n.hold, method)
 	}
+}
+
+// GaveUp returns how many held calls of method ended because their request
+// did (the caller cut the connection), before Release let them go.
+func (n *Node) GaveUp(method string) int64 {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	return n.gaveUp[method]
+}
+
+func (n *Node) gaveUpOn(method string) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if n.gaveUp == nil {
+		n.gaveUp = map[string]int64{}
+	}
+	n.gaveUp[method]++
 }
 
 func (n *Node) held(method string) chan struct{} {
@@ -294,6 +312,7 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-ch:
 			case <-r.Context().Done():
+				n.gaveUpOn(calls[0].Method)
 				return
 			}
 		}

@@ -63,7 +63,8 @@ type exchange struct {
 	tried []*upstream.Node
 
 	// peer is the client's connection on the fast server, whose request
-	// context does not end when the client goes away (see peerLeft).
+	// context does not end when the client goes away (see peerLeft and
+	// tryWatched).
 	peer net.Conn
 
 	// tryTimeout bounds each try (rpc_timeout, or the calls'
@@ -277,9 +278,12 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		if ex.tr != nil {
 			tctx, tspan = ex.startTry(ctx, n, ex.tries, false)
 		}
-		if ex.peerLeft() {
+		switch {
+		case ex.peerLeft():
 			err = &upstream.Error{Kind: upstream.KindCanceled, Node: n.Name, Err: errClientGone}
-		} else {
+		case ex.watchesClient():
+			err = ex.tryWatched(tctx, n, try)
+		default:
 			err = try(tctx, n)
 		}
 		judged, by := err, n // what n is judged on, and the node that answered: a hedged try may be answered by another node

@@ -27,8 +27,9 @@ import (
 // are not a network's own.
 //
 // The answer is the same as ServeHTTP's; one thing differs: a client that
-// closes its connection is noticed before a late try (peerLeft), not while
-// a try runs, which then ends within request_timeout.
+// closes its connection is noticed before a late try (peerLeft), and while
+// a long try runs (tryWatched), not while a short one does, which then
+// ends within its try timeout.
 func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	if !ctx.IsPost() {
 		return ctx.IsOptions() && h.preflightFast(ctx)

@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// peerPeekable says that peerClosed can see a client that went away.
+const peerPeekable = true
+
 // peerClosed reports that the client at the other end of c has closed the
 // connection (or reset it), by peeking at the socket without waiting or
 // taking anything from it. A client that sent more (a pipelined request)

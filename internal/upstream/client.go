@@ -70,9 +70,9 @@ func (n *Node) Close() {
 //
 // Plain http:// nodes are served by a pooled HTTP/1.1 client that sees a
 // cancelled ctx before sending and after the answer's head, not while
-// waiting: a try whose client went away ends at its deadline (or at the
-// node's Timeout when ctx has none). https://, gzip and proxied nodes use
-// net/http, which stops at once.
+// waiting, unless ctx is Interruptible: a try whose client went away ends
+// at its deadline (or at the node's Timeout when ctx has none). https://,
+// gzip and proxied nodes use net/http, which stops at once.
 //
 // Every call and probe to the node passes here, so here its answer time is
 // measured: from sending to the answer's head, or to the failure.

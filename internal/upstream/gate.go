@@ -132,11 +132,13 @@ func (n *Node) passable() bool {
 func (n *Node) ObserveAbandoned(took time.Duration) { n.answers.Observe(Now(), took) }
 
 // interruptCtx marks a try that may be abandoned while it waits on the
-// node (a hedged try): the pooled client then watches its cancellation.
+// node (a hedged try, a long try whose client may leave): the pooled
+// client then watches its cancellation.
 type interruptCtx struct{ context.Context }
 
 // Interruptible returns ctx for a try that may be cancelled while the node
 // has not answered yet. The pooled HTTP/1.1 client otherwise sees a
 // cancellation only before sending and after the answer's head, which costs
-// nothing on the usual path; for such a try it cuts the connection at once.
+// nothing on the usual path; for such a try it cuts the connection at once,
+// and while the answer's body is read. TryContext keeps the mark.
 func Interruptible(ctx context.Context) context.Context { return &interruptCtx{ctx} }

@@ -9,7 +9,8 @@ import (
 // sooner, ctx itself is the try's context. The pooled HTTP/1.1 client only
 // reads the deadline, so for its nodes no timer is made: the returned
 // context reports the deadline through Deadline and Err, not through Done,
-// and is meant for Do and Call alone. Other nodes get a context whose cause
+// and is meant for Do and Call alone; made from an Interruptible ctx, it
+// is interruptible too. Other nodes get a context whose cause
 // is ErrTryTimeout when the timeout fires. The cancel function must be
 // called when the try ends.
 func (n *Node) TryContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
@@ -18,6 +19,10 @@ func (n *Node) TryContext(ctx context.Context, timeout time.Duration) (context.C
 		return ctx, noCancel
 	}
 	if n.fast != nil && !n.overWS(ctx) {
+		if ic, ok := ctx.(*interruptCtx); ok {
+			// Still watched by the pooled client (see Interruptible).
+			return &interruptCtx{&tryCtx{Context: ic.Context, deadline: deadline}}, noCancel
+		}
 		return &tryCtx{Context: ctx, deadline: deadline}, noCancel
 	}
 	return context.WithDeadlineCause(ctx, deadline, ErrTryTimeout)
