@@ -24,7 +24,8 @@ func call(ctx context.Context, n *upstream.Node, method string, params ...any) (
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", method, err)
 	}
-	resp, err := n.Call(ctx, body)
+	// The gateway's own fetch: never held behind the node's long calls.
+	resp, err := n.Call(upstream.AsBackground(ctx), body)
 	if err != nil {
 		return nil, fmt.Errorf("calling %s on %s: %w", method, n.Name, err)
 	}

@@ -53,14 +53,21 @@ func newConnPool(addr string, max int, dialTimeout, idleTimeout time.Duration) *
 		slots: make(chan struct{}, max), probes: make(chan struct{}, probeConns)}
 }
 
-// get returns an idle connection or dials one. fresh skips idle ones. A
-// probe takes one of the probes' slots, never a call's.
-func (p *connPool) get(deadline time.Time, fresh, probe bool) (*pconn, error) {
-	slot := p.slots
-	if probe {
-		slot = p.probes
+// get returns an idle connection or dials one, for kind (connCall, ...).
+// fresh skips idle ones. A probe takes one of the probes' slots, never a
+// call's; a background fetch either.
+func (p *connPool) get(deadline time.Time, fresh bool, kind int) (*pconn, error) {
+	var slot chan struct{}
+	var err error
+	switch kind {
+	case connProbe:
+		slot, err = p.probes, acquireSlot(p.probes, deadline, p.dialTimeout)
+	case connBackground:
+		slot, err = acquireEither(p.slots, p.probes, deadline, p.dialTimeout)
+	default:
+		slot, err = p.slots, acquireSlot(p.slots, deadline, p.dialTimeout)
 	}
-	if err := acquireSlot(slot, deadline, p.dialTimeout); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if !fresh {
@@ -102,6 +109,31 @@ func acquireSlot(slots chan struct{}, deadline time.Time, dialTimeout time.Durat
 		return nil
 	case <-t.C:
 		return errNoConn
+	}
+}
+
+// acquireEither takes a token of first, else of second, waiting for
+// either until deadline (dialTimeout without one), and returns the one it
+// took.
+func acquireEither(first, second chan struct{}, deadline time.Time, dialTimeout time.Duration) (chan struct{}, error) {
+	select {
+	case first <- struct{}{}:
+		return first, nil
+	default:
+	}
+	wait := dialTimeout
+	if !deadline.IsZero() {
+		wait = time.Until(deadline)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case first <- struct{}{}:
+		return first, nil
+	case second <- struct{}{}:
+		return second, nil
+	case <-t.C:
+		return nil, errNoConn
 	}
 }
 

@@ -126,7 +126,7 @@ func (f *fastClient) do(ctx context.Context, node string, body []byte) (*Respons
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
 	_, watch := ctx.(*interruptCtx)
-	pc, stop, err := f.roundTrip(ctx, watch, isProbe(ctx), req, resp, deadline)
+	pc, stop, err := f.roundTrip(ctx, watch, connKind(ctx), req, resp, deadline)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return nil, classifyFast(ctx, node, deadline, err)
@@ -164,10 +164,10 @@ func (f *fastClient) prepare(req *fasthttp.Request, body []byte) {
 // With watch, a cancellation of ctx cuts the connection (its deadline is
 // moved to the past) until the returned stop is called. A probe takes a
 // connection apart from the calls' (see connPool).
-func (f *fastClient) roundTrip(ctx context.Context, watch, probe bool, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (*pconn, func() bool, error) {
+func (f *fastClient) roundTrip(ctx context.Context, watch bool, kind int, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (*pconn, func() bool, error) {
 	fresh := false
 	for {
-		pc, err := f.pool.get(deadline, fresh, probe)
+		pc, err := f.pool.get(deadline, fresh, kind)
 		if err != nil {
 			return nil, nil, err
 		}

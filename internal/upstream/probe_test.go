@@ -154,3 +154,54 @@ func TestProbesBoundedApart(t *testing.T) {
 		t.Errorf("the node saw %d calls after the release, want 4", a)
 	}
 }
+
+// TestBackgroundFetchNotHeldBehindCalls: the gateway's own fetch (a
+// subscription's) takes a free call's connection when there is one, and
+// when the node's calls hold every one, a probe's instead of waiting
+// behind them.
+func TestBackgroundFetchNotHeldBehindCalls(t *testing.T) {
+	f, err := fakenode.Start(fakenode.Options{Name: "f", ChainID: 1, Head: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Hold(heldMethod)
+	f.Record(heldMethod)
+	defer f.Release(heldMethod)
+	n := newNode(t, false, true, upstream.Spec{Name: "n", URL: f.URL(), MaxConcurrency: 1, Timeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fetch := func() error {
+		fctx, fcancel := context.WithTimeout(upstream.AsBackground(ctx), 5*time.Second)
+		defer fcancel()
+		b, err := n.Call(fctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+		if err == nil && !strings.Contains(string(b), `"result":"0x64"`) {
+			err = fmt.Errorf("answer %s", b)
+		}
+		return err
+	}
+	if err := fetch(); err != nil {
+		t.Fatalf("a fetch while nothing is held: %v", err)
+	}
+	held := make(chan error, 1)
+	go func() {
+		_, err := n.Call(ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"`+heldMethod+`","params":[]}`))
+		held <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.Arrivals(heldMethod)) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the held call did not reach the node in 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := range 3 {
+		if err := fetch(); err != nil {
+			t.Fatalf("fetch %d while the node's only call slot is held: %v", i, err)
+		}
+	}
+	f.Release(heldMethod)
+	if err := <-held; err != nil {
+		t.Errorf("held call after its release: %v", err)
+	}
+}
