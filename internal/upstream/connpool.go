@@ -11,7 +11,8 @@ import (
 // connPool keeps a node's HTTP/1.1 connections: at most max in use by
 // calls, and apart from them at most probeConns in use by health probes,
 // so that a probe never waits for a connection behind calls (a node whose
-// calls all take long is still seen to answer). Both draw on one idle
+// calls all take long is still seen to answer). The gateway's own fetches
+// (a subscription's) take either kind. Both draw on one idle
 // list, reused most recent first: a probe's connection serves the next
 // probe, or a call. Connections idle longer than idleTimeout are closed
 // when the pool is next used; no goroutine watches them.
