@@ -83,6 +83,13 @@ func TestMethodTimeoutsAsProcess(t *testing.T) {
 		t.Errorf("debug_traceCall timed out after %s, want about 2s (its network's entry, not the top level's 20s)", took)
 	}
 
+	// A batch's tries wait for its slowest call's entry, and say so.
+	code, body = rpc(t, rpcBase+"/mainnet", `[{"jsonrpc":"2.0","id":8,"method":"eth_call","params":[{"to":"0x01"},"latest"]},`+
+		`{"jsonrpc":"2.0","id":9,"method":"debug_traceCall","params":[{"to":"0x01"},"latest"]}]`)
+	if strings.Count(body, "the batch's method_timeouts entry (2s) passed") < 2 {
+		t.Errorf("a batch held on every node: %d %s, want both calls' errors naming the batch's 2s entry", code, body)
+	}
+
 	// eth_getLogs (its ranges asked by chunks) keeps its entry: a try cut
 	// by its entry names it, the budget's end names request_timeout.
 	for _, n := range f {

@@ -123,7 +123,7 @@ func (n *Node) SetMaxBody(max int64) { n.maxBody.Store(max) }
 // Refused returns how many requests the node refused with HTTP 413.
 func (n *Node) Refused() int64 { return n.refused.Load() }
 
-// Hold makes single calls of method wait until Release(method): a node
+// Hold makes calls of method (alone or in a batch) wait until Release(method): a node
 // that is busy exactly as long as a test wants.
 func (n *Node) Hold(method string) {
 	n.holdMu.Lock()
@@ -308,11 +308,17 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !batch && perr == nil {
 		n.arrived(&calls[0])
-		if ch := n.held(calls[0].Method); ch != nil {
+	}
+	// A request waits while any of its calls' methods is held.
+	for i := range calls {
+		if perr != nil {
+			break
+		}
+		if ch := n.held(calls[i].Method); ch != nil {
 			select {
 			case <-ch:
 			case <-r.Context().Done():
-				n.gaveUpOn(calls[0].Method)
+				n.gaveUpOn(calls[i].Method)
 				return
 			}
 		}

@@ -32,9 +32,13 @@ func (e *NodesWaitingError) Is(target error) bool { return target == ErrNodesWai
 func (ex *exchange) finalError(ctx context.Context, failures []error) error {
 	tryKey, budgetKey := "rpc_timeout", "request_timeout"
 	if ex.methodTimed {
-		tryKey = "its method_timeouts entry (" + ex.tryTimeout.String() + ")"
+		whose := "its" // a batch's tries wait for its slowest call's entry
+		if ex.method == "batch" {
+			whose = "the batch's"
+		}
+		tryKey = whose + " method_timeouts entry (" + ex.tryTimeout.String() + ")"
 		if ex.budget > ex.h.options().RequestTimeout {
-			budgetKey = "its method_timeouts entry (" + ex.budget.String() + ")"
+			budgetKey = whose + " method_timeouts entry (" + ex.budget.String() + ")"
 		}
 	}
 	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
