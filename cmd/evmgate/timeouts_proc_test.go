@@ -96,7 +96,7 @@ func TestMethodTimeoutsAsProcess(t *testing.T) {
 		n.Hold("eth_getLogs")
 	}
 	code, body = rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":5,"method":"eth_getLogs","params":[{"fromBlock":"0x10","toBlock":"0x20"}]}`)
-	if code != 504 || !strings.Contains(body, "its method_timeouts entry (700ms) passed before it answered") {
+	if code != 503 && code != 504 || !strings.Contains(body, "its method_timeouts entry (700ms) passed before it answered") {
 		t.Errorf("eth_getLogs held on every node: %d %s, want a try cut at its 700ms entry", code, body)
 	}
 	for _, n := range f {

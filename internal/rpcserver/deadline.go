@@ -17,10 +17,13 @@ import (
 // writes and sets deadlines then), a deadline it sets is kept here, and
 // given to the socket only when a read or a write goes to the socket, and
 // only when the socket's deadline is not already within deadlineSlack after
-// it. The socket's deadline is then set that much late, so that the next
-// requests' deadlines on a busy connection fall within it. A slow client
-// is cut off at most deadlineSlack later than its timeout says; a
-// deadline is never moved earlier than asked.
+// it. A deadline later than the socket's (the next request's idle time, the
+// next answer's write time) is set half the slack late, so that those of
+// the requests after it on a busy connection fall within it: an idle
+// connection is closed, and an answer's write cut, at most deadlineSlack
+// late. One earlier than the socket's (a header's or a body's read time,
+// once a read waits on it) is set as asked. No deadline ends earlier than
+// asked.
 //
 // Once the connection is handed to net/http's server (handOver), whose
 // goroutines read and set deadlines concurrently, every deadline goes to
@@ -68,7 +71,13 @@ func (d *deadlines) settle(want int64, set *int64, apply func(time.Time) error) 
 	if *set >= want && *set-want <= d.slack {
 		return nil
 	}
-	*set = want + d.slack/2
+	if *set != 0 && want > *set {
+		// Later than the socket's (the next request's idle time, the next
+		// answer's write time): leave room for the ones after it.
+		*set = want + d.slack/2
+	} else {
+		*set = want // the first, or earlier (a header's or body's read time): exact
+	}
 	return apply(time.Unix(0, *set))
 }
 
