@@ -293,3 +293,35 @@ func grepLines(text, substr string) string {
 }
 
 const chainIDCall = `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`
+
+// configFiles is a configuration path that is a symlink, as a Kubernetes
+// ConfigMap volume mounts it: replace swaps the symlink to a new file (the
+// directory watch sees it), rewriteTarget changes the file it points to in
+// another directory (no watch sees it; SIGHUP does).
+type configFiles struct {
+	t       *testing.T
+	path    string
+	targets string
+	n       int
+}
+
+func newConfigFiles(t *testing.T) *configFiles {
+	return &configFiles{t: t, path: filepath.Join(t.TempDir(), "evmgate.yaml"), targets: t.TempDir()}
+}
+
+func (cf *configFiles) replace(text string) {
+	cf.n++
+	target := filepath.Join(cf.targets, fmt.Sprintf("evmgate-%d.yaml", cf.n))
+	writeFile(cf.t, target, text)
+	tmp := cf.path + ".tmp"
+	if err := os.Symlink(target, tmp); err != nil {
+		cf.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, cf.path); err != nil {
+		cf.t.Fatal(err)
+	}
+}
+
+func (cf *configFiles) rewriteTarget(text string) {
+	writeFile(cf.t, filepath.Join(cf.targets, fmt.Sprintf("evmgate-%d.yaml", cf.n)), text)
+}

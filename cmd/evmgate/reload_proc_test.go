@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -172,38 +170,6 @@ func (c reloadConfig) text() string {
 		b.WriteString("  - name: extra\n    chain_id: 1\n    local_poll_interval: 100ms\n" + fakeNodesYAML("local_nodes", "", c.extra...))
 	}
 	return b.String()
-}
-
-// configFiles is a configuration path that is a symlink, as a Kubernetes
-// ConfigMap volume mounts it: replace swaps the symlink to a new file (the
-// directory watch sees it), rewriteTarget changes the file it points to in
-// another directory (no watch sees it; SIGHUP does).
-type configFiles struct {
-	t       *testing.T
-	path    string
-	targets string
-	n       int
-}
-
-func newConfigFiles(t *testing.T) *configFiles {
-	return &configFiles{t: t, path: filepath.Join(t.TempDir(), "evmgate.yaml"), targets: t.TempDir()}
-}
-
-func (cf *configFiles) replace(text string) {
-	cf.n++
-	target := filepath.Join(cf.targets, fmt.Sprintf("evmgate-%d.yaml", cf.n))
-	writeFile(cf.t, target, text)
-	tmp := cf.path + ".tmp"
-	if err := os.Symlink(target, tmp); err != nil {
-		cf.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, cf.path); err != nil {
-		cf.t.Fatal(err)
-	}
-}
-
-func (cf *configFiles) rewriteTarget(text string) {
-	writeFile(cf.t, filepath.Join(cf.targets, fmt.Sprintf("evmgate-%d.yaml", cf.n)), text)
 }
 
 // headWatch follows a newHeads subscription and checks that every block
