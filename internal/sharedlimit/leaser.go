@@ -34,8 +34,8 @@ const Rest = time.Second
 // wants tokens wakes it (Want).
 const idle = time.Minute
 
-// callTimeout bounds one lease; the client's own timeouts are shorter.
-const callTimeout = time.Second
+// callTimeout bounds one lease (a dial the client retries included).
+const callTimeout = 500 * time.Millisecond
 
 // Pool is a network's nodes as the leaser sees them (balancer.Pool).
 type Pool interface {

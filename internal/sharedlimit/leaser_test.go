@@ -232,3 +232,26 @@ func TestRedisDownFallsBack(t *testing.T) {
 		t.Fatalf("no line says the limits are shared again:\n%s", a.log.String())
 	}
 }
+
+// Tokens a replica owes (a batch larger than its lease) are charged to the
+// shared bucket whatever it holds: another replica then waits until they
+// are paid.
+func TestLeaseScriptChargesDebt(t *testing.T) {
+	rs := redistest.New(t)
+	rs.Start()
+	rdb := client(t, rs)
+	ctx := context.Background()
+	key := Key("evmgate:", "mainnet", "debt")
+	a, err := take(ctx, rdb, key, upstream.LeaseAsk{Tokens: 10, Rate: 10, Burst: 10})
+	if err != nil || a.Granted != 10 {
+		t.Fatalf("first lease = %+v, %v; want the burst of 10", a, err)
+	}
+	// The replica sent a batch of 30 with its 10: it owes 20 (2 s at 10/s).
+	if a, err = take(ctx, rdb, key, upstream.LeaseAsk{Owe: 20, Rate: 10, Burst: 10}); err != nil || a.Granted != 0 {
+		t.Fatalf("telling a debt = %+v, %v", a, err)
+	}
+	a, _ = take(ctx, rdb, key, upstream.LeaseAsk{Tokens: 1, Rate: 10, Burst: 10})
+	if a.Granted != 0 || a.Retry < 1500*time.Millisecond {
+		t.Fatalf("another replica's lease after a debt of 20 = %+v; want none for about 2s", a)
+	}
+}

@@ -18,7 +18,9 @@ import (
 //
 // KEYS: the node's hash. ARGV: the emission interval (µs a token), the
 // burst tolerance (µs: burst × interval), tokens asked, a cool-down to
-// tell (µs; 0: none).
+// tell (µs; 0: none), tokens owed (spent beyond a lease by a batch larger
+// than it: charged whatever the bucket holds, so that every replica waits
+// until they are paid).
 // Returns {granted, retry µs (with none granted: until one may be), cool µs left}.
 // Tokens are granted in part when fewer than asked are left, none while
 // the node cools down.
@@ -27,6 +29,7 @@ local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local ask = tonumber(ARGV[3])
 local tell = tonumber(ARGV[4])
+local owe = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local v = redis.call('HMGET', KEYS[1], 'tat', 'cool')
@@ -36,6 +39,10 @@ local cool = tonumber(v[2]) or 0
 local changed = false
 if tell > 0 and now + tell > cool then
   cool = now + tell
+  changed = true
+end
+if owe > 0 then
+  tat = tat + owe * interval
   changed = true
 end
 local granted, retry = 0, 0
@@ -72,7 +79,7 @@ func Key(prefix, network, node string) string {
 func take(ctx context.Context, rdb redis.Scripter, key string, ask upstream.LeaseAsk) (upstream.LeaseAnswer, error) {
 	interval := max(1, int64(float64(time.Second/time.Microsecond)/ask.Rate))
 	res, err := lease.Run(ctx, rdb, []string{key}, interval, interval*int64(ask.Burst), ask.Tokens,
-		ask.Cool.Microseconds()).Int64Slice()
+		ask.Cool.Microseconds(), ask.Owe).Int64Slice()
 	if err != nil {
 		return upstream.LeaseAnswer{}, err
 	}

@@ -25,6 +25,9 @@ const (
 	// when it holds tokens: the bound on how late it learns a cool-down
 	// another replica met.
 	LeasePoll = 100 * time.Millisecond
+	// LeaseRetry is how often a node counting on its own bucket (the
+	// shared one could not be reached) asks the shared one again.
+	LeaseRetry = time.Second
 	// leaseIdle: a node without a call or a wait for this long is not
 	// polled.
 	leaseIdle = 10 * time.Second
@@ -46,7 +49,8 @@ type lease struct {
 	life     int64 // ns a token may wait to be spent
 	want     func()
 
-	tokens  atomic.Int64  // held; below 0: owed by a batch larger than what was held
+	tokens  atomic.Int64  // held
+	owed    atomic.Int64  // spent beyond what was held (a batch larger than it), to charge to the shared bucket
 	expires atomic.Int64  // Now() past which held tokens are forgotten
 	retryAt atomic.Int64  // Now() before which the bucket had no token to spare
 	need    atomic.Int64  // tokens a waiting call needs (0: none waits)
@@ -106,7 +110,8 @@ func (s *lease) ask(need int64) {
 
 // take spends count tokens for a call needing need of them (count bounded
 // by the burst): false, spending nothing, when fewer are held. A batch
-// larger than the burst goes with need and owes the rest.
+// larger than the burst goes with need; the rest is owed to the shared
+// bucket (charged there with the next ask, so every replica waits for it).
 func (s *lease) take(now, need, count int64) bool {
 	s.use(now)
 	for {
@@ -119,8 +124,12 @@ func (s *lease) take(now, need, count int64) bool {
 			s.ask(need)
 			return false
 		}
-		if s.tokens.CompareAndSwap(cur, have-count) {
-			if have-count < s.lowWater {
+		left := max(have-count, 0)
+		if s.tokens.CompareAndSwap(cur, left) {
+			if owe := count - have; owe > 0 {
+				s.owed.Add(owe)
+				s.ask(0)
+			} else if left < s.lowWater {
 				s.ask(0)
 			}
 			return true
@@ -148,6 +157,7 @@ func (s *lease) wait(now, need int64) time.Duration {
 // LeaseAsk is what a node asks of its shared bucket.
 type LeaseAsk struct {
 	Tokens int           // tokens wanted; 0: none, only the news
+	Owe    int           // tokens spent beyond those leased (a batch larger than them): charged whatever the bucket holds
 	Cool   time.Duration // this replica's cool-down to tell the others; 0: none
 	Rate   float64       // the limit: calls a second
 	Burst  int           // and at once
@@ -182,14 +192,18 @@ func (n *Node) LeaseDue(now int64) (ask LeaseAsk, due bool, next int64) {
 		ask.Tokens = int(min(max(target, s.chunk)-have, s.burst))
 	}
 	tell := s.tell.Load()
+	// Counting on its own bucket: the shared one is asked again every
+	// LeaseRetry, used or not, so the node goes back to it once it answers.
+	retry := s.mode.Load() == leaseLocal && now-polled >= int64(LeaseRetry)
 	switch {
-	case tell, wantTokens, inUse && now-polled >= int64(LeasePoll):
+	case tell, wantTokens, s.owed.Load() > 0, retry, inUse && now-polled >= int64(LeasePoll):
 		if tell && s.tell.CompareAndSwap(true, false) {
 			ask.Cool = time.Duration(n.coolUntil.Load() - now)
 		}
 		if ask.Cool < 0 {
 			ask.Cool = 0
 		}
+		ask.Owe = int(s.owed.Swap(0))
 		return ask, true, 0
 	}
 	if target > have {
@@ -197,6 +211,9 @@ func (n *Node) LeaseDue(now int64) (ask LeaseAsk, due bool, next int64) {
 	}
 	if inUse && (next == 0 || polled+int64(LeasePoll) < next) {
 		next = polled + int64(LeasePoll)
+	}
+	if s.mode.Load() == leaseLocal && (next == 0 || polled+int64(LeaseRetry) < next) {
+		next = polled + int64(LeaseRetry)
 	}
 	return LeaseAsk{}, false, next
 }
@@ -276,6 +293,7 @@ func (n *Node) SharedLimit() (shared bool, state string) {
 // that changed the node's settings).
 func (s *lease) inherit(old *lease) {
 	s.tokens.Store(old.tokens.Load())
+	s.owed.Store(old.owed.Swap(0))
 	s.expires.Store(old.expires.Load())
 	s.retryAt.Store(old.retryAt.Load())
 	s.usedAt.Store(old.usedAt.Load())

@@ -122,13 +122,19 @@ func TestLeaseBatchAndRetry(t *testing.T) {
 	if !n.TryAcquireCalls(at, 20) {
 		t.Fatal("the batch did not go with its 20 tokens")
 	}
-	// A batch over the burst goes with a burst and owes the rest.
+	// A batch over the burst goes with a burst and owes the rest to the
+	// shared bucket (charged there, so that every replica waits for it),
+	// not to this replica alone.
 	n.Leased(at, upstream.LeaseAnswer{Granted: 50})
 	if !n.TryAcquireCalls(at, 60) {
 		t.Fatal("a batch of 60 on a burst of 50 never fits")
 	}
-	if ask, _, _ := n.LeaseDue(at); ask.Tokens != 15 {
-		t.Fatalf("after owing 10, the next ask = %d tokens, want 15 (the debt and a chunk)", ask.Tokens)
+	ask, due, _ = n.LeaseDue(at)
+	if !due || ask.Owe != 10 || ask.Tokens != 5 {
+		t.Fatalf("after owing 10, the next ask = %+v (due %v), want 10 owed and a chunk of 5 tokens", ask, due)
+	}
+	if ask, _, _ := n.LeaseDue(at); ask.Owe != 0 {
+		t.Fatalf("the debt was asked twice: %+v", ask)
 	}
 }
 
@@ -239,5 +245,30 @@ func TestLeaseInherit(t *testing.T) {
 	}
 	if _, due, _ := free.LeaseDue(now); due {
 		t.Fatal("a node without shared is due a lease")
+	}
+}
+
+// A node counting on its own bucket asks the shared one again every
+// LeaseRetry, whether its calls ask for tokens or not (none may, a local
+// bucket with room serves them), and is shared again at the first answer.
+func TestLeaseRetriesAfterFallback(t *testing.T) {
+	n, _ := sharedNode(t)
+	now := upstream.Now()
+	n.LeaseFailed(now, upstream.LeaseAsk{})
+	if _, due, next := n.LeaseDue(now); due || next != now+int64(upstream.LeaseRetry) {
+		t.Fatalf("just after a failure: due %v, next %d; want the next try at %d", due, next, now+int64(upstream.LeaseRetry))
+	}
+	// Calls on the local bucket, then a quiet minute: still asked again.
+	if !n.TryAcquireCalls(now, 1) {
+		t.Fatal("fallback: a call refused")
+	}
+	n.Release()
+	later := now + int64(time.Minute)
+	if _, due, _ := n.LeaseDue(later); !due {
+		t.Fatal("a node in fallback is not asked again after a quiet minute: it would stay on its own bucket for good")
+	}
+	n.Leased(later, upstream.LeaseAnswer{})
+	if _, state := n.SharedLimit(); state != "ok" {
+		t.Fatalf("state after the shared bucket answered = %q, want ok", state)
 	}
 }
