@@ -155,6 +155,10 @@ func TestSharedRateLimitRedisDownAsProcess(t *testing.T) {
 	writeFile(t, cfg, conf(true))
 	p.signal(syscall.SIGHUP)
 	p.waitOutput(p.stderr, "configuration reloaded", time.Minute)
+	// Before any call the replica has not asked Redis: not alone either.
+	if _, m := get(t, base+"/metrics"); !strings.Contains(m, `evmgate_node_rate_limit_shared{network="mainnet",rpc_endpoint="provider"} 1`) {
+		t.Errorf("/metrics before any call (state starting):\n%s", linesWith(m, "rate_limit_shared"))
+	}
 
 	answered := func(n int) {
 		t.Helper()

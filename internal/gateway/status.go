@@ -364,7 +364,7 @@ func (g *Gateway) snapshot() []metrics.Network {
 			})
 			attestationMetrics(nd, &mn.Nodes[len(mn.Nodes)-1])
 			if shared, state := nd.SharedLimit(); shared {
-				ok := state == "ok"
+				ok := state != "fallback" // an idle replica that has not asked yet is not alone
 				mn.Nodes[len(mn.Nodes)-1].SharedLimit = &ok
 			}
 		}

@@ -50,7 +50,7 @@ var (
 	descEligible = prometheus.NewDesc("evmgate_network_eligible_nodes", "Nodes of the network a call may be sent to now (0: no eligible node, /ready answers 503).", []string{"network"}, nil)
 	descAttested = prometheus.NewDesc("evmgate_node_attested", "1 when the attested node's last certificate verification passed.", []string{"network", "rpc_endpoint"}, nil)
 	descBreaker  = prometheus.NewDesc("evmgate_node_breaker_state", "The node's circuit breaker: 0 closed, 1 half-open (next call is a trial), 2 open (no calls).", []string{"network", "rpc_endpoint"}, nil)
-	descShared   = prometheus.NewDesc("evmgate_node_rate_limit_shared", "For a node with rate_limit.shared: 1 while its limit is counted in Redis, shared by the replicas; 0 while this replica counts it alone (Redis not reached).", []string{"network", "rpc_endpoint"}, nil)
+	descShared   = prometheus.NewDesc("evmgate_node_rate_limit_shared", "For a node with rate_limit.shared: 0 while this replica counts its calls alone because Redis could not be reached; 1 otherwise (counted in Redis, or not asked for yet by an idle replica).", []string{"network", "rpc_endpoint"}, nil)
 	descAttFails = prometheus.NewDesc("evmgate_node_attestation_failures_total", "Failed attestation verifications of the node, by reason.", []string{"network", "rpc_endpoint", "reason"}, nil)
 )
 
