@@ -142,7 +142,7 @@ func (l *Leaser) pass(ctx context.Context) time.Duration {
 				continue
 			}
 			c, cancel := context.WithTimeout(ctx, callTimeout)
-			a, err := take(c, l.rdb, Key(l.prefix, n.Network, n.Name), ask)
+			a, err := take(c, l.rdb, Key(l.prefix, n.URL, n.Headers), ask)
 			cancel()
 			if err != nil {
 				if ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,9 +38,15 @@ func TestLeaseScript(t *testing.T) {
 	rs.Start()
 	rdb := client(t, rs)
 	ctx := context.Background()
-	key := Key("evmgate:", "mainnet", "alchemy")
-	if key != "evmgate:nodelimit:mainnet:alchemy" {
-		t.Fatalf("key = %q", key)
+	const url = "https://eth-mainnet.g.alchemy.com/v2/SecretKey123"
+	key := Key("evmgate:", url, nil)
+	if !strings.HasPrefix(key, "evmgate:nodelimit:") || strings.Contains(key, "SecretKey123") || len(key) != len("evmgate:nodelimit:")+32 {
+		t.Fatalf("key = %q: want the prefix and a hash, never the URL's key", key)
+	}
+	if Key("evmgate:", url, nil) != key || Key("evmgate:", url+"x", nil) == key ||
+		Key("evmgate:", url, http.Header{"X-Api-Key": {"a"}}) == key ||
+		Key("evmgate:", url, http.Header{"X-Api-Key": {"a"}}) == Key("evmgate:", url, http.Header{"X-Api-Key": {"b"}}) {
+		t.Fatal("a node's key must follow its URL and headers, and only them")
 	}
 	ask := upstream.LeaseAsk{Tokens: 8, Rate: 10, Burst: 10}
 	a, err := take(ctx, rdb, key, ask)
@@ -241,7 +248,7 @@ func TestLeaseScriptChargesDebt(t *testing.T) {
 	rs.Start()
 	rdb := client(t, rs)
 	ctx := context.Background()
-	key := Key("evmgate:", "mainnet", "debt")
+	key := Key("evmgate:", "http://127.0.0.1:1/debt", nil)
 	a, err := take(ctx, rdb, key, upstream.LeaseAsk{Tokens: 10, Rate: 10, Burst: 10})
 	if err != nil || a.Granted != 10 {
 		t.Fatalf("first lease = %+v, %v; want the burst of 10", a, err)

@@ -2,6 +2,11 @@ package sharedlimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,10 +74,22 @@ if left < 0 then left = 0 end
 return {granted, retry, left}
 `)
 
-// Key is the Redis key of a node's shared bucket: by network and node
-// name, the same on every replica (network names hold no ':').
-func Key(prefix, network, node string) string {
-	return prefix + "nodelimit:" + network + ":" + node
+// Key is the Redis key of the shared bucket of the node at url, sent
+// headers: the provider's plan is its URL's (an API key is often in it)
+// and headers', whatever a replica names the node, so every replica finds
+// the same bucket. They are hashed: no key of the plan is written to Redis.
+func Key(prefix, url string, headers http.Header) string {
+	h := sha256.New()
+	h.Write([]byte(url))
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		for _, v := range headers[k] {
+			h.Write([]byte{0})
+			h.Write([]byte(k))
+			h.Write([]byte{0})
+			h.Write([]byte(v))
+		}
+	}
+	return prefix + "nodelimit:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // take asks Redis for a node's lease.
