@@ -3,8 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/upstream"
 	"maps"
-	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -291,22 +291,11 @@ func (nd *Node) validate(path string, p *problems) {
 }
 
 // MinNodeRate is the least rate_limit.rate: one call in 1000 s.
-const MinNodeRate = 0.001
+const MinNodeRate = upstream.MinRate
 
 func (l NodeRateLimit) validate(path string, p *problems) {
-	if l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) {
-		p.add(path+".rate", "%v is not a rate: use calls a second, such as 25 (0: no limit)", l.Rate)
-	} else if l.Rate > 0 && l.Rate < MinNodeRate {
-		p.add(path+".rate", "%v is less than %v, one call in 1000 s: use a higher rate, or deny the node's methods", l.Rate, MinNodeRate)
-	}
-	if l.Burst < 0 {
-		p.add(path+".burst", "must be 1 or more (0 takes the rate, rounded up)")
-	}
-	if l.Burst > 0 && l.Rate == 0 {
-		p.add(path+".burst", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
-	}
-	if l.Shared && l.Rate == 0 {
-		p.add(path+".shared", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
+	for _, e := range (upstream.RateLimit{Rate: l.Rate, Burst: l.Burst, Shared: l.Shared}).Problems() {
+		p.add(path+"."+e.Key, "%s", e.Message)
 	}
 }
 

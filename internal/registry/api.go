@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evmgate/evmgate/internal/upstream"
 	"net/http"
 	"strings"
 )
@@ -110,9 +111,10 @@ func (r *Registry) serveNetworks(w http.ResponseWriter, _ *http.Request) {
 
 // nodeRequest is the body of POST and DELETE.
 type nodeRequest struct {
-	URI  string `json:"uri"`
-	Tier string `json:"tier"`
-	Name string `json:"name"`
+	URI       string              `json:"uri"`
+	Tier      string              `json:"tier"`
+	Name      string              `json:"name"`
+	RateLimit *upstream.RateLimit `json:"rate_limit"`
 }
 
 func (r *Registry) serveAdd(w http.ResponseWriter, req *http.Request) {
@@ -121,7 +123,11 @@ func (r *Registry) serveAdd(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	n, err := r.Add(req.Context(), Node{Network: r.network(req), URI: body.URI, Tier: body.Tier, Name: body.Name})
+	n := Node{Network: r.network(req), URI: body.URI, Tier: body.Tier, Name: body.Name}
+	if body.RateLimit != nil {
+		n.RateLimit = *body.RateLimit
+	}
+	n, err = r.Add(req.Context(), n)
 	if err != nil && legacy(req) && errors.Is(err, ErrDuplicate) {
 		// prio-load-balancer answers 200 to adding a node it has.
 		n, _ = r.find(r.network(req), body.URI)
@@ -144,7 +150,7 @@ func (r *Registry) serveRemove(w http.ResponseWriter, req *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	if body.Tier != "" || body.Name != "" {
+	if body.Tier != "" || body.Name != "" || body.RateLimit != nil {
 		writeErr(w, fmt.Errorf("%w: DELETE takes only uri", ErrInvalid))
 		return
 	}

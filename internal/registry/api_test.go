@@ -184,3 +184,37 @@ func TestAPIApplyFailureIsReported(t *testing.T) {
 		t.Fatalf("the change was not stored: %v", nodes)
 	}
 }
+
+// A node added through the API may carry a rate_limit: it is kept with the
+// node (and so reaches every replica), checked as the configuration's is,
+// and refused with the key named when wrong; shared needs Redis.
+func TestAPIRateLimit(t *testing.T) {
+	f := newFake("mainnet", "sepolia")
+	r := newTestRegistry(t, Config{}, f)
+	h := r.Handler()
+	out := mustCall(t, h, http.MethodPost, "/admin/networks/mainnet/nodes",
+		`{"uri": "https://provider.example/v2/KEY", "tier": "fallback", "rate_limit": {"rate": 25, "burst": 50}}`, http.StatusCreated)
+	n := decode[Node](t, out)
+	if n.RateLimit.Rate != 25 || n.RateLimit.Burst != 50 || n.RateLimit.Shared {
+		t.Fatalf("added node = %+v, want its rate_limit", n)
+	}
+	set := f.set("mainnet")
+	if i := slices.IndexFunc(set, func(n Node) bool { return n.URI == "https://provider.example/v2/KEY" }); i < 0 || set[i].RateLimit.Rate != 25 {
+		t.Fatalf("applied set %+v: the node's rate_limit did not reach it", set)
+	}
+	for _, tc := range []struct{ body, msg string }{
+		{`{"uri": "http://10.0.0.8:8545", "rate_limit": {"rate": -1}}`, "rate_limit.rate -1 is not a rate"},
+		{`{"uri": "http://10.0.0.8:8545", "rate_limit": {"burst": 5}}`, "rate_limit.burst is set without rate"},
+		{`{"uri": "http://10.0.0.8:8545", "rate_limit": {"rate": 5, "shared": true}}`, "rate_limit.shared needs Redis"},
+		{`{"uri": "http://10.0.0.8:8545", "rate_limit": {"rate": 5, "burts": 1}}`, "unknown field"},
+	} {
+		code, out := call(t, h, http.MethodPost, "/admin/networks/mainnet/nodes", "", tc.body)
+		if code != http.StatusBadRequest || !strings.Contains(string(out), tc.msg) {
+			t.Errorf("POST %s: %d %s, want 400 saying %q", tc.body, code, out, tc.msg)
+		}
+	}
+	if code, out := call(t, h, http.MethodDelete, "/admin/networks/mainnet/nodes", "",
+		`{"uri": "https://provider.example/v2/KEY", "rate_limit": {"rate": 1}}`); code != http.StatusBadRequest {
+		t.Errorf("DELETE with a rate_limit: %d %s, want 400 (DELETE takes only uri)", code, out)
+	}
+}

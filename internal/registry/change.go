@@ -46,6 +46,12 @@ func (r *Registry) checkAdd(n Node) error {
 	if err := cmp.Or(checkTier(n.Tier), checkName(n.Name)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if ps := n.RateLimit.Problems(); len(ps) > 0 {
+		return fmt.Errorf("%w: rate_limit.%s %s", ErrInvalid, ps[0].Key, ps[0].Message)
+	}
+	if n.RateLimit.Shared && r.rs == nil {
+		return fmt.Errorf("%w: rate_limit.shared needs Redis, where replicas keep the limit they share: start the gateway with redis_url, or leave shared out", ErrInvalid)
+	}
 	return nil
 }
 
@@ -63,7 +69,7 @@ func (r *Registry) add(ctx context.Context, n Node) error {
 		return fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	configured := slices.ContainsFunc(r.catalog().seed[n.Network], func(c Node) bool { return c.URI == n.URI })
-	ok, err := r.store.add(ctx, n.Network, n.URI, added{Tier: n.Tier, Name: n.Name}, configured)
+	ok, err := r.store.add(ctx, n.Network, n.URI, added{Tier: n.Tier, Name: n.Name, RateLimit: n.RateLimit}, configured)
 	if err != nil {
 		return fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
 	}

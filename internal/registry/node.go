@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/evmgate/evmgate/internal/nodeurl"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // Tiers, in serving order.
@@ -31,10 +32,13 @@ type Node struct {
 	// URI is the node's JSON-RPC URL exactly as configured or posted,
 	// prio-load-balancer's ?_workers=N included. It identifies the node
 	// within its network.
-	URI    string `json:"uri"`
-	Tier   string `json:"tier"`
-	Name   string `json:"name,omitempty"`
-	Source string `json:"source"`
+	URI  string `json:"uri"`
+	Tier string `json:"tier"`
+	Name string `json:"name,omitempty"`
+	// RateLimit caps the calls sent to a node added through the admin API
+	// (a provider's plan), as a configured node's rate_limit does.
+	RateLimit upstream.RateLimit `json:"rate_limit,omitzero"`
+	Source    string             `json:"source"`
 }
 
 // checkURI reports why uri cannot be a node URL.
@@ -91,9 +95,10 @@ func checkTier(tier string) error {
 
 // added is a node added at run time.
 type added struct {
-	Tier string `json:"tier"`
-	Name string `json:"name,omitempty"`
-	Seq  int64  `json:"seq"`
+	Tier      string             `json:"tier"`
+	Name      string             `json:"name,omitempty"`
+	RateLimit upstream.RateLimit `json:"rate_limit,omitzero"`
+	Seq       int64              `json:"seq"`
 }
 
 // changes are the runtime changes of one network: nodes added and nodes
@@ -203,7 +208,7 @@ func compose(network string, seed []Node, c *changes) []Node {
 			continue
 		}
 		seqs[uri] = a.Seq
-		extra = append(extra, Node{Network: network, URI: uri, Tier: a.Tier, Name: a.Name, Source: SourceAdmin})
+		extra = append(extra, Node{Network: network, URI: uri, Tier: a.Tier, Name: a.Name, RateLimit: a.RateLimit, Source: SourceAdmin})
 	}
 	slices.SortFunc(extra, func(a, b Node) int {
 		return cmp.Or(cmp.Compare(seqs[a.URI], seqs[b.URI]), strings.Compare(a.URI, b.URI))

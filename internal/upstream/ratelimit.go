@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,12 +15,45 @@ import (
 // RateLimit caps the calls sent to a node: Rate calls a second, and up to
 // Burst at once. Each call of a batch counts. The zero RateLimit is no cap.
 type RateLimit struct {
-	Rate  float64
-	Burst int // 0: Rate rounded up, at least 1
+	Rate  float64 `json:"rate"`
+	Burst int     `json:"burst,omitempty"` // 0: Rate rounded up, at least 1
 	// Shared makes the limit one for every replica: the node spends
 	// tokens leased from a shared bucket (see lease.go), and counts on its
 	// own bucket only while that cannot be reached.
-	Shared bool
+	Shared bool `json:"shared,omitempty"`
+}
+
+// MinRate is the least rate a limit may have: one call in 1000 s.
+const MinRate = 0.001
+
+// RateProblem is what is wrong with one member of a RateLimit.
+type RateProblem struct {
+	Key     string // "rate", "burst" or "shared"
+	Message string
+}
+
+// Problems lists what is wrong with l, by member; none for a limit that
+// can be served (the zero RateLimit is no limit).
+func (l RateLimit) Problems() []RateProblem {
+	var out []RateProblem
+	add := func(key, format string, args ...any) {
+		out = append(out, RateProblem{key, fmt.Sprintf(format, args...)})
+	}
+	if l.Rate < 0 || math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) {
+		add("rate", "%v is not a rate: use calls a second, such as 25 (0: no limit)", l.Rate)
+	} else if l.Rate > 0 && l.Rate < MinRate {
+		add("rate", "%v is less than %v, one call in 1000 s: use a higher rate, or deny the node's methods", l.Rate, MinRate)
+	}
+	if l.Burst < 0 {
+		add("burst", "must be 1 or more (0 takes the rate, rounded up)")
+	}
+	if l.Burst > 0 && l.Rate == 0 {
+		add("burst", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
+	}
+	if l.Shared && l.Rate == 0 {
+		add("shared", "is set without rate: set rate_limit.rate too, such as 25 (calls a second)")
+	}
+	return out
 }
 
 // burst is the bucket's size.
