@@ -27,8 +27,10 @@ import (
 	"github.com/evmgate/evmgate/internal/config"
 	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/evmgate/evmgate/internal/logbuf"
+	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/reload"
 	"github.com/evmgate/evmgate/internal/tracing"
+	"github.com/redis/go-redis/v9"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -335,6 +337,13 @@ func levelOf(name string) slog.Level {
 // newLogger returns the process's logger on w, whose per-request lines are
 // written in batches (logbuf), and the function that writes out what is
 // still buffered, for the process's end.
+//
+// go-redis's own lines (each failed dial, pub/sub reconnections) go to it
+// too, at DEBUG: otherwise they reach stderr in go-redis's own format, which
+// breaks log_format json. Not at WARN: during an outage they repeat every
+// second for every Redis client, while the registry, the runtime keys and
+// the shared limits each say once at WARN that Redis is unreachable and
+// once at INFO that it answers again.
 func newLogger(cfg *config.Config, level slog.Leveler, w io.Writer) (*slog.Logger, func()) {
 	buf := logbuf.New(w)
 	opts := &slog.HandlerOptions{Level: level}
@@ -342,5 +351,7 @@ func newLogger(cfg *config.Config, level slog.Leveler, w io.Writer) (*slog.Logge
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(buf, opts)
 	}
-	return slog.New(logbuf.NewHandler(h, buf)), func() { _ = buf.Close() }
+	log := slog.New(logbuf.NewHandler(h, buf))
+	redis.SetLogger(registry.RedisLog{Log: log})
+	return log, func() { _ = buf.Close() }
 }

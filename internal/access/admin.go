@@ -19,12 +19,26 @@ const syncInterval = 2 * time.Second
 
 // Start reads the runtime keys and keeps re-reading them until ctx ends.
 // It returns at once when no store is set.
+//
+// A store that does not give the keys (Redis down, loading, refusing the
+// password) is not an error: the keys of the file serve alone, a warning
+// says so once, and the stored keys apply when the store gives them. What
+// the store gives but cannot be used (malformed JSON, a bad hash, a secret
+// shared with another key, a Redis value that is not a string) is an error
+// that names it: serving without those keys could open a gateway they
+// keep keyed, and the fix is the operator's.
 func (a *Access) Start(ctx context.Context) error {
 	if a.store == nil {
 		return nil
 	}
+	down := false
 	if err := a.sync(ctx); err != nil {
-		return fmt.Errorf("reading runtime API keys: %w", err)
+		var u unavailableError
+		if !errors.As(err, &u) {
+			return fmt.Errorf("reading runtime API keys: %w", err)
+		}
+		down = true
+		a.warnDown(err, true)
 	}
 	ctx, a.cancel = context.WithCancel(ctx)
 	a.wg.Add(1)
@@ -37,13 +51,41 @@ func (a *Access) Start(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := a.sync(ctx); err != nil && ctx.Err() == nil {
-					a.log.Warn("runtime API keys not re-read", "err", err)
+				wasOpen := a.Open()
+				err := a.sync(ctx)
+				switch {
+				case ctx.Err() != nil:
+				case err != nil && !down:
+					down = true
+					a.warnDown(err, false)
+				case err == nil && down:
+					down = false
+					a.log.Info("runtime API keys read again: the key store answers", "store", a.store.describe())
+					if wasOpen && !a.Open() {
+						a.log.Warn("client access now requires an API key or a token: runtime keys exist and access.require_key is not set, " +
+							"so calls without a key get 401; set access.require_key: false to keep serving them")
+					}
 				}
 			}
 		}
 	}()
 	return nil
+}
+
+// warnDown logs, once per outage, that the stored keys could not be read.
+func (a *Access) warnDown(err error, starting bool) {
+	msg := "runtime API keys not re-read; serving with the keys last read until the key store gives them"
+	if starting {
+		msg = "runtime API keys not read at start; serving with the keys of the file alone until the key store gives them"
+		a.mu.Lock()
+		implicit := a.cfg.RequireKey == nil
+		a.mu.Unlock()
+		if implicit && a.Open() {
+			// Runtime keys would make it keyed: until they are read, it is open.
+			msg += " (access is open meanwhile: set access.require_key: true to require a key even before the stored keys are read)"
+		}
+	}
+	a.log.Warn(msg, "store", a.store.describe(), "err", err)
 }
 
 // Close stops re-reading the runtime keys and waits for it.

@@ -2,9 +2,11 @@ package access
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +81,48 @@ func BenchmarkSharedTake(b *testing.B) {
 		if _, e := a.Take(ctx, c, 1); e != nil {
 			b.Fatal(e)
 		}
+	}
+}
+
+// Start tells a key store that does not answer (not fatal: the file's keys
+// serve) from one that answers what cannot be used (fatal, with the reason).
+func TestStartRedisUnreachableOrMalformed(t *testing.T) {
+	rs := redistest.New(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	start := func() (*Access, error) {
+		cfg := Config{}
+		cfg.Default()
+		a, err := New(cfg, Options{Store: NewRedisStore(rdb, "test:")}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(a.Close)
+		return a, a.Start(context.Background())
+	}
+	// Not started: the port is closed.
+	if a, err := start(); err != nil || !a.Open() {
+		t.Fatalf("with Redis unreachable: %v (open %v), want a start with the file's keys", err, a.Open())
+	}
+	rs.Start()
+	ctx := context.Background()
+	for _, bad := range []string{`not json`, `[{"spec":{"name":"k"},"sha256":"xyz"}]`} {
+		if err := rdb.Set(ctx, "test:access:keys", bad, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		var u unavailableError
+		if _, err := start(); err == nil || errors.As(err, &u) {
+			t.Fatalf("stored %s: %v, want the reason it cannot be used", bad, err)
+		}
+	}
+	// WRONGTYPE is Redis's answer, not an outage.
+	if err := rdb.Del(ctx, "test:access:keys").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(ctx, "test:access:keys", "a", "b").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start(); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("a hash under the key: %v, want WRONGTYPE", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,7 +38,16 @@ type keyStore interface {
 	load(ctx context.Context) ([]storedKey, error)
 	// update applies f to the stored keys atomically.
 	update(ctx context.Context, f func([]storedKey) ([]storedKey, error)) ([]storedKey, error)
+	// describe names the store in log lines.
+	describe() string
 }
+
+// unavailableError is a store that did not give the keys (as opposed to
+// one that gave what cannot be used).
+type unavailableError struct{ err error }
+
+func (u unavailableError) Error() string { return u.err.Error() }
+func (u unavailableError) Unwrap() error { return u.err }
 
 // NewFileStore keeps runtime keys in a JSON file (written atomically).
 func NewFileStore(path string) keyStore { return &fileStore{path: path} }
@@ -48,6 +58,8 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string) keyStore {
 }
 
 type fileStore struct{ path string }
+
+func (f *fileStore) describe() string { return f.path }
 
 func (f *fileStore) load(context.Context) ([]storedKey, error) {
 	b, err := os.ReadFile(f.path)
@@ -94,13 +106,21 @@ type redisStore struct {
 	key string
 }
 
+func (r *redisStore) describe() string { return "redis key " + r.key }
+
 func (r *redisStore) load(ctx context.Context) ([]storedKey, error) {
 	b, err := r.rdb.Get(ctx, r.key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
+	if err != nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		// Redis did not give the keys: refused, timed out, or an error
+		// that passes (LOADING after a restart, NOAUTH until a password
+		// is fixed). WRONGTYPE is what it holds: not keys.
+		return nil, unavailableError{err}
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", r.key, err)
 	}
 	return decodeKeys(b)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/nodeurl"
+	"github.com/evmgate/evmgate/internal/registry"
 	"github.com/evmgate/evmgate/internal/sched"
 )
 
@@ -96,7 +97,16 @@ func (c *Config) validate(attestationFiles bool) error {
 	c.validateListeners(&p)
 	c.ResponseCompression.validate(&p)
 	c.Tracing.validate(&p)
-	if err := c.Admin.Validate(); err != nil {
+	admin := c.Admin
+	if c.RedisURL != "" && admin.RedisURL == c.RedisURL {
+		// admin.redis_url holds redis_url's value: a fault is named by
+		// the key the file wrote.
+		admin.RedisURL = ""
+		if msg := registry.RedisURLProblem(c.RedisURL); msg != "" {
+			p.add("redis_url", "%s", msg)
+		}
+	}
+	if err := admin.Validate(); err != nil {
 		p = append(p, err.Error())
 	}
 	if err := c.WebSocket.Validate(); err != nil {

@@ -87,10 +87,8 @@ func (c *Config) Validate() error {
 	if c.AdminToken != "" && len(c.AdminToken) < minTokenLen {
 		bad("token", "must be at least %d characters", minTokenLen)
 	}
-	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			bad("redis_url", "%v (expected redis://host:port/db or rediss://...)", err)
-		}
+	if msg := RedisURLProblem(c.RedisURL); msg != "" {
+		bad("redis_url", "%s", msg)
 	}
 	if d, err := time.ParseDuration(c.ResyncInterval); err != nil || d <= 0 {
 		bad("resync_interval", "%q is not a positive duration such as \"5s\"", c.ResyncInterval)
@@ -124,4 +122,16 @@ func (c *Config) resync() time.Duration {
 		d, _ = time.ParseDuration(DefaultResyncInterval)
 	}
 	return d
+}
+
+// RedisURLProblem says what is wrong with a Redis URL and how to write it,
+// or "" when it is valid or empty. The caller names the key.
+func RedisURLProblem(url string) string {
+	if url == "" {
+		return ""
+	}
+	if _, err := redis.ParseURL(url); err != nil {
+		return fmt.Sprintf("%v: write redis://[user:password@]host:port/db, or rediss:// for TLS", err)
+	}
+	return ""
 }
