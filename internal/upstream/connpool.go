@@ -94,28 +94,13 @@ func (p *connPool) get(deadline time.Time, fresh bool, kind int) (*pconn, error)
 // acquireSlot takes a token of slots, waiting for one until deadline (for
 // dialTimeout without one).
 func acquireSlot(slots chan struct{}, deadline time.Time, dialTimeout time.Duration) error {
-	select {
-	case slots <- struct{}{}:
-		return nil
-	default:
-	}
-	wait := dialTimeout
-	if !deadline.IsZero() {
-		wait = time.Until(deadline)
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case slots <- struct{}{}:
-		return nil
-	case <-t.C:
-		return errNoConn
-	}
+	_, err := acquireEither(slots, nil, deadline, dialTimeout)
+	return err
 }
 
-// acquireEither takes a token of first, else of second, waiting for
-// either until deadline (dialTimeout without one), and returns the one it
-// took.
+// acquireEither takes a token of first, else of second (nil: none),
+// waiting for either until deadline (dialTimeout without one), and returns
+// the one it took.
 func acquireEither(first, second chan struct{}, deadline time.Time, dialTimeout time.Duration) (chan struct{}, error) {
 	select {
 	case first <- struct{}{}:
