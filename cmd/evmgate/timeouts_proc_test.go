@@ -169,28 +169,44 @@ func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	rpcBase := "http://" + addr(rpcPort)
-	slow := func(method string) int64 {
+	// slow sends a call both nodes hold until the test lets them go: once
+	// it has reached a node, and (wantCopy) its copy the other, or (not)
+	// ten times max_delay has passed without one.
+	slow := func(method string, wantCopy bool) int64 {
 		t.Helper()
 		for _, n := range f {
 			n.SetResult(method, `"0x01"`)
+			n.Record(method) // arrivals are seen while held
 			n.Hold(method)
 		}
-		released := time.AfterFunc(700*time.Millisecond, func() {
-			for _, n := range f {
-				n.Release(method)
-			}
-		})
-		defer released.Stop()
-		code, body := rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":["0x01"]}`)
-		if code != 200 || !strings.Contains(body, `"result":"0x01"`) {
-			t.Fatalf("%s: %d %s", method, code, body)
+		total := func() int64 { return int64(len(f[0].Arrivals(method)) + len(f[1].Arrivals(method))) }
+		type answer struct {
+			code int
+			body string
 		}
-		return f[0].Calls(method) + f[1].Calls(method)
+		done := make(chan answer, 1)
+		go func() {
+			code, body := rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":["0x01"]}`)
+			done <- answer{code, body}
+		}()
+		eventually(t, time.Minute, method+" to reach a node", func() bool { return total() >= 1 })
+		if wantCopy {
+			eventually(t, time.Minute, method+"'s copy to reach the other node", func() bool { return total() >= 2 })
+		} else {
+			time.Sleep(500 * time.Millisecond) // ten times max_delay: a copy would have gone
+		}
+		for _, n := range f {
+			n.Release(method)
+		}
+		if a := <-done; a.code != 200 || !strings.Contains(a.body, `"result":"0x01"`) {
+			t.Fatalf("%s: %d %s", method, a.code, a.body)
+		}
+		return total()
 	}
-	if got := slow("eth_call"); got != 1 {
+	if got := slow("eth_call", false); got != 1 {
 		t.Errorf("eth_call (a method_timeouts entry) was sent %d times, want once: not hedged", got)
 	}
-	if got := slow("eth_getCode"); got != 2 {
+	if got := slow("eth_getCode", true); got != 2 {
 		t.Errorf("eth_getCode (no entry) was sent %d times, want 2: hedged after max_delay", got)
 	}
 }
