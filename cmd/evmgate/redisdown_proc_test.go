@@ -42,15 +42,17 @@ func TestRedisDownAtStartAsProcess(t *testing.T) {
 	p := startProc(t, nil, "-config", redisDownConfig(t, srv, rpcPort, ""))
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	url := "http://" + addr(rpcPort) + "/mainnet"
-	if code, body := rpc(t, url, clientVersion); code != 200 || !strings.Contains(body, `"result"`) {
-		t.Fatalf("a call with Redis down: %d %s", code, body)
+	// Runtime keys may make it keyed: until they are read, a call without a
+	// key is refused, saying why, rather than let through unchecked.
+	if code, body := rpc(t, url, clientVersion); code != 503 || !strings.Contains(body, "-32075") ||
+		!strings.Contains(body, "runtime API keys cannot be read yet") {
+		t.Fatalf("a call without a key with Redis down at the start: %d %s", code, body)
 	}
 	if n := strings.Count(p.stderr.String(), keysDownAtStart); n != 1 {
 		t.Fatalf("%d lines %q, want 1:\n%s", n, keysDownAtStart, p.stderr)
 	}
-	// Open only until runtime keys are read: the warning says how to keep it keyed.
 	if line := grepLines(p.stderr.String(), keysDownAtStart); !strings.Contains(line, "level=WARN") ||
-		!strings.Contains(line, "set access.require_key: true") || !strings.Contains(line, "connection refused") {
+		!strings.Contains(line, "set access.require_key: false") || !strings.Contains(line, "connection refused") {
 		t.Fatalf("the start's warning: %s", line)
 	}
 
@@ -85,6 +87,18 @@ func TestRedisDownAtStartAsProcess(t *testing.T) {
 	}
 	if code, _, body := apmDo(t, "POST", url, clientVersion, "X-API-Key", storedSecret); code != 200 {
 		t.Fatalf("a call with the stored key while Redis is down: %d %s", code, body)
+	}
+}
+
+// With access.require_key: false (the operator says no key is needed), a
+// replica started while Redis is down serves calls without a key at once.
+func TestRedisDownAtStartOpenAsProcess(t *testing.T) {
+	srv := redistest.New(t) // never started
+	rpcPort := freePort(t)
+	p := startProc(t, nil, "-config", redisDownConfig(t, srv, rpcPort, "access:\n  require_key: false\n"))
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	if code, body := rpc(t, "http://"+addr(rpcPort)+"/mainnet", clientVersion); code != 200 || !strings.Contains(body, `"result"`) {
+		t.Fatalf("a call without a key, require_key: false, Redis down: %d %s", code, body)
 	}
 }
 

@@ -31,7 +31,8 @@ type Access struct {
 	m          *metrics
 	now        func() time.Time
 
-	mu      sync.Mutex // protects cfg, runtime; serialises rebuilds
+	mu      sync.Mutex // protects cfg, runtime, unread; serialises rebuilds
+	unread  bool       // the key store has not given the runtime keys since the start
 	cfg     Config
 	runtime []storedKey // keys created through the admin API
 	store   keyStore    // nil: no runtime keys
@@ -51,9 +52,13 @@ var errRedisResting = errors.New("the shared rate-limit store failed within the 
 
 // snapshot is the compiled configuration.
 type snapshot struct {
-	keys     map[[32]byte]*Key
-	revoked  map[[32]byte]string // name of each revoked runtime key
-	require  bool
+	keys    map[[32]byte]*Key
+	revoked map[[32]byte]string // name of each revoked runtime key
+	require bool
+	// unread: the key store has not given the runtime keys yet, and they
+	// alone could make access keyed (require_key unset): calls without a
+	// key wait for them (errKeysUnread) rather than go unchecked.
+	unread   bool
 	global   policy
 	nets     map[string]*netPolicy
 	costs    map[string]int
@@ -108,8 +113,15 @@ func (a *Access) SetConfig(cfg Config) error {
 		return err
 	}
 	a.cfg = cfg
-	a.snap.Store(s)
+	a.snap.Store(a.marked(s))
 	return nil
+}
+
+// marked sets s.unread from what the key store has given. The caller
+// holds mu.
+func (a *Access) marked(s *snapshot) *snapshot {
+	s.unread = a.unread && a.cfg.RequireKey == nil && !s.require
+	return s
 }
 
 // HasKeys reports whether any API key is defined (live or revoked): only
@@ -255,6 +267,8 @@ func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *
 	switch {
 	case secret == "" && s.require:
 		e = errMissing
+	case secret == "" && s.unread:
+		e = errKeysUnread
 	case secret == "":
 		return c, nil
 	case bearer && s.jwt != nil && looksLikeJWT(secret):

@@ -38,6 +38,7 @@ func (a *Access) Start(ctx context.Context) error {
 			return fmt.Errorf("reading runtime API keys: %w", err)
 		}
 		down = true
+		a.startUnread()
 		a.warnDown(err, true)
 	}
 	ctx, a.cancel = context.WithCancel(ctx)
@@ -81,8 +82,9 @@ func (a *Access) warnDown(err error, starting bool) {
 		implicit := a.cfg.RequireKey == nil
 		a.mu.Unlock()
 		if implicit && a.Open() {
-			// Runtime keys would make it keyed: until they are read, it is open.
-			msg += " (access is open meanwhile: set access.require_key: true to require a key even before the stored keys are read)"
+			// Runtime keys could make it keyed: until they are read, calls
+			// without a key are refused rather than let through unchecked.
+			msg += " (calls without a key are refused with 503 until then: set access.require_key: false to serve them meanwhile, or true to require a key always)"
 		}
 	}
 	a.log.Warn(msg, "store", a.store.describe(), "err", err)
@@ -111,9 +113,20 @@ func (a *Access) setRuntime(keys []storedKey) error {
 	if err != nil {
 		return err
 	}
-	a.runtime = keys
-	a.snap.Store(s)
+	a.runtime, a.unread = keys, false
+	a.snap.Store(a.marked(s))
 	return nil
+}
+
+// startUnread records that the key store did not give the runtime keys at
+// start: until it does, calls without a key are refused (errKeysUnread)
+// unless the configuration says whether a key is required.
+func (a *Access) startUnread() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.unread = true
+	s := *a.snap.Load()
+	a.snap.Store(a.marked(&s))
 }
 
 // keyView is a key as the admin API shows it: never the secret, nor its hash.

@@ -15,7 +15,9 @@ var (
 		"an API key is required: put it in the path (/<network>/<key>), the X-API-Key header or Authorization: Bearer")
 	errUnknownKey = jsonrpc.NewError(jsonrpc.CodeUnauthorized, "the API key is not valid: check it, or ask for a new one")
 	errBadToken   = "the token is not valid: "
-	errLimiter    = jsonrpc.NewError(jsonrpc.CodeLimiterUnavailable,
+	errKeysUnread = jsonrpc.NewError(jsonrpc.CodeLimiterUnavailable,
+		"the runtime API keys cannot be read yet (the key store is unreachable) and may require a key: send one, or retry shortly")
+	errLimiter = jsonrpc.NewError(jsonrpc.CodeLimiterUnavailable,
 		"rate limits cannot be checked now (the shared store is unreachable): retry shortly")
 )
 
