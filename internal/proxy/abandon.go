@@ -21,7 +21,7 @@ const peerPoll = 250 * time.Millisecond
 
 // watchesClient reports whether the request's tries are long ones, cut
 // when their client leaves (see tryWatched).
-func (ex *exchange) watchesClient() bool { return ex.methodTimed || ex.tryTimeout >= longTry }
+func (ex *exchange) watchesClient() bool { return ex.times.methodTimed || ex.times.try >= longTry }
 
 // tryWatched runs a long try so that it ends at the node once its client
 // is gone: the pooled HTTP/1.1 client watches the try's context

@@ -188,7 +188,7 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 		}
 		req = append(req, ']')
 	}
-	tctx, cancel := n.TryContext(ctx, ex.tryTimeout)
+	tctx, cancel := n.TryContext(ctx, ex.times.try)
 	defer cancel()
 	resp, err := n.CallLimit(tctx, req, ex.h.options().MaxAnswerBytes)
 	if err != nil {

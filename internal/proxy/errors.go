@@ -31,14 +31,14 @@ func (e *NodesWaitingError) Is(target error) bool { return target == ErrNodesWai
 // finalError turns the failures of every try into one precise error.
 func (ex *exchange) finalError(ctx context.Context, failures []error) error {
 	tryKey, budgetKey := "rpc_timeout", "request_timeout"
-	if ex.methodTimed {
+	if ex.times.methodTimed {
 		whose := "its" // a batch's tries wait for its slowest call's entry
 		if ex.method == "batch" {
 			whose = "the batch's"
 		}
-		tryKey = whose + " method_timeouts entry (" + ex.tryTimeout.String() + ")"
-		if ex.budget > ex.h.options().RequestTimeout {
-			budgetKey = whose + " method_timeouts entry (" + ex.budget.String() + ")"
+		tryKey = whose + " method_timeouts entry (" + ex.times.try.String() + ")"
+		if ex.times.budget > ex.h.options().RequestTimeout {
+			budgetKey = whose + " method_timeouts entry (" + ex.times.budget.String() + ")"
 		}
 	}
 	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -67,13 +67,9 @@ type exchange struct {
 	// tryWatched).
 	peer net.Conn
 
-	// tryTimeout bounds each try (rpc_timeout, or the calls'
-	// method_timeouts); methodTimed says an entry of method_timeouts set it.
-	tryTimeout  time.Duration
-	methodTimed bool
-	// budget is the request's time: request_timeout, or the longest
-	// method_timeouts entry of its calls when that is longer.
-	budget time.Duration
+	// times is what the request's tries and the request may take; an
+	// exchange made for a part of it (a chunk of eth_getLogs) has the same.
+	times callTimes
 
 	// tr is the request's span and what only the span reports, when the
 	// request is traced (nil: not traced, the usual case, which costs one
@@ -118,17 +114,29 @@ func (ex *exchange) serve(parent context.Context, body []byte) {
 	ex.done()
 }
 
+// callTimes is what a request's tries and the request may take (see
+// exchange.timeouts).
+type callTimes struct {
+	// try bounds each try: rpc_timeout, or the calls' method_timeouts;
+	// methodTimed says an entry of method_timeouts set it.
+	try         time.Duration
+	methodTimed bool
+	// budget is the request's time: request_timeout, or the longest
+	// method_timeouts entry of its calls when that is longer.
+	budget time.Duration
+}
+
 // timeouts sets the request's try timeout and budget from its calls'
 // methods and returns its context, which ends at the budget.
 func (ex *exchange) timeouts(parent context.Context, calls []jsonrpc.Call) *requestCtx {
 	var method time.Duration
-	ex.tryTimeout, method = ex.net.timeouts(calls)
-	ex.methodTimed = method > 0
-	ex.budget = max(ex.h.options().RequestTimeout, method)
-	if ex.budget >= longBudget {
+	ex.times.try, method = ex.net.timeouts(calls)
+	ex.times.methodTimed = method > 0
+	ex.times.budget = max(ex.h.options().RequestTimeout, method)
+	if ex.times.budget >= longBudget {
 		ex.extendWrite()
 	}
-	return newRequestCtx(parent, ex.budget)
+	return newRequestCtx(parent, ex.times.budget)
 }
 
 // longBudget is the least budget for which the client connection's write
@@ -139,7 +147,7 @@ const longBudget = 60 * time.Second
 // extendWrite gives the answer's write time after the request's budget,
 // on the servers whose write deadline runs while the handler does.
 func (ex *exchange) extendWrite() {
-	_ = http.NewResponseController(ex.w).SetWriteDeadline(time.Now().Add(ex.budget + directWriteTimeout))
+	_ = http.NewResponseController(ex.w).SetWriteDeadline(time.Now().Add(ex.times.budget + directWriteTimeout))
 }
 
 // fail answers the whole request with a gateway error. The caller closes
@@ -295,12 +303,12 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		}
 		same := err == judged
 		if judged != nil {
-			judged = budgetSpent(ctx, tryStart, ex.tryTimeout, judged)
+			judged = budgetSpent(ctx, tryStart, ex.times.try, judged)
 		}
 		if same {
 			err = judged
 		} else if err != nil {
-			err = budgetSpent(ctx, tryStart, ex.tryTimeout, err)
+			err = budgetSpent(ctx, tryStart, ex.times.try, err)
 		}
 		ex.net.Sched.Release(n)
 		ex.net.Health.Observe(n, judged)

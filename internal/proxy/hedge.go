@@ -70,7 +70,7 @@ func (r *race) start(ctx context.Context, n *upstream.Node) *tryAnswer {
 // and counted here; n is judged by the attempt loop on its own outcome
 // (hedgeResult.primary).
 func (ex *exchange) tryHedged(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, need balancer.Need) error {
-	r := &race{timeout: ex.tryTimeout, limit: int(ex.h.options().MaxAnswerBytes), body: body, answers: make(chan *tryAnswer, 2)}
+	r := &race{timeout: ex.times.try, limit: int(ex.h.options().MaxAnswerBytes), body: body, answers: make(chan *tryAnswer, 2)}
 	r.first = r.start(ctx, n)
 	winner := ex.runRace(ctx, r, n, c, need)
 	for _, a := range []*tryAnswer{r.first, r.second} {
@@ -195,7 +195,7 @@ var errNotAnswered = errors.New("no answer")
 // settleHedge frees, judges and counts the copy's try.
 func (ex *exchange) settleHedge(ctx context.Context, a *tryAnswer, err error, won bool) {
 	if err != nil {
-		err = budgetSpent(ctx, time.Now().Add(-a.took), ex.tryTimeout, err)
+		err = budgetSpent(ctx, time.Now().Add(-a.took), ex.times.try, err)
 	}
 	ex.net.Sched.Release(a.n)
 	ex.net.Health.Observe(a.n, err)

@@ -131,11 +131,11 @@ func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error
 // and returns the node's whole answer.
 func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]byte, error) {
 	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID,
-		method: lf.ex.method, tr: lf.ex.tr, tryTimeout: lf.ex.tryTimeout, methodTimed: lf.ex.methodTimed, budget: lf.ex.budget}
+		method: lf.ex.method, tr: lf.ex.tr, times: lf.ex.times}
 	var resp []byte
 	err := sub.attempt(ctx, balancer.Need{MinHead: ch.To, Method: "eth_getLogs"}, func(ctx context.Context, n *upstream.Node) error {
 		lf.node.Store(n.Name)
-		tctx, cancel := n.TryContext(ctx, lf.ex.tryTimeout)
+		tctx, cancel := n.TryContext(ctx, lf.ex.times.try)
 		defer cancel()
 		out, err := n.CallLimit(tctx, req, lf.limit)
 		if err != nil {

@@ -37,7 +37,7 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	// A call pinned to one node (a client's own transaction) is not copied,
 	// nor a slow method's (its method_timeouts entry): it would be copied
 	// every time, past max_delay, doubling the heaviest load.
-	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil && !ex.methodTimed
+	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil && !ex.times.methodTimed
 	err := ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error {
 		if hedged {
 			return ex.tryHedged(ctx, n, c, body, need)
@@ -90,7 +90,7 @@ type tryAnswer struct {
 
 func (ex *exchange) trySingle(ctx context.Context, n *upstream.Node, c *jsonrpc.Call, body []byte, retriedTx bool) error {
 	var a tryAnswer
-	openTry(ctx, n, body, &a, ex.tryTimeout, int(ex.h.options().MaxAnswerBytes), false)
+	openTry(ctx, n, body, &a, ex.times.try, int(ex.h.options().MaxAnswerBytes), false)
 	defer a.close()
 	if a.err != nil {
 		return a.err

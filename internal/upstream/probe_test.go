@@ -59,13 +59,7 @@ func testProbeNotHeldBehindCalls(t *testing.T, gzip, fast bool) {
 			held <- err
 		}()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(f.Arrivals(heldMethod)) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node saw %d held calls after 30s, want 2", len(f.Arrivals(heldMethod)))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitArrivals(t, f, 2)
 
 	// The probes' deadline is far shorter than the held calls: a probe
 	// that waited for one of their connections would time out.
@@ -108,14 +102,7 @@ func testProbeNotHeldBehindCalls(t *testing.T, gzip, fast bool) {
 // of their own, whatever the calls hold, and wait for one only behind
 // other probes.
 func TestProbesBoundedApart(t *testing.T) {
-	f, err := fakenode.Start(fakenode.Options{Name: "f", ChainID: 1, Head: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	f.Hold(heldMethod)
-	f.Record(heldMethod)
-	defer f.Release(heldMethod)
+	f := holdingNode(t)
 	n := newNode(t, false, true, upstream.Spec{Name: "n", URL: f.URL(), MaxConcurrency: 1, Timeout: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -131,13 +118,7 @@ func TestProbesBoundedApart(t *testing.T) {
 			done <- err
 		}()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(f.Arrivals(heldMethod)) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node saw %d held calls after 30s, want 3 (one call, two probes)", len(f.Arrivals(heldMethod)))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitArrivals(t, f, 3)
 	// The fourth waits for a probe's connection; give it time to show
 	// otherwise.
 	time.Sleep(200 * time.Millisecond)
@@ -160,14 +141,7 @@ func TestProbesBoundedApart(t *testing.T) {
 // when the node's calls hold every one, a probe's instead of waiting
 // behind them.
 func TestBackgroundFetchNotHeldBehindCalls(t *testing.T) {
-	f, err := fakenode.Start(fakenode.Options{Name: "f", ChainID: 1, Head: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	f.Hold(heldMethod)
-	f.Record(heldMethod)
-	defer f.Release(heldMethod)
+	f := holdingNode(t)
 	n := newNode(t, false, true, upstream.Spec{Name: "n", URL: f.URL(), MaxConcurrency: 1, Timeout: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -188,13 +162,7 @@ func TestBackgroundFetchNotHeldBehindCalls(t *testing.T) {
 		_, err := n.Call(ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"`+heldMethod+`","params":[]}`))
 		held <- err
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(f.Arrivals(heldMethod)) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the held call did not reach the node in 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitArrivals(t, f, 1)
 	for i := range 3 {
 		if err := fetch(); err != nil {
 			t.Fatalf("fetch %d while the node's only call slot is held: %v", i, err)
@@ -203,5 +171,32 @@ func TestBackgroundFetchNotHeldBehindCalls(t *testing.T) {
 	f.Release(heldMethod)
 	if err := <-held; err != nil {
 		t.Errorf("held call after its release: %v", err)
+	}
+}
+
+// holdingNode starts a fake node that holds heldMethod's calls, recording
+// their arrival, until the test releases them (or ends).
+func holdingNode(t *testing.T) *fakenode.Node {
+	t.Helper()
+	f, err := fakenode.Start(fakenode.Options{Name: "f", ChainID: 1, Head: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	f.Hold(heldMethod)
+	f.Record(heldMethod)
+	t.Cleanup(func() { f.Release(heldMethod) }) // before Close: cleanups run last first
+	return f
+}
+
+// waitArrivals waits until f has seen want held calls arrive.
+func waitArrivals(t *testing.T, f *fakenode.Node, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.Arrivals(heldMethod)) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node saw %d held calls after 30s, want %d", len(f.Arrivals(heldMethod)), want)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the node's record: it has no signal of its own
 	}
 }
