@@ -152,9 +152,10 @@ func TestMethodTimeoutsValidateAsProcess(t *testing.T) {
 	}
 }
 
-// With hedging on, a slow method with a method_timeouts entry is not
-// copied to a second node (it would be on every call, past max_delay); a
-// slow read without an entry still is.
+// With hedging on, a slow method with a method_timeouts entry longer than
+// rpc_timeout is not copied to a second node (it would be on every call,
+// past max_delay); a slow read without an entry, or with a shorter one,
+// still is (its copy comes long before its entry could make a retry).
 func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
 	f := fakeNodes(t, 2, 1)
 	rpcPort, metricsPort := freePort(t), freePort(t)
@@ -162,7 +163,7 @@ func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
 	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
 		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
 		"    hedge: {enabled: true, min_delay: 20ms, max_delay: 50ms}\n"+
-		"    method_timeouts: {eth_call: 1m}\n"+
+		"    rpc_timeout: 5m\n    method_timeouts: {eth_call: 10m, eth_getBalance: 3m}\n"+
 		"    local_nodes:\n"+
 		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
 		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
@@ -208,5 +209,62 @@ func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
 	}
 	if got := slow("eth_getCode", true); got != 2 {
 		t.Errorf("eth_getCode (no entry) was sent %d times, want 2: hedged after max_delay", got)
+	}
+	if got := slow("eth_getBalance", true); got != 2 {
+		t.Errorf("eth_getBalance (an entry shorter than rpc_timeout) was sent %d times, want 2: hedged after max_delay", got)
+	}
+}
+
+// A node that has just served a slow method (a trace held 1 s) still gets
+// its share of the fast calls: p2c compares answer times that leave slow
+// methods out. Before, the node's estimate jumped to the trace's second
+// and the next calls all went to the other node.
+func TestSlowMethodLeavesAnswerTimeAsProcess(t *testing.T) {
+	f := fakeNodes(t, 2, 1)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
+		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 1s\n    cache: false\n"+
+		"    method_timeouts: {\"trace_*\": 1m}\n"+
+		"    local_nodes:\n"+
+		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
+		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
+	p := startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	rpcBase := "http://" + addr(rpcPort)
+	for _, n := range f {
+		n.SetResult("trace_block", `[]`)
+		n.Record("trace_block")
+		n.Hold("trace_block")
+		t.Cleanup(func() { n.Release("trace_block") })
+	}
+	done := make(chan string, 1)
+	go func() {
+		_, body := rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":1,"method":"trace_block","params":["0x01"]}`)
+		done <- body
+	}()
+	eventually(t, time.Minute, "the trace to reach a node", func() bool {
+		return len(f[0].Arrivals("trace_block"))+len(f[1].Arrivals("trace_block")) == 1
+	})
+	tracer := f[0]
+	if len(f[1].Arrivals("trace_block")) == 1 {
+		tracer = f[1]
+	}
+	time.Sleep(time.Second) // the trace's length: what the node's estimate must not take
+	tracer.Release("trace_block")
+	if body := <-done; !strings.Contains(body, `"result":[]`) {
+		t.Fatalf("trace_block: %s", body)
+	}
+	before := tracer.Calls("eth_getTransactionCount")
+	const calls = 40
+	for i := range calls {
+		if code, body := rpc(t, rpcBase+"/mainnet", `{"jsonrpc":"2.0","id":2,"method":"eth_getTransactionCount","params":["0x01","latest"]}`); code != 200 {
+			t.Fatalf("call %d: %d %s", i, code, body)
+		}
+	}
+	// An even split gives the node about 20; fewer than 5 has a chance
+	// of about 1e-7.
+	if got := tracer.Calls("eth_getTransactionCount") - before; got < 5 {
+		t.Errorf("the node that served the trace got %d of the next %d calls, want its share", got, calls)
 	}
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // longTry is the least try timeout whose tries end at the node as soon as
-// their client leaves; a try of a call with a method_timeouts entry always
-// does. Shorter tries (rpc_timeout is 5 s unless set) hold a node for
+// their client leaves; a try of a call whose method_timeouts entry is
+// longer than rpc_timeout always does. Shorter tries (rpc_timeout is 5 s unless set) hold a node for
 // little after their client left, and a watch would cost every call of a
 // busy gateway a goroutine and a timer.
 const longTry = 10 * time.Second
@@ -21,17 +21,18 @@ const peerPoll = 250 * time.Millisecond
 
 // watchesClient reports whether the request's tries are long ones, cut
 // when their client leaves (see tryWatched).
-func (ex *exchange) watchesClient() bool { return ex.times.methodTimed || ex.times.try >= longTry }
+func (ex *exchange) watchesClient() bool { return ex.times.slow || ex.times.try >= longTry }
 
 // tryWatched runs a long try so that it ends at the node once its client
 // is gone: the pooled HTTP/1.1 client watches the try's context
 // (upstream.Interruptible), which net/http ends when its client leaves and
 // which, on the fast server, a watch of the client's connection ends. The
 // try then fails as upstream.KindCanceled: the client is gone, not the
-// node's fault, nothing to retry.
+// node's fault, nothing to retry. A try of a method with a method_timeouts
+// entry is also kept out of the node's answer time (upstream.SlowMethod).
 func (ex *exchange) tryWatched(ctx context.Context, n *upstream.Node, try func(context.Context, *upstream.Node) error) error {
 	if ex.peer == nil || !peerPeekable {
-		return try(upstream.Interruptible(ctx), n)
+		return try(ex.markLong(ctx), n)
 	}
 	wctx, cancel := context.WithCancelCause(ctx)
 	stop, stopped := make(chan struct{}), make(chan struct{})
@@ -41,7 +42,17 @@ func (ex *exchange) tryWatched(ctx context.Context, n *upstream.Node, try func(c
 		<-stopped // nothing looks at the connection once its answer goes out
 		cancel(nil)
 	}()
-	return try(upstream.Interruptible(wctx), n)
+	return try(ex.markLong(wctx), n)
+}
+
+// markLong marks ctx for a long try: interruptible, and kept out of the
+// node's answer time when the method is slow by nature.
+func (ex *exchange) markLong(ctx context.Context) context.Context {
+	ctx = upstream.Interruptible(ctx)
+	if ex.times.slow {
+		ctx = upstream.SlowMethod(ctx)
+	}
+	return ctx
 }
 
 // watchPeer cancels with errClientGone once the client at the other end of

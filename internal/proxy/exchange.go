@@ -118,9 +118,12 @@ func (ex *exchange) serve(parent context.Context, body []byte) {
 // exchange.timeouts).
 type callTimes struct {
 	// try bounds each try: rpc_timeout, or the calls' method_timeouts;
-	// methodTimed says an entry of method_timeouts set it.
+	// methodTimed says an entry of method_timeouts set it, slow that the
+	// entry is longer than rpc_timeout: a method slow by nature (a
+	// trace), not one given a shorter leash.
 	try         time.Duration
 	methodTimed bool
+	slow        bool
 	// budget is the request's time: request_timeout, or the longest
 	// method_timeouts entry of its calls when that is longer.
 	budget time.Duration
@@ -132,6 +135,7 @@ func (ex *exchange) timeouts(parent context.Context, calls []jsonrpc.Call) *requ
 	var method time.Duration
 	ex.times.try, method = ex.net.timeouts(calls)
 	ex.times.methodTimed = method > 0
+	ex.times.slow = method > ex.net.TryTimeout
 	ex.times.budget = max(ex.h.options().RequestTimeout, method)
 	if ex.times.budget >= longBudget {
 		ex.extendWrite()

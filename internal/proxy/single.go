@@ -37,7 +37,7 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 	// A call pinned to one node (a client's own transaction) is not copied,
 	// nor a slow method's (its method_timeouts entry): it would be copied
 	// every time, past max_delay, doubling the heaviest load.
-	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil && !ex.times.methodTimed
+	hedged := ex.net.Hedge != nil && hedge.Hedgeable(c.Method) && need.Node == nil && !ex.times.slow
 	err := ex.attempt(ctx, need, func(ctx context.Context, n *upstream.Node) error {
 		if hedged {
 			return ex.tryHedged(ctx, n, c, body, need)

@@ -75,7 +75,8 @@ func (n *Node) Close() {
 // gzip and proxied nodes use net/http, which stops at once.
 //
 // Every call and probe to the node passes here, so here its answer time is
-// measured: from sending to the answer's head, or to the failure.
+// measured: from sending to the answer's head, or to the failure (a
+// SlowMethod try's failures alone).
 func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
 	start := Now()
 	var resp *Response
@@ -89,7 +90,11 @@ func (n *Node) Do(ctx context.Context, body []byte) (*Response, error) {
 		resp, err = n.doStd(ctx, n.client, body)
 	}
 	end := Now()
-	n.observeAnswer(end, time.Duration(end-start), err)
+	if marks, _ := marksOf(ctx); marks&markUnmeasured == 0 {
+		n.observeAnswer(end, time.Duration(end-start), err)
+	} else if err != nil {
+		n.observeAnswer(end, 0, err) // counted as FailurePenalty (SlowMethod)
+	}
 	if err != nil {
 		n.coolOnTooMany(err)
 	}

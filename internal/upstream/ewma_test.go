@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/fakenode"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -270,3 +271,45 @@ func TestDoTimesAnswers(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestSlowMethodTriesAreNotTimed: a try marked SlowMethod (a method with a
+// method_timeouts entry) leaves the node's answer time as it was when it
+// answers, over either client and through TryContext with the other mark
+// too; its failure counts as FailurePenalty, not as the time it took.
+func TestSlowMethodTriesAreNotTimed(t *testing.T) {
+	f, err := fakenode.Start(fakenode.Options{Name: "fake", ChainID: 1, Head: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	const hold = `{"jsonrpc":"2.0","id":1,"method":"trace_block","params":["0x1"]}`
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			n := newNode(t, cl.gzip, cl.fast, upstream.Spec{Name: "n", URL: f.URL(), Timeout: 10 * time.Second})
+			slow := upstream.SlowMethod(upstream.Interruptible(context.Background()))
+			tctx, end := n.TryContext(slow, time.Minute)
+			_, err := n.Call(tctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`))
+			end()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := upstream.RawAnswerTime(n); ok {
+				t.Fatalf("a slow method's answer set the estimate to %v", got)
+			}
+
+			f.Hold("trace_block")
+			defer f.Release("trace_block")
+			tctx, end = n.TryContext(slow, 1500*time.Millisecond)
+			_, err = n.Call(tctx, []byte(hold))
+			end()
+			var ue *upstream.Error
+			if !errors.As(err, &ue) || ue.Kind != upstream.KindTimeout {
+				t.Fatalf("a held try failed with %v, want a timeout", err)
+			}
+			if got, ok := upstream.RawAnswerTime(n); !ok || !near(got, float64(upstream.FailurePenalty), 0.01) {
+				t.Fatalf("after a slow method's try timed out at 1.5 s: estimate %v (%v), want %v", got, ok, upstream.FailurePenalty)
+			}
+
+		})
+	}
+}

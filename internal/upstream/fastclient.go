@@ -125,7 +125,8 @@ func (f *fastClient) do(ctx context.Context, node string, body []byte) (*Respons
 	}
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	_, watch := ctx.(*interruptCtx)
+	marks, _ := marksOf(ctx)
+	watch := marks&markInterrupt != 0
 	pc, stop, err := f.roundTrip(ctx, watch, connKind(ctx), req, resp, deadline)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)

@@ -1,9 +1,6 @@
 package upstream
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Gate is a node's circuit-breaker state as selection sees it. The breaker
 // package decides it from call outcomes; the node only holds it, so that
@@ -130,15 +127,3 @@ func (n *Node) passable() bool {
 // lost the race) in the node's answer time: the node was at least that
 // slow, and a cancelled try must not make it look faster than it is.
 func (n *Node) ObserveAbandoned(took time.Duration) { n.answers.Observe(Now(), took) }
-
-// interruptCtx marks a try that may be abandoned while it waits on the
-// node (a hedged try, a long try whose client may leave): the pooled
-// client then watches its cancellation.
-type interruptCtx struct{ context.Context }
-
-// Interruptible returns ctx for a try that may be cancelled while the node
-// has not answered yet. The pooled HTTP/1.1 client otherwise sees a
-// cancellation only before sending and after the answer's head, which costs
-// nothing on the usual path; for such a try it cuts the connection at once,
-// and while the answer's body is read. TryContext keeps the mark.
-func Interruptible(ctx context.Context) context.Context { return &interruptCtx{ctx} }
