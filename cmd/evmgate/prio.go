@@ -65,7 +65,8 @@ func prioCmd(args []string, stderr io.Writer) error {
 		"max_queued_fast_track", cfg.Scheduler.MaxQueuedFastTrack, "max_queued_high", cfg.Scheduler.MaxQueuedHigh,
 		"max_queued_low", cfg.Scheduler.MaxQueuedLow, "fast_track_per_high", cfg.Scheduler.FastTrackPerHigh,
 		"drain_fast_track_first", cfg.Scheduler.DrainFastTrackFirst, "low_share", cfg.Scheduler.LowShare,
-		"low_max_wait", cfg.Scheduler.LowMaxWait.D().String(), "store", store(cfg), "metrics", cfg.MetricsPort > 0)
+		"low_max_wait", cfg.Scheduler.LowMaxWait.D().String(), "method_timeouts", n.MethodTimeoutStrings(),
+		"store", store(cfg), "metrics", cfg.MetricsPort > 0)
 	return runGateway(ctx, stop, cfg, log, nil)
 }
 

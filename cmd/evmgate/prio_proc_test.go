@@ -438,4 +438,45 @@ func TestPrioShortCommandsAsProcess(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "-redis, REDIS_URI") {
 		t.Fatalf("prio with Redis unreachable: exit %d, %s", code, stderr)
 	}
+	code, _, stderr = runProc(t, "prio", "-method-timeouts", "flashbots_validate?=10s", "-http", addr(freePort(t)))
+	if code != 1 || !strings.Contains(stderr, `-method-timeouts (METHOD_TIMEOUTS): "flashbots_validate?" is not a method or a prefix`) {
+		t.Fatalf("prio with a bad -method-timeouts entry: exit %d, %s", code, stderr)
+	}
+}
+
+// METHOD_TIMEOUTS gives block validation a try timeout of its own: a
+// validation the node takes 1.5 s over is answered, past
+// REQUEST_PROXY_TIMEOUT and the whole budget of other calls, and sent
+// once; another method held as long times out at REQUEST_PROXY_TIMEOUT.
+func TestPrioMethodTimeoutsAsProcess(t *testing.T) {
+	f := fakeNodes(t, 1, 1)
+	port := freePort(t)
+	env := []string{"LISTEN_ADDR=" + addr(port), "NODES=" + f[0].URL(), "REQUEST_PROXY_TIMEOUT=300ms", "REQUEST_TIMEOUT=500ms",
+		"RETRIES_MAX=1", "METHOD_TIMEOUTS=flashbots_validate*=20s"}
+	p := startProc(t, env, "prio")
+	logs := p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	if line := lineWith(logs, "prio-load-balancer settings"); !strings.Contains(line, "method_timeouts=map[flashbots_validate*:20s]") {
+		t.Errorf("the settings line does not show the method timeouts: %s", line)
+	}
+	base := "http://" + addr(port)
+	f[0].Record(validateMethod)
+	f[0].Hold(validateMethod)
+	t.Cleanup(func() { f[0].Release(validateMethod) })
+	done := make(chan prioReply, 1)
+	go func() { done <- prioCall(t, http.MethodPost, base+"/sim", validateBody("1", 1000), "X-High-Priority", "true") }()
+	eventually(t, time.Minute, "the validation to reach the node", func() bool { return len(f[0].Arrivals(validateMethod)) == 1 })
+	time.Sleep(1500 * time.Millisecond) // the node's work: past the other calls' 800ms budget
+	f[0].Release(validateMethod)
+	if r := <-done; r.status != 200 || r.body != `{"jsonrpc":"2.0","id":1,"result":null}` {
+		t.Fatalf("a validation held 1.5 s: %d %s", r.status, r.body)
+	}
+	if got := f[0].Calls(validateMethod); got != 1 {
+		t.Errorf("the validation was sent %d times, want once", got)
+	}
+	f[0].Hold("eth_callBundle")
+	t.Cleanup(func() { f[0].Release("eth_callBundle") })
+	r := prioCall(t, http.MethodPost, base+"/sim", `{"jsonrpc":"2.0","id":2,"method":"eth_callBundle","params":[{}]}`)
+	if r.status != 500 || !strings.Contains(r.body, "rpc_timeout") {
+		t.Errorf("eth_callBundle held on the node: %d %q, want 500 naming the try timeout", r.status, r.body)
+	}
 }

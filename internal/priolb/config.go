@@ -55,6 +55,12 @@ func (s *Settings) Config(nodes []string) (*config.Config, error) {
 			RPCRetries: &retries,
 		}},
 	}
+	for name, d := range s.MethodTimeouts {
+		if cfg.MethodTimeouts == nil {
+			cfg.MethodTimeouts = map[string]config.Duration{}
+		}
+		cfg.MethodTimeouts[name] = config.Duration(d)
+	}
 	if s.LogProd {
 		cfg.LogFormat = "json"
 	}
@@ -73,10 +79,11 @@ func (s *Settings) Config(nodes []string) (*config.Config, error) {
 	}
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
-		return nil, errors.New(flagNode.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		text := flagNode.ReplaceAllStringFunc(err.Error(), func(m string) string {
 			i, _ := strconv.Atoi(flagNode.FindStringSubmatch(m)[1])
 			return "-nodes (NODES) node " + strconv.Itoa(i+1)
-		}))
+		})
+		return nil, errors.New(flagTimeouts.ReplaceAllString(text, "$1-method-timeouts (METHOD_TIMEOUTS)"))
 	}
 	return cfg, nil
 }
@@ -84,6 +91,10 @@ func (s *Settings) Config(nodes []string) (*config.Config, error) {
 // flagNode is the configuration key of the node that -nodes (NODES) gives
 // at an index: an error about it names the flag the user wrote.
 var flagNode = regexp.MustCompile(`networks\[0\]\.local_nodes\[(\d+)\](?:\.rpc_endpoint)?`)
+
+// flagTimeouts is the configuration key that -method-timeouts
+// (METHOD_TIMEOUTS) fills.
+var flagTimeouts = regexp.MustCompile(`(?m)^(\s*)method_timeouts\b`)
 
 // hostPort reads a listen address: host:port, host may be empty (all
 // interfaces).

@@ -13,7 +13,7 @@ import (
 
 // Settings are prio-load-balancer's settings, plus the few evmgate needs
 // to run in its place (AdminToken, MetricsAddr, LogLevel, MockNodeAddr,
-// LowShare, LowMaxWait).
+// LowShare, LowMaxWait, MethodTimeouts).
 type Settings struct {
 	ListenAddr   string // -http, LISTEN_ADDR
 	Redis        string // -redis, REDIS_URI: "dev" or "" (no Redis), host:port or redis:// URL
@@ -40,6 +40,10 @@ type Settings struct {
 	MetricsAddr string
 	LowShare    int
 	LowMaxWait  time.Duration
+	// MethodTimeouts gives methods (names, or prefixes ending in *) a try
+	// timeout of their own instead of ProxyTimeout (-method-timeouts,
+	// METHOD_TIMEOUTS: "name=duration,...").
+	MethodTimeouts map[string]time.Duration
 
 	// Ignored names the environment variables that were set and that
 	// evmgate accepts without using.
@@ -105,6 +109,7 @@ func options(s *Settings) []option {
 		{flag: "metrics", env: "METRICS_ADDR", usage: "host:port for /metrics and /status (off when empty)", set: str(&s.MetricsAddr)},
 		{flag: "low-share", env: "LOW_SHARE", def: "20", usage: "one grant in this many goes to a waiting low-priority call (-1: never)", set: num(&s.LowShare)},
 		{flag: "low-max-wait", env: "LOW_MAX_WAIT", def: "2s", usage: "a low-priority call that waited this long competes as high (seconds or a duration)", set: dur(&s.LowMaxWait)},
+		{flag: "method-timeouts", env: "METHOD_TIMEOUTS", usage: "methods given a try timeout of their own instead of -request-proxy-timeout, as method=duration pairs, comma separated; a prefix ends in * (flashbots_validate*=12s,eth_callBundle=6s)", set: func(v string) error { return parseTimeouts(v, &s.MethodTimeouts) }},
 	}
 }
 
@@ -270,6 +275,32 @@ func parseSeconds(v string, p *time.Duration) error {
 		return errors.New("not a number of seconds or a duration such as 500ms")
 	}
 	*p = d
+	return nil
+}
+
+// parseTimeouts reads method=duration pairs, comma separated; each
+// duration is seconds or a Go duration, as parseSeconds reads them.
+func parseTimeouts(v string, p *map[string]time.Duration) error {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	out := map[string]time.Duration{}
+	for _, item := range splitList(v) {
+		name, d, ok := strings.Cut(item, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return fmt.Errorf("%q has no method=duration form, such as eth_callBundle=6s", item)
+		}
+		if _, dup := out[name]; dup {
+			return fmt.Errorf("%q is given twice", name)
+		}
+		var t time.Duration
+		if err := parseSeconds(d, &t); err != nil || strings.TrimSpace(d) == "" {
+			return fmt.Errorf("%s: %q is not a number of seconds or a duration such as 500ms", name, strings.TrimSpace(d))
+		}
+		out[name] = t
+	}
+	*p = out
 	return nil
 }
 

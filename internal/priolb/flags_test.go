@@ -138,6 +138,9 @@ func TestBadValues(t *testing.T) {
 		{"argument", nil, []string{"serve"}, []string{`unexpected argument "serve"`}},
 		{"low share 1", map[string]string{"LOW_SHARE": "1"}, nil, []string{"LOW_SHARE", "-1 (never) or 2 or more"}},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL", "use ERROR"}},
+		{"timeout without =", map[string]string{"METHOD_TIMEOUTS": "eth_callBundle"}, nil, []string{"METHOD_TIMEOUTS", `"eth_callBundle" has no method=duration form`}},
+		{"timeout not a duration", nil, []string{"-method-timeouts", "a=1s,b=soon"}, []string{"-method-timeouts", `b: "soon" is not a number of seconds`}},
+		{"timeout twice", nil, []string{"-method-timeouts", "a=1s, a=2s"}, []string{`"a" is given twice`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.args, env(tc.vars))
@@ -193,6 +196,32 @@ func TestConfigNamesTheNodesFlag(t *testing.T) {
 	_, err = s.Config([]string{"http://127.0.0.1:8545", "127.0.0.1:8546"})
 	if err == nil || !strings.Contains(err.Error(), `-nodes (NODES) node 2: "127.0.0.1:8546" has no scheme`) || strings.Contains(err.Error(), "networks[") {
 		t.Fatalf("a node without a scheme: %v", err)
+	}
+}
+
+// -method-timeouts becomes method_timeouts, seconds or durations; an
+// entry the configuration refuses is named by the flag, not the key.
+func TestMethodTimeoutsFlag(t *testing.T) {
+	s, err := Parse([]string{"-method-timeouts", "flashbots_validate*=12, eth_callBundle=1500ms"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.Config([]string{"http://127.0.0.1:8545"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Networks[0].Timeouts()
+	if len(got) != 2 || got["flashbots_validate*"] != 12*time.Second || got["eth_callBundle"] != 1500*time.Millisecond {
+		t.Fatalf("method_timeouts %v", got)
+	}
+	s, err = Parse(nil, env(map[string]string{"METHOD_TIMEOUTS": "debug_?=5,eth_call=0s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Config([]string{"http://127.0.0.1:8545"})
+	if err == nil || !strings.Contains(err.Error(), `-method-timeouts (METHOD_TIMEOUTS): "debug_?" is not a method or a prefix`) ||
+		!strings.Contains(err.Error(), `-method-timeouts (METHOD_TIMEOUTS)."eth_call": 0s is too short`) || strings.Contains(err.Error(), "\n  method_timeouts") {
+		t.Fatalf("bad entries: %v", err)
 	}
 }
 
