@@ -463,7 +463,9 @@ func TestPrioMethodTimeoutsAsProcess(t *testing.T) {
 	f[0].Hold(validateMethod)
 	t.Cleanup(func() { f[0].Release(validateMethod) })
 	done := make(chan prioReply, 1)
-	go func() { done <- prioCall(t, http.MethodPost, base+"/sim", validateBody("1", 1000), "X-High-Priority", "true") }()
+	go func() {
+		done <- prioCall(t, http.MethodPost, base+"/sim", validateBody("1", 1000), "X-High-Priority", "true")
+	}()
 	eventually(t, time.Minute, "the validation to reach the node", func() bool { return len(f[0].Arrivals(validateMethod)) == 1 })
 	time.Sleep(1500 * time.Millisecond) // the node's work: past the other calls' 800ms budget
 	f[0].Release(validateMethod)
