@@ -201,15 +201,19 @@ func TestCallsNamingTheHeadWhileANodeLagsByOne(t *testing.T) {
 }
 
 // TestLookupsByHashOfTheHeadWhileANodeLagsByOne: a client that read the
-// head through the gateway then looks up the head block or one of its
-// transactions by hash. The lagging node answers null for both; the gateway
-// passes that null on, so the client is told a block and a receipt it has
-// just seen do not exist. (A by-hash null from a node behind the network
-// head could be retried on a node at the head.)
+// head through the gateway then looks up the head block, its receipts or
+// one of its transactions by hash, or reads state at the head block's hash
+// (EIP-1898). The lagging node answers null, or go-ethereum's "header for
+// hash not found"; the gateway asks the node at the head instead, so the
+// client is never told that a block it has just seen does not exist.
 func TestLookupsByHashOfTheHeadWhileANodeLagsByOne(t *testing.T) {
 	l := startLagByOne(t)
+	_, faucet := l.net.Faucet()
 	l.sameAsNode0(t, []rpcCall{
 		call("eth_getBlockByHash", l.net.HeadHash(), false),
 		call("eth_getTransactionReceipt", l.headTx),
+		call("eth_getBlockReceipts", l.net.HeadHash()),
+		call("eth_getBalance", faucet, map[string]any{"blockHash": l.net.HeadHash()}),
+		call("eth_getBalance", faucet, map[string]any{"blockHash": l.net.HeadHash(), "requireCanonical": true}),
 	})
 }

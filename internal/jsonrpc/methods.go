@@ -18,6 +18,10 @@ type MethodInfo struct {
 	// State marks methods that read the state at their block: a full node
 	// holds it only for recent blocks, an archive node for every block.
 	State bool
+	// NullIfMissing marks lookups of a block whose answer is null only
+	// when the node does not have the block: asked for a block number the
+	// node claims to have, such a null is the node's gap, not the answer.
+	NullIfMissing bool
 }
 
 // methods is the table of known methods. Known names are interned so a call's
@@ -44,14 +48,14 @@ var methods = map[string]MethodInfo{
 	"eth_estimateGas":                         {BlockParam: 1, State: true},
 	"eth_createAccessList":                    {BlockParam: 1, State: true},
 	"eth_simulateV1":                          {BlockParam: 1, State: true},
-	"eth_getBlockByNumber":                    {BlockParam: 0},
+	"eth_getBlockByNumber":                    {BlockParam: 0, NullIfMissing: true},
 	"eth_getBlockByHash":                      {BlockParam: -1, ByHash: true},
-	"eth_getBlockReceipts":                    {BlockParam: 0},
-	"eth_getBlockTransactionCountByNumber":    {BlockParam: 0},
+	"eth_getBlockReceipts":                    {BlockParam: 0, NullIfMissing: true},
+	"eth_getBlockTransactionCountByNumber":    {BlockParam: 0, NullIfMissing: true},
 	"eth_getBlockTransactionCountByHash":      {BlockParam: -1, ByHash: true},
 	"eth_getTransactionByBlockNumberAndIndex": {BlockParam: 0},
 	"eth_getTransactionByBlockHashAndIndex":   {BlockParam: -1, ByHash: true},
-	"eth_getUncleCountByBlockNumber":          {BlockParam: 0},
+	"eth_getUncleCountByBlockNumber":          {BlockParam: 0, NullIfMissing: true},
 	"eth_getUncleByBlockNumberAndIndex":       {BlockParam: 0},
 	"eth_getTransactionByHash":                {BlockParam: -1, ByHash: true},
 	"eth_getTransactionReceipt":               {BlockParam: -1, ByHash: true},
@@ -133,6 +137,31 @@ func (c *Call) BlockNumber() (n uint64, ok bool) {
 		return 0, false
 	}
 	return blockRef(c.param(info.BlockParam))
+}
+
+// ByHash reports whether the call looks something up by hash: a method of
+// lookups by hash, or a block parameter that is a block hash (EIP-1898's
+// {"blockHash": ...}, or the hash itself where a method takes one, as
+// eth_getBlockReceipts does). A node behind the head may not know it yet.
+func (c *Call) ByHash() bool {
+	info := Info(c.Method)
+	if info.ByHash {
+		return true
+	}
+	if info.BlockParam < 0 || info.Filter {
+		return false
+	}
+	v := c.param(info.BlockParam)
+	if len(v) > 0 && v[0] == '{' {
+		hash := false
+		_ = eachMember(v, func(k, _ []byte) {
+			if string(k) == "blockHash" {
+				hash = true
+			}
+		})
+		return hash
+	}
+	return len(v) == 68 && v[0] == '"' && v[1] == '0' && (v[2] == 'x' || v[2] == 'X') && v[67] == '"'
 }
 
 // StateBlock returns the block whose state the call reads, when the

@@ -62,6 +62,31 @@ func TestBlockNumber(t *testing.T) {
 	}
 }
 
+func TestByHash(t *testing.T) {
+	const hash = `"0xd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3"`
+	for _, tt := range []struct {
+		method, params string
+		want           bool
+	}{
+		{"eth_getTransactionReceipt", `["0x1"]`, true}, // a method of lookups by hash
+		{"eth_getBlockReceipts", `[` + hash + `]`, true},
+		{"eth_getBlockReceipts", `["0x10"]`, false},
+		{"eth_getBlockReceipts", `["latest"]`, false},
+		{"eth_getBalance", `["0xa",{"blockHash":` + hash + `}]`, true},
+		{"eth_call", `[{"to":"0xa"},{"requireCanonical":true,"blockHash":` + hash + `}]`, true},
+		{"eth_getBalance", `["0xa",{"blockNumber":"0x10"}]`, false},
+		{"eth_getBalance", `["0xa",` + hash + `]`, true}, // geth takes a bare hash here too
+		{"eth_getLogs", `[{"blockHash":` + hash + `}]`, false},
+		{"eth_blockNumber", `[]`, false},
+		{"foo_unknown", `[` + hash + `]`, false},
+	} {
+		c := Call{Method: tt.method, Params: []byte(tt.params)}
+		if got := c.ByHash(); got != tt.want {
+			t.Errorf("%s %s: ByHash %v, want %v", tt.method, tt.params, got, tt.want)
+		}
+	}
+}
+
 // TestBlockNumberFromParse: the block number of a call as the client sent it.
 func TestBlockNumberFromParse(t *testing.T) {
 	calls, _, err := Parse([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_getCode","params":["0xa", "0x1234"]}`))

@@ -140,20 +140,37 @@ func (a *tryAnswer) close() {
 	}
 }
 
+// nullMayBeGap reports whether a null result from n may only mean that n
+// lacks what c asks for while another node has it: a lookup by hash on a
+// node behind the network head (it may not have seen that block or
+// transaction yet), or a lookup of a block by number on a node that
+// claims that block (routing sent it there for its head) but has a gap:
+// a provider's backends out of step, a node that lies about its head.
+func (ex *exchange) nullMayBeGap(n *upstream.Node, c *jsonrpc.Call) bool {
+	if c.ByHash() {
+		return n.Head() < ex.net.Pool.View().Head
+	}
+	if jsonrpc.Info(c.Method).NullIfMissing {
+		num, explicit := c.BlockNumber()
+		return explicit && n.Head() >= num // a block past every head goes where it is null: polled, not a gap
+	}
+	return false
+}
+
 // finish answers the client from a classified answer: a result is
 // streamed, an error is read whole and classified.
 func (ex *exchange) finish(a *tryAnswer, c *jsonrpc.Call, retriedTx bool) error {
 	n, prefix, limit := a.n, a.prefix, int(ex.h.options().MaxAnswerBytes)
 	switch a.outcome {
 	case jsonrpc.Result:
-		if jsonrpc.Info(c.Method).ByHash && n.Head() < ex.net.Pool.View().Head && a.scan.ResultNull(prefix) {
-			// A node behind the head may not have seen that block or
-			// transaction yet: ask a node at the head, keep this answer.
+		if a.scan.ResultNull(prefix) && ex.nullMayBeGap(n, c) {
+			// The node may lack what the call asks for: ask another, keep
+			// this answer for when none has it.
 			full, err := readRest(a.resp.Body, prefix, limit)
 			if err == nil {
 				ex.fallback = bytes.Clone(a.scan.WithID(full, c.ID))
 			}
-			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null from a node behind the head")}
+			return &upstream.Error{Kind: upstream.KindUnavailable, Node: n.Name, Err: errors.New("null, where another node may have it")}
 		}
 		if ex.session != nil && c.Method == "eth_getTransactionReceipt" && a.scan.ResultValue(prefix) == nil {
 			// A named client's receipt is read whole: its block ends the pin

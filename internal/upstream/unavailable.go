@@ -7,6 +7,7 @@ import "strings"
 // head they are the final answer (the block is in the future).
 var behindMessages = []string{
 	"header not found",
+	"header for hash not found", // go-ethereum, for a block given by hash
 	"unknown block",
 	"block not found",
 	"request beyond head block",
