@@ -3,22 +3,30 @@ package proxy
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // requestCtx is a request's context: its parent with the request's
 // deadline. The timer behind Done is made only when something waits on
 // Done (a queued call, a retry's backoff, a hedge, a shared cache lookup);
-// a call that goes straight to a node and back reads only Deadline and
-// Err, so it pays for no timer. end cancels it, as a CancelFunc would.
+// a call that goes straight to a node and back reads only Deadline, Err
+// and Value, so it pays for no timer, and those read atomics, not a lock.
+// end cancels it, as a CancelFunc would.
 type requestCtx struct {
 	context.Context // the parent
 	deadline        time.Time
 
-	mu     sync.Mutex
-	timed  context.Context // made by the first Done
+	timed atomic.Pointer[timedCtx] // made by the first Done
+	ended atomic.Bool
+
+	mu sync.Mutex // mu orders the making of timed with end
+}
+
+// timedCtx is the context Done made, and its cancel.
+type timedCtx struct {
+	context.Context
 	cancel context.CancelFunc
-	ended  bool
 }
 
 func newRequestCtx(parent context.Context, timeout time.Duration) *requestCtx {
@@ -32,25 +40,28 @@ func newRequestCtx(parent context.Context, timeout time.Duration) *requestCtx {
 func (c *requestCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *requestCtx) Done() <-chan struct{} {
+	if t := c.timed.Load(); t != nil {
+		return t.Done()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.timed == nil {
-		c.timed, c.cancel = context.WithDeadline(c.Context, c.deadline)
-		if c.ended {
-			c.cancel()
+	t := c.timed.Load()
+	if t == nil {
+		ctx, cancel := context.WithDeadline(c.Context, c.deadline)
+		t = &timedCtx{ctx, cancel}
+		if c.ended.Load() {
+			cancel()
 		}
+		c.timed.Store(t)
 	}
-	return c.timed.Done()
+	return t.Done()
 }
 
 func (c *requestCtx) Err() error {
-	c.mu.Lock()
-	timed, ended := c.timed, c.ended
-	c.mu.Unlock()
-	switch {
-	case timed != nil:
-		return timed.Err()
-	case ended:
+	if t := c.timed.Load(); t != nil {
+		return t.Err()
+	}
+	if c.ended.Load() {
 		return context.Canceled
 	}
 	if err := c.Context.Err(); err != nil {
@@ -66,11 +77,8 @@ func (c *requestCtx) Err() error {
 // contexts derived after a Done attach to it (no goroutine per child) and
 // context.Cause finds its cause.
 func (c *requestCtx) Value(key any) any {
-	c.mu.Lock()
-	timed := c.timed
-	c.mu.Unlock()
-	if timed != nil {
-		return timed.Value(key)
+	if t := c.timed.Load(); t != nil {
+		return t.Value(key)
 	}
 	return c.Context.Value(key)
 }
@@ -80,11 +88,10 @@ func (c *requestCtx) Value(key any) any {
 func (c *requestCtx) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ended {
+	if c.ended.Swap(true) {
 		return
 	}
-	c.ended = true
-	if c.cancel != nil {
-		c.cancel()
+	if t := c.timed.Load(); t != nil {
+		t.cancel()
 	}
 }
