@@ -175,11 +175,16 @@ func (c *Call) StateBlock() (n uint64, ok bool) {
 }
 
 // ReadsHead reports whether the call reads the chain at its head:
-// eth_blockNumber, and calls of a method with a block parameter that is
-// "latest" or "pending", or omitted (nodes then read "latest").
+// eth_blockNumber, calls of a method with a block parameter that is
+// "latest" or "pending", or omitted (nodes then read "latest"), and
+// eth_getLogs whose range ends there (toBlock "latest", "pending" or
+// omitted, no blockHash).
 func (c *Call) ReadsHead() bool {
-	if c.Method == "eth_blockNumber" {
+	switch c.Method {
+	case "eth_blockNumber":
 		return true
+	case "eth_getLogs":
+		return filterToHead(c.param(0))
 	}
 	info := Info(c.Method)
 	if info.BlockParam < 0 || info.Filter {
@@ -258,6 +263,23 @@ func blockRef(val []byte) (uint64, bool) {
 		val = num
 	}
 	return parseHexQuantity(val)
+}
+
+// filterToHead reports whether a log filter's range ends at the head.
+func filterToHead(filter []byte) bool {
+	if len(filter) == 0 || filter[0] != '{' {
+		return false
+	}
+	head := true // toBlock omitted: "latest"
+	_ = eachMember(filter, func(k, v []byte) {
+		switch string(k) {
+		case "blockHash":
+			head = false
+		case "toBlock":
+			head = head && (string(v) == `"latest"` || string(v) == `"pending"`)
+		}
+	})
+	return head
 }
 
 // filterBlock returns the highest explicit block number of a log filter's

@@ -47,7 +47,13 @@ func TestReadsHead(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0xab","0x10"]}`, false},
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0xab","finalized"]}`, false},
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getTransactionReceipt","params":["0x01"]}`, false},
-		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{}]}`, false},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{}]}`, true}, // toBlock omitted: latest
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x5a","toBlock":"latest"}]}`, true},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"toBlock":"pending","address":"0xab"}]}`, true},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"latest","toBlock":"0x64"}]}`, false},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"toBlock":"safe"}]}`, false},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"blockHash":"0x01"}]}`, false},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_newFilter","params":[{}]}`, false}, // a filter lives on its node
 	}
 	for _, tt := range tests {
 		c := call(t, tt.body)

@@ -123,3 +123,29 @@ func TestRefusedClientIDCostsNoLimit(t *testing.T) {
 		t.Fatalf("the next call, within the limit's burst of 1: %s", got)
 	}
 }
+
+// An eth_getLogs whose range ends at the head ("latest", "pending" or
+// omitted) reads the head too: once a named client was served head 100, its
+// log queries to the head never go to the node at 97, which would leave
+// out the logs of blocks 98 to 100.
+func TestConsistentLogsToTheHead(t *testing.T) {
+	h, fakes := consistentNet(t, 100, 97)
+	bn := `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`
+	for i := 0; !strings.Contains(serveAs(h, "z", bn), `"0x64"`); i++ {
+		if i == 4 {
+			t.Fatal("round robin never served head 100")
+		}
+	}
+	before := fakes[1].Calls("eth_getLogs")
+	for _, filter := range []string{`{"fromBlock":"0x5a","toBlock":"latest"}`, `{"fromBlock":"0x5a"}`, `{"toBlock":"pending"}`} {
+		for range 4 {
+			serveAs(h, "z", `{"jsonrpc":"2.0","id":2,"method":"eth_getLogs","params":[`+filter+`]}`)
+		}
+	}
+	if got := fakes[1].Calls("eth_getLogs") - before; got != 0 {
+		t.Fatalf("the node at 97 served %d of the client's log queries to the head after it saw 100", got)
+	}
+	if fakes[0].Calls("eth_getLogs") != 12 {
+		t.Fatalf("the node at 100 served %d of 12 log queries", fakes[0].Calls("eth_getLogs"))
+	}
+}
