@@ -124,7 +124,7 @@ func TestTooManyRequestsAsProcess(t *testing.T) {
 	if line := grepLines(p.stderr.String(), "node rate limited"); !strings.Contains(line, "node=provider") || !strings.Contains(line, "level=WARN") {
 		t.Errorf("the cool-down's log line: %q", line)
 	}
-	if _, m := get(t, base+"/metrics"); !strings.Contains(m, `evmgate_node_cooldowns_total{network="mainnet",rpc_endpoint="provider"} 1`) {
+	if _, m := get(t, base+"/metrics"); !strings.Contains(m, `evmgate_node_cooldowns_total{network="mainnet",rpc_endpoint="provider",source="answer"} 1`) {
 		t.Errorf("no cool-down counted in /metrics:\n%s", linesWith(m, "cooldowns"))
 	}
 

@@ -99,13 +99,14 @@ func TestSharedNodeRateLimitTwoGatewaysAsProcess(t *testing.T) {
 }
 
 // A node's HTTP 429 met through one gateway cools the node on the other:
-// it sends the node nothing while it cools down, and says so in /status.
+// it sends the node nothing while it cools down, and says so in /status;
+// each counts the cool-down by where it came from.
 func TestSharedCoolDownTwoGatewaysAsProcess(t *testing.T) {
 	rs := redistest.New(t)
 	rs.Start()
 	f := fakeNodes(t, 1, 1)[0]
 	const rl = "{rate: 50, burst: 50, shared: true}"
-	_, a, _ := sharedGateway(t, f, rs.URL(), rl)
+	_, a, am := sharedGateway(t, f, rs.URL(), rl)
 	_, b, bm := sharedGateway(t, f, rs.URL(), rl)
 	f.SetTooMany("web3_clientVersion", "60")
 	if code, body := rpc(t, a+"/mainnet", clientVersion); code != 429 {
@@ -126,6 +127,14 @@ func TestSharedCoolDownTwoGatewaysAsProcess(t *testing.T) {
 	nd := nodeIn(t, statusOf(t, bm)["mainnet"], "provider")
 	if nd.CoolingDownMS < 30_000 || nd.CoolingDownMS > 60_000 {
 		t.Errorf("the other gateway's /status cooling_down_ms = %d, want up to 60 s", nd.CoolingDownMS)
+	}
+	for _, c := range []struct{ base, want string }{
+		{am, `evmgate_node_cooldowns_total{network="mainnet",rpc_endpoint="provider",source="answer"} 1`},
+		{bm, `evmgate_node_cooldowns_total{network="mainnet",rpc_endpoint="provider",source="replica"} 1`},
+	} {
+		if _, m := get(t, c.base+"/metrics"); !strings.Contains(m, c.want) {
+			t.Errorf("%s/metrics lacks %s", c.base, c.want)
+		}
 	}
 }
 

@@ -48,12 +48,17 @@ func (e *events) ProbeFailed(n *upstream.Node, err error) {
 }
 
 // CoolingDown logs (at most once per log_rate_limit per node) and counts a
-// node that starts to cool down after a rate limit answer.
-func (e *events) CoolingDown(n *upstream.Node, d time.Duration) {
-	e.metrics.NodeCoolDowns.WithLabelValues(n.Network, n.Name).Inc()
+// node that starts to cool down after a rate limit answer, this replica's
+// own or one another replica told (a shared rate limit).
+func (e *events) CoolingDown(n *upstream.Node, d time.Duration, told bool) {
+	source := "answer"
+	if told {
+		source = "replica"
+	}
+	e.metrics.NodeCoolDowns.WithLabelValues(n.Network, n.Name, source).Inc()
 	e.changes.notify()
 	if e.due(e.lastCool, n) {
-		e.log.Warn("node rate limited: passed over while it cools down", "network", n.Network, "node", n.Name, "for", d)
+		e.log.Warn("node rate limited: passed over while it cools down", "network", n.Network, "node", n.Name, "for", d, "source", source)
 	}
 }
 

@@ -14,7 +14,7 @@ type Metrics struct {
 	NodeTries       *prometheus.CounterVec   // evmgate_node_requests_total{network,rpc_endpoint,outcome}
 	Retries         *prometheus.CounterVec   // evmgate_retries_total{network}
 	TxBroadcasts    *prometheus.CounterVec   // evmgate_tx_broadcasts_total{network,outcome}
-	NodeCoolDowns   *prometheus.CounterVec   // evmgate_node_cooldowns_total{network,rpc_endpoint}
+	NodeCoolDowns   *prometheus.CounterVec   // evmgate_node_cooldowns_total{network,rpc_endpoint,source}
 	QueueWait       *prometheus.HistogramVec // evmgate_queue_wait_seconds{network,class}
 	QueueRejected   *prometheus.CounterVec   // evmgate_queue_rejected_total{network,class,reason}
 }
@@ -46,8 +46,8 @@ func New(reg prometheus.Registerer, snapshot func() []Network) (*Metrics, error)
 			Name: "evmgate_tx_broadcasts_total", Help: "Copies of accepted transactions sent to the other nodes (broadcast_transactions), by their answer: accepted, known, refused or failed; skipped: the node was busy or at its rate limit.",
 		}, []string{"network", "outcome"}),
 		NodeCoolDowns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "evmgate_node_cooldowns_total", Help: "Times a node started to cool down after it answered that calls come too fast (HTTP 429 or a rate limit error).",
-		}, []string{"network", "rpc_endpoint"}),
+			Name: "evmgate_node_cooldowns_total", Help: "Times a node started to cool down after it answered that calls come too fast (HTTP 429 or a rate limit error); source: answer (met here) or replica (another replica met it; a shared rate limit).",
+		}, []string{"network", "rpc_endpoint", "source"}),
 		QueueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "evmgate_queue_wait_seconds", Help: "Time a call waited for a worker, per priority class.",
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},

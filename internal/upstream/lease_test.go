@@ -144,14 +144,18 @@ func TestLeaseCoolDowns(t *testing.T) {
 	var cooled atomic.Int64
 	n := upstream.New(upstream.Spec{Name: "n", URL: "http://127.0.0.1:1",
 		RateLimit: upstream.RateLimit{Rate: 25, Burst: 50, Shared: true}, WantLease: func() {},
-		OnCoolDown: func(*upstream.Node, time.Duration) { cooled.Add(1) }})
+		OnCoolDown: func(_ *upstream.Node, _ time.Duration, told bool) {
+			if told {
+				cooled.Add(1)
+			}
+		}})
 	now := upstream.Now()
 	n.Leased(now, upstream.LeaseAnswer{Granted: 5, Cool: 2 * time.Second})
 	if d := n.CoolingDown(); d < time.Second || d > 2*time.Second {
 		t.Fatalf("cooling down %s after another replica's 2s", d)
 	}
 	if cooled.Load() != 1 {
-		t.Fatalf("OnCoolDown called %d times, want 1", cooled.Load())
+		t.Fatalf("OnCoolDown called %d times as told by another replica, want 1", cooled.Load())
 	}
 	if _, due, _ := n.LeaseDue(now); due {
 		t.Fatal("a cool-down learnt from the others is told back")

@@ -113,8 +113,9 @@ type Spec struct {
 	// RateLimit caps the calls sent to the node (a provider's plan).
 	RateLimit RateLimit
 	// OnCoolDown, when set, is called when the node starts to cool down
-	// after a rate limit answer, for d (see CoolDown).
-	OnCoolDown func(n *Node, d time.Duration)
+	// after a rate limit answer, for d (see CoolDown); told: another
+	// replica met the answer and told this one through the shared bucket.
+	OnCoolDown func(n *Node, d time.Duration, told bool)
 	// WantLease, when set, is called (it must be cheap and never block)
 	// when a node whose rate limit is shared wants tokens from the shared
 	// bucket, or has a cool-down to tell: it wakes the leasing loop.

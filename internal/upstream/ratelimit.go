@@ -182,7 +182,7 @@ func (n *Node) coolTo(now, until int64, tell bool) {
 				n.lease.ask(0)
 			}
 			if cur <= now && n.OnCoolDown != nil {
-				n.OnCoolDown(n, time.Duration(until-now)) // it was not cooling down: it starts now
+				n.OnCoolDown(n, time.Duration(until-now), !tell) // it was not cooling down: it starts now
 			}
 			return
 		}

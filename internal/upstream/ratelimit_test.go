@@ -134,7 +134,11 @@ func TestLateTooManyRequestsCoolsTheSuccessor(t *testing.T) {
 			mid.Inherit(old)
 			spec.Weight = 3
 			var started []time.Duration
-			spec.OnCoolDown = func(n *upstream.Node, d time.Duration) { started = append(started, d) }
+			spec.OnCoolDown = func(n *upstream.Node, d time.Duration, told bool) {
+				if !told {
+					started = append(started, d)
+				}
+			}
 			last := newNode(t, cl.gzip, cl.fast, spec)
 			last.Inherit(mid)
 			close(answer)
