@@ -285,6 +285,8 @@ func warnNew(running, cfg *config.Config, log *slog.Logger) {
 // shutdown drains the gateway: /ready answers 503 at once, the listeners
 // keep accepting for shutdown_delay (so a load balancer stops sending
 // first), then stop, and the calls in flight get shutdown_grace to finish.
+// Those still in flight then are answered -32056, so that their clients
+// retry on another replica; an answer already partly written is cut.
 func shutdown(g *gateway.Gateway, log *slog.Logger) error {
 	cfg := g.Config()
 	delay, grace := cfg.ShutdownDelay.D(), cfg.ShutdownGrace.D()
@@ -302,14 +304,17 @@ func shutdown(g *gateway.Gateway, log *slog.Logger) error {
 	select {
 	case err = <-closed:
 	case <-sctx.Done():
-		// A WebSocket call waiting on a node is not interrupted by the
-		// grace's end and would hold Close up to its rpc_timeout: after
-		// cutWait the exit cuts what still runs.
+		// The calls still in flight are being answered (Close); after
+		// cutWait the exit cuts whatever still runs.
+		finished := true
 		select {
 		case err = <-closed:
 		case <-time.After(cutWait):
-			log.Warn("calls still in flight after shutdown_grace are cut")
+			finished = false
 		}
+		answered, cut := g.StoppedCalls()
+		log.Warn("calls still in flight after shutdown_grace are answered -32056 or cut",
+			"answered", answered, "cut", cut, "close_finished", finished)
 	}
 	log.Info("shut down", "drained_in", time.Since(start), "within_grace", sctx.Err() == nil)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -318,8 +323,9 @@ func shutdown(g *gateway.Gateway, log *slog.Logger) error {
 	return nil
 }
 
-// cutWait is how long the end of the close (close frames to WebSocket
-// clients, node connections) may take after shutdown_grace.
+// cutWait is how long the end of the close (the answers to the calls
+// stopped at the grace's end, close frames to WebSocket clients, node
+// connections) may take after shutdown_grace.
 const cutWait = time.Second
 
 func levelOf(name string) slog.Level {

@@ -196,9 +196,12 @@ func TestSecondSignalEndsAtOnceAsProcess(t *testing.T) {
 }
 
 // With shutdown_grace: 1s, calls still in flight when the grace ends are
-// cut and the process exits 0: an HTTP call and a WebSocket call that the
-// node never answers each end with an error, not a hang.
-func TestShutdownGraceCutsHeldCallsAsProcess(t *testing.T) {
+// answered and the process exits 0: an HTTP call and a WebSocket call
+// that the node never answers, whose long tries watch their client, each
+// get error -32056 with their id (the HTTP call with 503), not a hang nor
+// a cut connection. TestShutdownAnswersCallsInFlightAsProcess does the
+// same for short tries, over TLS, HTTP/2, a batch and a prio path.
+func TestShutdownGraceAnswersHeldCallsAsProcess(t *testing.T) {
 	const grace = time.Second
 	g := startHeldCall(t, "shutdown_grace: 1s\n")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -233,13 +236,14 @@ func TestShutdownGraceCutsHeldCallsAsProcess(t *testing.T) {
 		t.Fatalf("the log does not say the grace ran out:\n%s", grepLines(text, "shut down"))
 	}
 	for _, c := range []struct {
-		what string
-		ch   <-chan string
-	}{{"HTTP", g.held}, {"WebSocket", wsHeld}} {
+		what, id string
+		ch       <-chan string
+	}{{"HTTP", "1", g.held}, {"WebSocket", "2", wsHeld}} {
 		select {
 		case got := <-c.ch:
-			if strings.Contains(got, `"result"`) {
-				t.Fatalf("the held %s call was answered: %s", c.what, got)
+			if !strings.Contains(got, `"code":-32056`) || !strings.Contains(got, `"id":`+c.id+`,`) ||
+				c.what == "HTTP" && !strings.HasPrefix(got, "503 ") {
+				t.Fatalf("the held %s call got %s, want error -32056 with id %s (HTTP: 503)", c.what, got, c.id)
 			}
 			t.Logf("the %s call held past the grace got: %s", c.what, got)
 		case <-time.After(10 * time.Second):

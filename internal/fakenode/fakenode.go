@@ -169,7 +169,8 @@ func (n *Node) held(method string) chan struct{} {
 	return n.hold[method]
 }
 
-// Record keeps the ids of the calls of method in the order they arrive.
+// Record keeps the ids of the calls of method (alone or in a batch) in the
+// order they arrive.
 func (n *Node) Record(method string) {
 	n.holdMu.Lock()
 	defer n.holdMu.Unlock()
@@ -306,8 +307,10 @@ func (n *Node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many requests", http.StatusTooManyRequests)
 		return
 	}
-	if !batch && perr == nil {
-		n.arrived(&calls[0])
+	if perr == nil {
+		for i := range calls {
+			n.arrived(&calls[i])
+		}
 	}
 	// A request waits while any of its calls' methods is held.
 	for i := range calls {

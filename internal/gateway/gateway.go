@@ -289,21 +289,34 @@ func (g *Gateway) Nodes(network string) []*upstream.Node {
 
 // Close stops the listeners at once and lets the calls in flight finish
 // until ctx ends: HTTP calls are answered, and each WebSocket connection
-// gets a "going away" close frame once its calls are answered. Then it
-// stops the probers and waits.
+// gets a "going away" close frame once its calls are answered. The calls
+// still in flight when ctx ends are answered -32056 (retry on another
+// replica), within stopWait (see stopCalls); a WebSocket client gets those
+// answers before its close frame. Then it stops the probers and waits.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.draining.Store(true)
 	var errs []error
 	g.events.changes.stop() // status long polls answer now
+	answered, endAnswers := context.WithCancel(context.WithoutCancel(ctx))
+	defer endAnswers()
+	unwatch := context.AfterFunc(ctx, func() {
+		g.stopCalls()
+		time.AfterFunc(stopWait, endAnswers)
+	})
+	defer unwatch()
 	wsDone := make(chan struct{})
 	go func() {
 		defer close(wsDone)
 		if g.ws != nil {
-			g.ws.Drain(ctx) // WebSocket connections are hijacked: Shutdown does not wait for them
+			g.ws.Drain(answered) // WebSocket connections are hijacked: Shutdown does not wait for them
 		}
 	}()
 	if g.rpcSrv != nil {
-		errs = append(errs, g.rpcSrv.Shutdown(ctx))
+		err := g.rpcSrv.Shutdown(answered)
+		if err != nil && answered.Err() != nil {
+			err = ctx.Err() // the caller's deadline, which the answers' time follows
+		}
+		errs = append(errs, err)
 	}
 	for _, srv := range []*http.Server{g.metricsSrv, g.engineSrv, g.adminSrv} {
 		if srv != nil {

@@ -119,6 +119,7 @@ func (g *Gateway) newRPCServer() *rpcserver.Server {
 		MaxBodyBytes:      func() int { return int(g.handler.BodyLimit()) },
 		Error:             g.handler.ServeFastError,
 		Log:               g.log,
+		Base:              g.handler.Base(), // ended at the end of a shutdown's grace (stopCalls)
 	}
 	if g.tls.rpc != nil {
 		o.TLS = g.tls.rpc.ServerConfig(nil)

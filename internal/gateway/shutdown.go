@@ -25,6 +25,31 @@ func (g *Gateway) serveReadyUnlessDraining(w http.ResponseWriter, r *http.Reques
 	g.serveReady(w, r)
 }
 
+// stopWait bounds the answers to the calls that stopCalls stops: the
+// servers wait that long for them to be written before their connections
+// are closed.
+const stopWait = 500 * time.Millisecond
+
+// stopCalls ends the calls still in flight at the end of a shutdown's
+// grace: their contexts end with proxy.ErrShuttingDown, which every path
+// answers as -32056 (HTTP 503 with Retry-After), and the nodes cut the
+// connections of the tries still waiting on them, so those tries end at
+// once instead of running on.
+func (g *Gateway) stopCalls() {
+	g.handler.StopCalls()
+	for _, n := range g.networks() {
+		for _, nd := range n.pool.Nodes() {
+			nd.Interrupt()
+		}
+	}
+}
+
+// StoppedCalls returns how many calls in flight at the end of the
+// shutdown's grace were answered -32056 (a batch's each), and how many
+// answers it cut partway (written in part already: nothing else is
+// possible).
+func (g *Gateway) StoppedCalls() (answered, cut int64) { return g.handler.Stopped() }
+
 // retireTick is how often a removed network is checked for calls left.
 const retireTick = 20 * time.Millisecond
 

@@ -29,6 +29,10 @@ const (
 	// CodeAnswerTooLarge: the node's answer is over what the gateway holds
 	// in memory (a batch's answer, an error answer).
 	CodeAnswerTooLarge = -32055
+	// CodeShuttingDown: the gateway shut down while the call was in
+	// flight (its shutdown_grace ended); retry it on another replica
+	// (HTTP 503 with Retry-After).
+	CodeShuttingDown = -32056
 
 	// CodeUnauthorized: no API key or token, or one that is wrong,
 	// expired or revoked (HTTP 401).

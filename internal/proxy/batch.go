@@ -88,8 +88,10 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 		return
 	}
 	ex.status = "ok"
+	status := http.StatusOK
 	if gerr != nil {
 		ex.status = "gateway_error"
+		failed := 0
 		for _, i := range st.pending {
 			switch {
 			case calls[i].IsNotification():
@@ -97,10 +99,18 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 				st.answers[i] = st.missing[i]
 			default:
 				st.answers[i] = gerr.AppendResponse(nil, calls[i].ID)
+				failed++
 			}
 		}
+		if gerr.Code == jsonrpc.CodeShuttingDown {
+			// The client sends the batch again elsewhere, as it would a
+			// single call: its calls that were answered are answered again.
+			status = http.StatusServiceUnavailable
+			ex.w.Header()["Retry-After"] = shutdownRetryAfter
+			ex.h.countStopped(failed)
+		}
 	}
-	ex.writeBatch(st)
+	ex.writeBatch(st, status)
 }
 
 // admitsPending reports whether n's methods lists admit a call still
@@ -144,7 +154,9 @@ func (st *batchState) holdNotAdmitted(n *upstream.Node) (held []int) {
 	return held
 }
 
-func (ex *exchange) writeBatch(st *batchState) {
+// writeBatch answers the batch with status (200 unless the gateway shuts
+// down under it).
+func (ex *exchange) writeBatch(st *batchState, status int) {
 	out := st.verbatim
 	if out == nil {
 		out = make([]byte, 0, 256)
@@ -164,7 +176,7 @@ func (ex *exchange) writeBatch(st *batchState) {
 		}
 	}
 	ex.w.Header()["Content-Type"] = jsonHeader
-	ex.w.WriteHeader(http.StatusOK)
+	ex.w.WriteHeader(status)
 	ex.size, _ = ex.w.Write(out)
 }
 

@@ -41,6 +41,9 @@ func (ex *exchange) finalError(ctx context.Context, failures []error) error {
 			budgetKey = whose + " method_timeouts entry (" + ex.times.budget.String() + ")"
 		}
 	}
+	if stopped(ctx) {
+		return errShutdown
+	}
 	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return errClientGone
 	}

@@ -171,6 +171,10 @@ func (ex *exchange) fail(err error) {
 
 func (ex *exchange) writeError(e *jsonrpc.Error, id []byte) {
 	ex.status = "gateway_error"
+	if e.Code == jsonrpc.CodeShuttingDown {
+		ex.h.countStopped(max(ex.calls, 1))
+		ex.w.Header()["Retry-After"] = shutdownRetryAfter
+	}
 	if ex.prio != nil {
 		if n, status, ok := ex.prio.writePlainError(e); ok {
 			ex.size = n
@@ -332,7 +336,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 		if errors.As(err, &ue) {
 			switch ue.Kind {
 			case upstream.KindCanceled:
-				return errClientGone
+				return gone(ctx)
 			case upstream.KindTooLarge:
 				// Every node would send the same answer: tell the client.
 				return jsonrpc.NewError(jsonrpc.CodeAnswerTooLarge, "answer too large: "+ue.Err.Error()+

@@ -68,7 +68,7 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) bool {
 	if int64(len(body)) > opts.MaxBodyBytes {
 		err = errTooLarge
 	}
-	ex.run(context.Background(), body, err)
+	ex.run(h.parentOf(ctx.Conn()), body, err)
 	w.finish()
 	return true
 }

@@ -51,6 +51,7 @@ type Handler struct {
 	aliases      atomic.Pointer[map[string]*Network] // by Network.Paths
 	access       atomic.Pointer[access.Access]       // nil: every client may call anything
 	tracer       *tracing.Tracer                     // nil: requests are not traced
+	stop         stopState                           // the end of a shutdown's grace (shutdown.go)
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }
@@ -58,6 +59,7 @@ type Handler struct {
 // New returns a handler over networks.
 func New(opts Options, networks []*Network, log *slog.Logger, m *metrics.Metrics) *Handler {
 	h := &Handler{log: log, metrics: m, ids: newRequestIDs()}
+	h.stop.init()
 	h.SetOptions(opts)
 	if m != nil {
 		h.calls.vec, h.tries.vec = m.Calls, m.NodeTries
@@ -303,7 +305,7 @@ func HTTPStatus(code int) (status int, ok bool) {
 		return http.StatusServiceUnavailable, true
 	case jsonrpc.CodeTimeout:
 		return http.StatusGatewayTimeout, true
-	case jsonrpc.CodeNoNodes:
+	case jsonrpc.CodeNoNodes, jsonrpc.CodeShuttingDown:
 		return http.StatusServiceUnavailable, true
 	}
 	return 0, false

@@ -161,7 +161,9 @@ func (p *prioWriter) setHeaders() {
 }
 
 // writePlainError answers a gateway failure as prio-load-balancer does:
-// plain text, 400 for a body too large, 500 otherwise. Errors about the
+// plain text, 400 for a body too large, 500 otherwise; a call the end of
+// a shutdown's grace interrupted gets 503 (with Retry-After, set by
+// writeError), which says to send it to another replica. Errors about the
 // request itself (not JSON, not JSON-RPC, invalid params, batch too
 // large) stay JSON-RPC errors, as a node would have answered them.
 func (p *prioWriter) writePlainError(e *jsonrpc.Error) (size, status int, ok bool) {
@@ -170,6 +172,8 @@ func (p *prioWriter) writePlainError(e *jsonrpc.Error) (size, status int, ok boo
 		return 0, 0, false
 	case jsonrpc.CodeTooLarge:
 		status = http.StatusBadRequest
+	case jsonrpc.CodeShuttingDown:
+		status = http.StatusServiceUnavailable
 	default:
 		status = http.StatusInternalServerError
 	}

@@ -309,6 +309,7 @@ func (ex *exchange) stream(resp *upstream.Response, prefix []byte, scan *jsonrpc
 		// Part of it is gone: nothing can be retried. The client sees a
 		// cut answer; the node is not blamed for a client that went away.
 		ex.status = "stream_error"
+		ex.h.countCut()
 		if a, ok := writerAs[aborter](ex.w); ok {
 			a.Abort()
 		}

@@ -63,6 +63,9 @@ func relay(w http.ResponseWriter, out []byte) int {
 		return write(w, http.StatusOK, out)
 	case jsonrpc.Failure:
 		if e := jsonrpc.ErrorOf(out); e != nil {
+			if e.Code == jsonrpc.CodeShuttingDown {
+				w.Header().Set("Retry-After", "1") // another replica takes it at once
+			}
 			return writeError(w, &apiError{StatusCode: statusOf(e.Code), Message: e.Message})
 		}
 	}

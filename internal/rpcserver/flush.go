@@ -1,6 +1,7 @@
 package rpcserver
 
 import (
+	"context"
 	"net"
 	"sync/atomic"
 )
@@ -9,7 +10,8 @@ import (
 // their deadlines until a read or a write waits on them (deadline.go).
 type flushListener struct {
 	net.Listener
-	slack int64 // deadlineSlack
+	slack int64           // deadlineSlack
+	base  context.Context // the parent of the connections' contexts (nil: none)
 }
 
 func (l flushListener) Accept() (net.Conn, error) {
@@ -17,7 +19,14 @@ func (l flushListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &flushConn{Conn: c, mark: noAnswer, dl: deadlines{slack: l.slack}}, nil
+	fc := &flushConn{Conn: c, mark: noAnswer, dl: deadlines{slack: l.slack}}
+	if l.base != nil {
+		// One context per connection, as net/http makes: a request's
+		// context that needs a Done registers with it, never with the
+		// base that every connection shares.
+		fc.ctx, fc.cancel = context.WithCancel(l.base)
+	}
+	return fc, nil
 }
 
 // noAnswer is a flushConn's mark before its first answer.
@@ -40,6 +49,21 @@ type flushConn struct {
 	mark    uint64       // writes when the last handler returned; noAnswer before any
 	handing atomic.Bool  // a request is being handed to net/http (Server.handOver)
 	dl      deadlines
+	ctx     context.Context // its requests' parent (nil without Options.Base)
+	cancel  context.CancelFunc
+}
+
+// Context is the parent of the connection's requests' contexts: it ends
+// with Options.Base (with its cause), or when the connection closes; nil
+// without Options.Base.
+func (c *flushConn) Context() context.Context { return c.ctx }
+
+// Close closes the connection and ends its context.
+func (c *flushConn) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return c.Conn.Close()
 }
 
 // writeBufferSize is the fast server's write buffer.

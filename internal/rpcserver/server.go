@@ -36,6 +36,11 @@ type Options struct {
 	// TLS, when set, is the listener's TLS configuration.
 	TLS *tls.Config
 	Log *slog.Logger
+	// Base, when set, is the context the requests' contexts descend from
+	// on both servers: net/http's BaseContext, and the parent of each
+	// fast connection's own context (see flushConn.Context). Ending it
+	// ends the requests' contexts, with its cause.
+	Base context.Context
 }
 
 // Server is the JSON-RPC listener's server.
@@ -48,14 +53,18 @@ type Server struct {
 	handing sync.WaitGroup // requests being handed to net/http
 
 	readHeaderTimeout time.Duration
-	slack             int64 // how late a deadline may end (deadline.go)
+	slack             int64           // how late a deadline may end (deadline.go)
+	base              context.Context // Options.Base
 }
 
 // New returns a server that serves fast requests with fast and hands the
 // others to std (whose Handler serves them; its timeouts and header limit
 // are set from o).
 func New(fast Fast, std *http.Server, o Options) *Server {
-	s := &Server{std: std, handoff: newHandoff(), tls: o.TLS}
+	s := &Server{std: std, handoff: newHandoff(), tls: o.TLS, base: o.Base}
+	if o.Base != nil {
+		std.BaseContext = func(net.Listener) context.Context { return o.Base }
+	}
 	if s.tls != nil {
 		s.tls = s.tls.Clone()
 		// HTTP/2 goes to net/http's server, HTTP/1.1 to the fast one.
@@ -128,7 +137,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.tls != nil {
 		ln = newTLSSplit(ln, s.tls, s.readHeaderTimeout, func(c net.Conn) { s.handoff.give(c) })
 	}
-	ln = flushListener{Listener: ln, slack: s.slack}
+	ln = flushListener{Listener: ln, slack: s.slack, base: s.base}
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()

@@ -63,6 +63,18 @@ func (n *Node) Close() {
 	}
 }
 
+// Interrupt ends the calls waiting on the node, for the end of a
+// shutdown's grace: the calls' contexts end first (their cause says why),
+// and the pooled HTTP/1.1 client, which does not watch a short try's
+// context, has their connections cut here; a call that takes a connection
+// from now on fails at once. net/http's clients stop with the contexts.
+// Probes go on.
+func (n *Node) Interrupt() {
+	if n.fast != nil {
+		n.fast.pool.interrupt()
+	}
+}
+
 // Do posts body to the node and returns its answer with status 200, whose
 // body arrives as the caller reads it; the caller closes it. ctx's deadline
 // is the try's deadline. Failures come back as *Error, whose text never

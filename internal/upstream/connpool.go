@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,9 +24,13 @@ type connPool struct {
 	slots       chan struct{} // one token per connection a call holds or opens
 	probes      chan struct{} // the same for probes
 
-	mu     sync.Mutex
-	idle   []*pconn // oldest first
+	mu     sync.Mutex // mu protects idle, busy, closed
+	idle   []*pconn   // oldest first
+	busy   *pconn     // the calls' connections in use, linked by next and prev
 	closed bool
+	// cut is set once interrupt has cut the calls' connections: a call
+	// that took one since fails before it waits on the node.
+	cut atomic.Bool
 }
 
 // pconn is one connection with its buffers.
@@ -38,6 +43,10 @@ type pconn struct {
 	reused   bool
 	deadline bool          // a deadline is set on c
 	slot     chan struct{} // the pool's slots it holds one of while in use
+	// next and prev link a call's connection in the pool's busy list
+	// while in use (inBusy).
+	next, prev *pconn
+	inBusy     bool
 }
 
 // probeConns is how many connections a node's probes may hold at once,
@@ -71,8 +80,9 @@ func (p *connPool) get(deadline time.Time, fresh bool, kind int) (*pconn, error)
 	if err != nil {
 		return nil, err
 	}
+	call := kind == connCall
 	if !fresh {
-		if pc := p.popIdle(); pc != nil {
+		if pc := p.popIdle(call); pc != nil {
 			pc.reused, pc.slot = true, slot
 			return pc, nil
 		}
@@ -88,7 +98,13 @@ func (p *connPool) get(deadline time.Time, fresh bool, kind int) (*pconn, error)
 		return nil, err
 	}
 	s := newSender(c)
-	return &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(s, connBufferSize), send: s, slot: slot}, nil
+	pc := &pconn{c: c, br: bufio.NewReaderSize(c, connBufferSize), bw: bufio.NewWriterSize(s, connBufferSize), send: s, slot: slot}
+	if call {
+		p.mu.Lock()
+		p.link(pc)
+		p.mu.Unlock()
+	}
+	return pc, nil
 }
 
 // acquireSlot takes a token of slots, waiting for one until deadline (for
@@ -124,8 +140,8 @@ func acquireEither(first, second chan struct{}, deadline time.Time, dialTimeout 
 }
 
 // popIdle takes the most recently used idle connection, closing those that
-// were idle too long.
-func (p *connPool) popIdle() *pconn {
+// were idle too long; one for a call goes on the busy list.
+func (p *connPool) popIdle(call bool) *pconn {
 	now := time.Now()
 	var stale []*pconn
 	p.mu.Lock()
@@ -144,6 +160,9 @@ func (p *connPool) popIdle() *pconn {
 		pc = p.idle[k-1]
 		p.idle[k-1] = nil
 		p.idle = p.idle[:k-1]
+		if call {
+			p.link(pc)
+		}
 	}
 	p.mu.Unlock()
 	for _, s := range stale {
@@ -156,10 +175,13 @@ func (p *connPool) popIdle() *pconn {
 // reusable, closed otherwise. Either way its slot is freed.
 func (p *connPool) put(pc *pconn, reusable bool) {
 	slot := pc.slot
-	if reusable {
-		pc.lastUse = time.Now()
+	if reusable || pc.inBusy {
+		if reusable {
+			pc.lastUse = time.Now()
+		}
 		p.mu.Lock()
-		if !p.closed {
+		p.unlink(pc)
+		if reusable && !p.closed {
 			p.idle = append(p.idle, pc)
 			pc = nil
 		}
@@ -181,6 +203,48 @@ func (p *connPool) close() {
 		pc.c.Close()
 	}
 }
+
+// link puts a call's connection on the busy list; p.mu is held.
+func (p *connPool) link(pc *pconn) {
+	pc.prev, pc.next, pc.inBusy = nil, p.busy, true
+	if p.busy != nil {
+		p.busy.prev = pc
+	}
+	p.busy = pc
+}
+
+// unlink takes pc off the busy list, when on it; p.mu is held.
+func (p *connPool) unlink(pc *pconn) {
+	if !pc.inBusy {
+		return
+	}
+	if pc.prev != nil {
+		pc.prev.next = pc.next
+	} else {
+		p.busy = pc.next
+	}
+	if pc.next != nil {
+		pc.next.prev = pc.prev
+	}
+	pc.prev, pc.next, pc.inBusy = nil, nil, false
+}
+
+// interrupt cuts the calls waiting on the node now, and from now on any
+// call that takes a connection before it waits: their reads and writes
+// fail at once (a deadline in the past). Probes and the gateway's own
+// fetches go on. For the end of a shutdown's grace, whose calls are
+// answered by the gateway instead.
+func (p *connPool) interrupt() {
+	p.cut.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for pc := p.busy; pc != nil; pc = pc.next {
+		_ = pc.c.SetDeadline(pastDeadline)
+	}
+}
+
+// pastDeadline is a deadline that has passed: an I/O waiting on it fails.
+var pastDeadline = time.Unix(1, 0)
 
 // setDeadline bounds the call's reads and writes on pc by deadline (none
 // when zero).

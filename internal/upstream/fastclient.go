@@ -173,10 +173,14 @@ func (f *fastClient) roundTrip(ctx context.Context, watch bool, kind int, req *f
 			return nil, nil, err
 		}
 		err = pc.setDeadline(deadline)
+		if kind == connCall && f.pool.cut.Load() {
+			// The pool was interrupted while this call took its connection.
+			_ = pc.c.SetDeadline(pastDeadline)
+		}
 		var stop func() bool
 		if watch {
 			// After the deadline is set, so a cancellation always wins.
-			stop = context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
+			stop = context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(pastDeadline) })
 		}
 		pc.send.begin(pc.lastUse)
 		if err == nil {

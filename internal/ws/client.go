@@ -30,6 +30,11 @@ type client struct {
 	id     string
 	ctx    context.Context // ends when the connection closes: cancels its calls
 	cancel context.CancelFunc
+	// callCtx is ctx for the calls, which the end of a shutdown's grace
+	// ends too (proxy.Handler.Stoppable): they are then answered -32056
+	// before the close frame.
+	callCtx    context.Context
+	callCancel context.CancelFunc
 	// readCtx ends only to force the connection shut when the peer does
 	// not answer a close frame.
 	readCtx    context.Context
@@ -68,9 +73,11 @@ type closeFrame struct {
 // upgrade request's context may ask for the nodes' WebSockets.
 func newClient(parent context.Context, s *Server, conn *websocket.Conn, n *proxy.Network, hub *subs.Hub, class proxy.Class) *client {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	callCtx, callCancel := s.h.Stoppable(ctx)
 	readCtx, readCancel := context.WithCancel(context.Background())
 	conn.SetReadLimit(s.cfg.MaxMessageBytes + 1) // the reader enforces the limit itself, to answer it
-	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
+	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, callCtx: callCtx, callCancel: callCancel,
+		readCtx: readCtx, readCancel: readCancel,
 		out: newOutQueue(s.cfg.SubscriberBuffer), stop: make(chan struct{}),
 		calls: make(chan struct{}, s.cfg.MaxCallsPerConnection), subs: make(map[string]*clientSub)}
 }
@@ -256,6 +263,7 @@ func (c *client) close(code websocket.StatusCode, reason, label string) {
 		}
 		close(c.stop)
 		c.cancel() // aborts a write blocked on a client that does not read
+		c.callCancel()
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()

@@ -47,7 +47,7 @@ func (c *client) handle(body []byte) {
 		mixed = mixed || isSubscription(calls[i].Method)
 	}
 	if !mixed {
-		if out := c.s.h.DoAs(c.ctx, c.network(), body, c.class, "", c.id); out != nil && c.ctx.Err() == nil {
+		if out := c.s.h.DoAs(c.callCtx, c.network(), body, c.class, "", c.id); out != nil && c.ctx.Err() == nil {
 			c.send(out)
 		}
 		return
@@ -79,7 +79,7 @@ func (c *client) mixedBatch(calls []jsonrpc.Call) {
 			answer, sub = c.subscription(call)
 			opened = append(opened, sub)
 		default:
-			answer = c.s.h.DoAs(c.ctx, c.network(), call.Raw, c.class, "", c.id)
+			answer = c.s.h.DoAs(c.callCtx, c.network(), call.Raw, c.class, "", c.id)
 		}
 		if answer == nil || calls[i].IsNotification() {
 			continue
