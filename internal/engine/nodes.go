@@ -48,7 +48,8 @@ const queueLen = 64
 // time, after one it left unanswered, before the collector again waits its
 // full timeout for its vote; until then it waits a quarter of it
 // (probationWait), so a node that hangs now and then costs the consensus
-// client a second, not the whole timeout, each time.
+// client that quarter (1 s with the default node_timeout), not the whole
+// timeout, each time.
 const trustedStreak = 32
 
 // probationWait is the share of a node's timeout the collector waits for a
@@ -191,7 +192,9 @@ func (m *Mux) answeredInTime(n *node) {
 	}
 }
 
-// setVoting publishes whether n votes now.
+// setVoting publishes whether n votes now. The probe goroutine and n's
+// queue goroutine both call it; a gauge they leave stale is set right by
+// the next probe.
 func (m *Mux) setVoting(n *node) {
 	v := 0.0
 	if n.votes() {
