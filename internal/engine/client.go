@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/nodeurl"
 )
 
 // maxResponse bounds a node's answer (geth's auth endpoint allows 250 MB; a
@@ -19,6 +21,10 @@ const maxResponse = 256 << 20
 
 // errGarbage marks a node answer that is not a JSON-RPC response.
 var errGarbage = errors.New("answer is not a json-rpc response")
+
+// errNoAnswerInTime marks a call that ended because the node's own timeout
+// passed, as opposed to one refused, cut or answered badly.
+var errNoAnswerInTime = errors.New("no answer within the node's timeout")
 
 // newTransport returns the transport used for every node: no proxy from the
 // environment (nodes are usually on loopback), enough idle connections for
@@ -50,12 +56,13 @@ func (m *Mux) post(ctx context.Context, n *node, body []byte, timeout time.Durat
 	req.Header.Set("Authorization", "Bearer "+n.secret.Mint(m.now()))
 	res, err := m.client.Do(req)
 	if err != nil {
-		return response{}, fmt.Errorf("calling node: %w", err)
+		// Never the URL, which may carry an API key: logs name the node.
+		return response{}, fmt.Errorf("calling node: %w", timedOut(ctx, nodeurl.Cause(err)))
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxResponse))
 	if err != nil {
-		return response{}, fmt.Errorf("reading answer: %w", err)
+		return response{}, fmt.Errorf("reading answer: %w", timedOut(ctx, err))
 	}
 	if res.StatusCode != http.StatusOK {
 		msg := strings.TrimSpace(string(raw[:min(len(raw), 200)]))
@@ -72,6 +79,15 @@ func (m *Mux) post(ctx context.Context, n *node, body []byte, timeout time.Durat
 		return response{}, fmt.Errorf("%w: neither result nor error", errGarbage)
 	}
 	return r, nil
+}
+
+// timedOut marks err with errNoAnswerInTime when the call's own deadline
+// has passed, and not its caller's cancellation.
+func timedOut(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", errNoAnswerInTime, err)
+	}
+	return err
 }
 
 // asReply turns a node's answer into the reply for the consensus client,

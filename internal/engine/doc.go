@@ -21,7 +21,11 @@
 //     getClientVersionV1 the flat concatenation (identification.md), and every
 //     other method goes to the primary node with failover.
 //   - Node states (alive, syncing, dead) come from eth_syncing probes and call
-//     outcomes (nodes.go); the primary is the fastest synced voting node.
+//     outcomes (nodes.go); the primary is the fastest synced voting node. A
+//     node that left a newPayload/forkchoiceUpdated unanswered for its whole
+//     timeout is stalled: not waited for until it answers one in time (a
+//     probe cannot restore it), then waited a quarter of its timeout for a
+//     while.
 //
 // The package keeps the command-line interface of executionbackup (flags.go)
 // and its JSON status API (GET /metrics, GET /recheck, POST /add_nodes), and

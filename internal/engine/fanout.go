@@ -82,18 +82,26 @@ type tally struct {
 	votes   []Vote
 	answers map[int]parsedStatus // by node index, voters only
 	errs    map[int]response     // JSON-RPC error answers of voters, by node index
-	pending int
-	slowest time.Duration // longest round trip among the voters that answered
+	pending int                  // voters still waited for
+	slowest time.Duration        // longest round trip among the voters that answered
 }
 
-// collect gathers voters' answers until the rule is settled, every voter has
-// answered or timed out, or ctx ends.
+// collect gathers voters' answers until the rule is settled, every voter it
+// waits for has answered or had its wait, or ctx ends. A voter is waited for
+// up to its voteWait; a stalled node (alive, but its last ordered call went
+// unanswered) is not waited for at all. Either's answer still counts when it
+// comes while the collector waits for others: an INVALID is never thrown
+// away, it only is not awaited.
 func (m *Mux) collect(ctx context.Context, kind methodClass, targets []*node, out <-chan outcome, start time.Time) *tally {
 	t := &tally{answers: map[int]parsedStatus{}, errs: map[int]response{}}
-	deadline := map[int]time.Time{} // pending voters by slot
+	counts := map[int]bool{}        // slots whose answer is a vote
+	deadline := map[int]time.Time{} // slots still waited for
 	for slot, n := range targets {
+		if n.mayVote() {
+			counts[slot] = true
+		}
 		if n.votes() {
-			deadline[slot] = start.Add(n.timeout + collectGrace)
+			deadline[slot] = start.Add(n.voteWait() + collectGrace)
 		}
 	}
 	t.pending = len(deadline)
@@ -103,11 +111,14 @@ func (m *Mux) collect(ctx context.Context, kind methodClass, targets []*node, ou
 		timer.Reset(time.Until(earliest(deadline)))
 		select {
 		case o := <-out:
-			if _, voter := deadline[o.slot]; !voter {
+			if !counts[o.slot] {
 				continue
 			}
-			delete(deadline, o.slot)
-			t.pending--
+			delete(counts, o.slot)
+			if _, waited := deadline[o.slot]; waited {
+				delete(deadline, o.slot)
+				t.pending--
+			}
 			t.slowest = max(t.slowest, o.took)
 			m.record(t, kind, targets[o.slot], o)
 		case now := <-timer.C:

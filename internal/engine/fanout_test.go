@@ -96,7 +96,8 @@ func TestFanOutGarbageIsNoVote(t *testing.T) {
 }
 
 // TestFanOutHangingNode: a node that never answers costs its timeout once,
-// then it is dead and out of the fan-out.
+// then it stops voting; the probe its timeout asks for (run here by hand)
+// finds it dead, and it is out of the fan-out.
 func TestFanOutHangingNode(t *testing.T) {
 	t.Parallel()
 	fakes := threeFakes(t)
@@ -110,7 +111,11 @@ func TestFanOutHangingNode(t *testing.T) {
 	if got := tm.call(t, "engine_forkchoiceUpdatedV3", fcuParams(false)); string(got) != fcuJSON("VALID", hashA, "") {
 		t.Fatalf("result %s", got)
 	}
-	waitState(t, tm.nodeList()[1], stateDead) // its own timeout may land just after the answer
+	waitVotes(t, tm.nodeList()[1], false) // its own timeout may land just after the answer
+	tm.recheck(t.Context())
+	if s := tm.nodeList()[1].getState(); s != stateDead {
+		t.Fatalf("after a probe the hanging node is %s, want dead", s)
+	}
 	if got := tm.call(t, "engine_forkchoiceUpdatedV3", fcuParams(false)); string(got) != fcuJSON("VALID", hashA, "") {
 		t.Fatalf("second result %s", got)
 	}

@@ -15,6 +15,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec   // method, result
 	duration      *prometheus.HistogramVec // method
 	nodeStatus    *prometheus.GaugeVec     // node, status
+	voting        *prometheus.GaugeVec     // node
 	latency       *prometheus.HistogramVec // node, kind
 	failures      *prometheus.CounterVec   // node
 	garbage       *prometheus.CounterVec   // node
@@ -46,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "evmgate_engine_node_status",
 			Help: "1 for the node's current state (alive, syncing, dead), 0 for the others.",
 		}, []string{"node", "status"}),
+		voting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "evmgate_engine_node_voting",
+			Help: "1 while the node's newPayload/forkchoiceUpdated answers are waited for and counted: alive, not do-not-use, and not stalled (its last such call answered in time).",
+		}, []string{"node"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "evmgate_engine_node_latency_seconds",
 			Help:    "Round trip of calls to a node, by kind (ordered, getPayload, single, probe).",
@@ -70,6 +75,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.requests = gwmetrics.Register(reg, m.requests, &err)
 	m.duration = gwmetrics.Register(reg, m.duration, &err)
 	m.nodeStatus = gwmetrics.Register(reg, m.nodeStatus, &err)
+	m.voting = gwmetrics.Register(reg, m.voting, &err)
 	m.latency = gwmetrics.Register(reg, m.latency, &err)
 	m.failures = gwmetrics.Register(reg, m.failures, &err)
 	m.garbage = gwmetrics.Register(reg, m.garbage, &err)

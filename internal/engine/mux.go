@@ -97,6 +97,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Mux, error) 
 
 func (m *Mux) startNode(n *node) {
 	m.metrics.setNodeState(n.name, n.getState())
+	m.setVoting(n)
 	m.wg.Add(1)
 	go m.runQueue(n)
 }

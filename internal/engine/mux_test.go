@@ -216,7 +216,7 @@ func TestMetricsRegistered(t *testing.T) {
 		}
 		names[fam.GetName()] = true
 	}
-	for _, want := range []string{"evmgate_engine_votes_total", "evmgate_engine_node_status", "evmgate_engine_node_latency_seconds", "evmgate_engine_request_duration_seconds"} {
+	for _, want := range []string{"evmgate_engine_votes_total", "evmgate_engine_node_status", "evmgate_engine_node_voting", "evmgate_engine_node_latency_seconds", "evmgate_engine_request_duration_seconds"} {
 		if !names[want] {
 			t.Errorf("metric %s missing; have %v", want, names)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -43,6 +44,18 @@ func (s state) String() string {
 // queueLen bounds the ordered calls waiting for one node.
 const queueLen = 64
 
+// trustedStreak is how many ordered calls in a row a node must answer in
+// time, after one it left unanswered, before the collector again waits its
+// full timeout for its vote; until then it waits a quarter of it
+// (probationWait), so a node that hangs now and then costs the consensus
+// client that quarter (1 s with the default node_timeout), not the whole
+// timeout, each time.
+const trustedStreak = 32
+
+// probationWait is the share of a node's timeout the collector waits for a
+// node on probation.
+func probationWait(timeout time.Duration) time.Duration { return timeout / 4 }
+
 // node is one execution client: fixed identity plus atomic live state.
 type node struct {
 	index    int    // configuration order, stable for the node's life
@@ -54,6 +67,13 @@ type node struct {
 
 	state atomic.Int32 // a state
 	rtt   atomic.Int64 // last probe round trip, ns
+	// streak counts the ordered calls (newPayload, forkchoiceUpdated) the
+	// node answered within its timeout since the last one it did not,
+	// capped at trustedStreak; a new node starts there. 0 means stalled:
+	// its engine calls hang although it may well answer eth_syncing, so it
+	// does not vote until it answers an ordered call again (the probe
+	// cannot tell, and never restores it).
+	streak atomic.Int32
 
 	// queue carries newPayload/forkchoiceUpdated in the order the gateway
 	// received them; one goroutine per node sends them one at a time, which
@@ -63,7 +83,39 @@ type node struct {
 
 func (n *node) getState() state { return state(n.state.Load()) }
 
-func (n *node) votes() bool { return !n.doNotUse && n.getState() == stateAlive }
+// votes reports whether the collector waits for n's answers and counts them.
+func (n *node) votes() bool { return n.mayVote() && !n.stalled() }
+
+// mayVote reports whether n's answers count when they come: alive and not
+// do-not-use. A stalled node is not waited for, but an answer it gives
+// while the others are still awaited is a vote (its INVALID still vetoes).
+func (n *node) mayVote() bool { return !n.doNotUse && n.getState() == stateAlive }
+
+// stalled reports whether n's last ordered call got no answer in time.
+func (n *node) stalled() bool { return n.streak.Load() == 0 }
+
+// voteWait is how long the collector waits for n's answer: its timeout,
+// or, on probation after a stall, a quarter of it.
+func (n *node) voteWait() time.Duration {
+	if n.streak.Load() < trustedStreak {
+		return probationWait(n.timeout)
+	}
+	return n.timeout
+}
+
+// rank orders nodes for single-node calls: voting (0), alive but stalled
+// (1), syncing (2), dead (3).
+func (n *node) rank() int {
+	switch s := n.getState(); {
+	case s == stateAlive && n.stalled():
+		return 1
+	case s == stateAlive:
+		return 0
+	case s == stateSyncing:
+		return 2
+	}
+	return 3
+}
 
 // job is one ordered call for one node; out is buffered, so the node's
 // goroutine never waits for the collector.
@@ -94,10 +146,61 @@ func (m *Mux) runQueue(n *node) {
 			start := time.Now()
 			resp, err := m.post(m.ctx, n, j.body, n.timeout)
 			took := time.Since(start)
-			m.observe(n, "ordered", took, err)
+			// The streak changes before the collector hears of the answer,
+			// so the consensus client's next call already sees it.
+			switch {
+			case err == nil:
+				m.answeredInTime(n)
+				m.observe(n, "ordered", took, nil)
+			case errors.Is(err, errNoAnswerInTime) && m.ctx.Err() == nil:
+				m.metrics.latency.WithLabelValues(n.name, "ordered").Observe(took.Seconds())
+				m.metrics.failures.WithLabelValues(n.name).Inc()
+				m.stall(n, err)
+			default:
+				m.observe(n, "ordered", took, err)
+			}
 			j.out <- outcome{slot: j.slot, resp: resp, err: err, took: took}
 		}
 	}
+}
+
+// stall takes n out of voting after an ordered call it left unanswered
+// within its timeout. The node is not marked dead: a probe, asked for now,
+// says whether it is (an execution client whose engine calls hang may
+// answer eth_syncing all along). It keeps getting every ordered call, in
+// order, so that it stays in step; only answering one restores its vote.
+func (m *Mux) stall(n *node, cause error) {
+	if n.streak.Swap(0) != 0 {
+		m.log.Warn("engine node stops voting", "node", n.name, "err", cause)
+	}
+	m.setVoting(n)
+	m.kick()
+}
+
+// answeredInTime extends n's streak of ordered calls answered within its
+// timeout; the first answer after a stall makes it vote again, on
+// probation until the streak reaches trustedStreak.
+func (m *Mux) answeredInTime(n *node) {
+	s := n.streak.Load()
+	if s >= trustedStreak {
+		return
+	}
+	n.streak.Store(s + 1) // only n's queue goroutine writes streak
+	if s == 0 {
+		m.log.Info("engine node votes again", "node", n.name)
+		m.setVoting(n)
+	}
+}
+
+// setVoting publishes whether n votes now. The probe goroutine and n's
+// queue goroutine both call it; a gauge they leave stale is set right by
+// the next probe.
+func (m *Mux) setVoting(n *node) {
+	v := 0.0
+	if n.votes() {
+		v = 1
+	}
+	m.metrics.voting.WithLabelValues(n.name).Set(v)
 }
 
 // observe records a call's latency and, on failure, marks the node dead and
@@ -115,6 +218,7 @@ func (m *Mux) observe(n *node, kind string, took time.Duration, err error) {
 func (m *Mux) setState(n *node, s state, cause error) {
 	old := state(n.state.Swap(int32(s)))
 	m.metrics.setNodeState(n.name, s)
+	m.setVoting(n)
 	if old == s {
 		return
 	}
@@ -192,8 +296,9 @@ func (m *Mux) recheckLoop(ctx context.Context) {
 func (m *Mux) nodeList() []*node { return *m.nodes.Load() }
 
 // ranked returns the nodes that may serve single-node calls, best first:
-// alive voting nodes by probe round trip, then syncing, then dead ones (a
-// stale state is better than no answer). do-not-use nodes are never used.
+// alive voting nodes by probe round trip, then stalled ones (alive, but
+// their engine calls hang), then syncing, then dead ones (a stale state is
+// better than no answer). do-not-use nodes are never used.
 func (m *Mux) ranked() []*node {
 	var out []*node
 	for _, n := range m.nodeList() {
@@ -202,12 +307,13 @@ func (m *Mux) ranked() []*node {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b *node) int {
-		if sa, sb := a.getState(), b.getState(); sa != sb {
-			return int(sa) - int(sb)
+		ra, rb := a.rank(), b.rank()
+		if ra != rb {
+			return ra - rb
 		}
-		if a.getState() == stateAlive {
-			if ra, rb := a.rtt.Load(), b.rtt.Load(); ra != rb {
-				return cmpInt64(ra, rb)
+		if ra == 0 {
+			if ta, tb := a.rtt.Load(), b.rtt.Load(); ta != tb {
+				return cmpInt64(ta, tb)
 			}
 		}
 		return a.index - b.index
@@ -228,7 +334,7 @@ func cmpInt64(a, b int64) int {
 // primary returns the fastest synced voting node, or nil.
 func (m *Mux) primary() *node {
 	r := m.ranked()
-	if len(r) == 0 || r[0].getState() != stateAlive {
+	if len(r) == 0 || !r[0].votes() {
 		return nil
 	}
 	return r[0]
@@ -239,6 +345,7 @@ func (m *Mux) primary() *node {
 func newNode(i int, nc NodeConfig, defaultSecret Secret, defaultTimeout time.Duration) (*node, error) {
 	n := &node{index: i, url: nc.URL, name: nodeurl.Redact(nc.URL), secret: defaultSecret,
 		timeout: defaultTimeout, doNotUse: nc.DoNotUse, queue: make(chan *job, queueLen)}
+	n.streak.Store(trustedStreak)
 	if nc.JWTSecretPath != "" {
 		s, err := LoadSecret(nc.JWTSecretPath)
 		if err != nil {
