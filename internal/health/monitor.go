@@ -37,13 +37,14 @@ type Monitor struct {
 	log    *slog.Logger
 	events Events
 
-	mu       sync.Mutex // mu protects probers, chainIDs and started
-	probers  map[*upstream.Node]*prober
-	chainIDs map[*upstream.Node]uint64
-	started  bool // the first round is done: a node added later is probed at once
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	mu         sync.Mutex // mu protects probers, chainIDs, chainAsked and started
+	probers    map[*upstream.Node]*prober
+	chainIDs   map[*upstream.Node]uint64
+	chainAsked map[*upstream.Node]time.Time // when each node's chain id was last read
+	started    bool                         // the first round is done: a node added later is probed at once
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	fin   finality    // the nodes' and the network's finalized block
 	state stateProbes // when each node's old state was last probed
@@ -61,7 +62,7 @@ func New(set Settings, pool *balancer.Pool, log *slog.Logger, events Events) *Mo
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Monitor{set: set, pool: pool, log: log, events: events, probers: map[*upstream.Node]*prober{},
-		chainIDs: map[*upstream.Node]uint64{}, ctx: ctx, cancel: cancel}
+		chainIDs: map[*upstream.Node]uint64{}, chainAsked: map[*upstream.Node]time.Time{}, ctx: ctx, cancel: cancel}
 }
 
 // Start probes every node of the pool now and then at its interval. It
@@ -108,6 +109,7 @@ func (m *Monitor) Sync() {
 			p.cancel()
 			delete(m.probers, n)
 			delete(m.chainIDs, n)
+			delete(m.chainAsked, n)
 			m.fin.forget(n)
 			m.forgetState(n)
 		}

@@ -45,6 +45,14 @@ func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
 			// Not a passing fault: the node is never served until its
 			// certificate passes, which the next probe checks again.
 			m.setState(n, upstream.Unattested, err.Error())
+		case errors.As(err, &ue) && ue.Kind == upstream.KindDial:
+			// A refused connection: the node is not there (it may be
+			// restarting, perhaps on another chain). Down at once, as a
+			// call's refused connection makes it; it comes back through a
+			// probe that checks its chain id again.
+			if st := n.State(); st != upstream.Down && st != upstream.WrongChain {
+				m.setState(n, upstream.Down, err.Error())
+			}
 		case fails >= m.set.DownAfter || n.State() == upstream.Unknown || n.State() == upstream.Unattested:
 			m.setState(n, upstream.Down, err.Error())
 		}
@@ -59,10 +67,17 @@ func isAttestation(err error) bool {
 	return errors.As(err, &ue) && ue.Kind == upstream.KindAttestation
 }
 
+// chainEvery is how many probe intervals pass between two checks of a
+// serving node's chain id: a node restarted on another chain between two
+// probes, that no call met while it was away, is found within this.
+const chainEvery = 15
+
 func (m *Monitor) check(ctx context.Context, n *upstream.Node) error {
-	// A node whose chain id is known and not yet judged otherwise (Unknown
-	// after the start's chain round) is not asked again.
-	if st := n.State(); st == upstream.Down || st == upstream.WrongChain || st == upstream.Unattested || n.ChainID() == 0 {
+	// A node's chain id is asked while it is down, on another chain or
+	// unattested, when it is unknown, after a failure (the node may have
+	// restarted), and every chainEvery intervals.
+	if st := n.State(); st == upstream.Down || st == upstream.WrongChain || st == upstream.Unattested || n.ChainID() == 0 ||
+		n.Failing() || m.chainDue(n) {
 		if err := m.checkChain(ctx, n); err != nil {
 			return err
 		}
@@ -114,6 +129,7 @@ func (m *Monitor) checkChain(ctx context.Context, n *upstream.Node) error {
 	n.SetChainID(id)
 	m.mu.Lock()
 	m.chainIDs[n] = id
+	m.chainAsked[n] = time.Now()
 	want := m.expectedChainLocked()
 	ids := make(map[*upstream.Node]uint64, len(m.chainIDs))
 	for nd, v := range m.chainIDs {
@@ -134,6 +150,15 @@ func (m *Monitor) checkChain(ctx context.Context, n *upstream.Node) error {
 		}
 	}
 	return nil
+}
+
+// chainDue reports whether n's chain id was last asked chainEvery
+// intervals ago or more.
+func (m *Monitor) chainDue(n *upstream.Node) bool {
+	m.mu.Lock()
+	at, ok := m.chainAsked[n]
+	m.mu.Unlock()
+	return !ok || time.Since(at) >= chainEvery*m.interval(n)
 }
 
 // expectedChainLocked is the configured chain id, else the id most nodes

@@ -341,3 +341,6 @@ func (n *Node) Succeeded() { n.fails.Store(0) }
 
 // Failed counts a failure and returns the consecutive count.
 func (n *Node) Failed() int { return int(n.fails.Add(1)) }
+
+// Failing reports whether the node's last probe or request failed.
+func (n *Node) Failing() bool { return n.fails.Load() > 0 }
