@@ -217,6 +217,7 @@ func TestAdminNodesAtRuntimeAsProcess(t *testing.T) {
 	}{
 		{http.MethodPost, nodes, `{"uri":"` + f[2].URL() + `"}`, 422, "chain 5"},
 		{http.MethodPost, nodes, `{"uri":"` + f[1].URL() + `"}`, 409, ""},
+		{http.MethodPost, nodes, `{"uri":"` + f[1].URL() + `/"}`, 409, ""}, // the same node, written with a slash
 		{http.MethodPost, base + "/admin/networks/nosuch/nodes", `{"uri":"` + f[1].URL() + `"}`, 404, ""},
 		{http.MethodPost, nodes, `{"uri":"not a url"}`, 400, ""},
 	} {
@@ -226,7 +227,7 @@ func TestAdminNodesAtRuntimeAsProcess(t *testing.T) {
 		}
 	}
 
-	r = adminCall(t, http.MethodDelete, nodes, procAdminToken, `{"uri":"`+f[1].URL()+`"}`)
+	r = adminCall(t, http.MethodDelete, nodes, procAdminToken, `{"uri":"`+strings.ToUpper(f[1].URL()[:4])+f[1].URL()[4:]+`/"}`)
 	if r.status != 200 || !strings.Contains(r.body, `"uri":"`+f[1].URL()+`"`) {
 		t.Fatalf("DELETE the second node: %d %s", r.status, r.body)
 	}

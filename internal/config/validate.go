@@ -241,14 +241,15 @@ func (n *Network) validateNodes(path string, redis bool, p *problems) {
 					"or remove shared to let each replica count its own calls")
 			}
 			name := nodes[i].DisplayName()
-			if other, dup := urls[nd.RPCEndpoint]; dup && nd.RPCEndpoint != "" {
+			endpoint := nodeurl.Key(nd.RPCEndpoint)
+			if other, dup := urls[endpoint]; dup && nd.RPCEndpoint != "" {
 				p.add(np+".rpc_endpoint", "%s is also %s: list each node once", nodeurl.Redact(nd.RPCEndpoint), other)
 			} else if other, dup := names[name]; dup {
 				p.add(np, "node %q is listed twice (also at %s): remove one, or give each a distinct name", name, other)
 			}
 			names[name] = np
-			if _, dup := urls[nd.RPCEndpoint]; !dup {
-				urls[nd.RPCEndpoint] = np
+			if _, dup := urls[endpoint]; !dup {
+				urls[endpoint] = np
 			}
 		}
 	}

@@ -52,3 +52,26 @@ func TestCauseDropsTheURL(t *testing.T) {
 		t.Error("an error without a url.Error around it is changed")
 	}
 }
+
+func TestSame(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"http://10.0.0.1:8545", "http://10.0.0.1:8545/", true},
+		{"http://10.0.0.1:8545", "HTTP://10.0.0.1:8545", true},
+		{"https://Rpc.Example.com/v2/KEY", "https://rpc.example.com/v2/KEY/", true},
+		{"http://node", "http://node:80/", true},
+		{"https://node:443", "https://node", true},
+		{"http://node:8545", "https://node:8545", false},
+		{"https://rpc.example.com/v2/KEY", "https://rpc.example.com/v2/key", false}, // a path's case is its own
+		{"http://node:8545?_workers=2", "http://node:8545?_workers=4", false},
+		{"http://a:1@node", "http://b:1@node", false},
+		{"not a url", "not a url", true},
+		{"not a url", "http://node", false},
+	} {
+		if got := Same(c.a, c.b); got != c.same {
+			t.Errorf("Same(%q, %q) = %v, want %v", c.a, c.b, got, c.same)
+		}
+	}
+}

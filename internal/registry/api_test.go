@@ -168,6 +168,14 @@ func TestAPIAddRemoveRoundTrip(t *testing.T) {
 	if nets.Store != "memory" || !nets.StoreUp || nets.DefaultNetwork != "mainnet" || len(nets.Networks["mainnet"]) != 3 {
 		t.Fatalf("GET /admin/networks: %+v", nets)
 	}
+
+	// A URL written another way (a trailing slash, capitals, the default
+	// port) is the same node: not added twice, and removed by it.
+	mustCall(t, h, "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": c2 + "/"}, 409)
+	mustCall(t, h, "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.6:80/"}, 201)
+	mustCall(t, h, "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.6/"}, 409)
+	mustCall(t, h, "DELETE", "/admin/networks/mainnet/nodes", map[string]string{"uri": "HTTP://10.0.0.2:8545/"}, 200)
+	f.waitSet(t, "mainnet", c1, "http://10.0.0.6:8545", "http://10.0.0.6:80/")
 }
 
 func TestAPIApplyFailureIsReported(t *testing.T) {

@@ -106,7 +106,7 @@ func (r *Registry) remove(ctx context.Context, network, uri string) (Node, error
 	if !ok {
 		return Node{}, fmt.Errorf("%w: network %q has no node %s", ErrNotFound, network, nodeurl.Redact(uri))
 	}
-	if err := r.store.remove(ctx, network, uri); err != nil {
+	if err := r.store.remove(ctx, network, n.URI); err != nil { // the node's own URL: the client's may differ by a slash
 		return Node{}, fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)
 	}
 	return n, r.settle(ctx, network)
@@ -149,7 +149,7 @@ func (r *Registry) settle(ctx context.Context, network string) error {
 
 func (r *Registry) find(network, uri string) (Node, bool) {
 	nodes, _ := r.Nodes(network)
-	i := slices.IndexFunc(nodes, func(n Node) bool { return n.URI == uri })
+	i := slices.IndexFunc(nodes, func(n Node) bool { return nodeurl.Same(n.URI, uri) })
 	if i < 0 {
 		return Node{}, false
 	}
