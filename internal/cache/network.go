@@ -7,15 +7,28 @@ import (
 	"sync/atomic"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
+// Chain is what a network's cache reads of the chain its nodes serve
+// (health.Monitor). Both methods are called for every call the cache may
+// answer: they must not block.
+type Chain interface {
+	// ChainID returns the chain the network serves; ok false while it is
+	// not known, when nothing is kept or answered from the cache.
+	ChainID() (id uint64, ok bool)
+	// Finalized returns the network's finalized block; ok false while it
+	// is not known, when nothing that depends on it is kept.
+	Finalized() (block uint64, ok bool)
+}
+
 // Network is one network's view of the store: its keys carry the network's
-// name and its finalized block decides what may be kept. A nil *Network is
-// a cache that is off.
+// name and chain id, and its finalized block decides what may be kept. A
+// nil *Network is a cache that is off.
 type Network struct {
 	store   *Store
 	name    string
-	final   func() (uint64, bool)
+	chain   Chain
 	flights *flights
 	stats   map[string]*stats // per method in policies, built once
 	waiting atomic.Int64      // followers waiting for a leader
@@ -27,6 +40,7 @@ type Call struct {
 	// (neither kept nor deduplicated).
 	Key   string
 	p     policy
+	chain uint64 // the chain in Key; only a node on it may fill it
 	stats *stats
 }
 
@@ -49,17 +63,22 @@ func (n *Network) Prepare(c *jsonrpc.Call) Call {
 	if !known {
 		return Call{}
 	}
-	final, ok := n.final()
+	final, ok := n.chain.Finalized()
 	p, _ := lookupRule(c, final, ok)
+	chain, known := n.chain.ChainID()
+	if !known {
+		// An answer is kept, and found, only under the chain it is of.
+		p.rule = never
+	}
 	if p.rule == never && !n.store.cfg.Dedup {
 		return Call{}
 	}
 	bp := keyBufs.Get().(*[]byte)
-	b := appendKey((*bp)[:0], n.name, c.Method, c.Params)
+	b := appendKey((*bp)[:0], n.name, chain, c.Method, c.Params)
 	key := string(b)
 	*bp = b[:0]
 	keyBufs.Put(bp)
-	return Call{Key: key, p: p, stats: st}
+	return Call{Key: key, p: p, chain: chain, stats: st}
 }
 
 // MaxItemBytes is the largest answer kept or shared.
@@ -116,13 +135,18 @@ func (a Answer) WriteTo(w io.Writer, id []byte) (int, error) {
 	return total, nil
 }
 
-// Put keeps a node's complete answer resp to c when its method's rule
-// allows it, and reports whether it did.
-func (n *Network) Put(c *Call, resp []byte) bool {
+// Put keeps node from's complete answer resp to c when its method's rule
+// allows it, and reports whether it did. Only an answer of a node known to
+// be on the chain c was keyed under is kept: a node not yet checked (or
+// from nil, an answer no one node gave) may be on another.
+func (n *Network) Put(c *Call, resp []byte, from *upstream.Node) bool {
 	if n == nil || !c.Cacheable() || len(resp) > n.store.cfg.MaxItemBytes {
 		return false
 	}
-	final, ok := n.final()
+	if from == nil || from.ChainID() != c.chain {
+		return false
+	}
+	final, ok := n.chain.Finalized()
 	if !keepable(c.p, resp, final, ok) {
 		return false
 	}
