@@ -173,3 +173,61 @@ func TestCacheRedisReplicasOnTwoChainsAsProcess(t *testing.T) {
 		t.Fatalf("r3 on chain 1337 answered %s (X-Cache %s), want r1's answer from Redis", out, xc)
 	}
 }
+
+// Three nodes at head 100: two name block 90 as finalized (the network's
+// finalized block), the third is on a fork of its own from block 85 and
+// names 84. The forked node serves (it is the only local node): its blocks
+// past 84 are answered as it gives them but never kept, so they are not
+// served again from the cache; its block 84, final for every node, is.
+func TestCacheKeepsOnlyNodesFinalBlocksAsProcess(t *testing.T) {
+	var good []*fakenode.Node
+	for _, name := range []string{"a", "b"} {
+		f, err := fakenode.Start(fakenode.Options{Name: name, ChainID: 1, Head: 100, Finalized: 90})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(f.Close)
+		good = append(good, f)
+	}
+	fork, err := fakenode.Start(fakenode.Options{Name: "c", ChainID: 1, Head: 100, Finalized: 84})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fork.Close)
+	fork.SetFork(85)
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cf := newConfigFiles(t)
+	cf.replace(listeners(rpcPort, metricsPort) + "networks:\n  - name: net\n" +
+		fakeNodesYAML("local_nodes", "", fork) + fakeNodesYAML("fallback_nodes", "", good...))
+	p := startProc(t, nil, "-config", cf.path)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	url := "http://" + addr(rpcPort) + "/net"
+	block := func(num string) string {
+		return `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["` + num + `",false]}`
+	}
+
+	// Block 84 is final for every node: kept once the first probes told
+	// every node's finalized block.
+	eventually(t, 30*time.Second, "block 84 kept", func() bool {
+		out, xc := cached(t, url, block("0x54"))
+		if !strings.Contains(out, sharedHash) {
+			t.Fatalf("block 84: %s", out)
+		}
+		return xc == "HIT"
+	})
+	for _, num := range []string{"0x56", "0x58", "0x59"} {
+		for round := range 3 {
+			asked := fork.Calls("eth_getBlockByNumber")
+			out, xc := cached(t, url, block(num))
+			if !strings.Contains(out, forkHash) || xc != "MISS" {
+				t.Fatalf("block %s, round %d: %s (X-Cache %s), want the forked node's own answer, not kept", num, round, out, xc)
+			}
+			if fork.Calls("eth_getBlockByNumber") == asked {
+				t.Fatalf("block %s, round %d: the node was not asked", num, round)
+			}
+		}
+	}
+	if code, _ := p.terminate(time.Minute); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}

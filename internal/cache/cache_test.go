@@ -10,11 +10,22 @@ import (
 )
 
 // testChain is a network's chain as probes would report it: id 0 is not
-// known yet.
-type testChain struct{ id, final uint64 }
+// known yet. Every node's finalized block is the network's, unless nodes
+// lists them (a node not listed then has reported none).
+type testChain struct {
+	id, final uint64
+	nodes     map[*upstream.Node]uint64
+}
 
 func (c testChain) ChainID() (uint64, bool)   { return c.id, c.id != 0 }
 func (c testChain) Finalized() (uint64, bool) { return c.final, true }
+func (c testChain) NodeFinalized(n *upstream.Node) (uint64, bool) {
+	if c.nodes == nil {
+		return c.final, true
+	}
+	v, ok := c.nodes[n]
+	return v, ok
+}
 
 // fixed is a network on chain 1 whose finalized block is final.
 func fixed(final uint64) testChain { return testChain{id: 1, final: final} }

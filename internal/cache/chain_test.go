@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/redistest"
+	"github.com/evmgate/evmgate/internal/upstream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -17,6 +18,9 @@ type movingChain struct{ id atomic.Uint64 }
 
 func (c *movingChain) ChainID() (uint64, bool)   { id := c.id.Load(); return id, id != 0 }
 func (c *movingChain) Finalized() (uint64, bool) { return 1000, true }
+func (c *movingChain) NodeFinalized(*upstream.Node) (uint64, bool) {
+	return 1000, true
+}
 
 // TestChainMovesKeys: what a network kept on one chain is never answered
 // once it serves another, nor kept or answered while its chain is not

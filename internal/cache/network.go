@@ -20,6 +20,10 @@ type Chain interface {
 	// Finalized returns the network's finalized block; ok false while it
 	// is not known, when nothing that depends on it is kept.
 	Finalized() (block uint64, ok bool)
+	// NodeFinalized returns the finalized block node n last reported; ok
+	// false while it has reported none (not probed yet, or it does not
+	// know the finalized tag). Called only when an answer may be kept.
+	NodeFinalized(n *upstream.Node) (block uint64, ok bool)
 }
 
 // Network is one network's view of the store: its keys carry the network's
@@ -138,7 +142,12 @@ func (a Answer) WriteTo(w io.Writer, id []byte) (int, error) {
 // Put keeps node from's complete answer resp to c when its method's rule
 // allows it, and reports whether it did. Only an answer of a node known to
 // be on the chain c was keyed under is kept: a node not yet checked (or
-// from nil, an answer no one node gave) may be on another.
+// from nil, an answer no one node gave) may be on another. An answer that
+// finality makes permanent is kept only when its blocks are final for the
+// network and for from itself: a node on a fork of its own answers blocks
+// past its own finalized block with its fork's, however far the network's
+// finalized block is (a node whose finalized block is not known is not
+// trusted with them either).
 func (n *Network) Put(c *Call, resp []byte, from *upstream.Node) bool {
 	if n == nil || !c.Cacheable() || len(resp) > n.store.cfg.MaxItemBytes {
 		return false
@@ -147,6 +156,11 @@ func (n *Network) Put(c *Call, resp []byte, from *upstream.Node) bool {
 		return false
 	}
 	final, ok := n.chain.Finalized()
+	if ok && c.p.rule != static {
+		var mine uint64
+		mine, ok = n.chain.NodeFinalized(from)
+		final = min(final, mine)
+	}
 	if !keepable(c.p, resp, final, ok) {
 		return false
 	}
