@@ -6,7 +6,39 @@ import (
 	"testing"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
+
+// testChain is a network's chain as probes would report it: id 0 is not
+// known yet. Every node's finalized block is the network's, unless nodes
+// lists them (a node not listed then has reported none).
+type testChain struct {
+	id, final uint64
+	nodes     map[*upstream.Node]uint64
+}
+
+func (c testChain) ChainID() (uint64, bool)   { return c.id, c.id != 0 }
+func (c testChain) Finalized() (uint64, bool) { return c.final, true }
+func (c testChain) NodeFinalized(n *upstream.Node) (uint64, bool) {
+	if c.nodes == nil {
+		return c.final, true
+	}
+	v, ok := c.nodes[n]
+	return v, ok
+}
+
+// fixed is a network on chain 1 whose finalized block is final.
+func fixed(final uint64) testChain { return testChain{id: 1, final: final} }
+
+// onChain is a node that reported chain id.
+func onChain(id uint64) *upstream.Node {
+	n := upstream.New(upstream.Spec{Name: fmt.Sprintf("on-%d", id), URL: "http://127.0.0.1:1"})
+	n.SetChainID(id)
+	return n
+}
+
+// node1 answers for chain 1.
+var node1 = onChain(1)
 
 func call(t testing.TB, body string) *jsonrpc.Call {
 	t.Helper()
@@ -26,8 +58,8 @@ func TestKeyCanonical(t *testing.T) {
 		{"newlines in object", "[{\n\"to\": \"0xAA\",\n \"data\":\"0x\"}, \"0x1\"]", `[{"to":"0xaa","data":"0x"},"0x1"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ka := string(appendKey(nil, "n", "m", []byte(tc.a)))
-			kb := string(appendKey(nil, "n", "m", []byte(tc.b)))
+			ka := string(appendKey(nil, "n", 1, "m", []byte(tc.a)))
+			kb := string(appendKey(nil, "n", 1, "m", []byte(tc.b)))
 			if ka != kb {
 				t.Fatalf("keys differ: %q %q", ka, kb)
 			}
@@ -39,12 +71,12 @@ func TestKeyCanonical(t *testing.T) {
 		{"escaped quote", `["a\" b"]`, `["a\"b"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if string(appendKey(nil, "n", "m", []byte(tc.a))) == string(appendKey(nil, "n", "m", []byte(tc.b))) {
+			if string(appendKey(nil, "n", 1, "m", []byte(tc.a))) == string(appendKey(nil, "n", 1, "m", []byte(tc.b))) {
 				t.Fatalf("%s and %s share a key", tc.a, tc.b)
 			}
 		})
 	}
-	if string(appendKey(nil, "a", "m", nil)) == string(appendKey(nil, "b", "m", nil)) {
+	if string(appendKey(nil, "a", 1, "m", nil)) == string(appendKey(nil, "b", 1, "m", nil)) {
 		t.Fatal("networks share a key")
 	}
 }
@@ -140,11 +172,11 @@ func newStore(t testing.TB, maxBytes uint64) *Store {
 // of the id the node saw, whatever its type.
 func TestGetSplicesID(t *testing.T) {
 	t.Parallel()
-	n := newStore(t, 1<<20).Network("main", func() (uint64, bool) { return 100, true })
+	n := newStore(t, 1<<20).Network("main", fixed(100))
 	c := call(t, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x5",false]}`)
 	cc := n.Prepare(c)
 	resp := `{"jsonrpc":"2.0", "id" : 1 ,"result":{"number":"0x5","hash":"0xAB"}}`
-	if !n.Put(&cc, []byte(resp)) {
+	if !n.Put(&cc, []byte(resp), node1) {
 		t.Fatal("answer not kept")
 	}
 	for _, id := range []string{`1`, `"x-7"`, `null`, `123456789012345678901234567890`} {
@@ -156,7 +188,7 @@ func TestGetSplicesID(t *testing.T) {
 			t.Fatalf("id %s: got %q (%v), want %q", id, got, ok, want)
 		}
 	}
-	other := newStore(t, 1<<20).Network("other", func() (uint64, bool) { return 100, true })
+	other := newStore(t, 1<<20).Network("other", fixed(100))
 	cc3 := other.Prepare(c)
 	if _, ok := other.Get(&cc3, c.ID, nil); ok {
 		t.Fatal("another network's store answered")
@@ -167,7 +199,7 @@ func TestGetSplicesID(t *testing.T) {
 func TestBoundedBytes(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, 64<<10)
-	n := s.Network("main", func() (uint64, bool) { return 1 << 20, true })
+	n := s.Network("main", fixed(1<<20))
 	big := make([]byte, 1000)
 	for i := range big {
 		big[i] = 'a'
@@ -175,7 +207,7 @@ func TestBoundedBytes(t *testing.T) {
 	for i := range 1000 {
 		c := call(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x%x",false]}`, i))
 		cc := n.Prepare(c)
-		n.Put(&cc, fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"result":"%s"}`, big))
+		n.Put(&cc, fmt.Appendf(nil, `{"jsonrpc":"2.0","id":1,"result":"%s"}`, big), node1)
 	}
 	s.c.CleanUp()
 	if got := s.Bytes(); got > 64<<10 {

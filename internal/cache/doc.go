@@ -12,6 +12,13 @@
 // range of explicit numbers at or below it; lookups by hash once the block
 // that holds the answer is finalized. Never an error, never a null (a
 // transaction not yet mined is not missing), never a tag such as latest.
+// "Finalized" holds for the network (the lower median of its nodes') and
+// for the node that answered (its own finalized block): a node on a fork of
+// its own is never kept past the block it names as finalized.
+// Keys carry the network's chain id, and only an answer of a node on that
+// chain is kept: a network that moves to another chain, or a network of the
+// same name on another chain in a replica sharing Redis, never finds
+// another chain's answers.
 //
 // Entries live in one in-memory store bounded in bytes (otter, whose
 // admission and eviction policy keeps the entries that are asked for).

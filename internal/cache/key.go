@@ -1,13 +1,18 @@
 package cache
 
-// appendKey appends a call's cache key: network, method and the params after
-// a cheap canonicalisation, so that calls meaning the same thing share a key
-// without the params ever being decoded. Whitespace outside strings is
-// dropped; a string holding only 0x-prefixed hex digits is lower-cased (an
-// address in checksum case, a hash in upper case, a quantity "0xA"). Other
-// strings are kept as they are.
-func appendKey(dst []byte, network, method string, params []byte) []byte {
+import "strconv"
+
+// appendKey appends a call's cache key: network, chain id, method and the
+// params after a cheap canonicalisation, so that calls meaning the same
+// thing share a key without the params ever being decoded. Whitespace
+// outside strings is dropped; a string holding only 0x-prefixed hex digits
+// is lower-cased (an address in checksum case, a hash in upper case, a
+// quantity "0xA"). Other strings are kept as they are. The chain id is in
+// decimal, as net_version writes it, so a key read in Redis names it.
+func appendKey(dst []byte, network string, chain uint64, method string, params []byte) []byte {
 	dst = append(dst, network...)
+	dst = append(dst, 0)
+	dst = strconv.AppendUint(dst, chain, 10)
 	dst = append(dst, 0)
 	dst = append(dst, method...)
 	dst = append(dst, 0)

@@ -35,13 +35,13 @@ func fillAndMeasure(b *testing.B, size, total int) float64 {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	n := s.Network("main", func() (uint64, bool) { return 1 << 40, true })
+	n := s.Network("main", fixed(1<<40))
 	kept := 0
 	for i := 0; kept < total; i++ {
 		c := call(b, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x%x",true]}`, i))
 		cc := n.Prepare(c)
 		resp := []byte(`{"jsonrpc":"2.0","id":1,"result":` + result + `}`)
-		if !n.Put(&cc, resp) {
+		if !n.Put(&cc, resp, node1) {
 			b.Fatalf("answer %d not kept", i)
 		}
 		kept += len(resp)

@@ -7,15 +7,32 @@ import (
 	"sync/atomic"
 
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
+// Chain is what a network's cache reads of the chain its nodes serve
+// (health.Monitor). Both methods are called for every call the cache may
+// answer: they must not block.
+type Chain interface {
+	// ChainID returns the chain the network serves; ok false while it is
+	// not known, when nothing is kept or answered from the cache.
+	ChainID() (id uint64, ok bool)
+	// Finalized returns the network's finalized block; ok false while it
+	// is not known, when nothing that depends on it is kept.
+	Finalized() (block uint64, ok bool)
+	// NodeFinalized returns the finalized block node n last reported; ok
+	// false while it has reported none (not probed yet, or it does not
+	// know the finalized tag). Called only when an answer may be kept.
+	NodeFinalized(n *upstream.Node) (block uint64, ok bool)
+}
+
 // Network is one network's view of the store: its keys carry the network's
-// name and its finalized block decides what may be kept. A nil *Network is
-// a cache that is off.
+// name and chain id, and its finalized block decides what may be kept. A
+// nil *Network is a cache that is off.
 type Network struct {
 	store   *Store
 	name    string
-	final   func() (uint64, bool)
+	chain   Chain
 	flights *flights
 	stats   map[string]*stats // per method in policies, built once
 	waiting atomic.Int64      // followers waiting for a leader
@@ -27,6 +44,7 @@ type Call struct {
 	// (neither kept nor deduplicated).
 	Key   string
 	p     policy
+	chain uint64 // the chain in Key; only a node on it may fill it
 	stats *stats
 }
 
@@ -49,17 +67,22 @@ func (n *Network) Prepare(c *jsonrpc.Call) Call {
 	if !known {
 		return Call{}
 	}
-	final, ok := n.final()
+	final, ok := n.chain.Finalized()
 	p, _ := lookupRule(c, final, ok)
+	chain, known := n.chain.ChainID()
+	if !known {
+		// An answer is kept, and found, only under the chain it is of.
+		p.rule = never
+	}
 	if p.rule == never && !n.store.cfg.Dedup {
 		return Call{}
 	}
 	bp := keyBufs.Get().(*[]byte)
-	b := appendKey((*bp)[:0], n.name, c.Method, c.Params)
+	b := appendKey((*bp)[:0], n.name, chain, c.Method, c.Params)
 	key := string(b)
 	*bp = b[:0]
 	keyBufs.Put(bp)
-	return Call{Key: key, p: p, stats: st}
+	return Call{Key: key, p: p, chain: chain, stats: st}
 }
 
 // MaxItemBytes is the largest answer kept or shared.
@@ -116,13 +139,28 @@ func (a Answer) WriteTo(w io.Writer, id []byte) (int, error) {
 	return total, nil
 }
 
-// Put keeps a node's complete answer resp to c when its method's rule
-// allows it, and reports whether it did.
-func (n *Network) Put(c *Call, resp []byte) bool {
+// Put keeps node from's complete answer resp to c when its method's rule
+// allows it, and reports whether it did. Only an answer of a node known to
+// be on the chain c was keyed under is kept: a node not yet checked (or
+// from nil, an answer no one node gave) may be on another. An answer that
+// finality makes permanent is kept only when its blocks are final for the
+// network and for from itself: a node on a fork of its own answers blocks
+// past its own finalized block with its fork's, however far the network's
+// finalized block is (a node whose finalized block is not known is not
+// trusted with them either).
+func (n *Network) Put(c *Call, resp []byte, from *upstream.Node) bool {
 	if n == nil || !c.Cacheable() || len(resp) > n.store.cfg.MaxItemBytes {
 		return false
 	}
-	final, ok := n.final()
+	if from == nil || from.ChainID() != c.chain {
+		return false
+	}
+	final, ok := n.chain.Finalized()
+	if ok && c.p.rule != static {
+		var mine uint64
+		mine, ok = n.chain.NodeFinalized(from)
+		final = min(final, mine)
+	}
 	if !keepable(c.p, resp, final, ok) {
 		return false
 	}

@@ -26,11 +26,15 @@ const (
 	byHash
 )
 
-// policy is a method's cache rule.
+// policy is a method's cache rule, and what lookupRule read of one call.
 type policy struct {
 	rule rule
 	// field is the result member holding the block number (byHash).
 	field string
+	// block is the highest block the call reads (atNumber, logRange: the
+	// block, the filter's toBlock), which must still be final for the node
+	// that answers.
+	block uint64
 }
 
 // policies lists the safe reads: every method here may be deduplicated
@@ -104,10 +108,13 @@ func lookupRule(c *jsonrpc.Call, final uint64, finalKnown bool) (p policy, read 
 		if !ok || !finalKnown || n > final {
 			p.rule = never
 		}
+		p.block = n
 	case logRange:
-		if !finalKnown || !logsFinal(c.Params, final) {
+		to, ok := logsFinal(c.Params, final)
+		if !finalKnown || !ok {
 			p.rule = never
 		}
+		p.block = to
 	case byHash:
 		if !finalKnown {
 			p.rule = never
@@ -126,25 +133,27 @@ func firstParamIsHash(params []byte) bool {
 
 // logsFinal reports whether a log filter covers only finalized blocks: both
 // ends explicit numbers at or below final and no blockHash (a filter by
-// hash is not kept: it names a block, not a height).
-func logsFinal(params []byte, final uint64) bool {
+// hash is not kept: it names a block, not a height). to is the filter's
+// last block.
+func logsFinal(params []byte, final uint64) (to uint64, ok bool) {
 	var buf [2][]byte
 	ps := jsonrpc.Params(params, buf[:0])
 	if len(ps) != 1 || len(ps[0]) == 0 || ps[0][0] != '{' {
-		return false
+		return 0, false
 	}
 	f := ps[0]
 	if jsonrpc.Member(f, "blockHash") != nil {
-		return false
+		return 0, false
 	}
 	from, ok1 := jsonrpc.ParseQuantity(jsonrpc.Member(f, "fromBlock"))
 	to, ok2 := jsonrpc.ParseQuantity(jsonrpc.Member(f, "toBlock"))
-	return ok1 && ok2 && from <= to && to <= final
+	return to, ok1 && ok2 && from <= to && to <= final
 }
 
 // keepable reports whether a node's complete answer resp may be kept under
-// policy p: a result, not null, and for lookups by hash, held by a finalized
-// block.
+// policy p when final is the block final both for the network and for the
+// node that answered: a result, not null, of blocks at or below final (for
+// lookups by hash, held by such a block).
 func keepable(p policy, resp []byte, final uint64, finalKnown bool) bool {
 	res := jsonrpc.ResultValue(resp)
 	if len(res) == 0 || bytes.Equal(res, []byte("null")) {
@@ -154,8 +163,10 @@ func keepable(p policy, resp []byte, final uint64, finalKnown bool) bool {
 		return false
 	}
 	switch p.rule {
-	case static, atNumber, logRange:
+	case static:
 		return true
+	case atNumber, logRange:
+		return finalKnown && p.block <= final
 	case byHash:
 		return finalKnown && heldFinal(res, p.field, final)
 	}

@@ -38,8 +38,6 @@ func redisResult(s *Store, r string) float64 {
 	return testutil.ToFloat64(s.metrics.redis.WithLabelValues(r))
 }
 
-func final() (uint64, bool) { return 1000, true }
-
 // TestRedisShared: an answer kept by one store is served by another that
 // shares its Redis, byte for byte with the other client's id, and lives
 // there redis_ttl at most.
@@ -49,10 +47,10 @@ func TestRedisShared(t *testing.T) {
 	srv.Start()
 	a, _ := redisStore(t, srv.URL(), time.Hour, 1<<20)
 	b, _ := redisStore(t, srv.URL(), time.Hour, 1<<20)
-	na, nb := a.Network("main", final), b.Network("main", final)
+	na, nb := a.Network("main", fixed(1000)), b.Network("main", fixed(1000))
 	c := call(t, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x5",false]}`)
 	cc := na.Prepare(c)
-	if !na.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":{"number":"0x5"}}`)) {
+	if !na.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":{"number":"0x5"}}`), node1) {
 		t.Fatal("not kept")
 	}
 	flush(t, a)
@@ -84,12 +82,12 @@ func TestRedisCap(t *testing.T) {
 	srv.Start()
 	const capBytes = 20 << 10
 	s, _ := redisStore(t, srv.URL(), time.Hour, capBytes)
-	n := s.Network("main", final)
+	n := s.Network("main", fixed(1000))
 	body := strings.Repeat("a", 1000)
 	for i := range 100 {
 		c := call(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x%x",false]}`, i))
 		cc := n.Prepare(c)
-		n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"`+body+`"}`))
+		n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"`+body+`"}`), node1)
 	}
 	flush(t, s)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
@@ -118,7 +116,7 @@ func TestRedisDown(t *testing.T) {
 	srv := redistest.New(t)
 	srv.Start()
 	s, _ := redisStore(t, srv.URL(), time.Hour, 1<<20)
-	n := s.Network("main", final)
+	n := s.Network("main", fixed(1000))
 	srv.Stop()
 	c := call(t, `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","0x10"]}`)
 	cc := n.Prepare(c)
@@ -136,7 +134,7 @@ func TestRedisDown(t *testing.T) {
 	if redisResult(s, "skipped") < 10 || redisResult(s, "error") != 1 {
 		t.Fatalf("skipped %v, errors %v", redisResult(s, "skipped"), redisResult(s, "error"))
 	}
-	if !n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"0x1"}`)) {
+	if !n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"0x1"}`), node1) {
 		t.Fatal("not kept in memory")
 	}
 	if got, ok := n.Get(&cc, c.ID, nil); !ok || string(got) != `{"jsonrpc":"2.0","id":1,"result":"0x1"}` {
@@ -146,7 +144,7 @@ func TestRedisDown(t *testing.T) {
 	s.l2.pause.Store(0) // the pause is over
 	c3 := call(t, `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x00000000219ab540356cbb839cbe05303d7705fa","0x11"]}`)
 	cc3 := n.Prepare(c3)
-	n.Put(&cc3, []byte(`{"jsonrpc":"2.0","id":1,"result":"0x2"}`))
+	n.Put(&cc3, []byte(`{"jsonrpc":"2.0","id":1,"result":"0x2"}`), node1)
 	flush(t, s)
 	if redisResult(s, "written") != 1 {
 		t.Fatalf("%v written after Redis came back", redisResult(s, "written"))
@@ -164,10 +162,10 @@ func BenchmarkRedisHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	n := s.Network("main", final)
+	n := s.Network("main", fixed(1000))
 	c := call(b, `{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x10",false]}`)
 	cc := n.Prepare(c)
-	n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"`+strings.Repeat("a", 1000)+`"}`))
+	n.Put(&cc, []byte(`{"jsonrpc":"2.0","id":1,"result":"`+strings.Repeat("a", 1000)+`"}`), node1)
 	if err := s.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}

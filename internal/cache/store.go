@@ -100,10 +100,15 @@ func (s *Store) Flush(ctx context.Context) error {
 	return s.l2.flush(ctx)
 }
 
-// Network returns the cache of one network; final reports the network's
-// finalized block (ok false: unknown, so nothing that depends on it is kept).
-func (s *Store) Network(name string, final func() (uint64, bool)) *Network {
-	n := &Network{store: s, name: name, final: final, flights: newFlights(), stats: make(map[string]*stats, len(policies))}
+// Network returns the cache of one network whose chain id and finalized
+// block chain reports. Entries are keyed by the network's name and its
+// chain id: after the network moves to another chain (a reload that points
+// it at other nodes, or changes its chain_id), the entries of the chain it
+// left are never found again and age out of the store; a network of the
+// same name on another chain, in another replica sharing Redis, never finds
+// this one's.
+func (s *Store) Network(name string, chain Chain) *Network {
+	n := &Network{store: s, name: name, chain: chain, flights: newFlights(), stats: make(map[string]*stats, len(policies))}
 	for m := range policies {
 		n.stats[m] = s.statsFor(name, m)
 	}

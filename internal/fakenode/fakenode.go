@@ -34,6 +34,7 @@ type Node struct {
 
 	chainID   atomic.Uint64
 	head      atomic.Uint64
+	fork      atomic.Uint64 // the first block of the node's own fork + 1 (0: none)
 	mode      atomic.Uint32
 	cut       atomic.Pointer[string] // the method whose answers stop halfway (SetCut)
 	delay     atomic.Int64           // ns added before every answer
@@ -194,6 +195,11 @@ func (n *Node) arrived(c *jsonrpc.Call) {
 		n.arrivals[c.Method] = append(n.arrivals[c.Method], string(c.ID))
 	}
 }
+
+// SetFork puts the node on a fork of its own from block from on: its
+// blocks from there carry another hash than other fake nodes' blocks of
+// the same number.
+func (n *Node) SetFork(from uint64) { n.fork.Store(from + 1) }
 
 // SetChainID sets the reported chain id.
 func (n *Node) SetChainID(id uint64) { n.chainID.Store(id) }
@@ -433,11 +439,11 @@ func (n *Node) block(c *jsonrpc.Call, head uint64) string {
 	}
 	params := string(c.Params)
 	if n.finalized > 0 && (strings.Contains(params, `"finalized"`) || strings.Contains(params, `"safe"`)) {
-		return smallBlock(n.finalized)
+		return n.smallBlock(n.finalized)
 	}
 	if has && strings.HasSuffix(params, `,false]`) {
 		// Transaction hashes only: a header-sized answer.
-		return smallBlock(num)
+		return n.smallBlock(num)
 	}
 	if n.bigBlock != nil && !strings.Contains(params, `"latest",false`) {
 		return string(n.bigBlock)
@@ -445,9 +451,14 @@ func (n *Node) block(c *jsonrpc.Call, head uint64) string {
 	return `{"number":"0x` + strconv.FormatUint(head, 16) + `","timestamp":"0x` + strconv.FormatInt(time.Now().Unix(), 16) + `"}`
 }
 
-// smallBlock is a header-sized block answer of number num.
-func smallBlock(num uint64) string {
-	return `{"number":"0x` + strconv.FormatUint(num, 16) + `","hash":"0x` + strings.Repeat("ef", 32) +
+// smallBlock is a header-sized block answer of number num: hash 0xefef...
+// on the chain every fake node shares, 0xf0f0... on the node's own fork.
+func (n *Node) smallBlock(num uint64) string {
+	hash := "ef"
+	if f := n.fork.Load(); f != 0 && num >= f-1 {
+		hash = "f0"
+	}
+	return `{"number":"0x` + strconv.FormatUint(num, 16) + `","hash":"0x` + strings.Repeat(hash, 32) +
 		`","parentHash":"0x` + strings.Repeat("01", 32) + `","timestamp":"0x6553f100","transactions":[]}`
 }
 

@@ -23,13 +23,16 @@ func (g *Gateway) buildCache() error {
 }
 
 // networkCache is one network's view of the cache (nil when it is off for
-// the network), judging finality by the network's probes.
+// the network), keyed by the chain the network's probes find (or its
+// chain_id) and judging finality by them.
 func (g *Gateway) networkCache(nc config.Network, mon *health.Monitor) *cache.Network {
 	if g.cache == nil || nc.Cache != nil && !*nc.Cache {
 		return nil
 	}
-	return g.cache.Network(nc.Name, mon.Finalized)
+	return g.cache.Network(nc.Name, mon)
 }
+
+var _ cache.Chain = (*health.Monitor)(nil)
 
 // Finalized returns the network's finalized block as its probes see it.
 func (g *Gateway) Finalized(network string) (uint64, bool) {

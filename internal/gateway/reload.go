@@ -176,7 +176,7 @@ func (g *Gateway) keep(o *network, nc config.Network, sc config.Scheduler) (kept
 		k.n.monitor = health.New(healthSettings(nc), o.pool, g.log.With("network", nc.Name), g.events)
 		k.monitor = o.monitor
 	}
-	k.n.cache = g.networkCache(nc, k.n.monitor) // the same store: kept answers stay
+	k.n.cache = g.networkCache(nc, k.n.monitor) // the same store: kept answers stay, found only on their chain
 	k.n.logs = g.splitter(nc, k.n.monitor)
 	return k, nil
 }

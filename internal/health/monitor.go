@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evmgate/evmgate/internal/balancer"
@@ -48,6 +49,10 @@ type Monitor struct {
 
 	fin   finality    // the nodes' and the network's finalized block
 	state stateProbes // when each node's old state was last probed
+
+	// chain is the network's chain id as ExpectedChainID judges it, kept
+	// for readers on the request path (ChainID); 0 while unknown.
+	chain atomic.Uint64
 }
 
 type prober struct {
@@ -61,8 +66,10 @@ func New(set Settings, pool *balancer.Pool, log *slog.Logger, events Events) *Mo
 		set.DownAfter = 3
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Monitor{set: set, pool: pool, log: log, events: events, probers: map[*upstream.Node]*prober{},
+	m := &Monitor{set: set, pool: pool, log: log, events: events, probers: map[*upstream.Node]*prober{},
 		chainIDs: map[*upstream.Node]uint64{}, chainAsked: map[*upstream.Node]time.Time{}, ctx: ctx, cancel: cancel}
+	m.chain.Store(set.ChainID)
+	return m
 }
 
 // Start probes every node of the pool now and then at its interval. It
@@ -110,6 +117,7 @@ func (m *Monitor) Sync() {
 			delete(m.probers, n)
 			delete(m.chainIDs, n)
 			delete(m.chainAsked, n)
+			m.chain.Store(m.expectedChainLocked())
 			m.fin.forget(n)
 			m.forgetState(n)
 		}

@@ -131,6 +131,7 @@ func (m *Monitor) checkChain(ctx context.Context, n *upstream.Node) error {
 	m.chainIDs[n] = id
 	m.chainAsked[n] = time.Now()
 	want := m.expectedChainLocked()
+	m.chain.Store(want)
 	ids := make(map[*upstream.Node]uint64, len(m.chainIDs))
 	for nd, v := range m.chainIDs {
 		ids[nd] = v
@@ -185,6 +186,15 @@ func (m *Monitor) ExpectedChainID() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.expectedChainLocked()
+}
+
+// ChainID returns the chain the network serves: its chain_id, else the id
+// most of its nodes reported. ok is false while no node has reported one
+// (at the start, or after every node was replaced). It takes no lock: the
+// response cache keys every call by it.
+func (m *Monitor) ChainID() (uint64, bool) {
+	id := m.chain.Load()
+	return id, id != 0
 }
 
 func quantityResult(body []byte) (uint64, error) {

@@ -14,11 +14,12 @@ import (
 // batchState tracks a batch's calls across tries.
 type batchState struct {
 	calls    []jsonrpc.Call
-	answers  [][]byte // per call: its response element (nil: none yet or notification)
-	pending  []int    // calls still to be answered by a node
-	missing  [][]byte // per call: a node's "method not found", answered if no node tried serves it (nil until one)
-	verbatim []byte   // the node's whole answer, when it can be passed through as is
-	original []byte   // the client's body
+	answers  [][]byte         // per call: its response element (nil: none yet or notification)
+	from     []*upstream.Node // per call: the node that gave its answer; nil without a cache
+	pending  []int            // calls still to be answered by a node
+	missing  [][]byte         // per call: a node's "method not found", answered if no node tried serves it (nil until one)
+	verbatim []byte           // the node's whole answer, when it can be passed through as is
+	original []byte           // the client's body
 
 	// Room for a batch of up to smallBatch calls, which then allocates
 	// none of the above.
@@ -242,6 +243,9 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 			still = append(still, i)
 		default:
 			st.answers[i] = el.WithID(st.calls[i].ID)
+			if st.from != nil {
+				st.from[i] = n
+			}
 			ex.observeElement(n, &st.calls[i], el.Raw)
 		}
 	}

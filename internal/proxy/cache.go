@@ -8,6 +8,7 @@ import (
 
 	"github.com/evmgate/evmgate/internal/cache"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // joinRounds is how many flights a call may wait for before it goes to a
@@ -88,7 +89,7 @@ func (ex *exchange) lead(ctx context.Context, c *jsonrpc.Call, body []byte, cc *
 	}
 	switch ex.status {
 	case "ok":
-		ex.net.Cache.Put(cc, t.buf)
+		ex.net.Cache.Put(cc, t.buf, ex.by)
 		shared = t.buf
 	case "rpc_error":
 		shared = t.buf // the method's own answer, the same on any node
@@ -171,6 +172,7 @@ func (ex *exchange) batchLookups(st *batchState) []cache.Call {
 		return nil
 	}
 	ccs := make([]cache.Call, len(st.calls))
+	st.from = make([]*upstream.Node, len(st.calls))
 	for i := range st.calls {
 		c := &st.calls[i]
 		if c.Err != nil {
@@ -185,11 +187,12 @@ func (ex *exchange) batchLookups(st *batchState) []cache.Call {
 	return ccs
 }
 
-// batchFill keeps the answers nodes gave to a batch's calls.
+// batchFill keeps the answers nodes gave to a batch's calls, each as the
+// answer of the node that gave it.
 func (ex *exchange) batchFill(st *batchState, ccs []cache.Call) {
 	for i := range ccs {
 		if st.answers[i] != nil && ccs[i].Cacheable() {
-			ex.net.Cache.Put(&ccs[i], st.answers[i])
+			ex.net.Cache.Put(&ccs[i], st.answers[i], st.from[i])
 		}
 	}
 }

@@ -27,7 +27,7 @@ func BenchmarkForwardCache(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(store.Close)
-			h.Network("bench").Cache = store.Network("bench", func() (uint64, bool) { return 100, true })
+			h.Network("bench").Cache = store.Network("bench", chainAt(100))
 			req, body := newBenchRequest(b, bc.body)
 			w := &discardWriter{header: http.Header{}}
 			serve := func() {

@@ -29,12 +29,28 @@ func cachedNet(t testing.TB, f *fakenode.Node, final uint64) (*proxy.Handler, *p
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	cn := store.Network("c", func() (uint64, bool) { return final, true })
+	cn := store.Network("c", chainAt(final))
 	net := &proxy.Network{Name: "c", Pool: balancer.NewPool(balancer.Rules{NetworkBlockDiff: 5}, []*upstream.Node{n}),
 		Health: observer{}, Retries: 0, TryTimeout: time.Minute, Cache: cn}
 	opts := proxy.Options{MaxBodyBytes: 1 << 20, MaxBatchSize: 100, RequestTimeout: time.Minute}
 	return proxy.New(opts, []*proxy.Network{net}, slog.New(slog.DiscardHandler), nil), net, cn
 }
+
+// testChain is a network's chain as its probes would report it; every
+// node's finalized block is nodeFinal, or the network's when it is 0.
+type testChain struct{ id, final, nodeFinal uint64 }
+
+func (c testChain) ChainID() (uint64, bool)   { return c.id, c.id != 0 }
+func (c testChain) Finalized() (uint64, bool) { return c.final, true }
+func (c testChain) NodeFinalized(*upstream.Node) (uint64, bool) {
+	if c.nodeFinal != 0 {
+		return c.nodeFinal, true
+	}
+	return c.final, true
+}
+
+// chainAt is chain 1 (healthyNode's) with final as its finalized block.
+func chainAt(final uint64) testChain { return testChain{id: 1, final: final} }
 
 func newFake(t testing.TB) *fakenode.Node {
 	t.Helper()

@@ -28,7 +28,12 @@ type exchange struct {
 	start time.Time
 	class Class
 	reqID string
-	// by is the node of the last try (node its name).
+	// by is the node of the last try (node its name) and, once a try
+	// succeeded, the node whose answer the client was sent: a hedged
+	// copy's node when the copy won. nil when what the client was sent is
+	// no one node's answer (stitched eth_getLogs chunks, an answer held
+	// from a failed try). The cache keeps only by's answers
+	// (cache.Network.Put).
 	by *upstream.Node
 	// retryAfter is how long until a node has room, when every one that
 	// could take the call waits on its rate limit (sent as Retry-After).
@@ -329,6 +334,7 @@ func (ex *exchange) attempt(ctx context.Context, need balancer.Need, try func(ct
 			ex.avoid = nil
 		}
 		if err == nil {
+			ex.by = by
 			ex.answered(by)
 			return nil
 		}

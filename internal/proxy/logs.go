@@ -35,6 +35,10 @@ func (ex *exchange) splitLogs(ctx context.Context, c *jsonrpc.Call, body []byte)
 	if n, ok := lf.node.Load().(string); ok {
 		ex.node = n
 	}
+	// The client's call sent whole is one node's answer, kept as such by
+	// cachedSingle; answers stitched from chunks are not kept whole (each
+	// chunk is, as its own node's answer).
+	ex.by = lf.whole.Load()
 	var ae *logsplit.AnswerError
 	var je *jsonrpc.Error
 	switch {
@@ -84,6 +88,9 @@ type logFetch struct {
 	limit int64
 	tries atomic.Int64
 	node  atomic.Value // string: the last node asked
+	// whole is the node that answered the client's call sent whole (a
+	// chunk with Whole set); nil when the call was split.
+	whole atomic.Pointer[upstream.Node]
 }
 
 var chunkIDs = []byte(`1`)
@@ -93,23 +100,31 @@ var chunkIDs = []byte(`1`)
 // logsplit.Fetch.
 func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error) {
 	if ch.Whole {
-		return lf.ask(ctx, ch, lf.body) // the whole call, kept and shared by cachedSingle
+		// The whole call, kept and shared by cachedSingle.
+		resp, from, err := lf.ask(ctx, ch, lf.body)
+		if err == nil {
+			lf.whole.Store(from)
+		}
+		return resp, err
 	}
 	req := lf.plan.AppendRequest(make([]byte, 0, len(lf.body)+64), ch, chunkIDs)
 	cn := lf.ex.net.Cache
 	if cn == nil {
-		return lf.ask(ctx, ch, req)
+		resp, _, err := lf.ask(ctx, ch, req)
+		return resp, err
 	}
 	calls, _, perr := jsonrpc.Parse(req)
 	if perr != nil {
-		return lf.ask(ctx, ch, req)
+		resp, _, err := lf.ask(ctx, ch, req)
+		return resp, err
 	}
 	cc := cn.Prepare(&calls[0])
 	if out, ok := cn.Get(&cc, chunkIDs, nil); ok {
 		return out, nil
 	}
 	if !cc.Shared() {
-		return lf.ask(ctx, ch, req)
+		resp, _, err := lf.ask(ctx, ch, req)
+		return resp, err
 	}
 	f, leader := cn.Join(&cc, uint8(lf.ex.class))
 	if !leader {
@@ -117,19 +132,20 @@ func (lf *logFetch) fetch(ctx context.Context, ch logsplit.Chunk) ([]byte, error
 		if err != nil || ok {
 			return out, err
 		}
-		return lf.ask(ctx, ch, req) // the leader failed: ask by itself
+		resp, _, err := lf.ask(ctx, ch, req) // the leader failed: ask by itself
+		return resp, err
 	}
-	resp, err := lf.ask(ctx, ch, req)
+	resp, from, err := lf.ask(ctx, ch, req)
 	if err == nil {
-		cn.Put(&cc, resp)
+		cn.Put(&cc, resp, from)
 	}
 	cn.Finish(&cc, f, resp)
 	return resp, err
 }
 
 // ask sends req for chunk ch through the usual node choice and retries,
-// and returns the node's whole answer.
-func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]byte, error) {
+// and returns the node's whole answer and that node.
+func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]byte, *upstream.Node, error) {
 	sub := &exchange{h: lf.ex.h, net: lf.ex.net, start: lf.ex.start, class: lf.ex.class, reqID: lf.ex.reqID,
 		method: lf.ex.method, tr: lf.ex.tr, times: lf.ex.times}
 	var resp []byte
@@ -155,9 +171,9 @@ func (lf *logFetch) ask(ctx context.Context, ch logsplit.Chunk, req []byte) ([]b
 	lf.tries.Add(int64(sub.tries))
 	var je *jsonrpc.Error
 	if errors.As(err, &je) && je.Code == jsonrpc.CodeAnswerTooLarge {
-		return nil, errors.Join(logsplit.ErrTooLarge, err)
+		return nil, nil, errors.Join(logsplit.ErrTooLarge, err)
 	}
-	return resp, err
+	return resp, sub.by, err
 }
 
 var _ logsplit.Fetch = (*logFetch)(nil).fetch

@@ -51,7 +51,9 @@ func (ex *exchange) single(ctx context.Context, c *jsonrpc.Call, body []byte) {
 		return
 	}
 	if ex.fallback != nil && !errors.Is(err, errClientGone) {
-		// No node had better: the lagging node's answer is the client's.
+		// No node had better: the lagging node's answer is the client's
+		// (not by's: never kept).
+		ex.by = nil
 		status := "ok"
 		if jsonrpc.ErrorOf(ex.fallback) != nil {
 			status = "rpc_error"
