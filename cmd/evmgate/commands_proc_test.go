@@ -127,3 +127,20 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// `${VAR}` in the configuration: a variable that is not set stops validate
+// (and the start) naming each one and its line, with the fix; set, the
+// file is valid.
+func TestConfigVariablesAsProcess(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, "port: ${GW_PORT}\nnetworks:\n  - name: mainnet\n    local_nodes:\n"+
+		"      - rpc_endpoint: http://127.0.0.1:8545/${API_KEY}\n")
+	code, _, stderr := runProc(t, "validate", "-config", cfg)
+	if code != 1 || !strings.Contains(stderr, "environment variables GW_PORT (line 1), API_KEY (line 5) are not set (or are empty): export them, or give each a default") {
+		t.Fatalf("validate with two variables unset: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runProcEnv(t, []string{"GW_PORT=18545", "API_KEY=abc"}, "validate", "-config", cfg)
+	if code != 0 || !strings.Contains(stdout, "is valid") {
+		t.Fatalf("validate with the variables set: exit %d\n%s%s", code, stdout, stderr)
+	}
+}

@@ -78,7 +78,7 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 // tag resolved again from the expanded text, so `port: ${PORT:-8080}` is a
 // number; a quoted one stays a string.
 func expandTree(n *yaml.Node, lookup func(string) (string, bool)) error {
-	var missing []string
+	var missing, where []string // each variable once, with the line it is first on
 	var walk func(n *yaml.Node, isKey bool)
 	walk = func(n *yaml.Node, isKey bool) {
 		if n.Kind == yaml.ScalarNode && !isKey && strings.Contains(n.Value, "${") {
@@ -86,6 +86,7 @@ func expandTree(n *yaml.Node, lookup func(string) (string, bool)) error {
 			for _, m := range miss {
 				if !slices.Contains(missing, m) {
 					missing = append(missing, m)
+					where = append(where, fmt.Sprintf("%s (line %d)", m, n.Line))
 				}
 			}
 			if out != n.Value && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) == 0 {
@@ -98,9 +99,14 @@ func expandTree(n *yaml.Node, lookup func(string) (string, bool)) error {
 		}
 	}
 	walk(n, false)
-	if len(missing) > 0 {
+	switch len(missing) {
+	case 0:
+	case 1:
 		return fmt.Errorf("environment variable %s is not set (or is empty): export it, or write ${%s:-default} for a default",
-			strings.Join(missing, ", "), missing[0])
+			where[0], missing[0])
+	default:
+		return fmt.Errorf("environment variables %s are not set (or are empty): export them, or give each a default, as ${%s:-default}",
+			strings.Join(where, ", "), missing[0])
 	}
 	return nil
 }

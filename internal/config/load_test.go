@@ -280,11 +280,11 @@ func TestEnvExpansion(t *testing.T) {
 		{"comments are not expanded", "# export ${SOME_KEY} first\n" + minimal + "    # ${ANOTHER}\n",
 			func(c *Config) bool { return true }, ""},
 		{"unset", strings.Replace(minimal, "8545", "8545/${INFURA_KEY}", 1), nil,
-			"environment variable INFURA_KEY is not set"},
+			"environment variable INFURA_KEY (line 4) is not set"},
 		{"empty without default", strings.Replace(minimal, "8545", "8545/${EMPTY}", 1), nil,
-			"environment variable EMPTY is not set (or is empty)"},
+			"environment variable EMPTY (line 4) is not set (or is empty)"},
 		{"several unset", strings.Replace(minimal, "8545", "${A}/${B}/${A}", 1), nil,
-			"environment variable A, B is not set"},
+			"environment variables A (line 4), B (line 4) are not set (or are empty): export them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
