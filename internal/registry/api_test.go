@@ -83,7 +83,8 @@ func TestAPIErrors(t *testing.T) {
 		{"unknown field", "POST", "/nodes", `{"url":"http://x:1"}`, 400, `unknown field "url"`},
 		{"two values", "POST", "/nodes", `{"uri":"http://x:1"}{}`, 400, "more than one JSON value"},
 		{"no uri", "POST", "/nodes", `{}`, 400, "uri is required"},
-		{"bad scheme", "POST", "/nodes", map[string]string{"uri": "ws://10.0.0.3:8546"}, 400, "scheme must be http or https"},
+		{"bad scheme", "POST", "/nodes", map[string]string{"uri": "ws://10.0.0.3:8546"}, 400, `uri's scheme is "ws": use http or https`},
+		{"no scheme", "POST", "/nodes", map[string]string{"uri": "ftp//x"}, 400, "uri has no scheme: write it as http://host:port/path"},
 		{"no host", "POST", "/nodes", map[string]string{"uri": "http:///path"}, 400, "has no host"},
 		{"not a URL", "POST", "/nodes", map[string]string{"uri": "http://[::1"}, 400, "uri is not a URL"},
 		{"bad tier", "POST", "/admin/networks/mainnet/nodes", map[string]string{"uri": "http://10.0.0.3:8545", "tier": "primary"}, 400, `tier "primary": must be local, monitoring or fallback`},
@@ -112,7 +113,7 @@ func TestAPIErrors(t *testing.T) {
 	if got := f.uris("mainnet"); !slices.Equal(got, []string{"http://10.0.0.1:8545", "http://10.0.0.2:8545", "http://10.0.0.9:8545"}) {
 		t.Fatalf("failed requests changed the set: %v", got)
 	}
-	for result, want := range map[string]float64{"ok": 2, "invalid": 7, "unknown_network": 1, "rejected": 1, "duplicate": 3} {
+	for result, want := range map[string]float64{"ok": 2, "invalid": 8, "unknown_network": 1, "rejected": 1, "duplicate": 3} {
 		if got := testutil.ToFloat64(r.metrics.changes.WithLabelValues("add", result)); got != want {
 			t.Errorf("changes_total{op=add,result=%s} = %v, want %v", result, got, want)
 		}

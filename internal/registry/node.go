@@ -2,6 +2,7 @@ package registry
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -52,15 +53,18 @@ func checkURI(uri string) error {
 	if strings.TrimSpace(uri) != uri {
 		return fmt.Errorf("uri %q has surrounding white space", nodeurl.Redact(uri))
 	}
+	// The errors never echo the URI: it may carry an API key, and what
+	// cannot be read cannot be redacted either.
 	u, err := url.Parse(uri)
-	if err != nil {
-		return fmt.Errorf("uri is not a URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("uri %q: scheme must be http or https", nodeurl.Redact(uri))
-	}
-	if u.Hostname() == "" {
-		return fmt.Errorf("uri %q has no host", nodeurl.Redact(uri))
+	switch {
+	case err != nil:
+		return fmt.Errorf("uri is not a URL (%w): write it as http://host:port/path or https://…", nodeurl.Cause(err))
+	case u.Scheme == "":
+		return errors.New("uri has no scheme: write it as http://host:port/path or https://…")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("uri's scheme is %q: use http or https", u.Scheme)
+	case u.Hostname() == "":
+		return errors.New("uri has no host: write it as http://host:port/path or https://…")
 	}
 	return nil
 }
