@@ -71,7 +71,7 @@ func newClient(parent context.Context, s *Server, conn *websocket.Conn, n *proxy
 	readCtx, readCancel := context.WithCancel(context.Background())
 	conn.SetReadLimit(s.cfg.MaxMessageBytes + 1) // the reader enforces the limit itself, to answer it
 	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
-		out: newOutQueue(s.cfg.SubscriberBuffer), stop: make(chan struct{}),
+		out: newOutQueue(s.cfg.SubscriberBuffer, s.cfg.SubscriberBufferBytes), stop: make(chan struct{}),
 		calls: make(chan struct{}, s.cfg.MaxCallsPerConnection), subs: make(map[string]*clientSub)}
 }
 
@@ -97,9 +97,19 @@ func (c *client) serve() {
 
 // read reads messages and starts answering each one. It reports whether
 // it arranged the close itself.
+//
+// While the answers and notifications waiting for the client are over
+// websocket.subscriber_buffer_bytes, the next message is not read: a
+// client that sends calls faster than it reads their answers holds the
+// bytes of a bounded queue and of the calls in flight, never more, and
+// the node is not asked what the client does not take. A client that
+// does not read at all is cut off by the write timeout.
 func (c *client) read() bool {
 	limit := c.s.cfg.MaxMessageBytes
 	for {
+		if !c.out.waitDrained(c.ctx) {
+			return false
+		}
 		_, r, err := c.ws.Reader(c.readCtx) // closing the connection unblocks it
 		if err != nil {
 			return false
@@ -229,8 +239,8 @@ func (c *client) sendThen(data []byte, then func()) {
 // notify queues a notification without waiting: a full queue means the
 // client does not keep up, and it is cut off.
 func (c *client) notify(cs *clientSub, result []byte) {
-	if !c.out.tryPush(outgoing{sub: cs, result: result}) {
-		c.close(websocket.StatusPolicyViolation, "client too slow: more than websocket.subscriber_buffer messages waiting", "slow_consumer")
+	if !c.out.tryNotify(outgoing{sub: cs, result: result}) {
+		c.close(websocket.StatusPolicyViolation, "client too slow: more than websocket.subscriber_buffer messages or subscriber_buffer_bytes waiting", "slow_consumer")
 	}
 }
 
