@@ -24,6 +24,8 @@ func TestValidateRefusesWhatStartRefusesAsProcess(t *testing.T) {
 			`admin.default_network: no network is named "base": use one of mainnet`},
 		{"a deny list entry that matches nothing", top + nodes + "        methods: {deny: [\"eth_sendRawTransaction \"]}\n",
 			`networks[0].local_nodes[0].methods.deny[0]: "eth_sendRawTransaction " is not a method`},
+		{"a WebSocket queue bound too small", top + "websocket:\n  subscriber_buffer_bytes: 1000\n" + nodes,
+			"websocket.subscriber_buffer_bytes: 1000 is too small: use at least 65536"},
 		{"missing attestation roots", top + "attestation:\n  amd_roots: " + filepath.Join(dir, "missing.pem") + "\n" + nodes,
 			"attestation.amd_roots: " + filepath.Join(dir, "missing.pem")},
 	} {

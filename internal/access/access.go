@@ -24,6 +24,7 @@ import (
 // local limiter's.
 type Access struct {
 	snap       atomic.Pointer[snapshot]
+	gens       atomic.Uint64 // numbers the snapshots (snapshot.gen)
 	local      *local
 	shared     *shared // nil: limits are local
 	failClosed bool
@@ -52,6 +53,9 @@ var errRedisResting = errors.New("the shared rate-limit store failed within the 
 
 // snapshot is the compiled configuration.
 type snapshot struct {
+	// gen is the snapshot's number: a caller identified under it needs no
+	// new check while it is current (see Recheck).
+	gen     uint64
 	keys    map[[32]byte]*Key
 	revoked map[[32]byte]string // name of each revoked runtime key
 	require bool
@@ -113,8 +117,15 @@ func (a *Access) SetConfig(cfg Config) error {
 		return err
 	}
 	a.cfg = cfg
-	a.snap.Store(a.marked(s))
+	a.publish(a.marked(s))
 	return nil
+}
+
+// publish makes s the current snapshot under a new number. The caller
+// holds mu.
+func (a *Access) publish(s *snapshot) {
+	s.gen = a.gens.Add(1)
+	a.snap.Store(s)
 }
 
 // marked sets s.unread from what the key store has given. The caller
@@ -200,6 +211,10 @@ func build(cfg Config, runtime []storedKey) (*snapshot, error) {
 type Caller struct {
 	Key *Key
 	ip  netip.Addr
+	gen uint64 // the snapshot it was identified under
+	// token is the JWT it gave, kept to verify it again when the
+	// configuration changes under a connection it opened.
+	token string
 }
 
 // Name is the caller's key or token name ("" when anonymous): the client
@@ -251,7 +266,7 @@ func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *
 	s := a.snap.Load()
 	c := anonymous
 	if s.perIP.Rate > 0 {
-		c = &Caller{ip: clientIP(r, s.trusted)}
+		c = &Caller{ip: clientIP(r, s.trusted), gen: s.gen}
 	}
 	secret, bearer := pathKey, false
 	if secret == "" {
@@ -264,6 +279,7 @@ func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *
 	}
 	var k *Key
 	var e *jsonrpc.Error
+	var token string
 	switch {
 	case secret == "" && s.require:
 		e = errMissing
@@ -273,6 +289,7 @@ func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *
 		return c, nil
 	case bearer && s.jwt != nil && looksLikeJWT(secret):
 		k, e = s.jwt.verify(secret)
+		token = secret
 	default:
 		k, e = s.lookup(secret, a.now())
 	}
@@ -284,9 +301,9 @@ func (a *Access) IdentifyRequest(r Request, network, pathKey string) (*Caller, *
 		return nil, e
 	}
 	if c == anonymous {
-		return &Caller{Key: k}, nil
+		return &Caller{Key: k, gen: s.gen, token: token}, nil
 	}
-	c.Key = k
+	c.Key, c.gen, c.token = k, s.gen, token
 	return c, nil
 }
 

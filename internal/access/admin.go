@@ -114,7 +114,7 @@ func (a *Access) setRuntime(keys []storedKey) error {
 		return err
 	}
 	a.runtime, a.unread = keys, false
-	a.snap.Store(a.marked(s))
+	a.publish(a.marked(s))
 	return nil
 }
 
@@ -126,7 +126,7 @@ func (a *Access) startUnread() {
 	defer a.mu.Unlock()
 	a.unread = true
 	s := *a.snap.Load()
-	a.snap.Store(a.marked(&s))
+	a.publish(a.marked(&s))
 }
 
 // keyView is a key as the admin API shows it: never the secret, nor its hash.

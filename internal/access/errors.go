@@ -25,6 +25,16 @@ func errRevoked(name string) *jsonrpc.Error {
 	return jsonrpc.NewError(jsonrpc.CodeUnauthorized, fmt.Sprintf("the API key %q was revoked", name))
 }
 
+// errKeyGone refuses a key that a connection gave and that the keys no
+// longer hold: the connection knows its name, which the secret alone
+// does not tell.
+func errKeyGone(name string) *jsonrpc.Error {
+	return jsonrpc.NewError(jsonrpc.CodeUnauthorized, fmt.Sprintf("the API key %q is no longer valid: it was removed; ask for a new one", name))
+}
+
+// errTokenExpired refuses a token past its exp (and the leeway).
+var errTokenExpired = jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+"it expired (exp)")
+
 func errExpired(name string, at time.Time) *jsonrpc.Error {
 	return jsonrpc.NewError(jsonrpc.CodeUnauthorized,
 		fmt.Sprintf("the API key %q expired at %s", name, at.UTC().Format(time.RFC3339)))

@@ -32,6 +32,7 @@ type verifier struct {
 	public []crypto.PublicKey          // from PEM files: tried in turn
 	byKID  map[string]crypto.PublicKey // from the JWKS file
 	parser *jwt.Parser
+	leeway time.Duration
 
 	hs256 any // the HMAC secret; nil without one
 	rs256 any // the RS256 keys as a jwt.VerificationKeySet; nil: none
@@ -98,6 +99,7 @@ func newVerifier(c JWTConfig) (*verifier, error) {
 		opts = append(opts, jwt.WithAudience(c.Audience))
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.leeway = leeway
 	if v.hmac != nil {
 		v.hs256 = v.hmac
 	}
@@ -152,6 +154,9 @@ func (v *verifier) verify(token string) (*Key, *jsonrpc.Error) {
 	k, err := compile(spec, "t:")
 	if err != nil {
 		return nil, jsonrpc.NewError(jsonrpc.CodeUnauthorized, errBadToken+"claim class: use fast_track, high or low")
+	}
+	if cl.ExpiresAt != nil { // required: the parser refuses a token without
+		k.expires = cl.ExpiresAt.Add(v.leeway) // when a connection it opened stops
 	}
 	return k, nil
 }

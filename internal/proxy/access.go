@@ -123,3 +123,16 @@ func (h *Handler) Identify(w http.ResponseWriter, r *http.Request, n *Network) (
 	}
 	return access.WithCaller(r.Context(), c), true
 }
+
+// Recheck checks c, the caller of a connection that outlives the request
+// that identified it (a client WebSocket), against the keys as they are
+// now, for one more message on n: it returns c, or c as the current keys
+// describe it, or the refusal an HTTP request would get now (see
+// access.Access.Recheck). Without access checks it returns c.
+func (h *Handler) Recheck(c *access.Caller, n *Network) (*access.Caller, *jsonrpc.Error) {
+	a := h.access.Load()
+	if a == nil {
+		return c, nil
+	}
+	return a.Recheck(c, n.Name)
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/evmgate/evmgate/internal/access"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/proxy"
 	"github.com/evmgate/evmgate/internal/subs"
@@ -52,6 +53,17 @@ type client struct {
 	closeOnce sync.Once
 	pinging   atomic.Bool
 	writing   atomic.Bool // a write to the client is under way
+
+	// keyed is the caller as last checked against the keys, and the
+	// context its calls carry; refused is set once the keys refuse it.
+	keyed   atomic.Pointer[keyedCaller]
+	refused atomic.Bool
+}
+
+// keyedCaller is a connection's caller and the context that names it.
+type keyedCaller struct {
+	caller *access.Caller
+	ctx    context.Context
 }
 
 // outgoing is a message to write: an answer, or a notification composed
@@ -76,10 +88,12 @@ func newClient(parent context.Context, s *Server, conn *websocket.Conn, n *proxy
 	callCtx, callCancel := s.h.Stoppable(ctx)
 	readCtx, readCancel := context.WithCancel(context.Background())
 	conn.SetReadLimit(s.cfg.MaxMessageBytes + 1) // the reader enforces the limit itself, to answer it
-	return &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, callCtx: callCtx, callCancel: callCancel,
+	c := &client{s: s, ws: conn, net: n, hub: hub, class: class, ctx: ctx, cancel: cancel, callCtx: callCtx, callCancel: callCancel,
 		readCtx: readCtx, readCancel: readCancel,
-		out: newOutQueue(s.cfg.SubscriberBuffer), stop: make(chan struct{}),
+		out: newOutQueue(s.cfg.SubscriberBuffer, s.cfg.SubscriberBufferBytes), stop: make(chan struct{}),
 		calls: make(chan struct{}, s.cfg.MaxCallsPerConnection), subs: make(map[string]*clientSub)}
+	c.keyed.Store(&keyedCaller{caller: access.CallerFrom(ctx), ctx: callCtx}) // calls run on callCtx: a shutdown answers them
+	return c
 }
 
 // serve runs the connection until it closes and everything it started ends.
@@ -104,9 +118,19 @@ func (c *client) serve() {
 
 // read reads messages and starts answering each one. It reports whether
 // it arranged the close itself.
+//
+// While the answers and notifications waiting for the client are over
+// websocket.subscriber_buffer_bytes, the next message is not read: a
+// client that sends calls faster than it reads their answers holds the
+// bytes of a bounded queue and of the calls in flight, never more, and
+// the node is not asked what the client does not take. A client that
+// does not read at all is cut off by the write timeout.
 func (c *client) read() bool {
 	limit := c.s.cfg.MaxMessageBytes
 	for {
+		if !c.out.waitDrained(c.ctx) {
+			return false
+		}
 		_, r, err := c.ws.Reader(c.readCtx) // closing the connection unblocks it
 		if err != nil {
 			return false
@@ -122,13 +146,17 @@ func (c *client) read() bool {
 			return true
 		}
 		c.s.m.messages.WithLabelValues(c.net.Name).Inc()
+		ctx, ok := c.admit(body)
+		if !ok {
+			return true
+		}
 		select {
 		case c.calls <- struct{}{}:
 		case <-c.ctx.Done():
 			return false
 		}
 		c.wg.Add(1)
-		go c.handle(body)
+		go c.handle(ctx, body)
 	}
 }
 
@@ -236,8 +264,8 @@ func (c *client) sendThen(data []byte, then func()) {
 // notify queues a notification without waiting: a full queue means the
 // client does not keep up, and it is cut off.
 func (c *client) notify(cs *clientSub, result []byte) {
-	if !c.out.tryPush(outgoing{sub: cs, result: result}) {
-		c.close(websocket.StatusPolicyViolation, "client too slow: more than websocket.subscriber_buffer messages waiting", "slow_consumer")
+	if !c.out.tryNotify(outgoing{sub: cs, result: result}) {
+		c.close(websocket.StatusPolicyViolation, "client too slow: more than websocket.subscriber_buffer messages or subscriber_buffer_bytes waiting", "slow_consumer")
 	}
 }
 
@@ -253,14 +281,7 @@ const closeWait = time.Second
 func (c *client) close(code websocket.StatusCode, reason, label string) {
 	c.closeOnce.Do(func() {
 		c.s.m.disconnects.WithLabelValues(c.net.Name, label).Inc()
-		c.mu.Lock()
-		c.closing = true
-		list := c.subs
-		c.subs = nil
-		c.mu.Unlock()
-		for _, cs := range list {
-			cs.sub.Close()
-		}
+		c.endSubscriptions()
 		close(c.stop)
 		c.cancel() // aborts a write blocked on a client that does not read
 		c.callCancel()
@@ -280,6 +301,19 @@ func (c *client) close(code websocket.StatusCode, reason, label string) {
 	})
 }
 
+// endSubscriptions closes the connection's subscriptions and opens no
+// more.
+func (c *client) endSubscriptions() {
+	c.mu.Lock()
+	c.closing = true
+	list := c.subs
+	c.subs = nil
+	c.mu.Unlock()
+	for _, cs := range list {
+		cs.sub.Close()
+	}
+}
+
 // clientSub is one subscription of the client; it is the hub's sink.
 type clientSub struct {
 	c      *client
@@ -290,10 +324,18 @@ type clientSub struct {
 
 // Deliver implements subs.Sink. Nothing is queued before the answer that
 // gives the client the subscription id.
+// A notification checks the connection's key as a call does: a key
+// removed, revoked or expired ends the subscriptions and the connection.
 func (cs *clientSub) Deliver(result []byte) {
-	if cs.active.Load() {
-		cs.c.notify(cs, result)
+	c := cs.c
+	if !cs.active.Load() || c.refused.Load() {
+		return
 	}
+	if _, e := c.recheck(); e != nil {
+		c.refuse(e, nil)
+		return
+	}
+	c.notify(cs, result)
 }
 
 // newSubID returns a subscription id in the form nodes use: 0x and 32 hex digits.

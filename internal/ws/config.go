@@ -31,6 +31,14 @@ type Config struct {
 	// connection. A client that lets more pile up is too slow: it is
 	// disconnected (1008) and no one else waits for it. Default 1024.
 	SubscriberBuffer int `yaml:"subscriber_buffer"`
+	// SubscriberBufferBytes bounds the bytes of the answers and
+	// notifications waiting to be written to one connection. Past it, the
+	// connection's next message is not read until the client has read
+	// enough (its calls wait, and the client's own sends back up); a
+	// notification that would put the notifications waiting past it cuts
+	// the client off (1008), as subscriber_buffer does. One message larger
+	// than the bound still goes through alone. Default 8 MiB.
+	SubscriberBufferBytes int64 `yaml:"subscriber_buffer_bytes"`
 	// PingInterval is how often idle connections, to clients and to nodes,
 	// are pinged; a ping not answered within the interval closes the
 	// connection. Default 30s.
@@ -58,6 +66,7 @@ const (
 	DefaultMaxMessageBytes       = 8 << 20
 	DefaultMaxCallsPerConnection = 64
 	DefaultSubscriberBuffer      = 1024
+	DefaultSubscriberBufferBytes = 8 << 20
 	DefaultPingInterval          = 30 * time.Second
 	DefaultWriteTimeout          = 10 * time.Second
 	DefaultUnsubscribeGrace      = 10 * time.Second
@@ -72,6 +81,7 @@ func (c *Config) Default() {
 	setIf(&c.MaxMessageBytes, DefaultMaxMessageBytes)
 	setIf(&c.MaxCallsPerConnection, DefaultMaxCallsPerConnection)
 	setIf(&c.SubscriberBuffer, DefaultSubscriberBuffer)
+	setIf(&c.SubscriberBufferBytes, DefaultSubscriberBufferBytes)
 	setIf(&c.PingInterval, Duration(DefaultPingInterval))
 	setIf(&c.WriteTimeout, Duration(DefaultWriteTimeout))
 	setIf(&c.UnsubscribeGrace, Duration(DefaultUnsubscribeGrace))
@@ -107,6 +117,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageBytes < 1024 {
 		add("max_message_bytes", "%d is too small: use at least 1024", c.MaxMessageBytes)
+	}
+	if c.SubscriberBufferBytes < 64<<10 {
+		add("subscriber_buffer_bytes", "%d is too small: use at least 65536 (64 KiB)", c.SubscriberBufferBytes)
 	}
 	for key, d := range map[string]Duration{
 		"ping_interval": c.PingInterval, "write_timeout": c.WriteTimeout, "poll_interval": c.PollInterval,

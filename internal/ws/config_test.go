@@ -28,3 +28,17 @@ func TestValidateOriginPatterns(t *testing.T) {
 		}
 	}
 }
+
+// The byte bound of a connection's queue has a floor: below it a
+// connection could hardly hold one answer.
+func TestValidateSubscriberBufferBytes(t *testing.T) {
+	var cfg Config
+	cfg.Default()
+	if cfg.SubscriberBufferBytes != DefaultSubscriberBufferBytes {
+		t.Fatalf("default %d", cfg.SubscriberBufferBytes)
+	}
+	cfg.SubscriberBufferBytes = 1000
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "websocket.subscriber_buffer_bytes: 1000 is too small") {
+		t.Fatalf("1000 bytes: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -22,8 +23,8 @@ func isSubscription(method string) bool {
 
 // handle answers one client message. Calls take the HTTP path through the
 // proxy (priority class, selection, retries, failover); subscriptions are
-// served by the hub.
-func (c *client) handle(body []byte) {
+// served by the hub. ctx names the caller as the keys know it now.
+func (c *client) handle(ctx context.Context, body []byte) {
 	defer c.wg.Done()
 	defer func() { <-c.calls }()
 	calls, batch, perr := jsonrpc.Parse(body)
@@ -36,7 +37,7 @@ func (c *client) handle(body []byte) {
 		return
 	}
 	if !batch && isSubscription(calls[0].Method) {
-		answer, sub := c.subscription(&calls[0])
+		answer, sub := c.subscription(ctx, &calls[0])
 		if answer != nil {
 			c.sendThen(answer, sub.activate)
 		}
@@ -47,12 +48,12 @@ func (c *client) handle(body []byte) {
 		mixed = mixed || isSubscription(calls[i].Method)
 	}
 	if !mixed {
-		if out := c.s.h.DoAs(c.callCtx, c.network(), body, c.class, "", c.id); out != nil && c.ctx.Err() == nil {
+		if out := c.s.h.DoAs(ctx, c.network(), body, c.class, "", c.id); out != nil && c.ctx.Err() == nil {
 			c.send(out)
 		}
 		return
 	}
-	c.mixedBatch(calls)
+	c.mixedBatch(ctx, calls)
 }
 
 // network is the connection's network as served now: a configuration
@@ -66,7 +67,7 @@ func (c *client) network() *proxy.Network {
 }
 
 // mixedBatch answers a batch holding subscription calls element by element.
-func (c *client) mixedBatch(calls []jsonrpc.Call) {
+func (c *client) mixedBatch(ctx context.Context, calls []jsonrpc.Call) {
 	out := []byte{'['}
 	var opened []*clientSub
 	for i := range calls {
@@ -76,10 +77,10 @@ func (c *client) mixedBatch(calls []jsonrpc.Call) {
 			answer = call.Err.AppendResponse(nil, call.ID)
 		case isSubscription(call.Method):
 			var sub *clientSub
-			answer, sub = c.subscription(call)
+			answer, sub = c.subscription(ctx, call)
 			opened = append(opened, sub)
 		default:
-			answer = c.s.h.DoAs(c.callCtx, c.network(), call.Raw, c.class, "", c.id)
+			answer = c.s.h.DoAs(ctx, c.network(), call.Raw, c.class, "", c.id)
 		}
 		if answer == nil || calls[i].IsNotification() {
 			continue
@@ -103,14 +104,14 @@ func (c *client) mixedBatch(calls []jsonrpc.Call) {
 
 // subscription answers eth_subscribe or eth_unsubscribe. A new
 // subscription is returned inactive: it starts once its answer is queued.
-func (c *client) subscription(call *jsonrpc.Call) ([]byte, *clientSub) {
+func (c *client) subscription(ctx context.Context, call *jsonrpc.Call) ([]byte, *clientSub) {
 	if call.ID == nil {
 		return nil, nil // a notification: no id to give the subscription to
 	}
 	if call.Method == "eth_unsubscribe" {
 		return c.unsubscribe(call), nil
 	}
-	if e := c.s.h.Admit(c.ctx, c.network(), call.Method); e != nil {
+	if e := c.s.h.Admit(ctx, c.network(), call.Method); e != nil {
 		return e.AppendResponse(nil, call.ID), nil
 	}
 	if !c.reserve() {

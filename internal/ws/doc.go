@@ -8,9 +8,11 @@
 // eth_subscribe and eth_unsubscribe are served by the network's
 // subscription hub (package subs); a client gets its own subscription ids
 // while the upstream subscription is shared. Each connection has one writer
-// goroutine and a bounded queue: answers wait for room, notifications never
-// do — a client whose queue overflows is too slow and is disconnected
-// (close 1008) without anyone else waiting. Limits on connections,
+// goroutine and a queue bounded in messages and in bytes: answers wait for
+// room, and while the bytes waiting are over the bound the connection's next
+// message is not read; notifications never wait — a client whose queue
+// overflows is too slow and is disconnected (close 1008) without anyone
+// else waiting. Limits on connections,
 // subscriptions per connection and message size each answer with a precise
 // error; pings detect dead connections.
 //

@@ -26,7 +26,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evmgate_ws_rejected_total",
 			Help: "WebSocket upgrades refused, by reason."}, []string{"reason"}),
 		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evmgate_ws_disconnects_total",
-			Help: "Client WebSocket connections closed, by reason (client, slow_consumer, message_too_big, ping_timeout, write_failed, shutdown)."},
+			Help: "Client WebSocket connections closed, by reason (client, slow_consumer, message_too_big, ping_timeout, write_failed, shutdown, network_removed, access_refused)."},
 			[]string{"network", "reason"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evmgate_ws_messages_total",
 			Help: "JSON-RPC messages (calls and batches) received from clients."}, []string{"network"}),
