@@ -332,3 +332,41 @@ func TestConfigRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Re-reading runtime keys that did not change makes no new snapshot (open
+// WebSockets would check their keys again, and JWT key files be re-read);
+// a change does.
+func TestSyncWithoutChangeKeepsTheSnapshot(t *testing.T) {
+	a := newAccess(t, Config{})
+	a.store = NewFileStore(filepath.Join(t.TempDir(), "keys.json"))
+	h := a.Handler()
+	create := func(name string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/admin/keys", strings.NewReader(`{"name":"`+name+`"}`)))
+		if w.Code != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	create("first")
+	if err := a.sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	gen := a.snap.Load().gen
+	for range 3 {
+		if err := a.sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.snap.Load().gen; got != gen {
+		t.Fatalf("re-reading the same keys made snapshot %d after %d", got, gen)
+	}
+	other := newAccess(t, Config{}) // another replica, same store
+	other.store = a.store
+	other.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/admin/keys", strings.NewReader(`{"name":"second"}`)))
+	if err := a.sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.snap.Load().gen; got == gen {
+		t.Fatal("a key added by another replica made no new snapshot")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -102,6 +103,12 @@ func (a *Access) sync(ctx context.Context) error {
 	keys, err := a.store.load(ctx)
 	if err != nil {
 		return err
+	}
+	a.mu.Lock()
+	same := !a.unread && reflect.DeepEqual(keys, a.runtime)
+	a.mu.Unlock()
+	if same {
+		return nil // nothing changed: no new snapshot, so open sockets need not check their keys again
 	}
 	return a.setRuntime(keys)
 }
