@@ -275,8 +275,8 @@ func filterToHead(filter []byte) bool {
 		switch string(k) {
 		case "blockHash":
 			head = false
-		case "toBlock":
-			head = head && (string(v) == `"latest"` || string(v) == `"pending"`)
+		case "toBlock": // null is "latest" to the nodes
+			head = head && (string(v) == `"latest"` || string(v) == `"pending"` || string(v) == "null")
 		}
 	})
 	return head

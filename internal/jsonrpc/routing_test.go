@@ -52,6 +52,7 @@ func TestReadsHead(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"toBlock":"pending","address":"0xab"}]}`, true},
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"latest","toBlock":"0x64"}]}`, false},
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"toBlock":"safe"}]}`, false},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x1","toBlock":null}]}`, true},
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"blockHash":"0x01"}]}`, false},
 		{`{"jsonrpc":"2.0","id":1,"method":"eth_newFilter","params":[{}]}`, false}, // a filter lives on its node
 	}

@@ -227,3 +227,14 @@ func TestAPIRateLimit(t *testing.T) {
 		t.Errorf("DELETE with a rate_limit: %d %s, want 400 (DELETE takes only uri)", code, out)
 	}
 }
+
+// A URI that cannot be used is refused without echoing any of it: it may
+// carry an API key.
+func TestBadURIErrorsEchoNothing(t *testing.T) {
+	for _, uri := range []string{"http://host:my-secret-key/x", "http://host/%zzsecret", "ftp//secret", "ws://secret-host/x", "http:///secret"} {
+		err := checkURI(uri)
+		if err == nil || strings.Contains(err.Error(), "secret") {
+			t.Errorf("checkURI(%q) = %v", uri, err)
+		}
+	}
+}

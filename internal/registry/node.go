@@ -57,8 +57,8 @@ func checkURI(uri string) error {
 	// cannot be read cannot be redacted either.
 	u, err := url.Parse(uri)
 	switch {
-	case err != nil:
-		return fmt.Errorf("uri is not a URL (%w): write it as http://host:port/path or https://…", nodeurl.Cause(err))
+	case err != nil: // url.Parse's errors quote parts of it (a port, an escape)
+		return errors.New("uri is not a URL (a port that is not a number, a bad %-escape or host?): write it as http://host:port/path or https://…")
 	case u.Scheme == "":
 		return errors.New("uri has no scheme: write it as http://host:port/path or https://…")
 	case u.Scheme != "http" && u.Scheme != "https":
