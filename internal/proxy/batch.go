@@ -104,11 +104,16 @@ func (ex *exchange) batch(ctx context.Context, calls []jsonrpc.Call, body []byte
 			}
 		}
 		if gerr.Code == jsonrpc.CodeShuttingDown {
-			// The client sends the batch again elsewhere, as it would a
-			// single call: its calls that were answered are answered again.
-			status = http.StatusServiceUnavailable
-			ex.w.Header()["Retry-After"] = shutdownRetryAfter
 			ex.h.countStopped(failed)
+			if len(st.pending) == len(calls) {
+				// No call was answered: the client sends the batch again
+				// elsewhere, as it would a single call. A batch some of
+				// whose calls were answered keeps 200, so that a client
+				// that retries a 503 whole never sends those again (a
+				// transaction that went through, sent twice).
+				status = http.StatusServiceUnavailable
+				ex.w.Header()["Retry-After"] = shutdownRetryAfter
+			}
 		}
 	}
 	ex.writeBatch(st, status)

@@ -96,3 +96,65 @@ func TestStopCallsAnswersCallsInFlight(t *testing.T) {
 		t.Fatalf("Stopped: %d answered, %d cut; want 3 and 0", answered, cut)
 	}
 }
+
+// A batch some of whose calls were answered (here from the cache) when
+// StopCalls ends the others keeps 200: a client that retries a 503 whole
+// would send the answered calls again (a transaction that went through,
+// sent twice). Its stopped calls get -32056.
+func TestStopCallsKeepsAnsweredBatch(t *testing.T) {
+	f := newFake(t)
+	f.Record("eth_call")
+	f.Hold("eth_call")
+	t.Cleanup(func() { f.Release("eth_call") })
+	h, cnet, _ := cachedNet(t, f, 100)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.BaseContext = func(net.Listener) context.Context { return h.Base() }
+	srv.Start()
+	defer srv.Close()
+	post := func(body string) (int, string, string) {
+		resp, err := http.Post(srv.URL+"/c", "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0, "", err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
+	}
+	if code, _, body := post(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`); code != 200 || !strings.Contains(body, `"result"`) {
+		t.Fatalf("eth_chainId: %d %s", code, body)
+	}
+	type answer struct {
+		code             int
+		retryAfter, body string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		code, ra, body := post(`[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},` +
+			`{"jsonrpc":"2.0","id":2,"method":"eth_call","params":[{"to":"0x02"},"latest"]}]`)
+		done <- answer{code, ra, body}
+	}()
+	within(t, 10*time.Second, "the batch's eth_call at the node", func() bool { return len(f.Arrivals("eth_call")) == 1 })
+	h.StopCalls()
+	for _, n := range cnet.Pool.Nodes() {
+		n.Interrupt()
+	}
+	var a answer
+	select {
+	case a = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch still waits after StopCalls")
+	}
+	var ms []struct {
+		ID     json.RawMessage `json:"id"`
+		Result json.RawMessage `json:"result"`
+		Error  *struct {
+			Code int `json:"code"`
+		} `json:"error"`
+	}
+	if a.code != http.StatusOK || a.retryAfter != "" || json.Unmarshal([]byte(a.body), &ms) != nil || len(ms) != 2 {
+		t.Fatalf("%d Retry-After %q %s, want 200 without Retry-After and two answers", a.code, a.retryAfter, a.body)
+	}
+	if ms[0].Result == nil || ms[0].Error != nil || ms[1].Error == nil || ms[1].Error.Code != -32056 {
+		t.Fatalf("answers %s, want the cached chain id and -32056 for eth_call", a.body)
+	}
+}
