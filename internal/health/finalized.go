@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,11 +26,14 @@ const finalizedEvery = 4
 // finality tracks each node's finalized block and the network's. The zero
 // value is ready.
 type finality struct {
-	mu     sync.Mutex // mu protects byNode and asked
+	mu     sync.Mutex // mu protects byNode and asked, and orders the copies in nodes
 	byNode map[*upstream.Node]uint64
 	asked  map[*upstream.Node]time.Time
 
 	network atomic.Uint64 // the network's finalized block + 1; 0 when unknown
+	// nodes is a copy of byNode for readers on the request path
+	// (NodeFinalized, at each answer the cache may keep): no lock there.
+	nodes atomic.Pointer[map[*upstream.Node]uint64]
 }
 
 // Finalized returns the network's finalized block: the lower median of the
@@ -45,9 +49,11 @@ func (m *Monitor) Finalized() (uint64, bool) {
 
 // NodeFinalized returns the finalized block n last reported.
 func (m *Monitor) NodeFinalized(n *upstream.Node) (uint64, bool) {
-	m.fin.mu.Lock()
-	defer m.fin.mu.Unlock()
-	v, ok := m.fin.byNode[n]
+	nodes := m.fin.nodes.Load()
+	if nodes == nil {
+		return 0, false
+	}
+	v, ok := (*nodes)[n]
 	return v, ok
 }
 
@@ -100,6 +106,8 @@ func (f *finality) forget(n *upstream.Node) {
 }
 
 func (f *finality) publishLocked() {
+	nodes := maps.Clone(f.byNode)
+	f.nodes.Store(&nodes)
 	if len(f.byNode) == 0 {
 		f.network.Store(0)
 		return
