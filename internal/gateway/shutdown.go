@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/evmgate/evmgate/internal/upstream"
 )
 
 // Drain begins a graceful shutdown: from now on GET /ready answers 503, so
@@ -42,6 +44,9 @@ func (g *Gateway) stopCalls() {
 			nd.Interrupt()
 		}
 	}
+	for _, nd := range g.retire.nodes() { // a network a reload removed, still finishing its calls
+		nd.Interrupt()
+	}
 }
 
 // StoppedCalls returns how many calls in flight at the end of the
@@ -58,10 +63,22 @@ const retireTick = 20 * time.Millisecond
 // are closed once no call is left, or at the latest when the call budget
 // (request_timeout) is spent or the gateway closes.
 type retirements struct {
-	mu     sync.Mutex // mu protects ctx and cancel
+	mu     sync.Mutex // mu protects ctx, cancel and nets
 	ctx    context.Context
 	cancel context.CancelFunc
+	nets   map[*network]struct{} // the networks retiring now
 	wg     sync.WaitGroup
+}
+
+// nodes returns the nodes of the networks retiring now.
+func (rt *retirements) nodes() []*upstream.Node {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []*upstream.Node
+	for n := range rt.nets {
+		out = append(out, n.pool.Nodes()...)
+	}
+	return out
 }
 
 // start retires n in the background within budget.
@@ -71,10 +88,19 @@ func (rt *retirements) start(g *Gateway, n *network, budget time.Duration) {
 		rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	}
 	parent := rt.ctx
+	if rt.nets == nil {
+		rt.nets = map[*network]struct{}{}
+	}
+	rt.nets[n] = struct{}{}
 	rt.wg.Add(1)
 	rt.mu.Unlock()
 	go func() {
 		defer rt.wg.Done()
+		defer func() {
+			rt.mu.Lock()
+			delete(rt.nets, n)
+			rt.mu.Unlock()
+		}()
 		ctx, cancel := context.WithTimeout(parent, budget)
 		defer cancel()
 		n.monitor.Close()
