@@ -31,7 +31,7 @@ func TestShutdownStopsRetiringNetworksCalls(t *testing.T) {
 
 	grace, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	go g.Close(grace) //nolint:errcheck // what it returns is the cleanup's to see
+	go g.Close(grace)
 
 	select {
 	case r := <-done:
