@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,23 +14,14 @@ import (
 // call of the network while its chain is not the network's.
 func TestChainIDCheckedAgainAsProcess(t *testing.T) {
 	f := fakeNodes(t, 2, 137)
-	rpcPort, metricsPort := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
-		"  - name: polygon\n    chain_id: 137\n    local_poll_interval: 100ms\n    cache: false\n"+
-		"    local_nodes:\n"+
-		"      - rpc_endpoint: "+f[0].URL()+"\n        name: p1\n"+
-		"      - rpc_endpoint: "+f[1].URL()+"\n        name: p2\n")
-	p := startProc(t, nil, "-config", cfg)
-	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
-	base := "http://" + addr(metricsPort)
+	_, rpcBase, base := twoNodeProc(t, "polygon", 137, "    local_poll_interval: 100ms\n    cache: false\n", f[0], f[1])
 	f[1].SetChainID(1)
-	eventually(t, time.Minute, "p2 to be found on chain 1", func() bool {
-		return nodeIn(t, statusOf(t, base)["polygon"], "p2").State == "wrong_chain"
+	eventually(t, time.Minute, "b to be found on chain 1", func() bool {
+		return nodeIn(t, statusOf(t, base)["polygon"], "b").State == "wrong_chain"
 	})
 	before := f[1].Calls("eth_getBalance")
 	for i := range 10 {
-		if code, body := rpc(t, "http://"+addr(rpcPort)+"/polygon", `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x01","latest"]}`); code != 200 {
+		if code, body := rpc(t, rpcBase+"/polygon", `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x01","latest"]}`); code != 200 {
 			t.Fatalf("call %d: %d %s", i, code, body)
 		}
 	}
@@ -46,16 +36,7 @@ func TestChainIDCheckedAgainAsProcess(t *testing.T) {
 // checked it again.
 func TestRefusedProbeMarksDownAsProcess(t *testing.T) {
 	f := fakeNodes(t, 2, 1)
-	rpcPort, metricsPort := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
-		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 2s\n    down_after: 5\n"+
-		"    local_nodes:\n"+
-		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
-		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
-	p := startProc(t, nil, "-config", cfg)
-	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
-	base := "http://" + addr(metricsPort)
+	_, _, base := twoNodeProc(t, "mainnet", 1, "    local_poll_interval: 2s\n    down_after: 5\n", f[0], f[1])
 	f[1].Close()
 	eventually(t, time.Minute, "b to be marked down", func() bool {
 		return nodeIn(t, statusOf(t, base)["mainnet"], "b").State == "down"

@@ -147,20 +147,8 @@ func TestEngineAsProcess(t *testing.T) {
 // SYNCING until VALID.
 func mineThrough(ctx context.Context, t *testing.T, drv *devnet.Driver, net *devnet.Net, retrySyncing bool) {
 	t.Helper()
-	head, safe, final := net.Forkchoice()
-	attrs := net.NextAttributes()
-	st, id, err := drv.ForkchoiceUpdated(ctx, head, safe, final, attrs)
-	if err != nil || st.Status != devnet.StatusValid || id == "" {
-		t.Fatalf("forkchoiceUpdated with attributes: %v %v id=%q", st, err, id)
-	}
-	payload, env, err := drv.GetPayload(ctx, id)
-	if err != nil {
-		t.Fatalf("getPayload: %v", err)
-	}
-	blk, err := devnet.NewBlock(payload, env, attrs.ParentBeaconBlockRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, safe, final := net.Forkchoice()
+	blk, _ := buildThrough(ctx, t, drv, net)
 	for {
 		st, err := drv.NewPayloadBlock(ctx, blk)
 		if err == nil && st.Status == devnet.StatusValid {
@@ -177,6 +165,30 @@ func mineThrough(ctx context.Context, t *testing.T, drv *devnet.Driver, net *dev
 	if err := net.ImportBlock(ctx, blk); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// buildThrough asks the multiplexer to build the next block
+// (forkchoiceUpdated with attributes, which must be VALID, then
+// getPayload) and returns it, with the time forkchoiceUpdated took.
+func buildThrough(ctx context.Context, t *testing.T, drv *devnet.Driver, net *devnet.Net) (devnet.Block, time.Duration) {
+	t.Helper()
+	head, safe, final := net.Forkchoice()
+	attrs := net.NextAttributes()
+	start := time.Now()
+	st, id, err := drv.ForkchoiceUpdated(ctx, head, safe, final, attrs)
+	took := time.Since(start)
+	if err != nil || st.Status != devnet.StatusValid || id == "" {
+		t.Fatalf("forkchoiceUpdated with attributes: %v %v id=%q", st, err, id)
+	}
+	payload, env, err := drv.GetPayload(ctx, id)
+	if err != nil {
+		t.Fatalf("getPayload: %v", err)
+	}
+	blk, err := devnet.NewBlock(payload, env, attrs.ParentBeaconBlockRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blk, took
 }
 
 // hexSecret writes a random 32-byte JWT secret as hex.

@@ -80,23 +80,9 @@ func (h *engineHang) setHanging(on bool) {
 // answer must be VALID.
 func timedBlock(ctx context.Context, t *testing.T, drv *devnet.Driver, net *devnet.Net) (fcuAttrs, newPayload, fcu time.Duration) {
 	t.Helper()
-	head, safe, final := net.Forkchoice()
-	attrs := net.NextAttributes()
+	_, safe, final := net.Forkchoice()
+	blk, fcuAttrs := buildThrough(ctx, t, drv, net)
 	start := time.Now()
-	st, id, err := drv.ForkchoiceUpdated(ctx, head, safe, final, attrs)
-	fcuAttrs = time.Since(start)
-	if err != nil || st.Status != devnet.StatusValid || id == "" {
-		t.Fatalf("forkchoiceUpdated with attributes: %v %v id=%q", st, err, id)
-	}
-	payload, env, err := drv.GetPayload(ctx, id)
-	if err != nil {
-		t.Fatalf("getPayload: %v", err)
-	}
-	blk, err := devnet.NewBlock(payload, env, attrs.ParentBeaconBlockRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start = time.Now()
 	if st, err := drv.NewPayloadBlock(ctx, blk); err != nil || st.Status != devnet.StatusValid {
 		t.Fatalf("newPayload: %v %v", st, err)
 	}

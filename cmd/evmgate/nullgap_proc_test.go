@@ -1,10 +1,8 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A node that claims a block (its head is past it) but answers null for
@@ -17,16 +15,8 @@ func TestNullForAClaimedBlockAsProcess(t *testing.T) {
 	const method = "eth_getBlockTransactionCountByNumber"
 	f[0].SetResult(method, `null`)
 	f[1].SetResult(method, `"0x5"`)
-	rpcPort, metricsPort := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
-		"  - name: mainnet\n    chain_id: 1\n    cache: false\n    strategy: round_robin\n"+
-		"    local_nodes:\n"+
-		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
-		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
-	p := startProc(t, nil, "-config", cfg)
-	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
-	url := "http://" + addr(rpcPort) + "/mainnet"
+	_, rpcBase, _ := twoNodeProc(t, "mainnet", 1, "    cache: false\n    strategy: round_robin\n", f[0], f[1])
+	url := rpcBase + "/mainnet"
 	count := func(block string) string {
 		return `{"jsonrpc":"2.0","id":7,"method":"` + method + `","params":["` + block + `"]}`
 	}

@@ -147,4 +147,22 @@ func fakeNodes(t *testing.T, n int, chainID uint64) []*fakenode.Node {
 	return out
 }
 
+// twoNodeProc starts evmgate serving network name (chain chainID) over the
+// fake nodes a and b, with the network's extra keys (lines indented four
+// spaces), and returns the process and the RPC and metrics base URLs once
+// it has started.
+func twoNodeProc(t *testing.T, name string, chainID uint64, extra string, a, b *fakenode.Node) (p *proc, rpcBase, metricsBase string) {
+	t.Helper()
+	rpcPort, metricsPort := freePort(t), freePort(t)
+	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
+	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
+		"  - name: "+name+"\n    chain_id: "+strconv.FormatUint(chainID, 10)+"\n"+extra+
+		"    local_nodes:\n"+
+		"      - rpc_endpoint: "+a.URL()+"\n        name: a\n"+
+		"      - rpc_endpoint: "+b.URL()+"\n        name: b\n")
+	p = startProc(t, nil, "-config", cfg)
+	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
+	return p, "http://" + addr(rpcPort), "http://" + addr(metricsPort)
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }

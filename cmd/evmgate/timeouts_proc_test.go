@@ -158,18 +158,9 @@ func TestMethodTimeoutsValidateAsProcess(t *testing.T) {
 // still is (its copy comes long before its entry could make a retry).
 func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
 	f := fakeNodes(t, 2, 1)
-	rpcPort, metricsPort := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
-		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 100ms\n    cache: false\n"+
+	_, rpcBase, _ := twoNodeProc(t, "mainnet", 1, "    local_poll_interval: 100ms\n    cache: false\n"+
 		"    hedge: {enabled: true, min_delay: 20ms, max_delay: 50ms}\n"+
-		"    rpc_timeout: 5m\n    method_timeouts: {eth_call: 10m, eth_getBalance: 3m}\n"+
-		"    local_nodes:\n"+
-		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
-		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
-	p := startProc(t, nil, "-config", cfg)
-	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
-	rpcBase := "http://" + addr(rpcPort)
+		"    rpc_timeout: 5m\n    method_timeouts: {eth_call: 10m, eth_getBalance: 3m}\n", f[0], f[1])
 	// slow sends a call both nodes hold until the test lets them go: once
 	// it has reached a node, and (wantCopy) its copy the other, or (not)
 	// ten times max_delay has passed without one.
@@ -221,17 +212,8 @@ func TestSlowMethodsNotHedgedAsProcess(t *testing.T) {
 // and the next calls all went to the other node.
 func TestSlowMethodLeavesAnswerTimeAsProcess(t *testing.T) {
 	f := fakeNodes(t, 2, 1)
-	rpcPort, metricsPort := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
-	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"networks:\n"+
-		"  - name: mainnet\n    chain_id: 1\n    local_poll_interval: 1s\n    cache: false\n"+
-		"    method_timeouts: {\"trace_*\": 1m}\n"+
-		"    local_nodes:\n"+
-		"      - rpc_endpoint: "+f[0].URL()+"\n        name: a\n"+
-		"      - rpc_endpoint: "+f[1].URL()+"\n        name: b\n")
-	p := startProc(t, nil, "-config", cfg)
-	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
-	rpcBase := "http://" + addr(rpcPort)
+	_, rpcBase, _ := twoNodeProc(t, "mainnet", 1, "    local_poll_interval: 1s\n    cache: false\n"+
+		"    method_timeouts: {\"trace_*\": 1m}\n", f[0], f[1])
 	for _, n := range f {
 		n.SetResult("trace_block", `[]`)
 		n.Record("trace_block")
