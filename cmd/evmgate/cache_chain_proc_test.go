@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"syscall"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/evmgate/evmgate/internal/fakenode"
-	"github.com/evmgate/evmgate/internal/gateway"
 	"github.com/evmgate/evmgate/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -37,18 +35,11 @@ func cached(t *testing.T, url, body string) (answer, xcache string) {
 // whose metrics listener is on metricsPort.
 func networkChain(t *testing.T, metricsPort int, network string) uint64 {
 	t.Helper()
-	_, body := get(t, "http://"+addr(metricsPort)+"/status")
-	var st gateway.Status
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
-		t.Fatalf("/status: %v %.300s", err, body)
+	n, ok := statusOf(t, "http://"+addr(metricsPort))[network]
+	if !ok {
+		t.Fatalf("no network %s in /status", network)
 	}
-	for _, n := range st.Networks {
-		if n.Name == network {
-			return n.ChainID
-		}
-	}
-	t.Fatalf("no network %s in /status: %.300s", network, body)
-	return 0
+	return n.ChainID
 }
 
 // A network that a reload moves to another chain never answers from what
