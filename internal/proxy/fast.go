@@ -171,8 +171,8 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 type fastWriter struct {
 	ctx   *fasthttp.RequestCtx
 	hdr   http.Header
-	reqID [1]string // backing of X-Request-Id
-	idBuf []byte    // room for a request id made here
+	reqID string // the answer's X-Request-Id (setRequestID)
+	idBuf []byte // room for a request id made here
 	wrote bool
 
 	streamLen int64         // set by Stream: the length of the answer to come (-1: unknown)
@@ -204,16 +204,16 @@ func getFastWriter(ctx *fasthttp.RequestCtx) *fastWriter {
 
 func putFastWriter(w *fastWriter) {
 	clear(w.hdr)
-	w.ctx, w.wrote, w.reqID[0] = nil, false, ""
+	w.ctx, w.wrote, w.reqID = nil, false, ""
 	w.stream, w.grow, w.streamLen, w.direct, w.chunked, w.err, w.aborted = false, false, 0, nil, false, nil, false
 	w.gzipMin, w.gz = -1, nil
 	fastWriters.Put(w)
 }
 
-func (w *fastWriter) setRequestID(id string) {
-	w.reqID[0] = id
-	w.hdr["X-Request-Id"] = w.reqID[:]
-}
+// setRequestID sets the answer's X-Request-Id, written by WriteHeader
+// straight into fasthttp's header: not through the Header map, which a
+// plain call's answer then leaves empty.
+func (w *fastWriter) setRequestID(id string) { w.reqID = id }
 
 func (w *fastWriter) Header() http.Header { return w.hdr }
 
@@ -236,6 +236,9 @@ func (w *fastWriter) WriteHeader(status int) {
 		for _, v := range vs {
 			rh.Add(k, v)
 		}
+	}
+	if w.reqID != "" {
+		rh.Set("X-Request-Id", w.reqID)
 	}
 	if w.gzipMin >= 0 {
 		// Compressed or not, the answer depends on Accept-Encoding.
