@@ -1,5 +1,7 @@
 package jsonrpc
 
+import "strings"
+
 // MethodInfo is what routing needs to know about a method.
 type MethodInfo struct {
 	// BlockParam is the position in params of the block number or tag, or -1.
@@ -62,6 +64,7 @@ var methods = map[string]MethodInfo{
 	"eth_getLogs":                             {BlockParam: -1, Filter: true},
 	"eth_newFilter":                           {BlockParam: -1, Filter: true},
 	"eth_newBlockFilter":                      {BlockParam: -1},
+	"eth_newPendingTransactionFilter":         {BlockParam: -1},
 	"eth_getFilterChanges":                    {BlockParam: -1},
 	"eth_getFilterLogs":                       {BlockParam: -1},
 	"eth_uninstallFilter":                     {BlockParam: -1},
@@ -162,6 +165,36 @@ func (c *Call) ByHash() bool {
 		return hash
 	}
 	return len(v) == 68 && v[0] == '"' && v[1] == '0' && (v[2] == 'x' || v[2] == 'X') && v[67] == '"'
+}
+
+// FilterNew reports whether method makes a filter on the node that answers
+// it (its result is the filter's id): the filter lives there alone.
+func FilterNew(method string) bool {
+	switch method {
+	case "eth_newFilter", "eth_newBlockFilter", "eth_newPendingTransactionFilter":
+		return true
+	}
+	return false
+}
+
+// FilterID returns the id of the filter the call uses (eth_getFilterChanges,
+// eth_getFilterLogs, eth_uninstallFilter): its first parameter, unquoted.
+func (c *Call) FilterID() (string, bool) {
+	switch c.Method {
+	case "eth_getFilterChanges", "eth_getFilterLogs", "eth_uninstallFilter":
+		return FilterIDOf(c.param(0))
+	}
+	return "", false
+}
+
+// FilterIDOf reads a filter id written as a JSON string (a result of
+// FilterNew's methods, a parameter of FilterID's), lower-cased as nodes
+// compare them.
+func FilterIDOf(v []byte) (string, bool) {
+	if len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	return strings.ToLower(string(v[1 : len(v)-1])), true
 }
 
 // StateBlock returns the block whose state the call reads, when the

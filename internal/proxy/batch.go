@@ -252,6 +252,12 @@ func (ex *exchange) tryBatch(ctx context.Context, n *upstream.Node, st *batchSta
 				st.from[i] = n
 			}
 			ex.observeElement(n, &st.calls[i], el.Raw)
+			if el.Err == nil && jsonrpc.FilterNew(st.calls[i].Method) {
+				var scan jsonrpc.ResponseScan
+				if scan.Scan(el.Raw, true) == jsonrpc.Result {
+					ex.noteFilter(n, scan.ResultValue(el.Raw))
+				}
+			}
 		}
 	}
 	if len(still) < len(st.pending) {

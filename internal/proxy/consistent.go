@@ -31,7 +31,8 @@ func ClientOf(h access.Header, key string) string {
 }
 
 // need returns need with the constraints of call c added: the block it
-// names, the state it reads, and the client's consistency.
+// names, the state it reads, the client's consistency, and the node its
+// filter lives on.
 func (ex *exchange) need(c *jsonrpc.Call, need balancer.Need) balancer.Need {
 	if h, ok := c.BlockNumber(); ok && h > need.MinHead {
 		need.MinHead = h
@@ -42,6 +43,7 @@ func (ex *exchange) need(c *jsonrpc.Call, need balancer.Need) balancer.Need {
 	if ex.session != nil {
 		need = ex.consistentNeed(c, need)
 	}
+	ex.filterNeed(c, &need.Node)
 	return need
 }
 

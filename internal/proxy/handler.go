@@ -52,6 +52,7 @@ type Handler struct {
 	access       atomic.Pointer[access.Access]       // nil: every client may call anything
 	tracer       *tracing.Tracer                     // nil: requests are not traced
 	stop         stopState                           // the end of a shutdown's grace (shutdown.go)
+	filters      filterNodes                         // the node each filter lives on (filters.go)
 	// Upgrade, when set, serves WebSocket upgrades on the RPC paths.
 	Upgrade func(w http.ResponseWriter, r *http.Request, n *Network)
 }

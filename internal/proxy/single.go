@@ -182,6 +182,14 @@ func (ex *exchange) finish(a *tryAnswer, c *jsonrpc.Call, retriedTx bool) error 
 				return upstream.ReadError(a.tctx, n.Name, err)
 			}
 		}
+		if jsonrpc.FilterNew(c.Method) {
+			// The filter's id, read whole, names the node it lives on.
+			var err error
+			if prefix, err = readRest(a.resp.Body, prefix, limit); err != nil {
+				return upstream.ReadError(a.tctx, n.Name, err)
+			}
+			ex.noteFilter(n, a.scan.ResultValue(prefix))
+		}
 		if ex.observes(c) { // finding the result's end scans it: only when read
 			ex.observe(n, c, a.scan.ResultValue(prefix))
 		}
