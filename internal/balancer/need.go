@@ -41,6 +41,10 @@ type Need struct {
 	// accepted the client's transaction). While it is not eligible or was
 	// already tried for the call, it is dropped.
 	Node *upstream.Node
+	// Sticky keeps Node while it answers, eligible or not (lagging,
+	// syncing, stale): what the call asks for lives on that node alone (a
+	// filter). It is dropped once down, on another chain or tried.
+	Sticky bool
 	// Calls, when set, holds the calls that go to the node (a batch's
 	// still unanswered, by index): its rate limit counts each. nil is one.
 	Calls *[]int
@@ -108,7 +112,7 @@ func (need Need) adjust(v *View, tried []*upstream.Node) Need {
 		// highest head any node reached.
 		need.Seen = min(need.Seen, topHead(v))
 	}
-	if need.Node != nil && !v.Eligible(need.Node) {
+	if need.Node != nil && !v.Eligible(need.Node) && !need.sticks() {
 		need.Node = nil // a pinned node out of rotation: as if unpinned
 	}
 	if need.Method != "" && (need.MinHead != 0 || need.Seen != 0) && !anyFits(v, nil, Need{Method: need.Method, lacksOK: true}) {
@@ -126,6 +130,20 @@ func (need Need) adjust(v *View, tried []*upstream.Node) Need {
 	return need
 }
 
+// sticks reports whether a Sticky pin holds: its node answers (up,
+// lagging, syncing or stale), though out of rotation. Such a node is
+// picked from the nodes out of rotation, as when no node is eligible.
+func (need Need) sticks() bool {
+	if !need.Sticky {
+		return false
+	}
+	switch need.Node.State() {
+	case upstream.Up, upstream.Syncing, upstream.Stale:
+		return true
+	}
+	return false
+}
+
 // soft reports whether the need holds a part that relax may drop.
 func (need Need) soft() bool {
 	return need.State || need.Node != nil || need.Method != "" && !need.lacksOK
@@ -136,7 +154,7 @@ func (need Need) soft() bool {
 // when nothing was dropped (a node meets the need once it has a free slot:
 // the call waits for it).
 func (need Need) relax(v *View, tried []*upstream.Node) (Need, bool) {
-	if need.Node != nil && (!v.Eligible(need.Node) || slices.Contains(tried, need.Node) || !need.fits(need.Node)) {
+	if need.Node != nil && (!v.Eligible(need.Node) && !need.sticks() || slices.Contains(tried, need.Node) || !need.fits(need.Node)) {
 		need.Node = nil
 		return need, true
 	}

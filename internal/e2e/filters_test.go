@@ -62,3 +62,37 @@ func TestFiltersThroughTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterOnALaggingNode: a node that lags past network_block_diff is out
+// of rotation, but still holds its filters and answers for them: a filter
+// made on it is still polled there (up to its own head), not sent to the
+// other node, which would say "filter not found".
+func TestFilterOnALaggingNode(t *testing.T) {
+	net := startNet(t, devnet.Config{Nodes: 2})
+	mineIndexed(t, net)
+	g := startGateway(t, nodeURLs(net), gwOptions{Strategy: "round_robin", BlockDiff: 1})
+	waitInSync(t, g, net.Head(), "node0", "node1")
+	gw := dialRPC(t, gatewayURL(g))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Round robin: two filters, one on each node.
+	ids := make([]string, 2)
+	for i := range ids {
+		if err := gw.CallContext(ctx, &ids[i], "eth_newBlockFilter"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	net.Nodes()[1].Freeze()
+	for range 3 {
+		if _, err := net.Mine(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 30*time.Second, "node1 out of rotation", func() bool { return networkHead(g) == net.Head() && !eligible(g, "node1") })
+	for _, id := range ids {
+		var got []string
+		if err := gw.CallContext(ctx, &got, "eth_getFilterChanges", id); err != nil {
+			t.Fatalf("filter %s with node1 lagging: %v", id, err)
+		}
+	}
+}

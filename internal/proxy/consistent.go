@@ -43,7 +43,7 @@ func (ex *exchange) need(c *jsonrpc.Call, need balancer.Need) balancer.Need {
 	if ex.session != nil {
 		need = ex.consistentNeed(c, need)
 	}
-	ex.filterNeed(c, &need.Node)
+	ex.filterNeed(c, &need)
 	return need
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evmgate/evmgate/internal/balancer"
 	"github.com/evmgate/evmgate/internal/jsonrpc"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
@@ -13,9 +14,10 @@ import (
 // node answers "filter not found" to the calls that use it
 // (eth_getFilterChanges, eth_getFilterLogs, eth_uninstallFilter). The
 // handler remembers which node made each filter and sends those calls
-// there. When that node is out of rotation (or was replaced by a reload),
-// they go to another node, whose "filter not found" tells the client to
-// make the filter again, as it would after the node dropped it.
+// there, even while it is out of rotation (lagging, syncing) as long as it
+// answers. When that node is down (or was replaced by a reload), they go
+// to another node, whose "filter not found" tells the client to make the
+// filter again, as it would after the node dropped it.
 
 // Filter table bounds.
 const (
@@ -96,11 +98,13 @@ func (f *filterNodes) sweepLocked(now time.Time) {
 	}
 }
 
-// filterNeed pins a call that uses a filter to the node that made it.
-func (ex *exchange) filterNeed(c *jsonrpc.Call, n **upstream.Node) {
+// filterNeed pins a call that uses a filter to the node that made it,
+// while that node answers, in rotation or not (a lagging node still holds
+// the filter).
+func (ex *exchange) filterNeed(c *jsonrpc.Call, need *balancer.Need) {
 	if id, ok := c.FilterID(); ok {
 		if at := ex.h.filters.node(ex.net.Name, id, time.Now()); at != nil {
-			*n = at
+			need.Node, need.Sticky = at, true
 		}
 	}
 }
