@@ -24,7 +24,7 @@ func (m *Monitor) Observe(n *upstream.Node, err error) {
 	errors.As(err, &ue) // Counts holds only for an *upstream.Error
 	if ue.Kind == upstream.KindAttestation {
 		if n.State() != upstream.Unattested {
-			m.setState(n, upstream.Unattested, err.Error())
+			m.setState(n, upstream.Unattested, reasonOf(n, err))
 			m.ProbeSoon(n)
 		}
 		return
@@ -33,7 +33,7 @@ func (m *Monitor) Observe(n *upstream.Node, err error) {
 		return
 	}
 	if ue.Kind == upstream.KindDial || fails >= m.set.DownAfter {
-		m.setState(n, upstream.Down, "requests failing: "+err.Error())
+		m.setState(n, upstream.Down, "requests failing: "+reasonOf(n, err))
 		m.ProbeSoon(n)
 	}
 }

@@ -44,21 +44,27 @@ func (m *Monitor) probe(ctx context.Context, n *upstream.Node) {
 		case isAttestation(err):
 			// Not a passing fault: the node is never served until its
 			// certificate passes, which the next probe checks again.
-			m.setState(n, upstream.Unattested, err.Error())
+			m.setState(n, upstream.Unattested, reasonOf(n, err))
 		case errors.As(err, &ue) && ue.Kind == upstream.KindDial:
 			// A refused connection: the node is not there (it may be
 			// restarting, perhaps on another chain). Down at once, as a
 			// call's refused connection makes it; it comes back through a
 			// probe that checks its chain id again.
 			if st := n.State(); st != upstream.Down && st != upstream.WrongChain {
-				m.setState(n, upstream.Down, err.Error())
+				m.setState(n, upstream.Down, reasonOf(n, err))
 			}
 		case fails >= m.set.DownAfter || n.State() == upstream.Unknown || n.State() == upstream.Unattested:
-			m.setState(n, upstream.Down, err.Error())
+			m.setState(n, upstream.Down, reasonOf(n, err))
 		}
 		return
 	}
 	n.Succeeded()
+}
+
+// reasonOf is err as the reason of n's state: without n's name in front,
+// which the node's /status entry and log line already carry.
+func reasonOf(n *upstream.Node, err error) string {
+	return strings.TrimPrefix(err.Error(), n.Name+": ")
 }
 
 // isAttestation reports whether err is a failed attestation of the node.
