@@ -46,13 +46,20 @@ func followWS(c *websocket.Conn) *wsFollow {
 	return f
 }
 
-// answer waits for the next answer.
+// answer waits for the next answer, read before the connection ended if
+// it did (an answer and the close frame after it may both be in when
+// this looks).
 func (f *wsFollow) answer(t *testing.T, what string) string {
 	t.Helper()
 	select {
 	case a := <-f.answers:
 		return a
 	case <-f.done:
+		select {
+		case a := <-f.answers: // queued before done was closed
+			return a
+		default:
+		}
 		t.Fatalf("%s: the connection ended: %v", what, f.err)
 	case <-time.After(time.Minute):
 		t.Fatalf("%s: no answer within a minute", what)
