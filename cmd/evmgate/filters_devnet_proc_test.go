@@ -26,6 +26,9 @@ func TestFiltersAsProcessDevnet(t *testing.T) {
 	}
 	defer net.Close()
 	nodes := net.Nodes()
+	if _, err := net.Mine(ctx); err != nil { // past genesis, where go-ethereum says it syncs
+		t.Fatal(err)
+	}
 	rpcPort, metricsPort := freePort(t), freePort(t)
 	cfg := filepath.Join(t.TempDir(), "evmgate.yaml")
 	writeFile(t, cfg, listeners(rpcPort, metricsPort)+"strategy: round_robin\nnetworks:\n  - name: devnet\n    chain_id: 1337\n"+
@@ -35,6 +38,10 @@ func TestFiltersAsProcessDevnet(t *testing.T) {
 	p := startProc(t, nil, "-config", cfg)
 	p.waitOutput(p.stderr, "gateway started", 2*time.Minute)
 	url := "http://" + addr(rpcPort) + "/devnet"
+	eventually(t, time.Minute, "both nodes eligible", func() bool {
+		st := statusOf(t, "http://"+addr(metricsPort))["devnet"]
+		return len(st.Nodes) == 2 && st.Nodes[0].Eligible && st.Nodes[1].Eligible
+	})
 
 	var id string
 	if err := json.Unmarshal(clientCall(t, url, "", `{"jsonrpc":"2.0","id":1,"method":"eth_newBlockFilter","params":[]}`), &id); err != nil || id == "" {
@@ -45,6 +52,11 @@ func TestFiltersAsProcessDevnet(t *testing.T) {
 		if _, err := net.Mine(ctx); err != nil {
 			t.Fatal(err)
 		}
+		head := net.Head()
+		eventually(t, time.Minute, "both nodes eligible at the new head", func() bool {
+			st := statusOf(t, "http://"+addr(metricsPort))["devnet"]
+			return st.Head == head && len(st.Nodes) == 2 && st.Nodes[0].Eligible && st.Nodes[1].Eligible
+		})
 		var hashes []string // clientCall fails the test on "filter not found"
 		if err := json.Unmarshal(clientCall(t, url, "", `{"jsonrpc":"2.0","id":2,"method":"eth_getFilterChanges","params":["`+id+`"]}`), &hashes); err != nil {
 			t.Fatalf("poll %d: %v", i, err)
