@@ -112,7 +112,7 @@ func (need Need) adjust(v *View, tried []*upstream.Node) Need {
 		// highest head any node reached.
 		need.Seen = min(need.Seen, topHead(v))
 	}
-	if need.Node != nil && !v.Eligible(need.Node) && !need.sticks() {
+	if need.Node != nil && !need.holds(v) {
 		need.Node = nil // a pinned node out of rotation: as if unpinned
 	}
 	if need.Method != "" && (need.MinHead != 0 || need.Seen != 0) && !anyFits(v, nil, Need{Method: need.Method, lacksOK: true}) {
@@ -130,11 +130,16 @@ func (need Need) adjust(v *View, tried []*upstream.Node) Need {
 	return need
 }
 
-// sticks reports whether a Sticky pin holds: its node answers (up,
-// lagging, syncing or stale), though out of rotation. Such a node is
-// picked from the nodes out of rotation, as when no node is eligible.
-func (need Need) sticks() bool {
-	if !need.Sticky {
+// holds reports whether the pin on Node holds in v: the node is eligible,
+// or the pin is Sticky and the node, still in the pool, answers (up,
+// lagging, syncing or stale) though out of rotation. Such a node is picked
+// from the nodes out of rotation, as when no node is eligible. A node a
+// reload removed is in no set of v: its pin never holds.
+func (need Need) holds(v *View) bool {
+	if v.Eligible(need.Node) {
+		return true
+	}
+	if !need.Sticky || !slices.Contains(v.Rest, need.Node) {
 		return false
 	}
 	switch need.Node.State() {
@@ -154,7 +159,7 @@ func (need Need) soft() bool {
 // when nothing was dropped (a node meets the need once it has a free slot:
 // the call waits for it).
 func (need Need) relax(v *View, tried []*upstream.Node) (Need, bool) {
-	if need.Node != nil && (!v.Eligible(need.Node) && !need.sticks() || slices.Contains(tried, need.Node) || !need.fits(need.Node)) {
+	if need.Node != nil && (!need.holds(v) || slices.Contains(tried, need.Node) || !need.fits(need.Node)) {
 		need.Node = nil
 		return need, true
 	}

@@ -102,6 +102,38 @@ func TestPickPinnedNode(t *testing.T) {
 	}
 }
 
+// A Sticky pin (a filter's node) holds while its node answers, in
+// rotation or not (lagging here), and is dropped once the node is down or
+// no longer in the pool (a reload removed it).
+func TestPickStickyPin(t *testing.T) {
+	a := stateNode("a", 100, upstream.StateUnknown, 0, 0)
+	b := stateNode("b", 90, upstream.StateUnknown, 0, 0) // past network_block_diff: out of rotation
+	p := NewPool(rules(5, 5, false, 0), []*upstream.Node{a, b})
+	pick := func(need Need) *upstream.Node {
+		t.Helper()
+		n := p.Pick(nil, need)
+		if n != nil {
+			n.Release()
+		}
+		return n
+	}
+	if n := pick(Need{Node: b}); n != a {
+		t.Fatalf("a pin to a lagging node: Pick = %v, want a (a plain pin needs rotation)", n)
+	}
+	if n := pick(Need{Node: b, Sticky: true}); n != b {
+		t.Fatalf("a sticky pin to a lagging node: Pick = %v, want b", n)
+	}
+	b.SetState(upstream.Down)
+	if n := pick(Need{Node: b, Sticky: true}); n != a {
+		t.Fatalf("a sticky pin to a node down: Pick = %v, want a", n)
+	}
+	b.SetState(upstream.Up)
+	p.SetNodes([]*upstream.Node{a})
+	if n := pick(Need{Node: b, Sticky: true}); n != a {
+		t.Fatalf("a sticky pin to a node the pool no longer has: Pick = %v, want a", n)
+	}
+}
+
 func TestPickSeenHead(t *testing.T) {
 	behind := stateNode("behind", 97, upstream.StateUnknown, 0, 0)
 	tip := stateNode("tip", 100, upstream.StateUnknown, 0, 0)

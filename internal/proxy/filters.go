@@ -26,7 +26,7 @@ const (
 	// minutes).
 	filterIdle = 10 * time.Minute
 	// maxFilters bounds the table: past it the filters idle longest are
-	// forgotten first.
+	// forgotten (see sweepLocked).
 	maxFilters = 100_000
 )
 
@@ -77,7 +77,8 @@ func (f *filterNodes) node(network, id string, now time.Time) *upstream.Node {
 }
 
 // sweepLocked forgets the filters idle past filterIdle and, if that is not
-// enough, the older half.
+// enough, those idle at least as long as the mean (about half of them; all
+// when they are all of an age).
 func (f *filterNodes) sweepLocked(now time.Time) {
 	for k, e := range f.m {
 		if now.Sub(e.used) > filterIdle {
