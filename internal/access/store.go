@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -113,7 +112,7 @@ func (r *redisStore) load(ctx context.Context) ([]storedKey, error) {
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
-	if err != nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+	if err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
 		// Redis did not give the keys: refused, timed out, or an error
 		// that passes (LOADING after a restart, NOAUTH until a password
 		// is fixed). WRONGTYPE is what it holds: not keys.

@@ -301,9 +301,6 @@ func (nd *Node) validate(path string, p *problems) {
 	nd.RateLimit.validate(path+".rate_limit", p)
 }
 
-// MinNodeRate is the least rate_limit.rate: one call in 1000 s.
-const MinNodeRate = upstream.MinRate
-
 func (l NodeRateLimit) validate(path string, p *problems) {
 	for _, e := range (upstream.RateLimit{Rate: l.Rate, Burst: l.Burst, Shared: l.Shared}).Problems() {
 		p.add(path+"."+e.Key, "%s", e.Message)

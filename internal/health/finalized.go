@@ -92,6 +92,9 @@ func (f *finality) set(n *upstream.Node, num uint64) {
 	if f.byNode == nil {
 		f.byNode = map[*upstream.Node]uint64{}
 	}
+	if v, ok := f.byNode[n]; ok && v == num {
+		return // nothing to publish again
+	}
 	f.byNode[n] = num
 	f.publishLocked()
 }

@@ -187,12 +187,9 @@ func (m *Monitor) expectedChainLocked() uint64 {
 	return best
 }
 
-// ExpectedChainID returns the chain id the network's nodes must report.
-func (m *Monitor) ExpectedChainID() uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.expectedChainLocked()
-}
+// ExpectedChainID returns the chain id the network's nodes must report
+// (0 while none is known): ChainID's, kept at every change of the ids.
+func (m *Monitor) ExpectedChainID() uint64 { return m.chain.Load() }
 
 // ChainID returns the chain the network serves: its chain_id, else the id
 // most of its nodes reported. ok is false while no node has reported one

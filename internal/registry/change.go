@@ -68,7 +68,7 @@ func (r *Registry) add(ctx context.Context, n Node) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	configured := slices.ContainsFunc(r.catalog().seed[n.Network], func(c Node) bool { return c.URI == n.URI })
+	configured := slices.ContainsFunc(r.catalog().seed[n.Network], func(c Node) bool { return nodeurl.Same(c.URI, n.URI) })
 	ok, err := r.store.add(ctx, n.Network, n.URI, added{Tier: n.Tier, Name: n.Name, RateLimit: n.RateLimit}, configured)
 	if err != nil {
 		return fmt.Errorf("%w (%s): %w", ErrUnavailable, r.store.describe(), err)

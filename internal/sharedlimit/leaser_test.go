@@ -48,6 +48,9 @@ func TestLeaseScript(t *testing.T) {
 		Key("evmgate:", url, http.Header{"X-Api-Key": {"a"}}) == Key("evmgate:", url, http.Header{"X-Api-Key": {"b"}}) {
 		t.Fatal("a node's key must follow its URL and headers, and only them")
 	}
+	if Key("evmgate:", "HTTPS://ETH-MAINNET.g.alchemy.com:443/v2/SecretKey123/", nil) != key {
+		t.Fatal("the same URL written another way (capitals, the default port, a slash) is another plan")
+	}
 	ask := upstream.LeaseAsk{Tokens: 8, Rate: 10, Burst: 10}
 	a, err := take(ctx, rdb, key, ask)
 	if err != nil || a.Granted != 8 {

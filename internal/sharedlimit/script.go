@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/evmgate/evmgate/internal/nodeurl"
 	"github.com/evmgate/evmgate/internal/upstream"
 )
 
@@ -80,7 +81,7 @@ return {granted, retry, left}
 // the same bucket. They are hashed: no key of the plan is written to Redis.
 func Key(prefix, url string, headers http.Header) string {
 	h := sha256.New()
-	h.Write([]byte(url))
+	h.Write([]byte(nodeurl.Key(url))) // one plan however a replica writes its URL
 	for _, k := range slices.Sorted(maps.Keys(headers)) {
 		for _, v := range headers[k] {
 			h.Write([]byte{0})
