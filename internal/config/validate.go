@@ -302,7 +302,7 @@ func (nd *Node) validate(path string, p *problems) {
 }
 
 func (l NodeRateLimit) validate(path string, p *problems) {
-	for _, e := range (upstream.RateLimit{Rate: l.Rate, Burst: l.Burst, Shared: l.Shared}).Problems() {
+	for _, e := range upstream.RateLimit(l).Problems() {
 		p.add(path+"."+e.Key, "%s", e.Message)
 	}
 }

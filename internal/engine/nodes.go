@@ -148,17 +148,10 @@ func (m *Mux) runQueue(n *node) {
 			took := time.Since(start)
 			// The streak changes before the collector hears of the answer,
 			// so the consensus client's next call already sees it.
-			switch {
-			case err == nil:
+			if err == nil {
 				m.answeredInTime(n)
-				m.observe(n, "ordered", took, nil)
-			case errors.Is(err, errNoAnswerInTime) && m.ctx.Err() == nil:
-				m.metrics.latency.WithLabelValues(n.name, "ordered").Observe(took.Seconds())
-				m.metrics.failures.WithLabelValues(n.name).Inc()
-				m.stall(n, err)
-			default:
-				m.observe(n, "ordered", took, err)
 			}
+			m.observe(n, "ordered", took, err)
 			j.out <- outcome{slot: j.slot, resp: resp, err: err, took: took}
 		}
 	}
@@ -211,6 +204,10 @@ func (m *Mux) observe(n *node, kind string, took time.Duration, err error) {
 		return
 	}
 	m.metrics.failures.WithLabelValues(n.name).Inc()
+	if kind == "ordered" && errors.Is(err, errNoAnswerInTime) {
+		m.stall(n, err) // out of the vote, not dead: a probe says whether it is
+		return
+	}
 	m.setState(n, stateDead, err)
 	m.kick()
 }

@@ -133,7 +133,7 @@ func NodeSpec(n config.Network, nd config.Node, tier upstream.Tier, v *attest.Ve
 		PrometheusURL: nd.PrometheusEndpoint, Headers: hdr, Weight: nd.Weight,
 		MaxConcurrency: conc, Gzip: gz, Timeout: n.RPCTimeout.D(), Attest: check,
 		State: stateMode(nd), StateWindow: nd.StateWindow, Methods: methodset.NewFilter(nd.Methods),
-		RateLimit: upstream.RateLimit{Rate: nd.RateLimit.Rate, Burst: nd.RateLimit.Burst, Shared: nd.RateLimit.Shared},
+		RateLimit: upstream.RateLimit(nd.RateLimit),
 	}, nil
 }
 

@@ -150,9 +150,8 @@ func (n *network) configNode(rn registry.Node) config.Node {
 			}
 		}
 	}
-	rl := rn.RateLimit
 	return config.Node{RPCEndpoint: rn.URI, Name: rn.Name, Weight: 1, MaxConcurrency: n.cfg.MaxConcurrency,
-		RateLimit: config.NodeRateLimit{Rate: rl.Rate, Burst: rl.Burst, Shared: rl.Shared}}
+		RateLimit: config.NodeRateLimit(rn.RateLimit)}
 }
 
 // Admit implements registry.Applier: a node joins only when its URL is valid
